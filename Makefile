@@ -1,0 +1,42 @@
+# Health-data marketplace: `make run` brings up the demo, `make test` runs the whole suite.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export MARKETPLACE_INSTANCE_PATH ?= $(CURDIR)/instance
+
+.PHONY: run test lint drift unit bench-quick provider clean
+
+$(STAMP): pyproject.toml
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/marketplace db upgrade
+	$(BIN)/marketplace demo
+	@$(BIN)/marketplace dev-provider --port 9400 & echo $$! > $(MARKETPLACE_INSTANCE_PATH)/provider.pid
+	@trap 'kill $$(cat $(MARKETPLACE_INSTANCE_PATH)/provider.pid) 2>/dev/null' EXIT INT TERM; \
+	  echo "Open http://127.0.0.1:5000 and sign in as one of the users above (sign-in provider: http://127.0.0.1:9400)"; \
+	  $(BIN)/marketplace run --host 127.0.0.1 --port 5000
+
+lint: $(STAMP)
+	$(BIN)/ruff check marketplace tests bench migrations/env.py
+
+drift: $(STAMP)
+	$(BIN)/python -m marketplace.db_drift
+
+unit: $(STAMP)
+	$(BIN)/pytest -m "not browser"
+
+bench-quick: $(STAMP)
+	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script --quick || exit 1; done
+
+# The whole suite: lint, schema drift, unit and PostgreSQL tests (when
+# MARKETPLACE_TEST_POSTGRES_URL is set) and the browser tests in Debian's Chromium.
+test: $(STAMP) lint drift
+	$(BIN)/pytest
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

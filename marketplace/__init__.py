@@ -1,0 +1,51 @@
+"""Health-data marketplace for Greater Copenhagen."""
+
+from __future__ import annotations
+
+import importlib
+import os
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+DOMAINS = ("identity", "catalog", "consent", "access", "delivery", "testbeds")
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Build the app: configuration, keys, database, policies, security and every blueprint."""
+    from marketplace import db, errors
+    from marketplace.access import decisions
+    from marketplace.config import load_config
+    from marketplace.identity import auth, oauth
+    from marketplace.identity.views import init_oidc
+    from marketplace.security import Keyring, decode_master_key, install_log_redaction
+    from marketplace.web import i18n, protection
+    from marketplace.web import views as web_views
+
+    app = Flask(
+        __name__,
+        instance_path=os.environ.get("MARKETPLACE_INSTANCE_PATH") or None,
+        template_folder="web/templates",
+        static_folder="web/static",
+    )
+    load_config(app, config)
+    install_log_redaction()
+    app.extensions["marketplace.keyring"] = Keyring(decode_master_key(app.config["MASTER_KEY"]))
+    # Policies fail closed: a bundle that does not validate stops start-up here.
+    app.extensions["marketplace.policies"] = decisions.load_policy_bundle(
+        Path(app.config["POLICIES_DIR"])
+    )
+    db.init_app(app)
+    i18n.init_app(app)
+    app.before_request(auth.load_principal)
+    protection.init_app(app)
+    app.before_request(protection.check_csrf)
+    errors.register_error_handlers(app)
+    oauth.init_app(app)
+    init_oidc(app)
+    web_views.init_app(app)
+    app.register_blueprint(web_views.bp)
+    for domain in DOMAINS:
+        app.register_blueprint(importlib.import_module(f"marketplace.{domain}.views").bp)
+    return app

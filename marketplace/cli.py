@@ -1,0 +1,189 @@
+"""The `marketplace` command: database, demo world, organisations, users and API clients."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import json
+import sys
+import time
+from typing import Any
+
+import click
+from flask import current_app
+from flask.cli import FlaskGroup, with_appcontext
+
+from marketplace import create_app, schema
+from marketplace.db import session_scope
+from marketplace.identity import services as identity
+from marketplace.identity.models import ORG_KINDS, ROLES
+from marketplace.security import current_keyring
+
+DEMO_ORDER = ("catalog", "consent", "access", "testbeds", "delivery")
+
+
+def _echo_json(data: Any) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+
+
+@click.group(cls=FlaskGroup, create_app=create_app, add_version_option=False)
+def cli() -> None:
+    """Greater Copenhagen health-data marketplace."""
+
+
+@cli.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+@with_appcontext
+def db_upgrade(revision: str) -> None:
+    """Apply the migrations up to REVISION."""
+    schema.upgrade(current_app.config["DATABASE_URL"], revision=revision)
+    click.echo(f"database at {revision}")
+
+
+@cli.command()
+@click.option("--citizens", default=20_000, show_default=True, type=click.IntRange(10, 6_000_000))
+@click.option("--catalog-size", default=0, show_default=True, type=click.IntRange(0, 100_000),
+              help="Also publish this many generated descriptors (for search load tests).")
+@click.option("--seed", default=2018, show_default=True)
+@with_appcontext
+def demo(citizens: int, catalog_size: int, seed: int) -> None:
+    """Create (or complete) the demo world; running it again adds nothing new."""
+    from marketplace.identity import demo as identity_demo
+
+    started = time.monotonic()
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    keyring = current_keyring()
+    with session_scope(app) as session:
+        orgs = identity_demo.seed_orgs_and_users(session)
+        population = identity_demo.synthetic_population(citizens, seed=seed)
+        population = identity_demo.seed_citizens(session, keyring=keyring, population=population)
+        world = identity_demo.DemoWorld(orgs=orgs, population=population, keyring=keyring,
+                                        data_dir=app.config["DATA_DIR"], seed=seed)
+        for domain in DEMO_ORDER:
+            click.echo(f"demo: {domain} …", err=True)
+            importlib.import_module(f"marketplace.{domain}.demo").seed_demo(session, world)
+            session.flush()
+        if catalog_size:
+            from marketplace.catalog import demo as catalog_demo
+
+            catalog_demo.seed_bulk_descriptors(session, world, catalog_size)
+    click.echo(f"demo world ready in {time.monotonic() - started:.1f} s; sign in as:")
+    _echo_json([{"sub": c["sub"], "name": c.get("name")} for c in identity_demo.provider_claims()])
+
+
+@cli.command("dev-provider")
+@click.option("--port", default=9400, show_default=True)
+def dev_provider(port: int) -> None:
+    """Run the development OIDC sign-in provider with the demo users (never in production)."""
+    import os
+
+    import oidc_provider_mock
+
+    from marketplace.identity.demo import provider_claims
+
+    os.environ.setdefault("AUTHLIB_INSECURE_TRANSPORT", "1")
+    users = [oidc_provider_mock.User(sub=str(c["sub"]), claims={k: v for k, v in c.items()
+                                                                if k != "sub"})
+             for c in provider_claims()]
+    with oidc_provider_mock.run_server_in_thread(port=port, user_claims=users) as server:
+        click.echo(f"development sign-in provider on http://127.0.0.1:{server.server_port}")
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
+
+
+@cli.group()
+def orgs() -> None:
+    """Organisations."""
+
+
+@orgs.command("create")
+@click.option("--slug", required=True)
+@click.option("--name", required=True)
+@click.option("--kind", required=True, type=click.Choice(ORG_KINDS))
+@click.option("--country", default="DK", show_default=True)
+@click.option("--accredited", is_flag=True)
+@with_appcontext
+def orgs_create(slug: str, name: str, kind: str, country: str, accredited: bool) -> None:
+    """Create an organisation and print it as JSON."""
+    with session_scope(current_app._get_current_object()) as session:  # type: ignore[attr-defined]
+        org = identity.create_org(session, slug=slug, name=name, kind=kind,
+                                  country=country.upper(), accredited=accredited)
+        _echo_json({"id": org.id, "slug": org.slug, "name": org.name, "kind": org.kind,
+                    "country": org.country, "accredited": org.accredited, "level": org.level})
+
+
+@cli.group()
+def users() -> None:
+    """Staff users."""
+
+
+@users.command("add")
+@click.option("--sub", required=True, help="The user's OIDC subject.")
+@click.option("--email", required=True)
+@click.option("--org", "org_slug", required=True)
+@click.option("--role", required=True, type=click.Choice(ROLES))
+@click.option("--name", default="")
+@with_appcontext
+def users_add(sub: str, email: str, org_slug: str, role: str, name: str) -> None:
+    """Add a staff member to an organisation and print it as JSON."""
+    with session_scope(current_app._get_current_object()) as session:  # type: ignore[attr-defined]
+        org = identity.require_org(session, slug=org_slug)
+        user = identity.add_user(session, sub=sub, email=email, org=org, role=role, name=name)
+        _echo_json({"id": user.id, "sub": user.sub, "email": user.email, "org": org.slug,
+                    "role": user.role})
+
+
+@cli.group()
+def clients() -> None:
+    """API clients (OAuth2 client credentials)."""
+
+
+@clients.command("create")
+@click.option("--org", "org_slug", required=True)
+@click.option("--scopes", required=True, help='e.g. "catalog:write access:review"')
+@with_appcontext
+def clients_create(org_slug: str, scopes: str) -> None:
+    """Create an API client; the secret is printed once and stored only as a hash."""
+    with session_scope(current_app._get_current_object()) as session:  # type: ignore[attr-defined]
+        org = identity.require_org(session, slug=org_slug)
+        issued = identity.create_api_client(session, keyring=current_keyring(), org=org,
+                                            scopes=scopes)
+        _echo_json({"client_id": issued.client.client_id, "client_secret": issued.secret,
+                    "scopes": issued.client.scope_list})
+
+
+def _register_domain_commands() -> None:
+    for module, name in (("marketplace.access.commands", "audit"),
+                         ("marketplace.delivery.commands", "worker")):
+        if importlib.util.find_spec(module) is not None:
+            cli.add_command(getattr(importlib.import_module(module), name))
+
+
+def main() -> None:
+    from marketplace.errors import DomainError
+
+    try:
+        result = cli.main(prog_name="marketplace", standalone_mode=False)
+    except DomainError as error:
+        click.echo(json.dumps(error.to_problem(), ensure_ascii=False), err=True)
+        sys.exit(1)
+    except click.exceptions.Exit as exit_:
+        sys.exit(exit_.exit_code)
+    except click.ClickException as error:
+        error.show()
+        sys.exit(error.exit_code)
+    except click.exceptions.Abort:
+        sys.exit(1)
+    # Without standalone mode click returns a command's exit code instead of exiting.
+    sys.exit(result if isinstance(result, int) else 0)
+
+
+_register_domain_commands()

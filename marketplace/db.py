@@ -1,0 +1,126 @@
+"""Database foundation: the declarative base, shared column types and session handling.
+
+Only the edge (a view, a CLI command, the job runner) commits: views get the request's session
+from `get_session()` and commit it; CLI and jobs use `session_scope(app)`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import sqlalchemy as sa
+from flask import Flask, current_app, g
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Session, mapped_column, sessionmaker
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def utcnow() -> datetime:
+    """Return the current time as a timezone-aware UTC datetime."""
+    return datetime.now(UTC)
+
+
+class UTCDateTime(sa.TypeDecorator[datetime]):
+    """A timestamp that always comes back timezone-aware in UTC.
+
+    SQLite drops the offset, so values are normalised to UTC on the way in and tagged on the way
+    out; naive datetimes are refused because they are ambiguous.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; use timezone-aware datetimes")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+JSONValue = sa.JSON().with_variant(JSONB(), "postgresql")
+
+intpk = Annotated[int, mapped_column(primary_key=True)]
+created_at = Annotated[datetime, mapped_column(UTCDateTime, default=utcnow)]
+str_slug = Annotated[str, mapped_column(sa.String(80))]
+json_value = Annotated[Any, mapped_column(JSONValue)]
+
+
+def create_engine_for(url: str) -> sa.Engine:
+    """Create the engine for `url`, with SQLite set up for concurrent readers and foreign keys."""
+    if url.startswith("sqlite"):
+        engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @sa.event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+            # The sqlite3 driver's own transaction handling breaks SAVEPOINTs; take it over.
+            dbapi_connection.isolation_level = None
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.close()
+
+        @sa.event.listens_for(engine, "begin")
+        def _sqlite_begin(connection: sa.Connection) -> None:
+            connection.exec_driver_sql("BEGIN")
+
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True)
+
+
+def init_app(app: Flask) -> None:
+    """Bind an engine and session factory to the app and close the request session on teardown."""
+    if "marketplace.sessionmaker" not in app.extensions:
+        engine = create_engine_for(app.config["DATABASE_URL"])
+        app.extensions["marketplace.engine"] = engine
+        app.extensions["marketplace.sessionmaker"] = sessionmaker(bind=engine,
+                                                                  expire_on_commit=False)
+
+    @app.teardown_appcontext
+    def _close_session(_exc: BaseException | None) -> None:
+        session = g.pop("db_session", None)
+        if session is not None:
+            session.close()
+
+
+def get_session() -> Session:
+    """Return the session of the current request, opening it on first use."""
+    if "db_session" not in g:
+        g.db_session = current_app.extensions["marketplace.sessionmaker"]()
+    return g.db_session
+
+
+@contextmanager
+def session_scope(app: Flask) -> Iterator[Session]:
+    """Yield a session that commits when the block succeeds and rolls back when it raises."""
+    session: Session = app.extensions["marketplace.sessionmaker"]()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()

@@ -1,0 +1,176 @@
+"""Sign-in (OIDC authorization code + PKCE), sign-out, the token endpoint and /api/v1/me."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from urllib.parse import urlsplit
+
+from authlib.common.errors import AuthlibBaseError
+from authlib.integrations.flask_client import OAuth
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    current_app,
+    jsonify,
+    redirect,
+    request,
+    session,
+    url_for,
+)
+from flask_wtf.csrf import generate_csrf
+
+from marketplace.db import get_session
+from marketplace.errors import Unauthorized
+from marketplace.identity import services, sessions
+from marketplace.identity.auth import api_auth, current_principal
+from marketplace.security import current_keyring
+
+bp = Blueprint("identity", __name__)
+log = logging.getLogger(__name__)
+oauth = OAuth()
+
+
+def init_oidc(app: Flask) -> None:
+    """Register the OIDC provider (the MitID broker in production) with authlib's client."""
+    oauth.init_app(app)
+    issuer = app.config["OIDC_ISSUER"].rstrip("/")
+    oauth.register(
+        "mitid",
+        client_id=app.config["OIDC_CLIENT_ID"],
+        client_secret=app.config["OIDC_CLIENT_SECRET"],
+        server_metadata_url=f"{issuer}/.well-known/openid-configuration",
+        client_kwargs={"scope": app.config["OIDC_SCOPES"], "code_challenge_method": "S256"},
+        overwrite=True,
+    )
+
+
+def _safe_next(target: str | None) -> str:
+    """Only follow same-site relative paths after sign-in (no open redirect)."""
+    if not target:
+        return "/"
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return "/"
+    return target
+
+
+def _client() -> Any:
+    return oauth.create_client("mitid")
+
+
+@bp.get("/auth/login")
+def login() -> Response:
+    """Start sign-in at the OIDC provider."""
+    session["next"] = _safe_next(request.args.get("next"))
+    redirect_uri = url_for("identity.callback", _external=True)
+    return _client().authorize_redirect(redirect_uri)
+
+
+@bp.get("/auth/callback")
+def callback() -> Response:
+    """Finish sign-in: check state, nonce and PKCE, then recognise the citizen or staff member."""
+    try:
+        token = _client().authorize_access_token()
+        claims = dict(token.get("userinfo") or {})
+        claims.update(_client().userinfo(token=token))
+    except AuthlibBaseError as exc:
+        log.warning("sign-in failed at the provider step: %s", exc.error)
+        raise Unauthorized("sign-in could not be completed; please try again") from exc
+    db = get_session()
+    cpr_claim = claims.get(current_app.config["OIDC_CPR_CLAIM"])
+    name = str(claims.get("name") or "")
+    next_path = session.pop("next", "/")
+    if cpr_claim is not None:
+        citizen = services.sign_in_citizen(db, keyring=current_keyring(), cpr_claim=cpr_claim,
+                                           name=name)
+        _register_children(db, citizen, claims)
+        sign_in = sessions.start_sign_in(db, kind="citizen", subject_id=citizen.id)
+        default_next = "/consent"
+    else:
+        user = services.sign_in_staff(db, sub=str(claims.get("sub", "")), claims=claims)
+        sign_in = sessions.start_sign_in(db, kind="staff", subject_id=user.id)
+        default_next = "/"
+    db.commit()
+    session.clear()
+    session.permanent = True
+    session["sid"] = sign_in.id
+    return redirect(next_path if next_path != "/" else default_next)
+
+
+def _register_children(db: Any, citizen: Any, claims: dict[str, Any]) -> None:
+    children = claims.get(current_app.config["OIDC_CHILDREN_CLAIM"])
+    if not children:
+        return
+    from marketplace.consent import services as consent_services
+
+    if hasattr(consent_services, "register_guardianships"):
+        consent_services.register_guardianships(
+            db, keyring=current_keyring(), guardian=citizen,
+            child_cprs=[str(c) for c in children] if isinstance(children, list) else [],
+        )
+
+
+@bp.post("/auth/logout")
+def logout() -> Response:
+    """End the sign-in here; a copied cookie stops working too."""
+    db = get_session()
+    sessions.end_sign_in(db, sid=session.get("sid"))
+    db.commit()
+    session.clear()
+    return redirect(url_for("web.home"))
+
+
+@bp.post("/oauth/token")
+def issue_token() -> Response:
+    """Issue an access token to an API client (grant client_credentials)."""
+    response = current_app.extensions["marketplace.oauth_server"].create_token_response()
+    if response.status_code >= 400:
+        body = response.get_json(silent=True) or {}
+        error = body.get("error", "invalid_request")
+        status = {"invalid_client": 401, "invalid_scope": 403}.get(error, response.status_code)
+        problem = {
+            "type": f"https://marketplace.regionh.dk/problems/oauth-{error}",
+            "title": error.replace("_", " ").capitalize(),
+            "status": status,
+            "detail": body.get("error_description") or _OAUTH_DETAILS.get(error, error),
+            "error": error,
+        }
+        failed = jsonify(problem)
+        failed.status_code = status
+        failed.mimetype = "application/problem+json"
+        failed.headers["Cache-Control"] = "no-store"
+        if status == 401:
+            failed.headers["WWW-Authenticate"] = 'Basic realm="marketplace"'
+        return failed
+    get_session().commit()
+    return response
+
+
+_OAUTH_DETAILS = {
+    "invalid_client": "unknown client or wrong secret",
+    "invalid_scope": "a requested scope is unknown or not granted to this client",
+    "unsupported_grant_type": "only grant_type=client_credentials is supported",
+    "invalid_request": "the token request is malformed",
+}
+
+
+@bp.get("/api/v1/me")
+@api_auth()
+def me() -> Response:
+    """Describe the signed-in caller, with the CSRF token for session JSON calls."""
+    principal = current_principal()
+    body: dict[str, Any] = {
+        "kind": principal.kind,
+        "role": "citizen" if principal.kind == "citizen" else principal.role,
+        "name": principal.name,
+        "org": principal.org_slug,
+        "scopes": sorted(principal.scopes),
+    }
+    if principal.kind == "citizen":
+        citizen = services.require_citizen(get_session(), citizen_id=principal.citizen_id or 0)
+        body["cpr_masked"] = services.masked_cpr(citizen, keyring=current_keyring())
+    if principal.kind != "client":
+        body["csrf_token"] = generate_csrf()
+    return jsonify(body)

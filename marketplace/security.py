@@ -1,0 +1,211 @@
+"""Keys and protection of personal data.
+
+Every key is derived with HKDF-SHA256 from one master key, so custody is a single secret:
+- the CPR blind index (HMAC-SHA256) lets the platform find a citizen without storing the CPR;
+- AES-256-GCM seals values that must stay recoverable and files at rest, with a context string
+  bound as associated data so a ciphertext cannot be moved to another purpose;
+- an Ed25519 key signs extract manifests.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import logging
+import os
+import struct
+from collections.abc import Iterable, Iterator
+from functools import cached_property
+from pathlib import Path
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from marketplace.cpr import CPR_IN_TEXT, normalise_cpr
+from marketplace.errors import Invalid
+
+_FILE_MAGIC = b"MKTENC1\n"
+_SEGMENT = 1 << 20  # plaintext bytes per sealed segment: bounded memory for any file size
+_NONCE = 12
+
+
+class Keyring:
+    """All keys of the platform, derived from the master key."""
+
+    def __init__(self, master_key: bytes) -> None:
+        if len(master_key) != 32:
+            raise ValueError("the master key must be 32 bytes")
+        self._master = master_key
+
+    def derive(self, info: str, length: int = 32) -> bytes:
+        """Derive a sub-key for one named purpose."""
+        return HKDF(algorithm=hashes.SHA256(), length=length, salt=None,
+                    info=info.encode()).derive(self._master)
+
+    @cached_property
+    def blind_index_key(self) -> bytes:
+        return self.derive("cpr-blind-index")
+
+    def blind_index(self, cpr: str) -> str:
+        """Return the keyed blind index of a CPR number (raises ValueError if invalid)."""
+        digits = normalise_cpr(cpr)
+        return hmac.new(self.blind_index_key, digits.encode(), hashlib.sha256).hexdigest()
+
+    @cached_property
+    def _aead(self) -> AESGCM:
+        return AESGCM(self.derive("aes-gcm-seal"))
+
+    def seal(self, data: bytes, *, context: str) -> bytes:
+        """Encrypt and authenticate `data` for `context`."""
+        nonce = os.urandom(_NONCE)
+        return nonce + self._aead.encrypt(nonce, data, context.encode())
+
+    def open(self, token: bytes, *, context: str) -> bytes:
+        """Decrypt a sealed value; raise Invalid if it was tampered with or sealed elsewhere."""
+        try:
+            return self._aead.decrypt(token[:_NONCE], token[_NONCE:], context.encode())
+        except (InvalidTag, ValueError) as exc:
+            raise Invalid("sealed value failed authentication") from exc
+
+    @cached_property
+    def signing_key(self) -> Ed25519PrivateKey:
+        return Ed25519PrivateKey.from_private_bytes(self.derive("manifest-signing-ed25519"))
+
+    @cached_property
+    def public_key_b64(self) -> str:
+        raw = self.signing_key.public_key().public_bytes(
+            serialization.Encoding.Raw, serialization.PublicFormat.Raw
+        )
+        return base64.b64encode(raw).decode()
+
+    def write_encrypted(self, path: Path, chunks: Iterable[bytes], *, context: str) -> str:
+        """Encrypt a stream to `path` atomically; return the SHA-256 hex of the plaintext.
+
+        The file is a header and a sequence of AES-GCM segments. Each segment's associated data
+        binds the context, its index and whether it is the last one, so reordering, truncation
+        and tampering are all detected on read.
+        """
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.part")
+        digest = hashlib.sha256()
+        try:
+            with open(tmp, "wb") as out:
+                out.write(_FILE_MAGIC)
+                for index, (segment, last) in enumerate(_segments(chunks)):
+                    digest.update(segment)
+                    nonce = os.urandom(_NONCE)
+                    aad = _segment_aad(context, index, last)
+                    sealed = self._aead.encrypt(nonce, segment, aad)
+                    out.write(struct.pack(">I", len(sealed)) + nonce + sealed)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp, path)
+        finally:
+            if tmp.exists():
+                tmp.unlink()
+        return digest.hexdigest()
+
+    def read_encrypted(self, path: Path, *, context: str) -> Iterator[bytes]:
+        """Yield the plaintext of an encrypted file; raise Invalid if tampered or truncated."""
+        with open(path, "rb") as src:
+            if src.read(len(_FILE_MAGIC)) != _FILE_MAGIC:
+                raise Invalid("stored file is not an encrypted marketplace file")
+            index = 0
+            while True:
+                header = src.read(4)
+                if len(header) != 4:
+                    raise Invalid("stored file is truncated")
+                (length,) = struct.unpack(">I", header)
+                nonce = src.read(_NONCE)
+                sealed = src.read(length)
+                if len(nonce) != _NONCE or len(sealed) != length:
+                    raise Invalid("stored file is truncated")
+                last = src.peek(1) == b""
+                try:
+                    plain = self._aead.decrypt(nonce, sealed, _segment_aad(context, index, last))
+                except InvalidTag as exc:
+                    raise Invalid("stored file failed authentication (tampered or truncated)"
+                                  ) from exc
+                yield plain
+                if last:
+                    return
+                index += 1
+
+    def read_encrypted_bytes(self, path: Path, *, context: str) -> bytes:
+        """Return the whole plaintext of an encrypted file (for files that fit in memory)."""
+        return b"".join(self.read_encrypted(path, context=context))
+
+
+def _segment_aad(context: str, index: int, last: bool) -> bytes:
+    return f"{context}|{index}|{'last' if last else 'more'}".encode()
+
+
+def _segments(chunks: Iterable[bytes]) -> Iterator[tuple[bytes, bool]]:
+    """Re-cut a byte stream into fixed-size segments, flagging the last (possibly empty) one."""
+    buffer = bytearray()
+    pending: bytes | None = None
+    for chunk in chunks:
+        buffer.extend(chunk)
+        while len(buffer) >= _SEGMENT:
+            if pending is not None:
+                yield pending, False
+            pending = bytes(buffer[:_SEGMENT])
+            del buffer[:_SEGMENT]
+    if pending is not None:
+        if buffer:
+            yield pending, False
+            yield bytes(buffer), True
+        else:
+            yield pending, True
+    else:
+        yield bytes(buffer), True
+
+
+def generate_master_key() -> str:
+    """Return a new random master key, base64-encoded as MARKETPLACE_MASTER_KEY expects."""
+    return base64.b64encode(os.urandom(32)).decode()
+
+
+def decode_master_key(value: str) -> bytes:
+    key = base64.b64decode(value, validate=True)
+    if len(key) != 32:
+        raise ValueError("MARKETPLACE_MASTER_KEY must be base64 of exactly 32 bytes")
+    return key
+
+
+def current_keyring() -> Keyring:
+    """Return the running app's keyring (views and CLI only)."""
+    from flask import current_app
+
+    return current_app.extensions["marketplace.keyring"]
+
+
+class CprRedactingFilter(logging.Filter):
+    """Replace anything that looks like a CPR number in log messages: logs never hold a CPR."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if CPR_IN_TEXT.search(message):
+            record.msg = CPR_IN_TEXT.sub("[CPR]", message)
+            record.args = None
+        if record.exc_info and record.exc_info[1] is not None:
+            text = str(record.exc_info[1])
+            if CPR_IN_TEXT.search(text):
+                record.exc_info = None
+                record.exc_text = None
+                record.msg = f"{record.msg} (exception text withheld: it held a CPR-like number)"
+        return True
+
+
+def install_log_redaction() -> None:
+    """Attach the CPR filter to the root logger's handlers (and future basicConfig ones)."""
+    root = logging.getLogger()
+    if not root.handlers:
+        logging.basicConfig(level=logging.INFO)
+    for handler in root.handlers:
+        if not any(isinstance(f, CprRedactingFilter) for f in handler.filters):
+            handler.addFilter(CprRedactingFilter())

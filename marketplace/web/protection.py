@@ -1,0 +1,58 @@
+"""Cross-cutting browser protection: CSRF for session calls and security headers everywhere."""
+
+from __future__ import annotations
+
+from flask import Flask, Response, current_app, g, request
+from flask_wtf.csrf import CSRFError, CSRFProtect
+
+from marketplace.errors import Forbidden, problem_response
+
+csrf = CSRFProtect()
+
+_UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data", "text/plain")
+
+
+def check_csrf() -> None:
+    """Demand a CSRF token on state changes that ride on the browser's cookie.
+
+    Bearer-token calls carry no ambient credentials and are exempt, as is the token endpoint
+    (client authentication protects it). A form post without any session is refused too, so a
+    hostile page cannot submit forms anonymously either.
+    """
+    if request.method not in _UNSAFE or g.get("auth_kind") in ("bearer", "client-secret"):
+        return
+    has_cookie = current_app.config["SESSION_COOKIE_NAME"] in request.cookies
+    is_form = (request.mimetype or "") in _FORM_TYPES
+    if has_cookie or is_form:
+        csrf.protect()
+
+
+def security_headers(response: Response) -> Response:
+    issuer = current_app.config["OIDC_ISSUER"].rstrip("/")
+    response.headers.setdefault(
+        "Content-Security-Policy",
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; object-src 'none'; base-uri 'self'; frame-ancestors 'none'; "
+        f"form-action 'self' {issuer}",
+    )
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "strict-origin-when-cross-origin"
+    response.headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
+    response.headers["Cross-Origin-Opener-Policy"] = "same-origin"
+    if request.is_secure:
+        response.headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
+    if request.path.startswith(("/api/", "/oauth/")) or g.get("principal_kind_private"):
+        response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+def init_app(app: Flask) -> None:
+    csrf.init_app(app)
+
+    @app.errorhandler(CSRFError)
+    def _csrf_failed(error: CSRFError) -> Response:
+        return problem_response(Forbidden(f"CSRF check failed: {error.description}"))
+
+    app.after_request(security_headers)

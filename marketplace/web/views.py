@@ -1,0 +1,190 @@
+"""The home page for each role, the navigation, and the generated OpenAPI document."""
+
+from __future__ import annotations
+
+import inspect
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Blueprint, Flask, Response, current_app, jsonify, render_template
+
+from marketplace.identity.auth import current_principal
+from marketplace.identity.principal import Principal
+from marketplace.web.i18n import gettext as _
+
+bp = Blueprint("web", __name__)
+
+
+@dataclass(frozen=True)
+class Link:
+    href: str
+    label: str
+
+
+# (path, Danish label, who sees it); the label is translated when the page is drawn.
+_NAV: tuple[tuple[str, str, frozenset[str]], ...] = (
+    ("/catalog", "Datakatalog", frozenset({"*"})),
+    ("/consent", "Mit samtykke", frozenset({"citizen"})),
+    ("/consent/history", "Historik", frozenset({"citizen"})),
+    ("/my-data-uses", "Hvem brugte mine data", frozenset({"citizen"})),
+    ("/requests", "Ansøgninger", frozenset({"company_member", "operator"})),
+    ("/extracts", "Udtræk", frozenset({"company_member", "operator"})),
+    ("/reviews", "Sagsbehandling", frozenset({"holder_admin", "reviewer", "operator"})),
+    ("/test-environments", "Testmiljøer", frozenset({"*"})),
+    ("/matches", "Find testmiljø", frozenset({"company_member", "operator"})),
+    ("/test-courses", "Testforløb",
+     frozenset({"company_member", "host_member", "holder_admin", "operator"})),
+    ("/register", "Register", frozenset({"*"})),
+    ("/kpis", "Nøgletal", frozenset({"*"})),
+)
+
+_ROLE_INTRO = {
+    "citizen": "Her styrer du, hvad dine sundhedsdata må bruges til, og ser hvem der har "
+               "brugt dem.",
+    "holder_admin": "Her udgiver din organisation datasæt, holder kvaliteten øje og behandler "
+                    "ansøgninger om adgang.",
+    "reviewer": "Her behandler du ansøgninger om adgang til din organisations datasæt.",
+    "company_member": "Her søger din virksomhed adgang til data, finder testmiljøer og følger "
+                      "jeres testforløb hele vejen til indkøb.",
+    "host_member": "Her vedligeholder I jeres testmiljø og tager stilling til forslag om "
+                   "testforløb.",
+    "operator": "Her driver du markedspladsen: organisationer, registre og revisionsspor.",
+}
+
+DEMO_USERS = (
+    ("citizen-demo", "Borger", "—"),
+    ("reviewer-herlev", "Sagsbehandler", "Herlev Hospital"),
+    ("admin-albertslund", "Dataansvarlig administrator", "Albertslund Kommune"),
+    ("company-pulmo", "Virksomhedsmedarbejder", "Pulmo Monitor ApS"),
+    ("admin-sds", "Dataansvarlig administrator", "Sundhedsdatastyrelsen"),
+    ("reviewer-rigs", "Sagsbehandler", "Rigshospitalet"),
+    ("host-cames", "Testmiljø-vært", "CAMES"),
+    ("company-carebridge", "Virksomhedsmedarbejder", "CareBridge GmbH"),
+    ("operator", "Operatør", "Platform operator"),
+)
+
+
+def _audience(principal: Principal) -> str:
+    return "citizen" if principal.kind == "citizen" else (principal.role or principal.kind)
+
+
+def nav_links() -> list[Link]:
+    audience = _audience(current_principal())
+    return [Link(href, _(label)) for href, label, who in _NAV if "*" in who or audience in who]
+
+
+@bp.get("/")
+def home() -> str:
+    principal = current_principal()
+    audience = _audience(principal)
+    demo = []
+    if current_app.config["ENV"] != "production":
+        demo = [{"sub": s, "role_label": r, "org": o} for s, r, o in DEMO_USERS]
+    home_links = [link for link in nav_links() if link.href not in ("/register", "/kpis")]
+    return render_template(
+        "web/home.html", demo_users=demo, role_intro=_ROLE_INTRO.get(audience, ""),
+        home_links=home_links,
+    )
+
+
+@bp.get("/healthz")
+def healthz() -> Response:
+    """Report that the app is up (for load balancers)."""
+    return jsonify({"status": "ok"})
+
+
+_PARAM = re.compile(r"<(?:(\w+):)?(\w+)>")
+
+
+@bp.get("/api/openapi.json")
+def openapi() -> Response:
+    """The OpenAPI 3.1 description of every API path, generated from the routes themselves."""
+    return jsonify(build_openapi(current_app))
+
+
+def build_openapi(app: Flask) -> dict[str, Any]:
+    paths: dict[str, dict[str, Any]] = {}
+    for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
+        if not rule.rule.startswith(("/api/", "/oauth/", "/.well-known/", "/catalog.")):
+            continue
+        view = app.view_functions[rule.endpoint]
+        doc = inspect.getdoc(view) or rule.endpoint
+        summary, _sep, description = doc.partition("\n")
+        path = _PARAM.sub(lambda m: "{" + m.group(2) + "}", rule.rule)
+        parameters = [
+            {"name": m.group(2), "in": "path", "required": True,
+             "schema": {"type": "integer" if m.group(1) == "int" else "string"}}
+            for m in _PARAM.finditer(rule.rule)
+        ]
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            operation: dict[str, Any] = {
+                "operationId": f"{rule.endpoint}.{method.lower()}",
+                "summary": summary.strip(),
+                "tags": [rule.endpoint.split(".")[0]],
+                "responses": {
+                    "200": {"description": "Success"},
+                    "default": {"description": "Problem",
+                                "content": {"application/problem+json": {
+                                    "schema": {"$ref": "#/components/schemas/Problem"}}}},
+                },
+            }
+            if description.strip():
+                operation["description"] = description.strip()
+            if parameters:
+                operation["parameters"] = parameters
+            paths.setdefault(path, {})[method.lower()] = operation
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Greater Copenhagen health-data marketplace", "version": "1"},
+        "paths": paths,
+        "components": {
+            "securitySchemes": {
+                "oauth2": {"type": "oauth2", "flows": {"clientCredentials": {
+                    "tokenUrl": "/oauth/token",
+                    "scopes": {"catalog:write": "publish datasets",
+                               "access:request": "apply for data access",
+                               "access:review": "review applications"}}}},
+            },
+            "schemas": {"Problem": {
+                "type": "object",
+                "required": ["type", "title", "status", "detail"],
+                "properties": {
+                    "type": {"type": "string"}, "title": {"type": "string"},
+                    "status": {"type": "integer"}, "detail": {"type": "string"},
+                    "errors": {"type": "array", "items": {
+                        "type": "object", "properties": {"field": {"type": "string"},
+                                                         "message": {"type": "string"}}}},
+                },
+            }},
+        },
+    }
+
+
+_ERROR_HEADINGS = {
+    400: "Forespørgslen kunne ikke forstås",
+    401: "Du skal logge ind",
+    403: "Du har ikke adgang",
+    404: "Siden findes ikke",
+    409: "Handlingen passer ikke med den nuværende tilstand",
+    413: "Indholdet er for stort",
+    422: "Oplysningerne er ikke gyldige",
+}
+_ERROR_EXPLANATIONS = {
+    401: "Log ind og prøv igen.",
+    403: "Din konto må ikke se eller ændre dette. Intet er ændret.",
+    404: "Tjek adressen, eller gå tilbage til forsiden.",
+    413: "Send en mindre fil eller en kortere tekst. Intet er gemt.",
+    422: "Ret de markerede felter og prøv igen. Intet er gemt.",
+}
+
+
+def init_app(app: Flask) -> None:
+    @app.context_processor
+    def _globals() -> dict[str, Any]:
+        return {
+            "principal": current_principal(),
+            "nav_links": nav_links,
+            "error_heading": lambda s: _(_ERROR_HEADINGS.get(s, "Der opstod en fejl")),
+            "error_explanation": lambda s: _(_ERROR_EXPLANATIONS.get(s, "Prøv igen om lidt.")),
+        }
