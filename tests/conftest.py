@@ -297,7 +297,7 @@ def _sign_in_browser(page: Any, base_url: str, sub: str, next_path: str = "/") -
     page.goto(f"{base_url}/auth/login?next={next_path}")
     page.fill("input[type=text][name=sub]", sub)
     page.get_by_role("button", name="Authorize").click()
-    page.wait_for_url(f"{base_url}/**")
+    page.wait_for_url(lambda url: url.startswith(base_url) and "/auth/" not in url)
 
 
 @pytest.fixture
