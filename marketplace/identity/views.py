@@ -29,12 +29,16 @@ from marketplace.security import current_keyring
 
 bp = Blueprint("identity", __name__)
 log = logging.getLogger(__name__)
-oauth = OAuth()
 
 
 def init_oidc(app: Flask) -> None:
-    """Register the OIDC provider (the MitID broker in production) with authlib's client."""
-    oauth.init_app(app)
+    """Register the OIDC provider (the MitID broker in production) with authlib's client.
+
+    One OAuth registry per app: authlib caches clients per registry, and two apps in one
+    process (tests, several issuers) must not share a provider.
+    """
+    oauth = OAuth(app)
+    app.extensions["marketplace.oidc"] = oauth
     issuer = app.config["OIDC_ISSUER"].rstrip("/")
     oauth.register(
         "mitid",
@@ -57,7 +61,7 @@ def _safe_next(target: str | None) -> str:
 
 
 def _client() -> Any:
-    return oauth.create_client("mitid")
+    return current_app.extensions["marketplace.oidc"].create_client("mitid")
 
 
 @bp.get("/auth/login")
@@ -100,16 +104,14 @@ def callback() -> Response:
 
 
 def _register_children(db: Any, citizen: Any, claims: dict[str, Any]) -> None:
-    children = claims.get(current_app.config["OIDC_CHILDREN_CLAIM"])
-    if not children:
-        return
+    """Record the guardian links the sign-in claims (ending links a new claim no longer names)."""
     from marketplace.consent import services as consent_services
 
-    if hasattr(consent_services, "register_guardianships"):
-        consent_services.register_guardianships(
-            db, keyring=current_keyring(), guardian=citizen,
-            child_cprs=[str(c) for c in children] if isinstance(children, list) else [],
-        )
+    children = claims.get(current_app.config["OIDC_CHILDREN_CLAIM"]) or []
+    consent_services.register_guardianships(
+        db, keyring=current_keyring(), guardian=citizen,
+        child_cprs=[str(c) for c in children] if isinstance(children, list) else [],
+    )
 
 
 @bp.post("/auth/logout")

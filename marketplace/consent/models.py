@@ -1,0 +1,101 @@
+"""Database models of the consent domain.
+
+Consent events are append-only: a change of mind is a new event, never an update, so the
+history a citizen sees is complete and consent can be evaluated as of any past moment.
+"""
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from marketplace.db import Base, UTCDateTime, intpk, utcnow
+from marketplace.identity.models import Citizen
+
+BLIND_INDEX = sa.String(64)
+
+
+class ConsentEvent(Base):
+    """One citizen's decision about secondary use, as it was made (append-only)."""
+
+    __tablename__ = "consent_event"
+    __table_args__ = (
+        sa.CheckConstraint(
+            "decision IN ('permit', 'deny', 'clear', 'opt_out', 'opt_out_withdrawn')",
+            name="decision"),
+        sa.CheckConstraint("scope_type IN ('all', 'holder', 'dataset')", name="scope_type"),
+        sa.CheckConstraint(
+            "(scope_type = 'all' AND scope_id IS NULL) OR "
+            "(scope_type <> 'all' AND scope_id IS NOT NULL)", name="scope_id"),
+        sa.CheckConstraint(
+            "(decision IN ('opt_out', 'opt_out_withdrawn') AND purpose IS NULL "
+            "AND scope_type = 'all') OR "
+            "(decision IN ('permit', 'deny', 'clear') AND purpose IS NOT NULL)",
+            name="purpose"),
+        sa.Index("ix_consent_event_citizen_id_at", "citizen_id", "at"),
+        sa.Index("ix_consent_event_purpose_at", "purpose", "at"),
+        sa.Index("ix_consent_event_decision_at", "decision", "at"),
+    )
+
+    id: Mapped[intpk]
+    citizen_id: Mapped[int] = mapped_column(sa.ForeignKey("citizen.id"))
+    # The citizen's CPR blind index, equal to the catalog's `_subject_key`: bulk evaluation
+    # reads events by it without a join.
+    subject_key: Mapped[str] = mapped_column(BLIND_INDEX, index=True)
+    # The citizen themselves, or a parent acting for a child under 15.
+    actor_citizen_id: Mapped[int] = mapped_column(sa.ForeignKey("citizen.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    decision: Mapped[str] = mapped_column(sa.String(20))
+    scope_type: Mapped[str] = mapped_column(sa.String(10))
+    scope_id: Mapped[int | None]
+    purpose: Mapped[str | None] = mapped_column(sa.String(64))
+    notice_version: Mapped[str] = mapped_column(sa.String(32))
+    channel: Mapped[str] = mapped_column(sa.String(10))  # web, api or demo
+
+    citizen: Mapped[Citizen] = relationship(foreign_keys=[citizen_id])
+    actor: Mapped[Citizen] = relationship(foreign_keys=[actor_citizen_id])
+
+    @property
+    def by_guardian(self) -> bool:
+        return self.actor_citizen_id != self.citizen_id
+
+
+class Guardianship(Base):
+    """A parent with custody who may manage consent for a child under 15."""
+
+    __tablename__ = "guardianship"
+    __table_args__ = (
+        sa.UniqueConstraint("guardian_citizen_id", "child_citizen_id"),
+        sa.CheckConstraint("source IN ('claim', 'operator')", name="source"),
+        sa.CheckConstraint("guardian_citizen_id <> child_citizen_id", name="not_self"),
+    )
+
+    id: Mapped[intpk]
+    guardian_citizen_id: Mapped[int] = mapped_column(sa.ForeignKey("citizen.id"), index=True)
+    child_citizen_id: Mapped[int] = mapped_column(sa.ForeignKey("citizen.id"), index=True)
+    source: Mapped[str] = mapped_column(sa.String(10))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    guardian: Mapped[Citizen] = relationship(foreign_keys=[guardian_citizen_id])
+    child: Mapped[Citizen] = relationship(foreign_keys=[child_citizen_id])
+
+
+class DataUse(Base):
+    """Transparency: one citizen's records were part of one extract ("who used my data")."""
+
+    __tablename__ = "data_use"
+    __table_args__ = (
+        sa.UniqueConstraint("extract_id", "dataset_id", "subject_key"),
+        sa.Index("ix_data_use_subject_key_at", "subject_key", "at"),
+    )
+
+    id: Mapped[intpk]
+    # Extracts and permits live in later migrations: plain ids, no foreign keys.
+    extract_id: Mapped[int]
+    permit_id: Mapped[int] = mapped_column(index=True)
+    dataset_id: Mapped[int] = mapped_column(sa.ForeignKey("dataset.id"))
+    holder_org_id: Mapped[int] = mapped_column(sa.ForeignKey("organisation.id"))
+    company_org_id: Mapped[int] = mapped_column(sa.ForeignKey("organisation.id"))
+    purpose: Mapped[str] = mapped_column(sa.String(64))
+    subject_key: Mapped[str] = mapped_column(BLIND_INDEX)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -1,0 +1,558 @@
+"""Business rules of the consent domain.
+
+Citizens (or a parent for a child under 15) record consent events; delivery asks for a
+snapshot as of a permit's approval time and records which citizens' data it used.
+"""
+import hmac
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
+from hashlib import sha256
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from marketplace import cpr as cpr_rules
+from marketplace.catalog import services as catalog_services
+from marketplace.consent import evaluation, receipts
+from marketplace.consent.evaluation import (
+    CHOICE_DECISIONS,
+    OPT_OUT,
+    OPT_OUT_WITHDRAWN,
+    SCOPE_ALL,
+    SCOPE_DATASET,
+    SCOPE_HOLDER,
+    SCOPE_TYPES,
+    CitizenConsent,
+    ConsentSnapshot,
+    StandingChoice,
+)
+from marketplace.consent.models import ConsentEvent, DataUse, Guardianship
+from marketplace.consent.purposes import Purpose, load_taxonomy
+from marketplace.db import utcnow
+from marketplace.errors import Forbidden, Invalid, NotFound, Unauthorized
+from marketplace.identity import services as identity_services
+from marketplace.identity.models import Citizen, Organisation
+from marketplace.identity.principal import Principal
+from marketplace.security import Keyring
+
+CHILD_AGE_LIMIT = 15
+CHANNELS = ("web", "api", "demo")
+_SUBJECT_KEY = r"[0-9a-f]{64}"
+_INSERT_BATCH = 10_000
+
+
+# --- purposes -----------------------------------------------------------------------------------
+
+def list_purposes() -> list[Purpose]:
+    """Every purpose of the taxonomy, the prohibited uses included."""
+    return list(load_taxonomy().purposes)
+
+
+def get_purpose(code: str) -> Purpose | None:
+    return load_taxonomy().get(code)
+
+
+def require_purpose(code: str) -> Purpose:
+    """Return the purpose; raises NotFound for an unknown code."""
+    purpose = get_purpose(code)
+    if purpose is None:
+        raise NotFound(f"Unknown purpose {code!r}.")
+    return purpose
+
+
+def notice_version() -> str:
+    return load_taxonomy().notice_version
+
+
+# --- who acts for whom --------------------------------------------------------------------------
+
+def age_on(birth_date: date, day: date) -> int:
+    return day.year - birth_date.year - ((day.month, day.day) < (birth_date.month,
+                                                                 birth_date.day))
+
+
+def is_child(citizen: Citizen, *, today: date) -> bool:
+    return age_on(citizen.birth_date, today) < CHILD_AGE_LIMIT
+
+
+def list_wards(session: Session, *, guardian_citizen_id: int, now: datetime) -> list[Citizen]:
+    """Children under 15 the citizen may manage consent for, youngest last."""
+    children = session.scalars(
+        sa.select(Citizen).join(Guardianship, Guardianship.child_citizen_id == Citizen.id)
+        .where(Guardianship.guardian_citizen_id == guardian_citizen_id,
+               Guardianship.ended_at.is_(None))
+        .order_by(Citizen.birth_date, Citizen.id))
+    return [child for child in children if is_child(child, today=now.date())]
+
+
+def require_subject(session: Session, *, actor: Principal, subject_citizen_id: int | None,
+                    now: datetime) -> Citizen:
+    """The citizen whose consent the actor manages: themselves or a child under 15 in their care.
+
+    Raises Unauthorized when the actor is not a signed-in citizen and Forbidden for anyone else.
+    """
+    if actor.kind != "citizen" or actor.citizen_id is None:
+        raise Unauthorized("Sign in as a citizen to manage consent.")
+    if subject_citizen_id is None or subject_citizen_id == actor.citizen_id:
+        return identity_services.require_citizen(session, citizen_id=actor.citizen_id)
+    child = next((ward for ward in list_wards(session, guardian_citizen_id=actor.citizen_id,
+                                              now=now) if ward.id == subject_citizen_id), None)
+    if child is None:
+        raise Forbidden("You can only manage consent for yourself or your own children under 15.")
+    return child
+
+
+def _require_subject_to_change(session: Session, *, actor: Principal,
+                               subject_citizen_id: int | None, now: datetime) -> Citizen:
+    """As require_subject; children under 15 cannot change their own consent (a parent does)."""
+    citizen = require_subject(session, actor=actor, subject_citizen_id=subject_citizen_id,
+                              now=now)
+    if citizen.id == actor.citizen_id and is_child(citizen, today=now.date()):
+        raise Forbidden("Consent for children under 15 is managed by a parent with custody.")
+    return citizen
+
+
+def _citizen_events(session: Session, *, citizen_id: int) -> list[ConsentEvent]:
+    return list(session.scalars(
+        sa.select(ConsentEvent).where(ConsentEvent.citizen_id == citizen_id)
+        .order_by(ConsentEvent.at, ConsentEvent.id)))
+
+
+def _standing(session: Session, *, citizen_id: int) -> CitizenConsent:
+    return evaluation.fold_citizen_events(_citizen_events(session, citizen_id=citizen_id))
+
+
+# --- reading and changing one citizen's consent -------------------------------------------------
+
+def get_consents(session: Session, *, actor: Principal, subject_citizen_id: int | None = None,
+                 now: datetime | None = None) -> CitizenConsent:
+    """The standing choices and opt-out of the actor (or their child); raises Forbidden."""
+    citizen = require_subject(session, actor=actor, subject_citizen_id=subject_citizen_id,
+                              now=now or utcnow())
+    return _standing(session, citizen_id=citizen.id)
+
+
+def list_consent_events(session: Session, *, actor: Principal,
+                        subject_citizen_id: int | None = None,
+                        now: datetime | None = None) -> list[ConsentEvent]:
+    """Every consent event of the actor (or their child), oldest first; raises Forbidden."""
+    citizen = require_subject(session, actor=actor, subject_citizen_id=subject_citizen_id,
+                              now=now or utcnow())
+    return _citizen_events(session, citizen_id=citizen.id)
+
+
+def _validate_choice(session: Session, *, scope_type: object, scope_id: object, purpose: object,
+                     decision: object) -> tuple[str, int | None, str, str]:
+    errors = []
+    selectable = {p.code for p in load_taxonomy().selectable}
+    if decision not in CHOICE_DECISIONS:
+        errors.append({"field": "decision", "message": "Must be permit, deny or clear."})
+    if not isinstance(purpose, str) or purpose not in selectable:
+        message = ("This use is prohibited and can never be permitted."
+                   if isinstance(purpose, str) and get_purpose(purpose) else "Unknown purpose.")
+        errors.append({"field": "purpose", "message": message})
+    if scope_type not in SCOPE_TYPES:
+        errors.append({"field": "scope.type", "message": "Must be all, holder or dataset."})
+    elif scope_type == SCOPE_ALL and scope_id is not None:
+        errors.append({"field": "scope.id", "message": "A choice for all holders has no id."})
+    elif scope_type != SCOPE_ALL and not _scope_exists(session, scope_type, scope_id):
+        errors.append({"field": "scope.id", "message": f"No such {scope_type}."})
+    if errors:
+        raise Invalid("The consent choice is not valid.", errors=errors)
+    return scope_type, scope_id, purpose, decision
+
+
+def _scope_exists(session: Session, scope_type: str, scope_id: object) -> bool:
+    if isinstance(scope_id, bool) or not isinstance(scope_id, int) or not 0 < scope_id < 2**31:
+        return False
+    if scope_type == SCOPE_HOLDER:
+        org = identity_services.get_org_by_id(session, org_id=scope_id)
+        return org is not None and org.is_data_holder
+    dataset = catalog_services.get_dataset(session, dataset_id=scope_id)
+    return dataset is not None and dataset.status == "published"
+
+
+def _append(session: Session, *, citizen: Citizen, actor: Principal, decision: str,
+            scope_type: str, scope_id: int | None, purpose: str | None, channel: str,
+            now: datetime) -> ConsentEvent:
+    if channel not in CHANNELS:
+        raise ValueError(f"unknown channel {channel!r}")
+    event = ConsentEvent(citizen_id=citizen.id, subject_key=citizen.cpr_index,
+                         actor_citizen_id=actor.citizen_id, at=now, decision=decision,
+                         scope_type=scope_type, scope_id=scope_id, purpose=purpose,
+                         notice_version=notice_version(), channel=channel)
+    session.add(event)
+    session.flush()
+    return event
+
+
+def set_consent(session: Session, *, actor: Principal, scope_type: object, scope_id: object,
+                purpose: object, decision: object, subject_citizen_id: int | None = None,
+                channel: str = "web", now: datetime | None = None) -> CitizenConsent:
+    """Permit, deny or clear a purpose for all holders, one holder or one dataset.
+
+    Records a new event only when the choice changes (or was made under an older notice).
+    Raises Invalid for a bad choice, Forbidden when acting for someone else or for a child
+    under 15 acting alone.
+    """
+    now = now or utcnow()
+    citizen = _require_subject_to_change(session, actor=actor,
+                                         subject_citizen_id=subject_citizen_id, now=now)
+    scope_type, scope_id, purpose, decision = _validate_choice(
+        session, scope_type=scope_type, scope_id=scope_id, purpose=purpose, decision=decision)
+    standing = _standing(session, citizen_id=citizen.id)
+    current = standing.choice(purpose=purpose, scope_type=scope_type, scope_id=scope_id)
+    unchanged = (current is None if decision == evaluation.CLEAR else
+                 current is not None and current.decision == decision
+                 and current.notice_version == notice_version())
+    if unchanged:
+        return standing
+    _append(session, citizen=citizen, actor=actor, decision=decision, scope_type=scope_type,
+            scope_id=scope_id, purpose=purpose, channel=channel, now=now)
+    return _standing(session, citizen_id=citizen.id)
+
+
+def set_opt_out(session: Session, *, actor: Principal, opted_out: bool,
+                subject_citizen_id: int | None = None, channel: str = "web",
+                now: datetime | None = None) -> CitizenConsent:
+    """Opt out of all secondary use (EHDS Art. 71) or take the opt-out back; raises Forbidden."""
+    now = now or utcnow()
+    citizen = _require_subject_to_change(session, actor=actor,
+                                         subject_citizen_id=subject_citizen_id, now=now)
+    standing = _standing(session, citizen_id=citizen.id)
+    if standing.opt_out == opted_out:
+        return standing
+    _append(session, citizen=citizen, actor=actor,
+            decision=OPT_OUT if opted_out else OPT_OUT_WITHDRAWN, scope_type=SCOPE_ALL,
+            scope_id=None, purpose=None, channel=channel, now=now)
+    return _standing(session, citizen_id=citizen.id)
+
+
+# --- the consent page ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ScopedChoice:
+    choice: StandingChoice
+    scope_name: str
+
+
+@dataclass(frozen=True)
+class PurposeOverview:
+    purpose: Purpose
+    general: StandingChoice | None
+    exceptions: tuple[ScopedChoice, ...]
+
+
+@dataclass(frozen=True)
+class ConsentOverview:
+    citizen: Citizen
+    acting_for_child: bool
+    consent: CitizenConsent
+    purposes: tuple[PurposeOverview, ...]
+    prohibited: tuple[Purpose, ...]
+    holders: tuple[Organisation, ...]
+    datasets: tuple[tuple[int, str, str | None], ...]  # id, title, English title
+    wards: tuple[Citizen, ...]
+    may_change: bool
+
+
+@dataclass(frozen=True)
+class ScopeName:
+    slug: str
+    name: str
+
+
+def _scope_names(session: Session, choices: Iterable[StandingChoice | ConsentEvent]
+                 ) -> dict[tuple[str, int], ScopeName]:
+    """Names of the holders and datasets the choices are scoped to (blank when gone)."""
+    names = {}
+    for choice in choices:
+        if choice.scope_type == SCOPE_HOLDER:
+            org = identity_services.get_org_by_id(session, org_id=choice.scope_id)
+            names[(SCOPE_HOLDER, choice.scope_id)] = (ScopeName(org.slug, org.name) if org
+                                                      else ScopeName("", ""))
+        elif choice.scope_type == SCOPE_DATASET:
+            dataset = catalog_services.get_dataset(session, dataset_id=choice.scope_id)
+            names[(SCOPE_DATASET, choice.scope_id)] = ScopeName(
+                str(choice.scope_id), dataset.title if dataset else "")
+    return names
+
+
+def consent_overview(session: Session, *, actor: Principal,
+                     subject_citizen_id: int | None = None,
+                     now: datetime | None = None) -> ConsentOverview:
+    """What the consent page shows: per purpose the general choice and its exceptions."""
+    now = now or utcnow()
+    citizen = require_subject(session, actor=actor, subject_citizen_id=subject_citizen_id,
+                              now=now)
+    consent = _standing(session, citizen_id=citizen.id)
+    names = _scope_names(session, consent.choices)
+    taxonomy = load_taxonomy()
+    purposes = tuple(PurposeOverview(
+        purpose=purpose, general=consent.choice(purpose=purpose.code),
+        exceptions=tuple(ScopedChoice(choice=c, scope_name=names[(c.scope_type, c.scope_id)].name)
+                         for c in consent.choices
+                         if c.purpose == purpose.code and c.scope_type != SCOPE_ALL))
+        for purpose in taxonomy.selectable)
+    holders = tuple(org for org in identity_services.list_orgs(
+        session, kinds=("national", "regional", "municipal")) if org.is_data_holder)
+    datasets = tuple((d.id, d.title, d.title_en)
+                     for d in catalog_services.list_published_datasets(session))
+    return ConsentOverview(
+        citizen=citizen, acting_for_child=citizen.id != actor.citizen_id, consent=consent,
+        purposes=purposes, prohibited=tuple(p for p in taxonomy.purposes if p.prohibited),
+        holders=holders, datasets=datasets,
+        wards=tuple(list_wards(session, guardian_citizen_id=actor.citizen_id, now=now)),
+        may_change=citizen.id != actor.citizen_id or not is_child(citizen, today=now.date()))
+
+
+@dataclass(frozen=True)
+class ConsentHistory:
+    citizen: Citizen
+    acting_for_child: bool
+    events: tuple[ConsentEvent, ...]
+    scope_names: dict[tuple[str, int], str]
+
+
+def consent_history(session: Session, *, actor: Principal, subject_citizen_id: int | None = None,
+                    now: datetime | None = None) -> ConsentHistory:
+    """Every consent event of the actor (or their child), oldest first, with scope names."""
+    citizen = require_subject(session, actor=actor, subject_citizen_id=subject_citizen_id,
+                              now=now or utcnow())
+    events = _citizen_events(session, citizen_id=citizen.id)
+    names = _scope_names(session, (e for e in events if e.scope_type != SCOPE_ALL))
+    return ConsentHistory(
+        citizen=citizen, acting_for_child=citizen.id != actor.citizen_id, events=tuple(events),
+        scope_names={key: name.name for key, name in names.items()})
+
+
+# --- receipts -----------------------------------------------------------------------------------
+
+def citizen_pseudonym(citizen: Citizen, *, keyring: Keyring) -> str:
+    """A stable pseudonymous id for receipts; unlinkable to the CPR without the platform key."""
+    key = keyring.derive("consent-receipt-pseudonym")
+    return hmac.new(key, citizen.cpr_index.encode(), sha256).hexdigest()[:32]
+
+
+def receipt_facts(session: Session, *, actor: Principal, keyring: Keyring, notice_url: str,
+                  subject_citizen_id: int | None = None,
+                  now: datetime | None = None) -> receipts.ReceiptFacts:
+    """Everything the consent receipts state; raises Forbidden when acting for someone else."""
+    now = now or utcnow()
+    citizen = require_subject(session, actor=actor, subject_citizen_id=subject_citizen_id,
+                              now=now)
+    consent = _standing(session, citizen_id=citizen.id)
+    names = _scope_names(session, consent.choices)
+    actor_ids = {c.actor_citizen_id for c in consent.choices} | {citizen.id}
+    if consent.opt_out_event is not None:
+        actor_ids.add(consent.opt_out_event.actor_citizen_id)
+    actors = {actor_id: identity_services.require_citizen(session, citizen_id=actor_id)
+              for actor_id in actor_ids}
+    return receipts.ReceiptFacts(
+        citizen_id=citizen.id, pseudonym=citizen_pseudonym(citizen, keyring=keyring),
+        consent=consent, taxonomy=load_taxonomy(),
+        holders={scope_id: (name.slug, name.name) for (kind, scope_id), name in names.items()
+                 if kind == SCOPE_HOLDER},
+        datasets={scope_id: name.name for (kind, scope_id), name in names.items()
+                  if kind == SCOPE_DATASET},
+        actor_pseudonyms={actor_id: citizen_pseudonym(who, keyring=keyring)
+                          for actor_id, who in actors.items()},
+        generated_at=now, notice_url=notice_url)
+
+
+# --- bulk evaluation for delivery ---------------------------------------------------------------
+
+def consent_snapshot(session: Session, *, purpose: str, holder_org_id: int | None,
+                     dataset_id: int | None, as_of: datetime) -> ConsentSnapshot:
+    """Consent for a purpose, holder and dataset from the events in force at `as_of`."""
+    e = ConsentEvent
+    scope_matches = [e.scope_type == SCOPE_ALL]
+    if holder_org_id is not None:
+        scope_matches.append(sa.and_(e.scope_type == SCOPE_HOLDER, e.scope_id == holder_org_id))
+    if dataset_id is not None:
+        scope_matches.append(sa.and_(e.scope_type == SCOPE_DATASET, e.scope_id == dataset_id))
+    # Core rows in time order, without timestamps: the query already applies `as_of`.
+    rows = session.connection().execute(
+        sa.select(e.subject_key, e.decision, e.scope_type, e.scope_id, e.purpose)
+        .where(e.at <= as_of,
+               sa.or_(e.decision.in_((OPT_OUT, OPT_OUT_WITHDRAWN)),
+                      sa.and_(e.purpose == purpose, sa.or_(*scope_matches))))
+        .order_by(e.at, e.id)).all()
+    names = ("subject_key", "decision", "scope_type", "scope_id", "purpose")
+    columns = list(zip(*rows, strict=True)) if rows else [() for _ in names]
+    events = pd.DataFrame({name: pd.Series(values, dtype="float64" if name == "scope_id"
+                                           else "str" if name == "subject_key" else object)
+                           for name, values in zip(names, columns, strict=True)})
+    return evaluation.build_snapshot(events, purpose=purpose, holder_org_id=holder_org_id,
+                                     dataset_id=dataset_id, as_of=as_of)
+
+
+def consent_revision(session: Session) -> int:
+    """A number that changes whenever any consent event is added (a safe cache key)."""
+    return session.scalar(sa.select(sa.func.coalesce(sa.func.max(ConsentEvent.id), 0)))
+
+
+# --- transparency: who used my data -------------------------------------------------------------
+
+def record_data_uses(session: Session, *, extract_id: int, permit_id: int, dataset_id: int,
+                     holder_org_id: int, company_org_id: int, purpose: str,
+                     subject_keys: Iterable[str], at: datetime) -> int:
+    """Record that these citizens' data went into an extract; returns the rows added.
+
+    Idempotent per extract and dataset; missing keys are skipped, malformed ones raise Invalid.
+    """
+    require_purpose(purpose)
+    keys = pd.Series(subject_keys if isinstance(subject_keys, pd.Series) else list(subject_keys),
+                     dtype="str").dropna().drop_duplicates()
+    if not keys.str.fullmatch(_SUBJECT_KEY).all():
+        raise Invalid("Subject keys must be CPR blind indexes (64 hex digits).")
+    already = set(session.scalars(sa.select(DataUse.subject_key).where(
+        DataUse.extract_id == extract_id, DataUse.dataset_id == dataset_id)))
+    new = [k for k in keys.tolist() if k not in already]
+    common = {"extract_id": extract_id, "permit_id": permit_id, "dataset_id": dataset_id,
+              "holder_org_id": holder_org_id, "company_org_id": company_org_id,
+              "purpose": purpose, "at": at}
+    for start in range(0, len(new), _INSERT_BATCH):
+        session.execute(sa.insert(DataUse), [
+            {**common, "subject_key": k} for k in new[start:start + _INSERT_BATCH]])
+    return len(new)
+
+
+@dataclass(frozen=True)
+class DataUseView:
+    extract_id: int
+    permit_id: int
+    dataset_id: int
+    dataset_title: str
+    holder: Organisation
+    company: Organisation
+    purpose: Purpose | None
+    purpose_code: str
+    at: datetime
+
+
+def list_data_uses(session: Session, *, actor: Principal, subject_citizen_id: int | None = None,
+                   now: datetime | None = None) -> list[DataUseView]:
+    """Every extract that contained the citizen's records, newest first; raises Forbidden."""
+    citizen = require_subject(session, actor=actor, subject_citizen_id=subject_citizen_id,
+                              now=now or utcnow())
+    uses = session.scalars(sa.select(DataUse).where(DataUse.subject_key == citizen.cpr_index)
+                           .order_by(DataUse.at.desc(), DataUse.id.desc())).all()
+    titles: dict[int, str] = {}
+    for dataset_id in {use.dataset_id for use in uses}:
+        dataset = catalog_services.get_dataset(session, dataset_id=dataset_id)
+        titles[dataset_id] = dataset.title if dataset else ""
+    return [DataUseView(
+        extract_id=use.extract_id, permit_id=use.permit_id, dataset_id=use.dataset_id,
+        dataset_title=titles[use.dataset_id],
+        holder=identity_services.require_org_by_id(session, org_id=use.holder_org_id),
+        company=identity_services.require_org_by_id(session, org_id=use.company_org_id),
+        purpose=get_purpose(use.purpose), purpose_code=use.purpose, at=use.at) for use in uses]
+
+
+# --- guardianships ------------------------------------------------------------------------------
+
+def _child_from_cpr(session: Session, *, keyring: Keyring, child_cpr: str,
+                    today: date) -> Citizen | None:
+    """The registered child for a CPR of someone under 15; None for invalid or older CPRs."""
+    try:
+        normalised = cpr_rules.normalise_cpr(child_cpr)
+    except (ValueError, TypeError):
+        return None
+    if age_on(cpr_rules.birth_date(normalised), today) >= CHILD_AGE_LIMIT:
+        return None
+    child = identity_services.find_citizen_by_cpr(session, keyring=keyring, cpr=normalised)
+    if child is None:
+        child = identity_services.register_citizen(session, keyring=keyring, cpr=normalised,
+                                                   name="")
+    return child
+
+
+def _link(session: Session, *, guardian: Citizen, child: Citizen, source: str) -> Guardianship:
+    link = session.scalar(sa.select(Guardianship).where(
+        Guardianship.guardian_citizen_id == guardian.id,
+        Guardianship.child_citizen_id == child.id))
+    if link is None:
+        link = Guardianship(guardian_citizen_id=guardian.id, child_citizen_id=child.id,
+                            source=source)
+        session.add(link)
+    elif link.ended_at is not None:
+        link.ended_at, link.source = None, source
+    session.flush()
+    return link
+
+
+def register_guardianships(session: Session, *, keyring: Keyring, guardian: Citizen,
+                           child_cprs: list[str],
+                           now: datetime | None = None) -> list[Guardianship]:
+    """Record the children under 15 named by the sign-in claim; returns the active links.
+
+    Invalid CPRs, the guardian's own CPR and children aged 15 or more are ignored. Links that
+    came from an earlier claim and are no longer named end (operator links stay).
+    """
+    now = now or utcnow()
+    children = []
+    for child_cpr in child_cprs if isinstance(child_cprs, list | tuple) else []:
+        child = (_child_from_cpr(session, keyring=keyring, child_cpr=child_cpr, today=now.date())
+                 if isinstance(child_cpr, str) else None)
+        if child is not None and child.id != guardian.id:
+            children.append(child)
+    links = [_link(session, guardian=guardian, child=child, source="claim") for child in children]
+    named = {child.id for child in children}
+    for stale in session.scalars(sa.select(Guardianship).where(
+            Guardianship.guardian_citizen_id == guardian.id, Guardianship.source == "claim",
+            Guardianship.ended_at.is_(None))):
+        if stale.child_citizen_id not in named:
+            stale.ended_at = now
+    session.flush()
+    return links
+
+
+def _require_operator(actor: Principal) -> None:
+    if not actor.is_operator:
+        raise Forbidden("Only the platform operator can register guardianships.")
+
+
+def register_guardianship(session: Session, *, actor: Principal, keyring: Keyring,
+                          guardian_cpr: object, child_cpr: object,
+                          now: datetime | None = None) -> Guardianship:
+    """Register a parent's custody of a child under 15 (operator only).
+
+    Raises Forbidden for anyone but the operator, Invalid for bad CPRs or a child aged 15+.
+    """
+    _require_operator(actor)
+    now = now or utcnow()
+    errors = []
+    guardian_valid = isinstance(guardian_cpr, str) and cpr_rules.is_valid_cpr(guardian_cpr)
+    if not guardian_valid:
+        errors.append({"field": "guardian_cpr", "message": "Not a valid CPR number."})
+    child = (_child_from_cpr(session, keyring=keyring, child_cpr=child_cpr, today=now.date())
+             if isinstance(child_cpr, str) else None)
+    if child is None:
+        errors.append({"field": "child_cpr",
+                       "message": "Not a valid CPR number of a child under 15."})
+    if errors:
+        raise Invalid("The guardianship is not valid.", errors=errors)
+    guardian = identity_services.find_citizen_by_cpr(session, keyring=keyring, cpr=guardian_cpr)
+    if guardian is None:
+        guardian = identity_services.register_citizen(session, keyring=keyring,
+                                                      cpr=guardian_cpr, name="")
+    if guardian.id == child.id:
+        raise Invalid("A citizen cannot be their own guardian.",
+                      errors=[{"field": "child_cpr", "message": "Same person as the guardian."}])
+    return _link(session, guardian=guardian, child=child, source="operator")
+
+
+def end_guardianship(session: Session, *, actor: Principal, guardianship_id: int,
+                     now: datetime | None = None) -> Guardianship:
+    """End a guardianship (operator only); raises Forbidden or NotFound."""
+    _require_operator(actor)
+    link = session.get(Guardianship, guardianship_id)
+    if link is None:
+        raise NotFound("No such guardianship.")
+    if link.ended_at is None:
+        link.ended_at = now or utcnow()
+        session.flush()
+    return link

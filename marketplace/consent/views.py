@@ -1,0 +1,388 @@
+"""HTTP glue of the consent domain: the citizen's JSON API and pages, guardianship admin."""
+import json
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from flask import (
+    Blueprint,
+    Response,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+
+from marketplace.consent import receipts, services
+from marketplace.consent.evaluation import CitizenConsent, StandingChoice
+from marketplace.consent.models import ConsentEvent, Guardianship
+from marketplace.db import get_session, utcnow
+from marketplace.errors import BadRequest, Invalid
+from marketplace.identity import services as identity_services
+from marketplace.identity.auth import api_auth, citizen_required, current_principal
+from marketplace.security import current_keyring
+from marketplace.web.i18n import current_language
+from marketplace.web.i18n import gettext as _
+
+bp = Blueprint("consent", __name__)
+
+ACTING_FOR = "acting_for_citizen_id"
+COPENHAGEN = ZoneInfo("Europe/Copenhagen")
+
+
+@bp.app_template_filter("consent_time")
+def consent_time(moment: datetime | None) -> str:
+    """Danish local time, as citizens read it."""
+    return moment.astimezone(COPENHAGEN).strftime("%d-%m-%Y %H:%M") if moment else ""
+
+
+@bp.before_request
+def forget_stale_acting_for() -> None:
+    """Stop acting for a child who has turned 15 or is no longer in the citizen's care."""
+    child_id = session.get(ACTING_FOR)
+    principal = current_principal()
+    if child_id is None or principal.kind != "citizen":
+        return
+    wards = services.list_wards(get_session(), guardian_citizen_id=principal.citizen_id,
+                                now=utcnow())
+    if all(ward.id != child_id for ward in wards):
+        session.pop(ACTING_FOR)
+        flash(_("Du handler nu for dig selv igen."), "info")
+
+
+def _subject_id() -> int | None:
+    return session.get(ACTING_FOR)
+
+
+def _json_object() -> dict:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise BadRequest("Send a JSON object (Content-Type: application/json).")
+    return body
+
+
+def _download(document: dict, *, filename: str, media_type: str) -> Response:
+    response = Response(json.dumps(document, ensure_ascii=False, indent=2), mimetype=media_type)
+    if request.args.get("download"):
+        response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+# --- serialisation ------------------------------------------------------------------------------
+
+def _choice_json(choice: StandingChoice, citizen_id: int) -> dict:
+    return {"scope": {"type": choice.scope_type, "id": choice.scope_id},
+            "purpose": choice.purpose, "decision": choice.decision,
+            "at": choice.at.isoformat(), "notice_version": choice.notice_version,
+            "acted_by": "self" if choice.actor_citizen_id == citizen_id else "guardian"}
+
+
+def _consents_json(consent: CitizenConsent, citizen_id: int) -> dict:
+    return {"citizen_id": citizen_id, "opt_out": consent.opt_out,
+            "opt_out_since": consent.opt_out_since.isoformat() if consent.opt_out else None,
+            "choices": [_choice_json(c, citizen_id) for c in consent.choices]}
+
+
+def _event_json(event: ConsentEvent) -> dict:
+    return {"id": event.id, "at": event.at.isoformat(), "decision": event.decision,
+            "scope": {"type": event.scope_type, "id": event.scope_id},
+            "purpose": event.purpose, "notice_version": event.notice_version,
+            "channel": event.channel, "acted_by": "guardian" if event.by_guardian else "self"}
+
+
+def _guardianship_json(link: Guardianship) -> dict:
+    return {"id": link.id, "guardian_citizen_id": link.guardian_citizen_id,
+            "child_citizen_id": link.child_citizen_id, "source": link.source,
+            "created_at": link.created_at.isoformat(),
+            "ended_at": link.ended_at.isoformat() if link.ended_at else None}
+
+
+def _subject_for_response() -> int:
+    return _subject_id() or current_principal().citizen_id
+
+
+# --- API ----------------------------------------------------------------------------------------
+
+@bp.get("/api/v1/purposes")
+def api_purposes() -> Response:
+    """List the purpose taxonomy, prohibited uses included."""
+    return jsonify([{
+        "code": p.code, "label_da": p.label_da, "label_en": p.label_en,
+        "description_da": p.description_da, "description_en": p.description_en,
+        "ehds_article": p.ehds_article, "duo": p.duo, "commercial": p.commercial,
+        "public_bodies_only": p.public_bodies_only, "prohibited": p.prohibited,
+    } for p in services.list_purposes()])
+
+
+@bp.get("/api/v1/me/consents")
+@citizen_required
+def api_consents() -> Response:
+    """Show the signed-in citizen's standing consent choices and opt-out."""
+    consent = services.get_consents(get_session(), actor=current_principal(),
+                                    subject_citizen_id=_subject_id())
+    return jsonify(_consents_json(consent, _subject_for_response()))
+
+
+@bp.put("/api/v1/me/consents")
+@citizen_required
+def api_set_consent() -> Response:
+    """Permit, deny or clear a purpose for all holders, one holder or one dataset."""
+    body = _json_object()
+    scope = body.get("scope", {"type": "all", "id": None})
+    if not isinstance(scope, dict):
+        raise Invalid.field("scope", "Must be an object with type and id.")
+    db = get_session()
+    consent = services.set_consent(
+        db, actor=current_principal(), subject_citizen_id=_subject_id(),
+        scope_type=scope.get("type"), scope_id=scope.get("id"), purpose=body.get("purpose"),
+        decision=body.get("decision"), channel="api")
+    db.commit()
+    return jsonify(_consents_json(consent, _subject_for_response()))
+
+
+@bp.post("/api/v1/me/opt-out")
+@citizen_required
+def api_opt_out() -> Response:
+    """Opt out of all secondary use of the citizen's health data (EHDS Art. 71)."""
+    db = get_session()
+    consent = services.set_opt_out(db, actor=current_principal(), opted_out=True,
+                                   subject_citizen_id=_subject_id(), channel="api")
+    db.commit()
+    return jsonify(_consents_json(consent, _subject_for_response()))
+
+
+@bp.delete("/api/v1/me/opt-out")
+@citizen_required
+def api_withdraw_opt_out() -> Response:
+    """Take back the opt-out from secondary use."""
+    db = get_session()
+    consent = services.set_opt_out(db, actor=current_principal(), opted_out=False,
+                                   subject_citizen_id=_subject_id(), channel="api")
+    db.commit()
+    return jsonify(_consents_json(consent, _subject_for_response()))
+
+
+@bp.get("/api/v1/me/consents/history")
+@citizen_required
+def api_history() -> Response:
+    """List every consent event of the citizen, oldest first."""
+    history = services.consent_history(get_session(), actor=current_principal(),
+                                       subject_citizen_id=_subject_id())
+    return jsonify([_event_json(event) for event in history.events])
+
+
+def _receipt_facts() -> receipts.ReceiptFacts:
+    return services.receipt_facts(
+        get_session(), actor=current_principal(), keyring=current_keyring(),
+        notice_url=url_for("consent.consent_page", _external=True),
+        subject_citizen_id=_subject_id())
+
+
+@bp.get("/api/v1/me/consents/fhir")
+@citizen_required
+def api_fhir_receipt() -> Response:
+    """Receipt of the standing consents as a FHIR R4 Bundle of Consent resources."""
+    return _download(receipts.fhir_bundle(_receipt_facts()), filename="samtykke-fhir.json",
+                     media_type="application/fhir+json")
+
+
+@bp.get("/api/v1/me/consents/receipt")
+@citizen_required
+def api_record_receipt() -> Response:
+    """Receipt of the standing consents as an ISO/IEC TS 27560 consent record."""
+    return _download(receipts.consent_record(_receipt_facts()),
+                     filename="samtykke-kvittering.json", media_type="application/json")
+
+
+@bp.get("/api/v1/me/data-uses")
+@citizen_required
+def api_data_uses() -> Response:
+    """List every extract that contained the citizen's records (who used my data)."""
+    uses = services.list_data_uses(get_session(), actor=current_principal(),
+                                   subject_citizen_id=_subject_id())
+    return jsonify([{
+        "extract_id": use.extract_id, "permit_id": use.permit_id,
+        "dataset": {"id": use.dataset_id, "title": use.dataset_title},
+        "holder": {"slug": use.holder.slug, "name": use.holder.name},
+        "company": {"slug": use.company.slug, "name": use.company.name,
+                    "country": use.company.country},
+        "purpose": use.purpose_code, "at": use.at.isoformat(),
+    } for use in uses])
+
+
+@bp.get("/api/v1/me/wards")
+@citizen_required
+def api_wards() -> Response:
+    """List the children under 15 the citizen may manage consent for."""
+    wards = services.list_wards(get_session(), guardian_citizen_id=current_principal().citizen_id,
+                                now=utcnow())
+    return jsonify({"acting_for_citizen_id": _subject_id(), "children": [
+        {"citizen_id": w.id, "name": w.name, "birth_date": w.birth_date.isoformat()}
+        for w in wards]})
+
+
+@bp.put("/api/v1/me/acting-for")
+@citizen_required
+def api_acting_for() -> Response:
+    """Act for one of the citizen's children under 15 (citizen_id) or for oneself (null)."""
+    child_id = _json_object().get("citizen_id")
+    if child_id is not None and (isinstance(child_id, bool) or not isinstance(child_id, int)):
+        raise Invalid.field("citizen_id", "Must be a citizen id or null.")
+    subject = services.require_subject(get_session(), actor=current_principal(),
+                                       subject_citizen_id=child_id, now=utcnow())
+    _remember_subject(subject.id)
+    return jsonify({"acting_for_citizen_id": _subject_id()})
+
+
+def _remember_subject(citizen_id: int) -> None:
+    if citizen_id == current_principal().citizen_id:
+        session.pop(ACTING_FOR, None)
+    else:
+        session[ACTING_FOR] = citizen_id
+
+
+@bp.post("/api/v1/guardianships")
+@api_auth()
+def api_register_guardianship() -> tuple[Response, int]:
+    """Register that a parent has custody of a child under 15 (operator only)."""
+    body = _json_object()
+    db = get_session()
+    link = services.register_guardianship(
+        db, actor=current_principal(), keyring=current_keyring(),
+        guardian_cpr=body.get("guardian_cpr"), child_cpr=body.get("child_cpr"))
+    db.commit()
+    return jsonify(_guardianship_json(link)), 201
+
+
+@bp.delete("/api/v1/guardianships/<int:guardianship_id>")
+@api_auth()
+def api_end_guardianship(guardianship_id: int) -> Response:
+    """End a registered guardianship (operator only)."""
+    db = get_session()
+    link = services.end_guardianship(db, actor=current_principal(),
+                                     guardianship_id=guardianship_id)
+    db.commit()
+    return jsonify(_guardianship_json(link))
+
+
+# --- pages --------------------------------------------------------------------------------------
+
+def _form_int(name: str) -> int | None:
+    value = request.form.get(name, "").strip()
+    if not value:
+        return None
+    if not value.isdigit() or len(value) > 9:
+        raise Invalid.field(name, _("Ugyldigt valg."))
+    return int(value)
+
+
+def _form_target() -> tuple[str, int | None]:
+    """The scope of a form: 'all', or 'holder:<id>' / 'dataset:<id>' from the target list."""
+    target = request.form.get("target", "all")
+    if target == "all":
+        return "all", None
+    kind, _sep, number = target.partition(":")
+    if kind not in ("holder", "dataset") or not number.isdigit() or len(number) > 9:
+        raise Invalid.field("target", _("Vælg en dataholder eller et datasæt."))
+    return kind, int(number)
+
+
+@bp.get("/consent")
+@citizen_required
+def consent_page() -> str:
+    """The citizen's consent page: per purpose what is allowed now, opt-out and receipts."""
+    principal = current_principal()
+    overview = services.consent_overview(get_session(), actor=principal,
+                                         subject_citizen_id=_subject_id())
+    masked = (None if overview.acting_for_child else
+              identity_services.masked_cpr(overview.citizen, keyring=current_keyring()))
+    return render_template("consent/consent.html", overview=overview, masked_cpr=masked,
+                           notice_version=services.notice_version(), lang=current_language())
+
+
+def _after_form(anchor: str = "") -> Response:
+    return redirect(url_for("consent.consent_page") + anchor, code=303)
+
+
+@bp.post("/consent/choices")
+@citizen_required
+def consent_choice_form() -> Response:
+    """Save a choice from the consent page."""
+    db = get_session()
+    purpose = request.form.get("purpose", "")
+    try:
+        scope_type, scope_id = _form_target()
+        services.set_consent(db, actor=current_principal(), subject_citizen_id=_subject_id(),
+                             scope_type=scope_type, scope_id=scope_id, purpose=purpose,
+                             decision=request.form.get("decision"), channel="web")
+    except Invalid as error:
+        db.rollback()
+        flash(_("Valget blev ikke gemt: {reason}", reason=_invalid_reason(error)), "error")
+        return _after_form()
+    db.commit()
+    flash(_("Dit valg er gemt."), "success")
+    return _after_form(f"#purpose-{purpose}" if services.get_purpose(purpose) else "")
+
+
+def _invalid_reason(error: Invalid) -> str:
+    fields = {e["field"] for e in error.errors or []}
+    if "purpose" in fields:
+        return _("ukendt eller forbudt formål.")
+    if fields & {"scope.id", "scope.type", "target"}:
+        return _("vælg en dataholder eller et datasæt fra listen.")
+    return _("vælg tillad, afvis eller fjern.")
+
+
+@bp.post("/consent/opt-out")
+@citizen_required
+def opt_out_form() -> Response:
+    """Opt out of, or back into, secondary use from the consent page."""
+    action = request.form.get("action")
+    if action not in ("opt_out", "withdraw"):
+        flash(_("Ukendt handling."), "error")
+        return _after_form()
+    db = get_session()
+    services.set_opt_out(db, actor=current_principal(), opted_out=action == "opt_out",
+                         subject_citizen_id=_subject_id(), channel="web")
+    db.commit()
+    flash(_("Du har fravalgt al sekundær brug af sundhedsdata.") if action == "opt_out"
+          else _("Dit fravalg er fortrudt. Dine valg for de enkelte formål gælder igen."),
+          "success")
+    return _after_form("#opt-out")
+
+
+@bp.post("/consent/acting-for")
+@citizen_required
+def acting_for_form() -> Response:
+    """Switch between managing one's own consent and a child's."""
+    try:
+        child_id = _form_int("citizen_id")
+    except Invalid:
+        child_id = -1  # never a citizen id: require_subject refuses it
+    subject = services.require_subject(get_session(), actor=current_principal(),
+                                       subject_citizen_id=child_id, now=utcnow())
+    _remember_subject(subject.id)
+    return _after_form()
+
+
+@bp.get("/consent/history")
+@citizen_required
+def history_page() -> str:
+    """Every consent event, oldest first."""
+    history = services.consent_history(get_session(), actor=current_principal(),
+                                       subject_citizen_id=_subject_id())
+    purposes = {p.code: p for p in services.list_purposes()}
+    return render_template("consent/history.html", history=history, purposes=purposes,
+                           lang=current_language())
+
+
+@bp.get("/my-data-uses")
+@citizen_required
+def data_uses_page() -> str:
+    """Who used my data: every extract that contained the citizen's records."""
+    uses = services.list_data_uses(get_session(), actor=current_principal(),
+                                   subject_citizen_id=_subject_id())
+    return render_template("consent/data_uses.html", uses=uses,
+                           acting_for_child=_subject_id() is not None, lang=current_language())
