@@ -1,0 +1,680 @@
+"""Business rules of the access domain: applications, the engine's decision, review, permits,
+the public register and the audit chain.
+
+Every state change writes an audit entry in the caller's transaction. A denied application is a
+stored decision, not an exception; only malformed or unauthorised calls raise.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session, selectinload
+
+from marketplace.access import decisions, sla
+from marketplace.access.applications import Application
+from marketplace.access.models import (
+    AccessDecision,
+    AccessRequest,
+    AuditEntry,
+    Permit,
+    RequestedDataset,
+    ReviewTask,
+)
+from marketplace.catalog import search as catalog_search
+from marketplace.catalog import services as catalog_services
+from marketplace.catalog.models import Dataset
+from marketplace.consent import services as consent_services
+from marketplace.cpr import CPR_IN_TEXT
+from marketplace.db import utcnow
+from marketplace.delivery import services as delivery_services
+from marketplace.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
+from marketplace.identity.models import Organisation
+from marketplace.identity.principal import Principal
+from marketplace.security import Keyring
+from marketplace.testbeds import services as testbeds_services
+
+GENESIS_HASH = "0" * 64
+REVIEW_DECISIONS = ("approve", "reject", "request_changes")
+MAX_COMMENT = 5_000
+_AUDIT_LOCK = 0x41554449  # "AUDI": serialises appenders to the chain on PostgreSQL
+_HEAD_KEY = "access.audit_head"
+
+
+# --- who may do what ------------------------------------------------------------------------
+
+def _require_applicant(actor: Principal) -> int:
+    if not (actor.has_scope("access:request") and actor.org_id is not None):
+        raise Forbidden("applying for data needs the scope access:request")
+    return actor.org_id
+
+
+def _is_reviewer(actor: Principal) -> bool:
+    return actor.has_scope("access:review") and actor.org_id is not None
+
+
+def can_view_request(actor: Principal, request: AccessRequest) -> bool:
+    """The applicant's organisation, a holder of a requested dataset, or the operator."""
+    return (actor.is_operator or actor.belongs_to(request.company_org_id)
+            or (actor.kind in ("staff", "client") and actor.org_id in request.holder_org_ids))
+
+
+def actor_label(actor: Principal | None) -> str:
+    """How the audit chain names who acted (never a CPR: citizens by their internal id)."""
+    if actor is None:
+        return "system"
+    ident = actor.user_id or actor.client_id or actor.citizen_id or ""
+    return f"{actor.kind}:{actor.org_slug or '-'}:{ident}"
+
+
+# --- finders --------------------------------------------------------------------------------
+
+def get_access_request(session: Session, *, request_id: int) -> AccessRequest | None:
+    return session.get(AccessRequest, request_id)
+
+
+def require_access_request(session: Session, *, request_id: int, actor: Principal
+                           ) -> AccessRequest:
+    """Return the application; raise NotFound, or Forbidden when the actor may not see it."""
+    request = get_access_request(session, request_id=request_id)
+    if request is None:
+        raise NotFound(f"no access request {request_id}")
+    if not can_view_request(actor, request):
+        raise Forbidden("this access request belongs to another organisation")
+    return request
+
+
+def list_access_requests(session: Session, *, actor: Principal) -> list[AccessRequest]:
+    """Applications the actor may see: own organisation's, or touching its datasets."""
+    query = sa.select(AccessRequest).order_by(AccessRequest.id.desc()).options(
+        selectinload(AccessRequest.items), selectinload(AccessRequest.decisions),
+        selectinload(AccessRequest.review_tasks), selectinload(AccessRequest.permit))
+    if not actor.is_operator:
+        if actor.org_id is None:
+            return []
+        touching = sa.select(RequestedDataset.access_request_id).where(
+            RequestedDataset.holder_org_id == actor.org_id)
+        query = query.where(sa.or_(AccessRequest.company_org_id == actor.org_id,
+                                   AccessRequest.id.in_(touching)))
+    return list(session.scalars(query))
+
+
+def get_permit(session: Session, *, permit_id: int) -> Permit | None:
+    return session.get(Permit, permit_id)
+
+
+def require_permit(session: Session, *, permit_id: int) -> Permit:
+    permit = get_permit(session, permit_id=permit_id)
+    if permit is None:
+        raise NotFound(f"no permit {permit_id}")
+    return permit
+
+
+def _permit_holder_ids(session: Session, permit: Permit) -> set[int]:
+    return set(session.scalars(sa.select(Dataset.publisher_org_id).where(
+        Dataset.id.in_(permit.dataset_ids))))
+
+
+def require_visible_permit(session: Session, *, permit_id: int, actor: Principal) -> Permit:
+    """Return the permit for its company, a holder of a covered dataset or the operator."""
+    permit = require_permit(session, permit_id=permit_id)
+    if not (actor.is_operator or actor.belongs_to(permit.company_org_id)
+            or actor.org_id in _permit_holder_ids(session, permit)):
+        raise Forbidden("this permit belongs to another organisation")
+    return permit
+
+
+def require_usable_permit(session: Session, *, permit_id: int, actor: Principal,
+                          now: datetime) -> Permit:
+    """Return a permit the actor's company may use now; raise NotFound, Forbidden, Conflict."""
+    permit = require_permit(session, permit_id=permit_id)
+    if not (actor.is_operator or actor.belongs_to(permit.company_org_id)):
+        raise Forbidden("only the company holding the permit may use it")
+    status = permit.status_at(now)
+    if status != "active":
+        raise Conflict(f"permit {status}")
+    return permit
+
+
+# --- applying -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Resolved:
+    purpose: Any
+    datasets: list[tuple[Dataset, tuple[str, ...]]]
+
+
+def _resolve(session: Session, application: Application) -> _Resolved:
+    """Check what the application names exists; raise Invalid listing everything unknown."""
+    errors: list[dict[str, str]] = []
+    purpose = consent_services.get_purpose(application.purpose)
+    if purpose is None:
+        errors.append({"field": "purpose",
+                       "message": f"unknown purpose {application.purpose[:60]!r}; "
+                                  "see /api/v1/purposes"})
+    resolved = []
+    for index, choice in enumerate(application.datasets):
+        dataset = catalog_services.get_dataset(session, dataset_id=choice.dataset_id)
+        if dataset is None or dataset.status == "draft":
+            errors.append({"field": f"datasets[{index}].id",
+                           "message": f"no published dataset {choice.dataset_id}"})
+            continue
+        names = {column["name"] for column in dataset.columns}
+        unknown = [name for name in choice.columns if name not in names]
+        if unknown:
+            errors.append({"field": f"datasets[{index}].columns",
+                           "message": f"dataset {dataset.id} has no column "
+                                      f"{', '.join(unknown[:5])[:200]}"})
+        resolved.append((dataset, choice.columns))
+    if application.test_environment_id is not None and testbeds_services.get_test_environment(
+            session, environment_id=application.test_environment_id) is None:
+        errors.append({"field": "test_environment",
+                       "message": f"no test environment {application.test_environment_id}"})
+    if errors:
+        raise Invalid("the application names what does not exist: "
+                      + ", ".join(e["field"] for e in errors), errors=errors)
+    return _Resolved(purpose, resolved)
+
+
+def submit_application(session: Session, *, actor: Principal, application: Application,
+                       policies: decisions.PolicyBundle, keyring: Keyring, data_dir: Path,
+                       now: datetime) -> AccessRequest:
+    """Store an application and decide it at once; raise Forbidden or Invalid (nothing stored)."""
+    company_org_id = _require_applicant(actor)
+    resolved = _resolve(session, application)
+    request = AccessRequest(company_org_id=company_org_id, submitted_by=actor_label(actor),
+                            status="review", round=1, submitted_at=now, created_at=now)
+    _fill(request, application, resolved)
+    session.add(request)
+    session.flush()
+    record_audit(session, actor=actor, action="access_request.submitted",
+                 subject_type="access_request", subject_id=str(request.id),
+                 details=_summary(request))
+    _decide(session, request, resolved, policies=policies, keyring=keyring, data_dir=data_dir,
+            now=now)
+    return request
+
+
+def amend_application(session: Session, *, actor: Principal, request_id: int,
+                      application: Application, policies: decisions.PolicyBundle,
+                      keyring: Keyring, data_dir: Path, now: datetime) -> AccessRequest:
+    """Resubmit an application the holders asked to change; it is decided afresh."""
+    _require_applicant(actor)
+    request = require_access_request(session, request_id=request_id, actor=actor)
+    if not (actor.belongs_to(request.company_org_id) or actor.is_operator):
+        raise Forbidden("only the applicant may amend the application")
+    if request.status != "changes_requested":
+        raise Conflict("only an application with requested changes can be amended")
+    resolved = _resolve(session, application)
+    request.round += 1
+    request.submitted_at = now
+    _fill(request, application, resolved)
+    session.flush()
+    record_audit(session, actor=actor, action="access_request.amended",
+                 subject_type="access_request", subject_id=str(request.id),
+                 details=_summary(request))
+    _decide(session, request, resolved, policies=policies, keyring=keyring, data_dir=data_dir,
+            now=now)
+    return request
+
+
+def _fill(request: AccessRequest, application: Application, resolved: _Resolved) -> None:
+    request.title = application.title
+    request.description = application.description
+    request.purpose = application.purpose
+    request.diseases = list(application.diseases)
+    request.cohort = dict(application.cohort)
+    request.duration_days = application.duration_days
+    request.pseudonymised = application.pseudonymised
+    request.pseudonymisation_justification = application.pseudonymisation_justification
+    request.safeguards = application.safeguards
+    request.ethics_approval = application.ethics_approval
+    request.processors = list(application.processors)
+    request.test_environment_id = application.test_environment_id
+    # Keep the rows of datasets asked for again: (request, dataset) is unique.
+    existing = {item.dataset_id: item for item in request.items}
+    items = []
+    for dataset, columns in resolved.datasets:
+        item = existing.get(dataset.id) or RequestedDataset(
+            dataset_id=dataset.id, holder_org_id=dataset.publisher_org_id)
+        item.columns = list(columns)
+        items.append(item)
+    request.items = items
+
+
+def _summary(request: AccessRequest) -> dict[str, Any]:
+    return {"title": request.title, "purpose": request.purpose, "round": request.round,
+            "company": request.company_org_id, "datasets": request.datasets,
+            "duration_days": request.duration_days, "pseudonymised": request.pseudonymised}
+
+
+def _cohort_size(session: Session, *, dataset: Dataset, request: AccessRequest,
+                 keyring: Keyring, data_dir: Path, now: datetime) -> int | None:
+    """People in the dataset after consent and cohort filters; None when it cannot be known."""
+    if dataset.status != "published":
+        return None
+    try:
+        return delivery_services.estimate_cohort_size(
+            session, dataset=dataset, cohort=request.cohort, purpose=request.purpose, as_of=now,
+            keyring=keyring, data_dir=data_dir)
+    except DomainError:
+        return None  # no valid data version, or a tampered one: the engine denies
+
+
+def application_facts(session: Session, *, request: AccessRequest, datasets: Iterable[Dataset],
+                      purpose: Any, company: Organisation, keyring: Keyring, data_dir: Path,
+                      now: datetime) -> tuple[decisions.RequesterFacts,
+                                              decisions.ApplicationFacts,
+                                              list[decisions.DatasetRequest]]:
+    """Everything the engine needs to know about one application."""
+    requester = decisions.RequesterFacts(slug=company.slug, kind=company.kind,
+                                         country=company.country, accredited=company.accredited)
+    facts = decisions.ApplicationFacts(
+        purpose=decisions.purpose_facts(request.purpose, purpose),
+        diseases=tuple(request.diseases), duration_days=request.duration_days,
+        pseudonymised=request.pseudonymised,
+        pseudonymisation_justified=bool(request.pseudonymisation_justification),
+        ethics_approval=bool(request.ethics_approval),
+        for_test_environment=request.test_environment_id is not None)
+    columns = {item.dataset_id: tuple(item.columns) for item in request.items}
+    requests = []
+    for dataset in datasets:
+        dataset_facts = decisions.dataset_facts(
+            dataset_id=dataset.id, status=dataset.status,
+            access_rights=dataset.access_rights, data_use=dataset.data_use,
+            k_min=dataset.k_min, columns=dataset.columns, subject_column=dataset.subject_column,
+            purposes=(dataset.data_use or {}).get("purposes") or (), as_of=now.date())
+        size = _cohort_size(session, dataset=dataset, request=request, keyring=keyring,
+                            data_dir=data_dir, now=now)
+        requests.append(decisions.DatasetRequest(dataset_facts, columns[dataset.id], size))
+    return requester, facts, requests
+
+
+def _decide(session: Session, request: AccessRequest, resolved: _Resolved, *,
+            policies: decisions.PolicyBundle, keyring: Keyring, data_dir: Path,
+            now: datetime) -> None:
+    """Ask the engine, store its decision, then issue the permit, close, or open review."""
+    datasets = [dataset for dataset, _ in resolved.datasets]
+    requester, facts, requests = application_facts(
+        session, request=request, datasets=datasets, purpose=resolved.purpose,
+        company=request.company, keyring=keyring, data_dir=data_dir, now=now)
+    decision = decisions.decide(policies, requester=requester, application=facts,
+                                requests=requests)
+    stored = AccessDecision(
+        round=request.round, outcome=decision.outcome,
+        reasons=[reason.to_json() for reason in decision.reasons],
+        policy_version=decision.policy_version, decided_at=now,
+        cohort_sizes={str(r.dataset.id): r.cohort_size for r in requests})
+    request.decisions.append(stored)
+    record_audit(session, actor=None, action="access_request.decided",
+                 subject_type="access_request", subject_id=str(request.id),
+                 details={"outcome": decision.outcome,
+                          "rules": sorted(decision.rule_ids),
+                          "policy_version": decision.policy_version, "round": request.round})
+    if decision.outcome == "permit":
+        _issue_permit(session, request, datasets, now=now)
+    elif decision.outcome == "deny":
+        request.status, request.closed_at = "denied", now
+    else:
+        _open_review(session, request, now=now)
+
+
+def _open_review(session: Session, request: AccessRequest, *, now: datetime) -> None:
+    for task in request.review_tasks:
+        if task.status == "pending":
+            task.status = "superseded"
+    request.status = "review"
+    due = sla.add_working_days(now, sla.REVIEW_WORKING_DAYS)
+    for holder_org_id in sorted(request.holder_org_ids):
+        request.review_tasks.append(ReviewTask(
+            holder_org_id=holder_org_id, round=request.round, status="pending", created_at=now,
+            due_at=due))
+    record_audit(session, actor=None, action="review.opened", subject_type="access_request",
+                 subject_id=str(request.id),
+                 details={"round": request.round, "holders": sorted(request.holder_org_ids),
+                          "due_at": due.isoformat()})
+
+
+def _issue_permit(session: Session, request: AccessRequest, datasets: list[Dataset], *,
+                  now: datetime) -> Permit:
+    duties = []
+    for dataset in datasets:
+        for duty in decisions.permit_duties(dataset.data_use):
+            if duty["code"] == "IRB":
+                duty["reference"] = request.ethics_approval
+            duties.append({**duty, "dataset_id": dataset.id})
+    permit = Permit(
+        access_request_id=request.id, company_org_id=request.company_org_id,
+        purpose=request.purpose, datasets=request.datasets, cohort=dict(request.cohort),
+        k_min=None, pseudonymised=request.pseudonymised, duties=duties,
+        policy_version=request.latest_decision.policy_version,
+        test_environment_id=request.test_environment_id, approved_at=now,
+        valid_until=now + timedelta(days=request.duration_days), stored_status="active")
+    session.add(permit)
+    request.permit = permit
+    request.status, request.closed_at = "permitted", now
+    session.flush()
+    record_audit(session, actor=None, action="permit.issued", subject_type="permit",
+                 subject_id=str(permit.id),
+                 details={"access_request_id": request.id, "purpose": permit.purpose,
+                          "datasets": permit.datasets, "duties": duties,
+                          "valid_until": permit.valid_until.isoformat()})
+    return permit
+
+
+@dataclass(frozen=True)
+class FormOptions:
+    datasets: list[Dataset]
+    total: int
+    purposes: list[Any]
+    test_environments: list[Any]
+
+
+FORM_DATASETS = 20
+
+
+def application_form_options(session: Session, *, q: str = "",
+                             chosen: Iterable[int] = ()) -> FormOptions:
+    """What the application form offers: published datasets matching `q` (a page of them,
+    plus those already chosen), the lawful purposes and the test environments."""
+    found = catalog_services.search_datasets(
+        session, query=catalog_search.SearchQuery(q=q[:200], per_page=FORM_DATASETS))
+    shown = {dataset.id for dataset in found.items}
+    extra = [d for i in chosen if i not in shown
+             and (d := catalog_services.get_dataset(session, dataset_id=i)) is not None
+             and d.status == "published"]
+    return FormOptions(
+        datasets=extra + found.items, total=found.total,
+        purposes=[p for p in consent_services.list_purposes() if not p.prohibited],
+        test_environments=testbeds_services.list_test_environments(session))
+
+
+# --- review ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class QueueItem:
+    task: ReviewTask
+    request: AccessRequest
+    working_days_left: int
+
+    @property
+    def overdue(self) -> bool:
+        return self.working_days_left < 0
+
+
+def review_queue(session: Session, *, actor: Principal, now: datetime) -> list[QueueItem]:
+    """Pending reviews for the actor's organisation, the most urgent first."""
+    if not _is_reviewer(actor):
+        raise Forbidden("reviewing needs the scope access:review")
+    query = (sa.select(ReviewTask).join(ReviewTask.access_request)
+             .where(ReviewTask.status == "pending", AccessRequest.status == "review",
+                    ReviewTask.round == AccessRequest.round)
+             .order_by(ReviewTask.due_at, ReviewTask.id))
+    if not actor.is_operator:
+        query = query.where(ReviewTask.holder_org_id == actor.org_id)
+    return [QueueItem(task, task.access_request,
+                      sla.working_days_between(now.date(), task.due_at.date()))
+            for task in session.scalars(query)]
+
+
+def review_application(session: Session, *, actor: Principal, request_id: int, decision: str,
+                       comment: str, now: datetime) -> AccessRequest:
+    """Record one holder's approval, rejection or request for changes.
+
+    All holders must approve for the permit; one rejection ends the application; a request for
+    changes returns it to the applicant. Raises Forbidden, Invalid or Conflict.
+    """
+    if not _is_reviewer(actor):
+        raise Forbidden("reviewing needs the scope access:review")
+    request = require_access_request(session, request_id=request_id, actor=actor)
+    comment = (comment or "").strip()
+    if decision not in REVIEW_DECISIONS:
+        raise Invalid.field("decision", "choose approve, reject or request_changes")
+    if decision != "approve" and not comment:
+        raise Invalid.field("comment", "explain the decision to the applicant")
+    if len(comment) > MAX_COMMENT:
+        raise Invalid.field("comment", f"at most {MAX_COMMENT} characters")
+    if request.status != "review":
+        raise Conflict(f"the application is {request.status}, not awaiting review")
+    task = next((t for t in request.current_tasks if t.holder_org_id == actor.org_id), None)
+    if task is None:
+        raise Forbidden("your organisation holds none of the requested datasets")
+    if task.status != "pending":
+        raise Conflict("your organisation has already reviewed this round")
+    task.status = {"approve": "approved", "reject": "rejected",
+                   "request_changes": "changes_requested"}[decision]
+    task.comment, task.reviewer, task.decided_at = comment, actor_label(actor), now
+    record_audit(session, actor=actor, action=f"review.{task.status}",
+                 subject_type="access_request", subject_id=str(request.id),
+                 details={"round": request.round, "holder": actor.org_id, "comment": comment})
+    if decision == "approve":
+        if all(t.status == "approved" for t in request.current_tasks):
+            datasets = [catalog_services.require_dataset(session, dataset_id=i)
+                        for i in request.dataset_ids]
+            _issue_permit(session, request, datasets, now=now)
+        return request
+    for other in request.current_tasks:
+        if other.status == "pending":
+            other.status = "superseded"
+    request.status = "rejected" if decision == "reject" else "changes_requested"
+    if decision == "reject":
+        request.closed_at = now
+    return request
+
+
+@dataclass(frozen=True)
+class RequestDetail:
+    request: AccessRequest
+    datasets: dict[int, Dataset]
+    purpose: Any
+    trail: list[AuditEntry]
+    days_left: dict[int, int]  # working days left, per pending review task
+    can_review: bool
+    can_amend: bool
+    can_revoke: bool
+
+
+def request_detail(session: Session, *, request_id: int, actor: Principal, now: datetime
+                   ) -> RequestDetail:
+    """An application with what the actor may do with it and its audit trail."""
+    request = require_access_request(session, request_id=request_id, actor=actor)
+    datasets = {d.id: d for d in session.scalars(
+        sa.select(Dataset).where(Dataset.id.in_(request.dataset_ids)))}
+    trail = audit_trail(session, subject_type="access_request", subject_id=str(request.id))
+    if request.permit:
+        trail += audit_trail(session, subject_type="permit", subject_id=str(request.permit.id))
+    pending = {t.holder_org_id for t in request.current_tasks if t.status == "pending"}
+    permit = request.permit
+    return RequestDetail(
+        request=request, datasets=datasets, purpose=consent_services.get_purpose(request.purpose),
+        trail=sorted(trail, key=lambda entry: entry.id),
+        days_left={t.id: sla.working_days_between(now.date(), t.due_at.date())
+                   for t in request.current_tasks if t.status == "pending"},
+        can_review=(request.status == "review" and _is_reviewer(actor)
+                    and actor.org_id in pending),
+        can_amend=(request.status == "changes_requested"
+                   and actor.belongs_to(request.company_org_id)
+                   and actor.has_scope("access:request")),
+        can_revoke=(permit is not None and permit.status_at(now) == "active"
+                    and (actor.is_operator or (_is_reviewer(actor)
+                                               and actor.org_id in request.holder_org_ids))))
+
+
+# --- permits --------------------------------------------------------------------------------
+
+def revoke_permit(session: Session, *, actor: Principal, permit_id: int, reason: str,
+                  now: datetime) -> Permit:
+    """Revoke a permit (a holder of a covered dataset or the operator); raise Forbidden,
+    Invalid or Conflict."""
+    permit = require_permit(session, permit_id=permit_id)
+    holder = _is_reviewer(actor) and actor.org_id in _permit_holder_ids(session, permit)
+    if not (actor.is_operator or holder):
+        raise Forbidden("only a holder of a covered dataset or the operator may revoke")
+    reason = (reason or "").strip()
+    if not reason or len(reason) > MAX_COMMENT:
+        raise Invalid.field("reason", f"give the reason (at most {MAX_COMMENT} characters)")
+    status = permit.status_at(now)
+    if status != "active":
+        raise Conflict(f"permit {status}")
+    permit.stored_status, permit.revoked_at = "revoked", now
+    permit.revoked_by, permit.revocation_reason = actor_label(actor), reason
+    record_audit(session, actor=actor, action="permit.revoked", subject_type="permit",
+                 subject_id=str(permit.id), details={"reason": reason})
+    return permit
+
+
+@dataclass(frozen=True)
+class RegisterRow:
+    permit: Permit
+    datasets: list[Dataset]
+    purpose: Any
+    status: str
+
+
+def list_register(session: Session, *, now: datetime | None = None) -> list[RegisterRow]:
+    """The public register of approved uses: who, what, why, until when (EHDS Art. 57)."""
+    now = now or utcnow()
+    permits = list(session.scalars(sa.select(Permit).order_by(Permit.approved_at.desc())))
+    ids = {i for permit in permits for i in permit.dataset_ids}
+    by_id = {d.id: d for d in session.scalars(sa.select(Dataset).where(Dataset.id.in_(ids)))}
+    return [RegisterRow(permit, [by_id[i] for i in permit.dataset_ids if i in by_id],
+                        consent_services.get_purpose(permit.purpose), permit.status_at(now))
+            for permit in permits]
+
+
+def count_permits_by_level(session: Session) -> dict[str, int]:
+    """Active permits per publisher level of the datasets they cover."""
+    now = utcnow()
+    rows = session.execute(
+        sa.select(Organisation.kind, sa.func.count(sa.distinct(Permit.id)))
+        .select_from(Permit)
+        .join(RequestedDataset, RequestedDataset.access_request_id == Permit.access_request_id)
+        .join(Organisation, Organisation.id == RequestedDataset.holder_org_id)
+        .where(Permit.stored_status == "active", Permit.valid_until > now)
+        .group_by(Organisation.kind))
+    counts = {"national": 0, "regional": 0, "municipal": 0}
+    for kind, count in rows:
+        if kind in counts:
+            counts[kind] = count
+    return counts
+
+
+# --- audit chain ----------------------------------------------------------------------------
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _clean_details(details: dict) -> dict:
+    """JSON-native details with anything CPR-like blanked (hostile text may carry one)."""
+    text = CPR_IN_TEXT.sub("[cpr]", json.dumps(details, default=str, ensure_ascii=False))
+    return json.loads(text)
+
+
+def entry_hash(*, prev_hash: str, at: datetime, actor: str, action: str, subject_type: str,
+               subject_id: str, details: dict) -> str:
+    body = {"prev_hash": prev_hash, "at": at.isoformat(timespec="microseconds"), "actor": actor,
+            "action": action, "subject_type": subject_type, "subject_id": subject_id,
+            "details": details}
+    return hashlib.sha256(_canonical(body).encode()).hexdigest()
+
+
+def _innermost_transaction(session: Session) -> object:
+    # A savepoint that rolls back takes its entries with it: remember the head per savepoint.
+    return session.get_nested_transaction() or session.get_transaction()
+
+
+def _chain_head(session: Session) -> str:
+    """The hash to chain the next entry to, taking the append lock once per transaction.
+
+    Once this transaction holds the lock (an advisory lock on PostgreSQL, the write lock on
+    SQLite) nobody else can append until it ends, so the head it last wrote stays the head.
+    """
+    transaction = _innermost_transaction(session)
+    held = session.info.get(_HEAD_KEY)
+    if held and held[0] is transaction:
+        return held[1]
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(sa.select(sa.func.pg_advisory_xact_lock(_AUDIT_LOCK)))
+    head = session.scalar(sa.select(AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1))
+    return head or GENESIS_HASH
+
+
+def record_audit(session: Session, *, actor: Principal | None, action: str, subject_type: str,
+                 subject_id: str, details: dict) -> AuditEntry:
+    """Append an entry to the audit chain in the caller's transaction."""
+    entry = AuditEntry(at=utcnow(), actor=actor_label(actor), action=action,
+                       subject_type=subject_type, subject_id=str(subject_id),
+                       details=_clean_details(details), prev_hash=_chain_head(session))
+    entry.hash = entry_hash(prev_hash=entry.prev_hash, at=entry.at, actor=entry.actor,
+                            action=action, subject_type=subject_type,
+                            subject_id=entry.subject_id, details=entry.details)
+    session.add(entry)
+    session.info[_HEAD_KEY] = (_innermost_transaction(session), entry.hash)
+    return entry
+
+
+@dataclass(frozen=True)
+class AuditVerification:
+    ok: bool
+    checked: int
+    first_broken_id: int | None = None
+    reason: str | None = None
+    head: str | None = None
+
+
+def _entries(session: Session) -> Iterator[AuditEntry]:
+    query = sa.select(AuditEntry).order_by(AuditEntry.id).execution_options(yield_per=1000)
+    yield from session.scalars(query)
+
+
+def verify_audit_chain(session: Session) -> AuditVerification:
+    """Walk the chain from the start; name the first entry that was edited or follows a gap."""
+    previous, checked = GENESIS_HASH, 0
+    for entry in _entries(session):
+        if entry.prev_hash != previous:
+            return AuditVerification(False, checked, entry.id,
+                                     "the previous entry was deleted or edited", previous)
+        expected = entry_hash(prev_hash=entry.prev_hash, at=entry.at, actor=entry.actor,
+                              action=entry.action, subject_type=entry.subject_type,
+                              subject_id=entry.subject_id, details=entry.details)
+        if expected != entry.hash:
+            return AuditVerification(False, checked, entry.id, "the entry was edited", previous)
+        previous, checked = entry.hash, checked + 1
+    return AuditVerification(True, checked, head=previous)
+
+
+def find_unaudited_state(session: Session) -> str | None:
+    """The first access state change the chain has no entry for; None when all have one.
+
+    A hash chain cannot show that its newest entries were cut off; the decisions, permits,
+    revocations and reviews that the entries recorded still can.
+    """
+    recorded = {(entry.action, entry.subject_id, (entry.details or {}).get("round"))
+                for entry in _entries(session)}
+    expected = [
+        (("access_request.decided", str(d.access_request_id), d.round), f"decision {d.id}")
+        for d in session.scalars(sa.select(AccessDecision).order_by(AccessDecision.id))]
+    for permit in session.scalars(sa.select(Permit).order_by(Permit.id)):
+        expected.append((("permit.issued", str(permit.id), None), f"permit {permit.id}"))
+        if permit.stored_status == "revoked":
+            expected.append((("permit.revoked", str(permit.id), None),
+                             f"the revocation of permit {permit.id}"))
+    decided = sa.select(ReviewTask).where(ReviewTask.decided_at.is_not(None))
+    for task in session.scalars(decided.order_by(ReviewTask.id)):
+        expected.append(((f"review.{task.status}", str(task.access_request_id), task.round),
+                         f"review {task.id}"))
+    return next((label for key, label in expected if key not in recorded), None)
+
+
+def audit_trail(session: Session, *, subject_type: str, subject_id: str) -> list[AuditEntry]:
+    """The audit entries about one application or permit, oldest first."""
+    return list(session.scalars(sa.select(AuditEntry).where(
+        AuditEntry.subject_type == subject_type, AuditEntry.subject_id == subject_id)
+        .order_by(AuditEntry.id)))

@@ -1,0 +1,290 @@
+"""The access API and pages: applicants, reviewers, the public register, and bad input."""
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from marketplace.access.models import AccessRequest, AuditEntry
+from tests.access.conftest import application
+
+
+def _count(session, model) -> int:
+    return session.scalar(sa.select(sa.func.count()).select_from(model))
+
+
+@pytest.fixture
+def company_headers(world, api_headers):
+    return api_headers(world.company, scopes="access:request")
+
+
+def test_api_application_is_decided_at_once(client, world, company_headers):
+    response = client.post("/api/v1/access-requests", json=application(world.herlev_data),
+                           headers=company_headers)
+    assert response.status_code == 201, response.get_json()
+    body = response.get_json()
+    assert response.headers["Location"].endswith(f"/api/v1/access-requests/{body['id']}")
+    assert body["status"] == "permitted"
+    assert body["decision"]["outcome"] == "permit"
+    assert len(body["decision"]["policy_version"]) == 64
+    assert body["decision"]["reasons"][0]["rule"] == "base.permit"
+    assert body["permit"]["status"] == "active"
+    assert body["permit"]["valid_until"] > body["permit"]["approved_at"]
+
+    permit = client.get(f"/api/v1/permits/{body['permit']['id']}", headers=company_headers)
+    assert permit.status_code == 200
+    assert permit.get_json()["datasets"][0]["dataset_id"] == world.herlev_data.id
+
+
+def test_denied_application_is_stored_with_its_reasons(client, world, company_headers):
+    body = application(world.herlev_data, purpose="insurance_credit_employment")
+    response = client.post("/api/v1/access-requests", json=body, headers=company_headers)
+    assert response.status_code == 201
+    decision = response.get_json()["decision"]
+    assert decision["outcome"] == "deny"
+    assert [r["rule"] for r in decision["reasons"]] == ["prohibited.insurance_credit_employment"]
+    assert "54(b)" in decision["reasons"][0]["message"]
+    assert response.get_json()["permit"] is None
+
+
+def test_applying_needs_the_request_scope(client, world, api_headers):
+    body = application(world.herlev_data)
+    assert client.post("/api/v1/access-requests", json=body).status_code == 401
+    wrong = api_headers(world.herlev, scopes="catalog:write")
+    response = client.post("/api/v1/access-requests", json=body, headers=wrong)
+    assert response.status_code == 403
+    assert response.mimetype == "application/problem+json"
+
+
+BAD_INPUT = {
+    "unknown dataset": ({"datasets": [{"id": 987654, "columns": ["sex"]}]}, "datasets[0].id"),
+    "unknown column": ({"datasets": "UNKNOWN_COLUMN"}, "datasets[0].columns"),
+    "empty purpose": ({"purpose": ""}, "purpose"),
+    "unknown purpose": ({"purpose": "world_domination"}, "purpose"),
+    "20,000 columns": ({"datasets": "MANY_COLUMNS"}, "datasets[0].columns"),
+    "100 years": ({"duration_days": 36_500}, "duration_days"),
+    "no datasets": ({"datasets": []}, "datasets"),
+    "hostile title": ({"title": "x" * 5000}, "title"),
+    "bad cohort": ({"cohort": {"age": [90, 40], "planet": "Mars"}}, "cohort.age"),
+    "bad diagnosis": ({"diseases": ["DROP TABLE"]}, "diseases"),
+    "unknown test environment": ({"test_environment": 424242}, "test_environment"),
+}
+
+
+@pytest.mark.parametrize(("change", "field"), BAD_INPUT.values(), ids=BAD_INPUT.keys())
+def test_bad_input_is_a_clear_422_and_stores_nothing(client, session, world, company_headers,
+                                                     change, field):
+    body = application(world.herlev_data)
+    if change.get("datasets") == "UNKNOWN_COLUMN":
+        body["datasets"][0]["columns"] = ["sex", "shoe_size"]
+    elif change.get("datasets") == "MANY_COLUMNS":
+        body["datasets"][0]["columns"] = [f"c{i}" for i in range(20_000)]
+    else:
+        body.update(change)
+    response = client.post("/api/v1/access-requests", json=body, headers=company_headers)
+    assert response.status_code == 422, response.get_json()
+    problem = response.get_json()
+    assert response.mimetype == "application/problem+json"
+    assert field in {e["field"] for e in problem["errors"]}
+    assert all(e["message"] for e in problem["errors"])
+    assert _count(session, AccessRequest) == 0
+    assert _count(session, AuditEntry) == 0
+
+
+def test_non_json_body_is_a_400(client, company_headers):
+    response = client.post("/api/v1/access-requests", data="title=x", headers=company_headers,
+                           content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 400
+
+
+def test_a_company_cannot_see_another_companys_applications(client, world, api_headers,
+                                                           company_headers):
+    created = client.post("/api/v1/access-requests", json=application(world.herlev_data),
+                          headers=company_headers).get_json()
+    rival = api_headers(world.rival, scopes="access:request")
+    assert client.get(f"/api/v1/access-requests/{created['id']}", headers=rival).status_code == 403
+    assert client.get("/api/v1/access-requests", headers=rival).get_json()["items"] == []
+    assert client.get(f"/api/v1/permits/{created['permit']['id']}",
+                      headers=rival).status_code == 403
+
+
+def test_reviewer_flow_over_the_api(client, world, login, csrf_headers, company_headers,
+                                    api_headers):
+    body = application(world.sensitive_data, purpose="company_research")
+    created = client.post("/api/v1/access-requests", json=body,
+                          headers=company_headers).get_json()
+    assert created["status"] == "review"
+    assert created["decision"]["reasons"][0]["rule"] == "review.commercial_sensitive"
+    assert created["reviews"][0]["working_days_left"] >= 28
+
+    albertslund = api_headers(world.albertslund, scopes="access:review")
+    listed = client.get("/api/v1/access-requests", headers=albertslund).get_json()
+    assert listed["items"] == []
+    refused = client.post(f"/api/v1/access-requests/{created['id']}/review",
+                          json={"decision": "approve"}, headers=albertslund)
+    assert refused.status_code == 403
+
+    login(world.herlev_reviewer)
+    queue = client.get("/api/v1/reviews").get_json()["items"]
+    assert [item["access_request"]["id"] for item in queue] == [created["id"]]
+    no_csrf = client.post(f"/api/v1/access-requests/{created['id']}/review",
+                          json={"decision": "approve"})
+    assert no_csrf.status_code in (400, 403)
+    approved = client.post(f"/api/v1/access-requests/{created['id']}/review",
+                           json={"decision": "approve", "comment": "Fint"},
+                           headers=csrf_headers())
+    assert approved.status_code == 200, approved.get_json()
+    assert approved.get_json()["status"] == "permitted"
+    assert approved.get_json()["permit"]["status"] == "active"
+
+
+def test_changes_requested_then_amended_over_the_api(client, world, login, csrf_headers,
+                                                     company_headers):
+    created = client.post("/api/v1/access-requests", headers=company_headers,
+                          json=application(world.sensitive_data,
+                                           purpose="company_research")).get_json()
+    login(world.herlev_reviewer)
+    client.post(f"/api/v1/access-requests/{created['id']}/review", headers=csrf_headers(),
+                json={"decision": "request_changes", "comment": "Fjern diagnose-kolonnen"})
+    amended = client.put(f"/api/v1/access-requests/{created['id']}", headers=company_headers,
+                         json=application(world.herlev_data))
+    assert amended.status_code == 200, amended.get_json()
+    assert amended.get_json()["round"] == 2
+    assert amended.get_json()["status"] == "permitted"
+    again = client.put(f"/api/v1/access-requests/{created['id']}", headers=company_headers,
+                       json=application(world.herlev_data))
+    assert again.status_code == 409
+
+
+def test_revoke_over_the_api_and_register(client, world, company_headers, api_headers):
+    created = client.post("/api/v1/access-requests", json=application(world.herlev_data),
+                          headers=company_headers).get_json()
+    permit_id = created["permit"]["id"]
+    register = client.get("/api/v1/register").get_json()
+    assert register["total"] == 1
+    row = register["items"][0]
+    assert row["company"]["slug"] == world.company.slug
+    assert row["purpose"]["code"] == "public_research" and row["purpose"]["label_da"]
+    assert row["datasets"][0]["title"] == "Herlev KOL"
+    assert row["status"] == "active" and row["valid_until"]
+
+    assert client.post(f"/api/v1/permits/{permit_id}/revoke", json={"reason": "x"},
+                       headers=company_headers).status_code == 403
+    holder = api_headers(world.herlev, scopes="access:review")
+    missing = client.post(f"/api/v1/permits/{permit_id}/revoke", json={}, headers=holder)
+    assert missing.status_code == 422
+    revoked = client.post(f"/api/v1/permits/{permit_id}/revoke",
+                          json={"reason": "Brud på vilkår"}, headers=holder)
+    assert revoked.status_code == 200
+    assert revoked.get_json()["status"] == "revoked"
+    assert client.get("/api/v1/register").get_json()["items"][0]["status"] == "revoked"
+
+
+def test_policies_are_public_and_named_in_openapi(client):
+    rules = client.get("/api/v1/access-policies").get_json()
+    assert len(rules["policy_version"]) == 64
+    assert all(rule["reason"] and rule["reason_da"] for rule in rules["rules"])
+    paths = client.get("/api/openapi.json").get_json()["paths"]
+    assert {"/api/v1/access-requests", "/api/v1/register",
+            "/api/v1/access-requests/{request_id}/review"} <= set(paths)
+
+
+# --- pages ----------------------------------------------------------------------------------
+
+def test_company_applies_through_the_form(client, world, login, session):
+    login(world.company_user)
+    page = client.get("/requests/new")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "Herlev KOL" in html and 'name="csrf_token"' in html
+    assert "advertising_marketing" not in html  # prohibited purposes are not offered
+    token = html.split('name="csrf_token" value="')[1].split('"')[0]
+    form = {"csrf_token": token, "title": "Hjemmemonitorering", "description": "Forskning",
+            "purpose": "public_research", "dataset": str(world.herlev_data.id),
+            f"columns-{world.herlev_data.id}": ["sex", "diagnosis"], "duration_days": "180",
+            "age_min": "50", "age_max": "", "processors": "Dr. Hansen, forsker"}
+    response = client.post("/requests/new", data=form)
+    assert response.status_code == 302
+    created = session.scalars(sa.select(AccessRequest)).one()
+    assert created.cohort == {"age": [50, 130]}
+    assert created.processors == [{"name": "Dr. Hansen", "role": "forsker", "email": ""}]
+    detail = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Tilladelse givet" in detail and "base.permit" in detail
+
+
+def test_form_errors_are_shown_and_nothing_is_stored(client, world, login, session):
+    login(world.company_user)
+    html = client.get("/requests/new").get_data(as_text=True)
+    token = html.split('name="csrf_token" value="')[1].split('"')[0]
+    response = client.post("/requests/new", data={"csrf_token": token, "title": "",
+                                                  "duration_days": "36500"})
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert 'role="alert"' in page and "duration_days" in page and "datasets" in page
+    assert _count(session, AccessRequest) == 0
+
+
+def test_detail_page_escapes_hostile_text_and_shows_reasons(client, world, company_headers,
+                                                            login):
+    created = client.post("/api/v1/access-requests", headers=company_headers,
+                          json=application(world.herlev_data, purpose="reidentification",
+                                           title="<script>alert(1)</script>")).get_json()
+    login(world.company_user)
+    html = client.get(f"/requests/{created['id']}").get_data(as_text=True)
+    assert "<script>alert(1)</script>" not in html
+    assert "&lt;script&gt;" in html
+    assert "genidentificere" in html
+    english = client.get(f"/requests/{created['id']}?lang=en").get_data(as_text=True)
+    assert "re-identifying" in english
+
+
+def test_reviewer_pages(client, world, company_headers, login):
+    created = client.post("/api/v1/access-requests", headers=company_headers,
+                          json=application(world.sensitive_data,
+                                           purpose="company_research")).get_json()
+    login(world.herlev_reviewer)
+    queue = client.get("/reviews").get_data(as_text=True)
+    assert "arbejdsdage tilbage" in queue and created["title"] in queue
+    detail = client.get(f"/requests/{created['id']}").get_data(as_text=True)
+    assert 'name="decision"' in detail and "arbejdsdage tilbage" in detail
+    token = detail.split('name="csrf_token" value="')[1].split('"')[0]
+    response = client.post(f"/requests/{created['id']}/review",
+                           data={"csrf_token": token, "decision": "reject", "comment": ""})
+    assert response.status_code == 422
+    response = client.post(f"/requests/{created['id']}/review",
+                           data={"csrf_token": token, "decision": "reject",
+                                 "comment": "Ikke nødvendigt"})
+    assert response.status_code == 302
+    assert "Afvist af dataholder" in client.get(f"/requests/{created['id']}").get_data(
+        as_text=True)
+
+
+def test_other_company_gets_403_page(client, world, company_headers, login):
+    created = client.post("/api/v1/access-requests", json=application(world.herlev_data),
+                          headers=company_headers).get_json()
+    login(world.rival_user)
+    assert client.get(f"/requests/{created['id']}").status_code == 403
+
+
+def test_pages_need_sign_in(client):
+    response = client.get("/requests")
+    assert response.status_code == 302
+    assert "/auth/login" in response.headers["Location"]
+
+
+def test_register_page_is_public(client, world, company_headers):
+    client.post("/api/v1/access-requests", json=application(world.herlev_data),
+                headers=company_headers)
+    html = client.get("/register").get_data(as_text=True)
+    assert world.company.name in html and "Herlev KOL" in html
+    assert "Offentlig forskning" in html
+    assert "Public research" in client.get("/register?lang=en").get_data(as_text=True)
+
+
+def test_form_finds_datasets_and_keeps_the_chosen_one(client, world, login):
+    login(world.company_user)
+    html = client.get(f"/requests/new?q=Albertslund&dataset={world.herlev_data.id}").get_data(
+        as_text=True)
+    assert "Albertslund genoptræning" in html
+    assert "Herlev genetik" not in html
+    assert f'name="dataset" value="{world.herlev_data.id}" checked' in html
+    assert client.get("/requests/new?dataset=abc&q=" + "x" * 500).status_code == 200
