@@ -81,27 +81,36 @@ def age_on(cpr: str, on: date) -> int:
     return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
 
 
+_DAYS_IN_MONTH = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
+
+
 def valid_cpr_mask(values: pd.Series) -> np.ndarray:
-    """Vectorised validity check of a column of CPR numbers (NaN counts as invalid)."""
-    text = values.astype("string").str.strip()
-    parts = text.str.extract(r"^(\d{2})(\d{2})(\d{2})[-\s]?(\d)(\d{3})$")
-    ok = parts.notna().all(axis=1).to_numpy()
-    if not ok.any():
-        return ok
-    sub = parts[ok].astype(int)
-    day, month, yy, seventh = (sub[i].to_numpy() for i in range(4))
+    """Vectorised validity check of a column of CPR numbers (NaN counts as invalid).
+
+    The same rule as `normalise_cpr`, computed on a matrix of digits rather than per-value regex
+    groups, so a million values take a fraction of a second.
+    """
+    text = values.astype("string[pyarrow]").str.strip()
+    split = (text.str.len() == 11) & text.str.slice(6, 7).isin(["-", " "])
+    if split.any():
+        text = text.where(~split, text.str.slice(0, 6) + text.str.slice(7))
+    shaped = text.str.fullmatch(r"[0-9]{10}").fillna(False).to_numpy(dtype=bool)
+    result = np.zeros(len(values), dtype=bool)
+    if not shaped.any():
+        return result
+    joined = "".join(text[shaped].tolist()).encode("ascii")
+    d = (np.frombuffer(joined, dtype=np.uint8).reshape(-1, 10) - 48).astype(np.int64)
+    day, month = d[:, 0] * 10 + d[:, 1], d[:, 2] * 10 + d[:, 3]
+    yy, seventh = d[:, 4] * 10 + d[:, 5], d[:, 6]
     century = np.select(
         [seventh <= 3, np.isin(seventh, (4, 9)) & (yy <= 36), np.isin(seventh, (4, 9)),
          yy <= 36, yy >= 58],
         [1900, 2000, 1900, 2000, 1800],
         default=0,
     )
-    years = century + yy
-    dates = pd.to_datetime(
-        pd.DataFrame({"year": years, "month": month, "day": day}), errors="coerce"
-    )
-    # pandas only spans 1677-2262; every CPR century fits inside it.
-    real = (century > 0) & dates.notna().to_numpy()
-    result = ok.copy()
-    result[np.flatnonzero(ok)] = real
+    year = century + yy
+    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
+    good_month = (month >= 1) & (month <= 12)
+    last_day = _DAYS_IN_MONTH[np.clip(month, 1, 12) - 1] + ((month == 2) & leap)
+    result[shaped] = (century > 0) & good_month & (day >= 1) & (day <= last_day)
     return result

@@ -1,0 +1,321 @@
+"""Read an uploaded data version, validate it chunk by chunk and store it encrypted.
+
+No database and no Flask: the service hands in a temp file that holds the upload and gets back
+the quality report. Memory stays bounded by the chunk size: the file is parsed in blocks, each
+block is validated and appended to an encrypted Parquet stream, and only small per-row hashes
+are kept for the checks that span the whole file (uniqueness, unique individuals).
+"""
+import hashlib
+import hmac
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from marketplace.catalog.quality import QualityAccumulator
+from marketplace.errors import Invalid
+from marketplace.security import Keyring
+
+CSV_TYPES = ("text/csv", "application/csv")
+PARQUET_TYPES = ("application/vnd.apache.parquet", "application/x-parquet",
+                 "application/octet-stream")
+SUBJECT_KEY = "_subject_key"
+CSV_BLOCK_BYTES = 1 << 20
+CHUNK_ROWS = 65_536
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+BOMS = {b"\xef\xbb\xbf": "UTF-8", b"\xff\xfe": "UTF-16", b"\xfe\xff": "UTF-16"}
+EXAMPLE_ROWS = 5
+ARROW_TYPES = {"string": pa.string(), "category": pa.string(), "integer": pa.int64(),
+               "number": pa.float64(), "date": pa.date32()}
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    report: dict
+    sha256: str | None
+    number_of_rows: int
+
+
+def detect_format(media_type: str, head: bytes) -> str:
+    """Return "csv" or "parquet" from the Content-Type and the file's first bytes."""
+    media_type = (media_type or "").split(";")[0].strip().lower()
+    if head.startswith(b"PAR1"):
+        return "parquet"
+    if media_type in CSV_TYPES:
+        return "csv"
+    if media_type in PARQUET_TYPES:
+        raise Invalid("The file is not a Parquet file.")
+    raise Invalid("Send the data as text/csv or application/vnd.apache.parquet.")
+
+
+def read_csv_chunks(path: Path, columns: list[dict]) -> Iterator[pd.DataFrame]:
+    """Yield the CSV file as text columns, block by block; raise Invalid on malformed input."""
+    head = _head(path)
+    for bom, encoding in BOMS.items():
+        if head.startswith(bom):
+            raise Invalid(f"The file starts with a {encoding} byte order mark (BOM). Save it as "
+                          "UTF-8 without BOM.")
+    first_line = head.split(b"\n", 1)[0]
+    delimiter = ";" if first_line.count(b";") > first_line.count(b",") else ","
+    ragged: list[int] = []
+
+    def on_invalid_row(row: pacsv.InvalidRow) -> str:
+        ragged.append(row.number)
+        return "skip"
+
+    names = [c["name"] for c in columns]
+    try:
+        reader = pacsv.open_csv(
+            path,
+            # Small blocks: the reader reads several blocks ahead, so the block size sets the
+            # memory it holds; blocks are gathered into chunks of CHUNK_ROWS for validation.
+            read_options=pacsv.ReadOptions(block_size=CSV_BLOCK_BYTES, use_threads=False),
+            parse_options=pacsv.ParseOptions(delimiter=delimiter,
+                                              invalid_row_handler=on_invalid_row),
+            convert_options=pacsv.ConvertOptions(
+                column_types={name: pa.string() for name in names},
+                strings_can_be_null=True, null_values=[""], check_utf8=True),
+        )
+        _check_header(reader.schema.names, names)
+        first_row = 1
+        for table in _gathered(reader, ragged):
+            frame = table.to_pandas()
+            del table  # keep one copy of the chunk alive while it is validated, not two
+            _check_formulas(frame, columns, first_row=first_row)
+            first_row += len(frame)
+            yield frame
+            del frame
+    except pa.ArrowInvalid as exc:
+        raise Invalid(_csv_message(str(exc))) from None
+    if ragged:
+        rows = ", ".join(str(n) for n in ragged[:EXAMPLE_ROWS])
+        raise Invalid(f"Some rows have the wrong number of fields (lines {rows}).",
+                      errors=[{"field": "data", "message": f"wrong number of fields on line {n}"}
+                              for n in ragged[:EXAMPLE_ROWS]])
+
+
+def _gathered(reader: pacsv.CSVStreamingReader, ragged: list[int]) -> Iterator[pa.Table]:
+    """Group the reader's record batches into tables of about CHUNK_ROWS rows."""
+    batches: list[pa.RecordBatch] = []
+    rows = 0
+    for batch in reader:
+        if ragged:
+            return
+        batches.append(batch)
+        rows += batch.num_rows
+        if rows >= CHUNK_ROWS:
+            table = pa.Table.from_batches(batches)
+            batches, rows = [], 0
+            yield table
+            del table
+    if batches and not ragged:
+        yield pa.Table.from_batches(batches)
+
+
+def _head(path: Path) -> bytes:
+    with open(path, "rb") as src:
+        return src.read(4096)
+
+
+def _check_header(found: list[str], expected: list[str]) -> None:
+    errors = [{"field": name, "message": "column missing from the file"}
+              for name in expected if name not in found]
+    errors += [{"field": name[:80], "message": "column not in the column dictionary"}
+               for name in found if name not in expected]
+    if len(set(found)) != len(found):
+        errors.append({"field": "header", "message": "a column name appears twice"})
+    if errors:
+        raise Invalid("The file's columns do not match the column dictionary.", errors=errors)
+
+
+def _check_formulas(frame: pd.DataFrame, columns: list[dict], *, first_row: int) -> None:
+    """Refuse cells that a spreadsheet would run as a formula (CSV injection)."""
+    errors = []
+    for col in columns:
+        if col["type"] not in ("string", "category"):
+            continue
+        values = frame[col["name"]]
+        hits = np.flatnonzero(values.str.startswith(FORMULA_PREFIXES).fillna(False).to_numpy())
+        if hits.size:
+            rows = ", ".join(str(first_row + i) for i in hits[:EXAMPLE_ROWS])
+            errors.append({"field": col["name"],
+                           "message": f"cells start with =, +, -, @ or a tab (rows {rows})"})
+    if errors:
+        raise Invalid("The file holds cells that spreadsheets would run as formulas.",
+                      errors=errors)
+
+
+def _csv_message(message: str) -> str:
+    if "UTF8" in message or "utf8" in message.lower():
+        return "The file is not valid UTF-8 text. Save it as UTF-8."
+    if "Empty CSV file" in message:
+        return "The file is empty."
+    # Arrow quotes the offending row; keep only the explanation so no cell value is echoed.
+    return "The CSV file could not be read: " + message.split(":", 2)[1].strip()[:200] \
+        if message.count(":") >= 2 else "The CSV file could not be read."
+
+
+def read_parquet_chunks(path: Path, columns: list[dict]) -> Iterator[pd.DataFrame]:
+    """Yield the Parquet file in batches; raise Invalid when its schema does not fit."""
+    try:
+        parquet = pq.ParquetFile(path)
+    except (pa.ArrowInvalid, OSError):
+        raise Invalid("The file is not a readable Parquet file.") from None
+    schema = parquet.schema_arrow
+    _check_header(schema.names, [c["name"] for c in columns])
+    errors = []
+    for col in columns:
+        found = schema.field(col["name"]).type
+        if not _compatible(col["type"], found):
+            errors.append({"field": col["name"],
+                           "message": f"has type {found}, the dictionary says {col['type']}"})
+    if errors:
+        raise Invalid("The Parquet schema does not match the column dictionary.", errors=errors)
+    names = [c["name"] for c in columns]
+    for batch in parquet.iter_batches(batch_size=CHUNK_ROWS, columns=names):
+        yield batch.to_pandas(date_as_object=False)
+
+
+def _compatible(kind: str, found: pa.DataType) -> bool:
+    if pa.types.is_null(found):
+        return True
+    if kind == "integer":
+        return pa.types.is_integer(found)
+    if kind == "number":
+        return pa.types.is_integer(found) or pa.types.is_floating(found)
+    if kind == "date":
+        return pa.types.is_date(found) or pa.types.is_timestamp(found) or _is_text(found)
+    return _is_text(found) or pa.types.is_integer(found) or pa.types.is_dictionary(found)
+
+
+def _is_text(found: pa.DataType) -> bool:
+    return pa.types.is_string(found) or pa.types.is_large_string(found)
+
+
+class _ByteSink(io.RawIOBase):
+    """A write-only file that hands out what was written since the last `take()`."""
+
+    def __init__(self) -> None:
+        self.parts: list[bytes] = []
+        self.position = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: bytes) -> int:
+        self.parts.append(bytes(data))
+        self.position += len(data)
+        return len(data)
+
+    def tell(self) -> int:
+        return self.position
+
+    def take(self) -> bytes:
+        data, self.parts = b"".join(self.parts), []
+        return data
+
+
+def subject_keys(cpr: pd.Series, keyring: Keyring) -> tuple[pa.Array, np.ndarray]:
+    """Blind-index each distinct CPR of a chunk once; return the keys and 64-bit prefixes.
+
+    The keys (hex HMAC-SHA256, as keyring.blind_index) go into the stored version; the
+    prefixes count unique individuals across chunks without keeping any strings.
+    """
+    key = keyring.blind_index_key
+    digits = cpr.str.replace(r"[- ]", "", regex=True, n=1)
+    codes, distinct = pd.factorize(digits)
+    digests = [hmac.new(key, value.encode(), hashlib.sha256).digest() for value in distinct]
+    hexes = pa.array([d.hex() for d in digests], type=pa.string())
+    prefixes = np.frombuffer(b"".join(d[:8] for d in digests), dtype=np.uint64)
+    present = codes >= 0
+    keys = pc.take(hexes, pa.array(np.where(present, codes, 0))) if len(digests) else \
+        pa.nulls(len(codes), pa.string())
+    keys = pc.if_else(pa.array(present), keys, pa.scalar(None, pa.string()))
+    return keys, prefixes[codes[present]] if len(digests) else np.empty(0, np.uint64)
+
+
+class VersionWriter:
+    """Validates chunks and encodes them as one Parquet stream with the subject keys."""
+
+    def __init__(self, columns: list[dict], *, subject_column: str | None,
+                 keyring: Keyring) -> None:
+        self.columns = columns
+        self.subject_column = subject_column
+        self.keyring = keyring
+        self.quality = QualityAccumulator(columns)
+        self.schema = pa.schema([(c["name"], ARROW_TYPES[c["type"]]) for c in columns]
+                                + [(SUBJECT_KEY, pa.string())])
+        self.subject_hashes: list[np.ndarray] = []
+
+    def encode(self, chunks: Iterator[pd.DataFrame]) -> Iterator[bytes]:
+        sink = _ByteSink()
+        with pq.ParquetWriter(sink, self.schema, compression="zstd") as writer:
+            for raw in chunks:
+                writer.write_table(self._table(self.quality.add(raw)))
+                del raw
+                yield sink.take()
+        yield sink.take()
+
+    def _keys(self, frame: pd.DataFrame) -> pa.Array:
+        if self.subject_column is None:
+            return pa.nulls(len(frame), pa.string())
+        keys, prefixes = subject_keys(frame[self.subject_column], self.keyring)
+        self.subject_hashes.append(prefixes)
+        return keys
+
+    def _table(self, frame: pd.DataFrame) -> pa.Table:
+        arrays = []
+        for field in list(self.schema)[:-1]:
+            values = frame[field.name]
+            if field.type == pa.date32():
+                days = values.to_numpy(dtype="datetime64[D]")
+                arrays.append(pa.array(days, type=field.type, mask=np.isnat(days)))
+            elif field.type == pa.int64():
+                arrays.append(pa.array(values.astype("Int64"), type=field.type))
+            else:
+                arrays.append(pa.array(values, type=field.type, from_pandas=True))
+        arrays.append(self._keys(frame))
+        return pa.Table.from_arrays(arrays, schema=self.schema)
+
+    def report(self) -> dict:
+        report = self.quality.finish()
+        hashes = np.concatenate(self.subject_hashes) if self.subject_hashes else None
+        report["facts"]["number_of_unique_individuals"] = (
+            int(np.unique(hashes).size) if hashes is not None else None)
+        return report
+
+
+def ingest(source: Path, *, media_type: str, columns: list[dict], subject_column: str | None,
+           keyring: Keyring, target: Path, context: str) -> IngestResult:
+    """Validate the upload at `source`; keep it encrypted at `target` only when valid.
+
+    Raises Invalid when the file cannot be read at all (malformed CSV, wrong Parquet schema);
+    returns the report, with `valid` false, when it reads but fails expectations.
+    """
+    kind = detect_format(media_type, _head(source))
+    if source.stat().st_size == 0:
+        raise Invalid("The file is empty.")
+    chunks = (read_csv_chunks if kind == "csv" else read_parquet_chunks)(source, columns)
+    writer = VersionWriter(columns, subject_column=subject_column, keyring=keyring)
+    sha256 = keyring.write_encrypted(target, writer.encode(chunks), context=context)
+    report = writer.report()
+    report["format"] = kind
+    if not report["valid"]:
+        target.unlink(missing_ok=True)
+    return IngestResult(report=report, sha256=sha256 if report["valid"] else None,
+                        number_of_rows=report["row_count"])
+
+
+def read_frames(plaintext: bytes, *, columns: list[str] | None,
+                batch_rows: int) -> Iterator[pd.DataFrame]:
+    """Yield a stored version's Parquet bytes as DataFrames of at most `batch_rows` rows."""
+    parquet = pq.ParquetFile(pa.BufferReader(plaintext))
+    for batch in parquet.iter_batches(batch_size=batch_rows, columns=columns):
+        yield batch.to_pandas(date_as_object=False)

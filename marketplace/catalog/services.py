@@ -1,0 +1,481 @@
+"""Business rules of the catalog domain: descriptors, data versions, search and export."""
+from __future__ import annotations
+
+import os
+import tempfile
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import BinaryIO
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from marketplace.catalog import dcat, ingest
+from marketplace.catalog.descriptor import normalise_descriptor
+from marketplace.catalog.models import Dataset, DatasetTag, DataVersion
+from marketplace.catalog.search import LEVELS, CatalogIndex, IndexEntry, SearchQuery, SearchResult
+from marketplace.db import utcnow
+from marketplace.errors import Conflict, Forbidden, Invalid, NotFound, TooLarge
+from marketplace.identity.models import Organisation
+from marketplace.identity.principal import Principal
+from marketplace.security import Keyring
+
+DATA_HOLDER_KINDS = ("national", "regional", "municipal")
+LOCKED_WITH_DATA = ("columns", "subject_column")
+SPOOL_CHUNK = 1 << 20
+
+
+# --- finders -------------------------------------------------------------------------------
+
+def get_dataset(session: Session, *, dataset_id: int) -> Dataset | None:
+    """Return the dataset, or None."""
+    return session.get(Dataset, dataset_id)
+
+
+def require_dataset(session: Session, *, dataset_id: int) -> Dataset:
+    """Return the dataset; raise NotFound."""
+    dataset = get_dataset(session, dataset_id=dataset_id)
+    if dataset is None:
+        raise NotFound(f"dataset {dataset_id} does not exist")
+    return dataset
+
+
+def can_edit(actor: Principal, dataset: Dataset) -> bool:
+    """Tell whether `actor` may change `dataset`: staff or clients of the owning holder."""
+    return actor.has_scope("catalog:write") and actor.belongs_to(dataset.publisher_org_id)
+
+
+def require_visible_dataset(session: Session, *, dataset_id: int, actor: Principal) -> Dataset:
+    """Return a dataset the actor may read; drafts are seen only by their holder (NotFound)."""
+    dataset = require_dataset(session, dataset_id=dataset_id)
+    if dataset.status == "draft" and not (actor.belongs_to(dataset.publisher_org_id)
+                                          or actor.is_operator):
+        raise NotFound(f"dataset {dataset_id} does not exist")
+    return dataset
+
+
+def require_owned_dataset(session: Session, *, dataset_id: int, actor: Principal) -> Dataset:
+    """Return a dataset the actor may change; raise NotFound or Forbidden."""
+    dataset = require_visible_dataset(session, dataset_id=dataset_id, actor=actor)
+    if not can_edit(actor, dataset):
+        raise Forbidden("only the data holder that publishes this dataset can change it")
+    return dataset
+
+
+def current_version(session: Session, *, dataset: Dataset) -> DataVersion | None:
+    """Return the newest valid data version of the dataset, or None."""
+    return session.scalars(
+        sa.select(DataVersion)
+        .where(DataVersion.dataset_id == dataset.id, DataVersion.status == "valid")
+        .order_by(DataVersion.number.desc()).limit(1)).first()
+
+
+def latest_version(session: Session, *, dataset: Dataset) -> DataVersion | None:
+    """Return the newest data version, valid or not (its report is the latest verdict)."""
+    return session.scalars(
+        sa.select(DataVersion).where(DataVersion.dataset_id == dataset.id)
+        .order_by(DataVersion.number.desc()).limit(1)).first()
+
+
+def list_versions(session: Session, *, dataset: Dataset) -> list[DataVersion]:
+    """Return every data version of the dataset, newest first."""
+    return list(session.scalars(
+        sa.select(DataVersion).where(DataVersion.dataset_id == dataset.id)
+        .order_by(DataVersion.number.desc())))
+
+
+def list_holder_datasets(session: Session, *, actor: Principal) -> list[Dataset]:
+    """Return every dataset of the actor's organisation, newest change first."""
+    if actor.org_id is None:
+        return []
+    return list(session.scalars(
+        sa.select(Dataset).where(Dataset.publisher_org_id == actor.org_id)
+        .order_by(Dataset.updated_at.desc(), Dataset.id.desc())))
+
+
+def list_published_datasets(session: Session, *,
+                            publisher_org_ids: list[int] | None = None) -> list[Dataset]:
+    """Return published datasets (of the given publishers), by id."""
+    stmt = sa.select(Dataset).where(Dataset.status == "published").order_by(Dataset.id)
+    if publisher_org_ids is not None:
+        stmt = stmt.where(Dataset.publisher_org_id.in_(publisher_org_ids))
+    return list(session.scalars(stmt))
+
+
+def count_published_by_level(session: Session) -> dict[str, int]:
+    """Return how many published datasets each publisher level has."""
+    rows = session.execute(
+        sa.select(Organisation.kind, sa.func.count(Dataset.id))
+        .join(Organisation, Dataset.publisher_org_id == Organisation.id)
+        .where(Dataset.status == "published").group_by(Organisation.kind)).all()
+    counts = dict.fromkeys(LEVELS, 0)
+    counts.update({kind: n for kind, n in rows if kind in counts})
+    return counts
+
+
+# --- descriptors -----------------------------------------------------------------------------
+
+def create_dataset(session: Session, *, actor: Principal, data: dict) -> Dataset:
+    """Create a draft descriptor for the actor's data holder; raise Forbidden or Invalid."""
+    if not actor.has_scope("catalog:write") or actor.org_kind not in DATA_HOLDER_KINDS:
+        raise Forbidden("only national, regional and municipal data holders publish datasets")
+    clean = normalise_descriptor(data)
+    dataset = Dataset(publisher_org_id=actor.org_id, status="draft")
+    _apply(dataset, clean)
+    session.add(dataset)
+    session.flush()
+    return dataset
+
+
+def update_dataset(session: Session, *, actor: Principal, dataset_id: int,
+                   data: dict) -> Dataset:
+    """Change fields of the actor's descriptor; raise Forbidden, Conflict or Invalid."""
+    dataset = require_owned_dataset(session, dataset_id=dataset_id, actor=actor)
+    if dataset.status == "retired":
+        raise Conflict("a retired dataset cannot change")
+    clean = normalise_descriptor(data, base=descriptor_fields(dataset))
+    if current_version(session, dataset=dataset) is not None:
+        changed = [f for f in LOCKED_WITH_DATA if clean[f] != getattr(dataset, f)]
+        if changed:
+            raise Conflict("the column dictionary cannot change once a valid data version "
+                           "exists; create a new dataset for a new structure",
+                           errors=[{"field": f, "message": "locked by the stored data"}
+                                   for f in changed])
+    _apply(dataset, clean)
+    dataset.updated_at = utcnow()
+    session.flush()
+    return dataset
+
+
+def descriptor_fields(dataset: Dataset) -> dict:
+    """Return the editable descriptor fields of a dataset as plain data."""
+    return {
+        "title": dataset.title, "title_en": dataset.title_en,
+        "description": dataset.description, "description_en": dataset.description_en,
+        "keywords": list(dataset.keywords), "themes": list(dataset.themes),
+        "health_categories": list(dataset.health_categories),
+        "access_rights": dataset.access_rights, "legal_basis": dataset.legal_basis,
+        "consent_model": dataset.consent_model, "data_use": dict(dataset.data_use),
+        "spatial": list(dataset.spatial), "temporal": dataset.temporal,
+        "contact_point": dataset.contact_point, "k_min": dataset.k_min,
+        "subject_column": dataset.subject_column,
+        "columns": [dict(c) for c in dataset.columns],
+    }
+
+
+def _apply(dataset: Dataset, clean: dict) -> None:
+    for name, value in clean.items():
+        setattr(dataset, name, value)
+    dataset.search_text = " ".join(
+        part for part in (clean["title"], clean["title_en"], clean["description"],
+                          clean["description_en"], " ".join(clean["keywords"])) if part
+    ).lower()
+    wanted = {("theme", c) for c in clean["themes"]} | {
+        ("health_category", c) for c in clean["health_categories"]}
+    dataset.tags = [t for t in dataset.tags if (t.facet, t.code) in wanted] + [
+        DatasetTag(facet=facet, code=code) for facet, code in sorted(
+            wanted - {(t.facet, t.code) for t in dataset.tags})]
+
+
+def publish_dataset(session: Session, *, actor: Principal, dataset_id: int) -> Dataset:
+    """Publish the descriptor; raise Conflict without a valid data version."""
+    dataset = require_owned_dataset(session, dataset_id=dataset_id, actor=actor)
+    if dataset.status == "published":
+        return dataset
+    if dataset.status == "retired":
+        raise Conflict("a retired dataset stays retired; create a new dataset instead")
+    if current_version(session, dataset=dataset) is None:
+        raise Conflict("upload a data version that passes validation before publishing")
+    dataset.status = "published"
+    dataset.published_at = dataset.updated_at = utcnow()
+    session.flush()
+    return dataset
+
+
+def retire_dataset(session: Session, *, actor: Principal, dataset_id: int) -> Dataset:
+    """Take a published dataset out of the catalog; raise Conflict for drafts."""
+    dataset = require_owned_dataset(session, dataset_id=dataset_id, actor=actor)
+    if dataset.status == "draft":
+        raise Conflict("a draft is not published; there is nothing to retire")
+    if dataset.status == "published":
+        dataset.status = "retired"
+        dataset.retired_at = dataset.updated_at = utcnow()
+        session.flush()
+    return dataset
+
+
+# --- data versions --------------------------------------------------------------------------
+
+def spool_upload(stream: BinaryIO, *, directory: Path, max_bytes: int) -> tuple[Path, int]:
+    """Copy a request body to a temp file; raise TooLarge past `max_bytes` (nothing is kept)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    handle, name = tempfile.mkstemp(dir=directory, suffix=".upload")
+    path, size = Path(name), 0
+    try:
+        with os.fdopen(handle, "wb") as out:
+            while chunk := stream.read(SPOOL_CHUNK):
+                size += len(chunk)
+                if size > max_bytes:
+                    raise TooLarge(f"the data version is larger than the limit of "
+                                   f"{max_bytes} bytes")
+                out.write(chunk)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    if size == 0:
+        path.unlink(missing_ok=True)
+        raise Invalid("The upload is empty.")
+    return path, size
+
+
+def upload_version(session: Session, *, actor: Principal, dataset_id: int, stream: BinaryIO,
+                   media_type: str, keyring: Keyring, data_dir: Path,
+                   max_bytes: int) -> DataVersion:
+    """Validate and store a new data version of the actor's dataset.
+
+    An unreadable file raises Invalid and stores nothing. A readable file that fails its
+    expectations is kept as an invalid version (its report only, never the data); the dataset
+    keeps serving its previous valid version.
+    """
+    dataset = require_owned_dataset(session, dataset_id=dataset_id, actor=actor)
+    if dataset.status == "retired":
+        raise Conflict("a retired dataset takes no new data")
+    if not dataset.columns:
+        raise Conflict("describe the columns in the descriptor before uploading data")
+    source, size = spool_upload(stream, directory=data_dir / "tmp", max_bytes=max_bytes)
+    number = (session.scalar(sa.select(sa.func.max(DataVersion.number))
+                             .where(DataVersion.dataset_id == dataset.id)) or 0) + 1
+    # A random part keeps two uploads that race for the same number from sharing a file.
+    relative = Path("catalog") / str(dataset.id) / f"v{number}-{os.urandom(6).hex()}.parquet.enc"
+    try:
+        result = ingest.ingest(source, media_type=media_type, columns=dataset.columns,
+                               subject_column=dataset.subject_column, keyring=keyring,
+                               target=data_dir / relative, context=_version_context(relative))
+    finally:
+        source.unlink(missing_ok=True)
+    version = DataVersion(
+        dataset_id=dataset.id, number=number, status="valid" if result.sha256 else "invalid",
+        media_type=media_type.split(";")[0].strip()[:60], byte_size=size, sha256=result.sha256,
+        path=str(relative) if result.sha256 else None, number_of_rows=result.number_of_rows,
+        report=result.report, uploaded_by=actor.name[:200])
+    try:
+        with session.begin_nested():
+            session.add(version)
+            session.flush()
+    except IntegrityError:
+        (data_dir / relative).unlink(missing_ok=True)
+        raise Conflict("another data version of this dataset was stored at the same time; "
+                       "upload again") from None
+    if version.is_valid:
+        facts = result.report["facts"]
+        dataset.number_of_records = facts["number_of_records"]
+        dataset.number_of_unique_individuals = facts.get("number_of_unique_individuals")
+        dataset.min_typical_age = facts.get("min_typical_age")
+        dataset.max_typical_age = facts.get("max_typical_age")
+        dataset.updated_at = utcnow()
+    session.flush()
+    return version
+
+
+def _version_context(relative: Path | str) -> str:
+    """The associated data that binds a stored file to its place (no swapping files)."""
+    return f"catalog/data-version/{Path(relative).as_posix()}"
+
+
+def version_path(version: DataVersion, *, data_dir: Path) -> Path:
+    """Return where the encrypted data of a valid version lives."""
+    if version.path is None:
+        raise NotFound("this data version failed validation and holds no data")
+    return data_dir / version.path
+
+
+def read_version_frames(version: DataVersion, *, keyring: Keyring, data_dir: Path,
+                        columns: list[str] | None = None,
+                        batch_rows: int = 250_000) -> Iterator[pd.DataFrame]:
+    """Decrypt a stored version and yield it in batches (with the _subject_key column).
+
+    Raises Invalid when the stored file was tampered with or truncated.
+    """
+    plaintext = keyring.read_encrypted_bytes(
+        version_path(version, data_dir=data_dir),
+        context=_version_context(version.path))
+    try:
+        yield from ingest.read_frames(plaintext, columns=columns, batch_rows=batch_rows)
+    except Exception as exc:  # a decrypted file that is not Parquet is as bad as a tampered one
+        if isinstance(exc, Invalid):
+            raise
+        raise Invalid("the stored data version cannot be read") from exc
+
+
+def quality_report(session: Session, *, dataset_id: int, actor: Principal,
+                   version_number: int | None = None) -> DataVersion:
+    """Return the data version whose report to show: the latest, or the numbered one."""
+    dataset = require_visible_dataset(session, dataset_id=dataset_id, actor=actor)
+    if version_number is None:
+        version = latest_version(session, dataset=dataset)
+        if version is not None and not version.is_valid and not can_edit(actor, dataset):
+            # Others see the report of the data the catalog actually serves.
+            version = current_version(session, dataset=dataset)
+    else:
+        version = session.scalars(sa.select(DataVersion).where(
+            DataVersion.dataset_id == dataset.id, DataVersion.number == version_number)).first()
+        if version is not None and not version.is_valid and not can_edit(actor, dataset):
+            version = None
+    if version is None:
+        raise NotFound("no data version has been uploaded yet")
+    return version
+
+
+
+# --- search and export ----------------------------------------------------------------------
+
+def search_datasets(session: Session, *, query: SearchQuery) -> SearchResult:
+    """Return one page of published datasets matching the query, with facet counts."""
+    ids, total, facets = _catalog_index(session).search(query)
+    found = {d.id: d for d in session.scalars(sa.select(Dataset).where(Dataset.id.in_(ids)))}
+    return SearchResult(items=[found[i] for i in ids if i in found], total=total,
+                        facets=facets, query=query)
+
+
+_index_lock = threading.Lock()
+_index: tuple[tuple, CatalogIndex] | None = None
+
+
+def _catalog_state(session: Session) -> tuple:
+    """Identify the catalog's state: every change of a descriptor moves its updated_at."""
+    return tuple(session.execute(sa.select(  # both answered from ix_dataset_updated_at
+        sa.func.count(Dataset.updated_at), sa.func.max(Dataset.updated_at))).one())
+
+
+def _catalog_index(session: Session) -> CatalogIndex:
+    """The in-memory index of the published catalog; each process rebuilds its copy when the
+    catalog's state changes."""
+    global _index
+    state = _catalog_state(session)
+    with _index_lock:
+        if _index is None or _index[0] != state:
+            rows = session.execute(
+                sa.select(Dataset.id, Organisation.kind, Organisation.slug,
+                          Dataset.access_rights, Dataset.search_text, Dataset.title,
+                          Dataset.published_at, Dataset.themes, Dataset.health_categories)
+                .join(Organisation, Dataset.publisher_org_id == Organisation.id)
+                .where(Dataset.status == "published")).all()
+            _index = (state, CatalogIndex([
+                IndexEntry(id=r[0], level=r[1], publisher=r[2], access_rights=r[3], text=r[4],
+                           title=r[5], published=r[6].timestamp() if r[6] else 0.0,
+                           themes=tuple(r[7]), health_categories=tuple(r[8]))
+                for r in rows]))
+        return _index[1]
+
+
+def export_catalog(session: Session, *, base_url: str, fmt: str) -> str:
+    """Return the HealthDCAT-AP catalog of every published dataset as Turtle or JSON-LD.
+
+    Building and serialising RDF is slow for large catalogs, so each process keeps the last
+    export per format until any descriptor changes.
+    """
+    key = (_catalog_state(session), base_url, fmt)
+    with _export_lock:
+        if key not in _exports:
+            datasets = list_published_datasets(session)
+            sizes = _current_byte_sizes(session)
+            descriptors = [dataset_to_json(d, byte_size=sizes.get(d.id, 0)) for d in datasets]
+            graph = dcat.build_graph(descriptors, base_url=base_url,
+                                     title="Sundhedsdatakatalog for Region Hovedstaden",
+                                     modified=max((d.updated_at for d in datasets),
+                                                  default=None))
+            if len(_exports) > 8:
+                _exports.clear()
+            _exports[key] = dcat.serialise(graph, fmt=fmt)
+        return _exports[key]
+
+
+_export_lock = threading.Lock()
+_exports: dict[tuple, str] = {}
+
+
+def _current_byte_sizes(session: Session) -> dict[int, int]:
+    """Size of the current (newest valid) version of every dataset, in one query."""
+    newest = (sa.select(DataVersion.dataset_id, sa.func.max(DataVersion.number).label("number"))
+              .where(DataVersion.status == "valid").group_by(DataVersion.dataset_id).subquery())
+    rows = session.execute(sa.select(DataVersion.dataset_id, DataVersion.byte_size).join(
+        newest, sa.and_(DataVersion.dataset_id == newest.c.dataset_id,
+                        DataVersion.number == newest.c.number))).all()
+    return dict(rows)
+
+
+# --- serialisation --------------------------------------------------------------------------
+
+def dataset_to_json(dataset: Dataset, *, byte_size: int | None = None) -> dict:
+    """Return the public descriptor: the editable fields plus the server-computed facts."""
+    publisher = dataset.publisher
+    body = {"id": dataset.id} | descriptor_fields(dataset) | {
+        "publisher": {"slug": publisher.slug, "name": publisher.name, "level": publisher.level,
+                      "homepage": publisher.homepage, "email": publisher.email},
+        "status": dataset.status,
+        "number_of_records": dataset.number_of_records,
+        "number_of_unique_individuals": dataset.number_of_unique_individuals,
+        "min_typical_age": dataset.min_typical_age,
+        "max_typical_age": dataset.max_typical_age,
+        "quality": {"url": f"/api/v1/datasets/{dataset.id}/quality",
+                    "valid_data": dataset.number_of_records is not None},
+        "created_at": _iso(dataset.created_at), "updated_at": _iso(dataset.updated_at),
+        "published_at": _iso(dataset.published_at),
+    }
+    if byte_size is not None:
+        body["byte_size"] = byte_size
+    return body
+
+
+def version_to_json(version: DataVersion) -> dict:
+    """Return a data version with its quality report."""
+    return {
+        "dataset_id": version.dataset_id, "version": version.number,
+        "valid": version.is_valid, "created_at": _iso(version.created_at),
+        "media_type": version.media_type, "byte_size": version.byte_size,
+        "number_of_rows": version.number_of_rows, "sha256": version.sha256,
+        "report": version.report,
+    }
+
+
+def failed_expectations(version: DataVersion) -> list[dict[str, str]]:
+    """Return the failed expectations as problem `errors` (rows only, never values)."""
+    return [{"field": e["column"],
+             "message": f"{e['expectation']}: {e['description']} failed for "
+                        f"{e['unexpected_count']} rows (e.g. rows "
+                        + ", ".join(str(r) for r in e["example_rows"]) + ")",
+             "expectation": e["expectation"], "rule": e["rule"],
+             "unexpected_count": e["unexpected_count"], "example_rows": e["example_rows"]}
+            for e in version.report.get("expectations", []) if not e["success"]]
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.astimezone(UTC).isoformat() if value else None
+
+
+# --- pages ----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class DatasetOverview:
+    """What the dataset page shows: the descriptor, its versions and what the viewer may do."""
+
+    dataset: Dataset
+    current: DataVersion | None
+    latest: DataVersion | None
+    versions: list[DataVersion]
+    editable: bool
+
+
+def dataset_overview(session: Session, *, dataset_id: int, actor: Principal) -> DatasetOverview:
+    """Return the dataset page's content; raise NotFound for others' drafts."""
+    dataset = require_visible_dataset(session, dataset_id=dataset_id, actor=actor)
+    editable = can_edit(actor, dataset)
+    versions = list_versions(session, dataset=dataset) if editable else []
+    return DatasetOverview(dataset=dataset, current=current_version(session, dataset=dataset),
+                           latest=versions[0] if versions else None, versions=versions,
+                           editable=editable)

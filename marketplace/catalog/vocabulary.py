@@ -1,0 +1,83 @@
+"""Controlled vocabularies of the catalog: the codes a descriptor may use, with labels."""
+
+ACCESS_RIGHTS = ("PUBLIC", "RESTRICTED", "NON_PUBLIC")
+CONSENT_MODELS = ("opt_in", "opt_out")
+STATUSES = ("draft", "published", "retired")
+COLUMN_TYPES = ("string", "integer", "number", "date", "category")
+COLUMN_ROLES = ("direct_identifier", "quasi_identifier", "sensitive", "attribute")
+IDENTIFIER_KINDS = ("cpr", "name", "address", "phone", "email", "free_text")
+CONCEPTS = ("birth_date", "age", "sex", "diagnosis", "municipality", "postcode", "event_date")
+CODE_SYSTEMS = ("icd10", "sex", "municipality", "postcode")
+GENERALISATIONS = {
+    "age_band": {"width": (1, 50)},
+    "date": {"to": ("year", "quarter", "month", "week")},
+    "postcode": {"to": ("municipality", "region")},
+    "truncate": {"chars": (1, 50)},
+}
+
+DUO_PERMISSIONS = ("GRU", "HMB", "DS", "POA", "NRES")
+DUO_MODIFIERS = (
+    "NCU", "NPU", "NPUNCU", "NPOA", "GS", "IS", "US", "PS", "TS", "MOR",
+    "IRB", "COL", "PUB", "RTN",
+)
+DUO_IRIS = {
+    "NRES": "DUO_0000004", "GRU": "DUO_0000042", "HMB": "DUO_0000006", "DS": "DUO_0000007",
+    "POA": "DUO_0000011", "NCU": "DUO_0000046", "NPU": "DUO_0000045", "NPUNCU": "DUO_0000018",
+    "NPOA": "DUO_0000043", "GS": "DUO_0000022", "IS": "DUO_0000028", "US": "DUO_0000026",
+    "PS": "DUO_0000027", "TS": "DUO_0000025", "MOR": "DUO_0000024", "IRB": "DUO_0000021",
+    "COL": "DUO_0000020", "PUB": "DUO_0000019", "RTN": "DUO_0000029",
+}
+
+# EU data themes (the DCAT-AP theme vocabulary).
+THEMES = {
+    "HEAL": ("Sundhed", "Health"),
+    "SOCI": ("Befolkning og samfund", "Population and society"),
+    "GOVE": ("Regering og offentlig sektor", "Government and public sector"),
+    "EDUC": ("Uddannelse, kultur og sport", "Education, culture and sport"),
+    "ECON": ("Økonomi og finanser", "Economy and finance"),
+    "ENVI": ("Miljø", "Environment"),
+    "TECH": ("Videnskab og teknologi", "Science and technology"),
+    "REGI": ("Regioner og byer", "Regions and cities"),
+    "JUST": ("Retsvæsen og offentlig sikkerhed", "Justice and public safety"),
+}
+
+# The EHDS categories of electronic health data for secondary use (Art. 51).
+HEALTH_CATEGORIES = {
+    "EHR": ("Elektroniske patientjournaler", "Electronic health records"),
+    "REGISTRY": ("Sundhedsregistre", "Health registries"),
+    "CLAIMS": ("Data om ydelser og refusion", "Claims and reimbursement data"),
+    "GENOMICS": ("Genetiske og genomiske data", "Genetic and genomic data"),
+    "WELLNESS": ("Data fra wellness-apps og medicinsk udstyr", "Wellness apps and medical devices"),
+    "TRIALS": ("Kliniske forsøg og undersøgelser", "Clinical trials and studies"),
+    "DETERMINANTS": ("Sundhedsdeterminanter", "Determinants of health"),
+    "ADMINISTRATIVE": ("Administrative sundhedsdata", "Administrative health data"),
+    "CARE": ("Pleje- og omsorgsdata", "Care and social care data"),
+    "BIOBANK": ("Biobanker", "Biobanks"),
+}
+
+ACCESS_RIGHTS_LABELS = {
+    "PUBLIC": ("Offentlig", "Public"),
+    "RESTRICTED": ("Begrænset", "Restricted"),
+    "NON_PUBLIC": ("Ikke-offentlig", "Non-public"),
+}
+
+LEVEL_LABELS = {
+    "national": ("National", "National"),
+    "regional": ("Regional", "Regional"),
+    "municipal": ("Kommunal", "Municipal"),
+}
+
+SEX_CODES = ("male", "female", "M", "K", "F")
+
+# Danish municipality codes (Danmarks Statistik), and the five regions.
+MUNICIPALITY_CODES = frozenset((
+    "101", "147", "151", "153", "155", "157", "159", "161", "163", "165", "167", "169", "173",
+    "175", "183", "185", "187", "190", "201", "210", "217", "219", "223", "230", "240", "250",
+    "253", "259", "260", "265", "269", "270", "306", "316", "320", "326", "329", "330", "336",
+    "340", "350", "360", "370", "376", "390", "400", "410", "411", "420", "430", "440", "450",
+    "461", "479", "480", "482", "492", "510", "530", "540", "550", "561", "563", "573", "575",
+    "580", "607", "615", "621", "630", "657", "661", "665", "671", "706", "707", "710", "727",
+    "730", "740", "741", "746", "751", "756", "760", "766", "773", "779", "787", "791", "810",
+    "813", "820", "825", "840", "846", "849", "851", "860",
+))
+REGION_CODES = frozenset({"1081", "1082", "1083", "1084", "1085"})

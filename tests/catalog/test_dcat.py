@@ -1,0 +1,74 @@
+"""The HealthDCAT-AP export of the demo catalog conforms to the DCAT-AP 3 and HealthDCAT-AP
+shapes for each dataset's access rights."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from rdflib import Graph, URIRef
+from rdflib.namespace import DCAT, DCTERMS, RDF, SH
+
+from marketplace.catalog import dcat
+
+SHARED = Path(__file__).resolve().parents[2] / ".." / "shared" / "standards"
+SHAPES_BY_ACCESS = {"PUBLIC": "opendata", "RESTRICTED": "protected", "NON_PUBLIC": "sensitive"}
+EU_ACCESS = "http://publications.europa.eu/resource/authority/access-right/"
+
+pytestmark = pytest.mark.skipif(not SHARED.is_dir(),
+                                reason=f"the standards folder {SHARED} is not checked out")
+
+
+def _shapes(access_rights: str) -> Graph:
+    shapes = Graph()
+    shapes.parse(SHARED / "dcat-ap" / "dcat-ap-3.0.0-SHACL.ttl")
+    name = SHAPES_BY_ACCESS[access_rights]
+    shapes.parse(SHARED / "healthdcat-ap" / f"HealthDCAT-AP_{name}-shapes.ttl")
+    shapes.parse(SHARED / "healthdcat-ap" / "HealthDCAT-AP_ranges.ttl")
+    return shapes
+
+
+def _violations(data: Graph, shapes: Graph) -> list[str]:
+    import pyshacl
+
+    _conforms, results, _text = pyshacl.validate(data, shacl_graph=shapes, inference="none",
+                                                 allow_warnings=True)
+    return [f"{results.value(r, SH.focusNode)} {results.value(r, SH.resultPath)}: "
+            f"{results.value(r, SH.resultMessage)}"
+            for r in results.subjects(SH.resultSeverity, SH.Violation)]
+
+
+def test_demo_catalog_has_zero_violations(client, demo_world):
+    graph = Graph().parse(data=client.get("/catalog.ttl").get_data(as_text=True),
+                          format="turtle")
+    datasets = list(graph.subjects(RDF.type, DCAT.Dataset))
+    rights = {str(graph.value(d, DCTERMS.accessRights)).removeprefix(EU_ACCESS)
+              for d in datasets}
+    assert len(datasets) == 7 and rights == {"PUBLIC", "RESTRICTED", "NON_PUBLIC"}
+    for access_rights in sorted(rights):
+        # Every dataset carries what the strictest shapes ask, so each set of shapes can judge
+        # the whole catalog; the datasets of this access level are certainly among them.
+        assert _violations(graph, _shapes(access_rights)) == [], access_rights
+
+
+def test_json_ld_export_is_the_same_catalog(client, demo_world):
+    turtle = Graph().parse(data=client.get("/catalog.ttl").get_data(as_text=True),
+                           format="turtle")
+    jsonld = Graph().parse(data=client.get("/catalog.jsonld").get_data(as_text=True),
+                           format="json-ld")
+    assert len(turtle) == len(jsonld)
+    assert set(turtle.subjects(RDF.type, DCAT.Dataset)) == set(
+        jsonld.subjects(RDF.type, DCAT.Dataset))
+
+
+def test_a_minimal_descriptor_still_conforms():
+    descriptor = {
+        "id": 9, "title": "<b>Minimal</b>", "description": "x", "keywords": [],
+        "themes": ["HEAL"], "health_categories": ["REGISTRY"], "access_rights": "NON_PUBLIC",
+        "legal_basis": "GDPR", "data_use": {"permission": "GRU", "diseases": [],
+                                            "modifiers": []},
+        "publisher": {"slug": "x", "name": "X", "level": "municipal"}, "columns": [],
+    }
+    graph = dcat.build_graph([descriptor], base_url="https://example.org", title="Katalog")
+    assert _violations(graph, _shapes("NON_PUBLIC")) == []
+    titles = list(graph.objects(URIRef("https://example.org/catalog/9"), DCTERMS.title))
+    assert [str(t) for t in titles] == ["<b>Minimal</b>"]

@@ -1,0 +1,102 @@
+"""Descriptor validation: every contract field is checked and errors name the field."""
+from __future__ import annotations
+
+import pytest
+
+from marketplace.catalog.descriptor import normalise_descriptor, normalise_icd10
+from marketplace.errors import Invalid
+
+
+def _fields(data, base=None) -> set[str]:
+    with pytest.raises(Invalid) as caught:
+        normalise_descriptor(data, base=base)
+    return {e["field"] for e in caught.value.errors}
+
+
+def test_a_complete_descriptor_is_kept(descriptor):
+    clean = normalise_descriptor(descriptor)
+    assert clean["title"] == "KOL-indlæggelser"
+    assert clean["data_use"] == {"permission": "DS", "diseases": ["DJ44"], "modifiers": ["IRB"]}
+    assert clean["columns"][0]["shareable"] is False  # direct identifiers default to not shared
+    assert clean["columns"][5]["shareable"] is True
+
+
+def test_defaults_fill_optional_fields():
+    clean = normalise_descriptor({"title": "T", "description": "D",
+                                  "health_categories": ["REGISTRY"]})
+    assert clean["access_rights"] == "NON_PUBLIC"
+    assert clean["consent_model"] == "opt_out"
+    assert clean["themes"] == ["HEAL"] and clean["k_min"] == 5
+
+
+@pytest.mark.parametrize(("change", "field"), [
+    ({"data_use": {"permission": "ABC"}}, "data_use.permission"),
+    ({"data_use": {"permission": "GRU", "modifiers": ["XYZ"]}}, "data_use.modifiers[0]"),
+    ({"data_use": {"permission": "DS", "diseases": []}}, "data_use.diseases"),
+    ({"data_use": {"permission": "DS", "diseases": ["lung"]}}, "data_use.diseases[0]"),
+    ({"data_use": {"permission": "GRU", "diseases": ["DJ44"]}}, "data_use.diseases"),
+    ({"temporal": {"start": "2020-02-01", "end": "2020-01-01"}}, "temporal"),
+    ({"temporal": {"start": "2020-02-31"}}, "temporal.start"),
+    ({"access_rights": "OPEN"}, "access_rights"),
+    ({"consent_model": "maybe"}, "consent_model"),
+    ({"k_min": 1}, "k_min"),
+    ({"k_min": "5"}, "k_min"),
+    ({"themes": ["NOPE"]}, "themes[0]"),
+    ({"health_categories": []}, "health_categories"),
+    ({"spatial": ["999"]}, "spatial[0]"),
+    ({"contact_point": {"email": "not-an-address"}}, "contact_point.email"),
+    ({"subject_column": "sex"}, "subject_column"),
+    ({"subject_column": "missing"}, "subject_column"),
+    ({"title": ""}, "title"),
+    ({"title": "x" * 301}, "title"),
+    ({"colour": "blue"}, "colour"),
+])
+def test_bad_fields_are_named(descriptor, change, field):
+    assert field in _fields(descriptor | change)
+
+
+@pytest.mark.parametrize(("column_change", "field"), [
+    ({"minimum": 10, "maximum": 5}, "columns[5].minimum"),
+    ({"minimum": "ten"}, "columns[5].minimum"),
+    ({"type": "blob"}, "columns[5].type"),
+    ({"role": "secret"}, "columns[5].role"),
+    ({"name": "1st"}, "columns[5].name"),
+    ({"name": "_subject_key"}, "columns[5].name"),
+    ({"pattern": "("}, "columns[5].pattern"),
+    ({"generalise": {"kind": "age_band", "width": 5}}, "columns[5].generalise"),
+    ({"identifier_kind": "cpr"}, "columns[5].identifier_kind"),
+    ({"l_diversity": 3}, "columns[5].l_diversity"),
+    ({"concept": "shoe_size"}, "columns[5].concept"),
+    ({"secret": True}, "columns[5].secret"),
+])
+def test_bad_columns_are_named(descriptor, column_change, field):
+    descriptor["columns"][5] = descriptor["columns"][5] | column_change
+    assert field in _fields(descriptor)
+
+
+def test_impossible_date_range_on_a_column(descriptor):
+    descriptor["columns"][3] |= {"minimum": "2027-01-01", "maximum": "2015-01-01"}
+    assert "columns[3].minimum" in _fields(descriptor)
+
+
+def test_duplicate_column_names(descriptor):
+    descriptor["columns"].append(dict(descriptor["columns"][5], name="DAYS"))
+    assert "columns[6].name" in _fields(descriptor)
+
+
+def test_patch_merges_over_the_stored_descriptor(descriptor):
+    stored = normalise_descriptor(descriptor)
+    clean = normalise_descriptor({"title": "Ny"}, base=stored)
+    assert clean["title"] == "Ny" and clean["columns"] == stored["columns"]
+
+
+def test_html_is_kept_as_text_for_escaping_at_output(descriptor):
+    clean = normalise_descriptor(descriptor | {"title": "<img src=x onerror=alert(1)>"})
+    assert clean["title"] == "<img src=x onerror=alert(1)>"
+
+
+def test_icd10_codes_take_the_sks_form():
+    assert normalise_icd10("J44.1") == "DJ441"
+    assert normalise_icd10("dj44") == "DJ44"
+    assert normalise_icd10("D50") == "DD50"
+    assert normalise_icd10("lungs") is None

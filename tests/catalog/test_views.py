@@ -1,0 +1,361 @@
+"""The catalog API and pages: what data holders and the public can do, and what they cannot."""
+from __future__ import annotations
+
+from marketplace.catalog import services
+from tests.catalog.conftest import GOOD_CSV
+
+
+def test_holder_creates_uploads_and_publishes(client, create, upload, holder_headers):
+    dataset = create()
+    assert dataset["status"] == "draft"
+    assert dataset["publisher"]["level"] == "regional"
+
+    response = upload(dataset["id"])
+    assert response.status_code == 200, response.get_json()
+    body = response.get_json()
+    assert body["valid"] is True
+    assert body["report"]["row_count"] == 3
+
+    published = client.post(f"/api/v1/datasets/{dataset['id']}/publish", headers=holder_headers)
+    assert published.status_code == 200
+    assert published.get_json()["status"] == "published"
+    # Facts come from the data: three records of two people.
+    assert published.get_json()["number_of_records"] == 3
+    assert published.get_json()["number_of_unique_individuals"] == 2
+
+
+def _count(session, model) -> int:
+    import sqlalchemy as sa
+    return session.scalar(sa.select(sa.func.count()).select_from(model))
+
+
+def test_creating_needs_a_token_with_catalog_write(client, descriptor, make_org, api_headers):
+    assert client.post("/api/v1/datasets", json=descriptor).status_code == 401
+    company = make_org(kind="company")
+    response = client.post("/api/v1/datasets", json=descriptor,
+                           headers=api_headers(company, scopes="access:request"))
+    assert response.status_code == 403
+    assert response.mimetype == "application/problem+json"
+
+
+def test_only_data_holders_publish_even_with_the_scope(client, descriptor, make_org,
+                                                       api_headers):
+    operator = make_org(kind="operator")
+    response = client.post("/api/v1/datasets", json=descriptor, headers=api_headers(operator))
+    assert response.status_code == 403
+
+
+def test_invalid_descriptor_names_each_field_and_stores_nothing(client, session, descriptor,
+                                                               holder_headers):
+    from marketplace.catalog.models import Dataset
+    before = _count(session, Dataset)
+    descriptor["data_use"] = {"permission": "XYZ", "modifiers": ["NOPE"]}
+    descriptor["columns"][5]["minimum"] = 500
+    descriptor["temporal"] = {"start": "2020-01-01", "end": "2019-01-01"}
+    response = client.post("/api/v1/datasets", json=descriptor, headers=holder_headers)
+    assert response.status_code == 422
+    fields = {e["field"] for e in response.get_json()["errors"]}
+    assert {"data_use.permission", "data_use.modifiers[0]", "columns[5].minimum",
+            "temporal"} <= fields
+    assert _count(session, Dataset) == before
+
+
+def test_malformed_json_body_is_a_clear_400(client, holder_headers):
+    response = client.post("/api/v1/datasets", data="{not json",
+                           content_type="application/json", headers=holder_headers)
+    assert response.status_code == 400
+    assert "JSON" in response.get_json()["detail"]
+
+
+def test_drafts_are_private_to_their_holder(client, create):
+    dataset = create()
+    assert client.get(f"/api/v1/datasets/{dataset['id']}").status_code == 404
+    assert client.get("/api/v1/datasets").get_json()["total"] == 0
+
+
+def test_publishing_without_valid_data_is_a_conflict(client, create, holder_headers):
+    dataset = create()
+    response = client.post(f"/api/v1/datasets/{dataset['id']}/publish", headers=holder_headers)
+    assert response.status_code == 409
+    assert client.get(f"/api/v1/datasets/{dataset['id']}", headers=holder_headers
+                      ).get_json()["status"] == "draft"
+
+
+def test_another_holder_cannot_change_or_upload(client, published, make_org, api_headers):
+    dataset = published()
+    other = api_headers(make_org(kind="municipal"))
+    patch = client.patch(f"/api/v1/datasets/{dataset['id']}", json={"title": "Hijacked"},
+                         headers=other)
+    assert patch.status_code == 403
+    upload = client.put(f"/api/v1/datasets/{dataset['id']}/data", data=GOOD_CSV,
+                        content_type="text/csv", headers=other)
+    assert upload.status_code == 403
+    retire = client.post(f"/api/v1/datasets/{dataset['id']}/retire", headers=other)
+    assert retire.status_code == 403
+    after = client.get(f"/api/v1/datasets/{dataset['id']}").get_json()
+    assert after["title"] == dataset["title"] and after["status"] == "published"
+
+
+def test_patch_changes_fields_and_keeps_the_rest(client, create, holder_headers):
+    dataset = create()
+    response = client.patch(f"/api/v1/datasets/{dataset['id']}",
+                            json={"title": "Ny titel", "k_min": 8}, headers=holder_headers)
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["title"] == "Ny titel" and body["k_min"] == 8
+    assert body["description"] == dataset["description"]
+
+
+def test_server_computed_facts_cannot_be_set_by_the_client(client, create, holder_headers):
+    dataset = create(number_of_records=999_999, status="published")
+    assert dataset["number_of_records"] is None
+    assert dataset["status"] == "draft"
+
+
+def test_invalid_data_is_refused_with_rows_but_never_identifier_values(
+        client, create, upload, holder_headers, session):
+    dataset = create()
+    bad = ("cpr,birth_date,sex,admitted,diagnosis,days\n"
+           "3213851234,1985-03-07,female,2020-05-01,DJ441,3\n"
+           "0703851234,1985-03-07,x,2010-05-01,J44,900\n")
+    response = upload(dataset["id"], bad)
+    assert response.status_code == 422
+    problem = response.get_json()
+    failed = {(e["field"], e["rule"]): e["example_rows"] for e in problem["errors"]}
+    assert failed[("cpr", "cpr")] == [1]
+    assert failed[("sex", "allowed")] == [2]
+    assert failed[("admitted", "range")] == [2]
+    assert failed[("diagnosis", "pattern")] == [2]
+    assert failed[("days", "range")] == [2]
+    text = response.get_data(as_text=True)
+    assert "3213851234" not in text and "0703851234" not in text
+    # The failed report is kept; the dataset still cannot be published.
+    quality = client.get(f"/api/v1/datasets/{dataset['id']}/quality", headers=holder_headers)
+    assert quality.get_json()["valid"] is False
+    assert client.post(f"/api/v1/datasets/{dataset['id']}/publish",
+                       headers=holder_headers).status_code == 409
+
+
+def test_a_failed_new_version_keeps_the_old_one_current(client, published, upload, session,
+                                                        keyring, data_dir):
+    dataset = published()
+    response = upload(dataset["id"], GOOD_CSV.replace("DJ441", "bad"))
+    assert response.status_code == 422
+    stored = services.require_dataset(session, dataset_id=dataset["id"])
+    current = services.current_version(session, dataset=stored)
+    assert current.number == 1
+    frame = next(services.read_version_frames(current, keyring=keyring, data_dir=data_dir))
+    assert list(frame["diagnosis"]) == ["DJ441", "DJ449", "DI500"]
+    assert frame["_subject_key"].iloc[0] == keyring.blind_index("0703851234")
+    assert frame["_subject_key"].iloc[0] == frame["_subject_key"].iloc[2]
+    assert client.get(f"/api/v1/datasets/{dataset['id']}").get_json()["status"] == "published"
+
+
+def test_malformed_files_store_nothing(client, create, upload, session, data_dir):
+    from marketplace.catalog.models import DataVersion
+    dataset = create()
+    cases = {
+        "ragged": GOOD_CSV + "0101701235,1970-01-01,male\n",
+        "bom": "\ufeff" + GOOD_CSV,
+        "formula": GOOD_CSV.replace("DJ449", "=cmd|' /C calc'!A0"),
+        "latin-1": GOOD_CSV.replace("female", "kvinde æ").encode("latin-1"),
+        "header": GOOD_CSV.replace("days", "nights"),
+        "empty": "",
+    }
+    for name, body in cases.items():
+        response = upload(dataset["id"], body)
+        assert response.status_code == 422, name
+        assert response.get_json()["detail"], name
+    wrong_parquet = upload(dataset["id"], b"PAR1 this is not parquet PAR1",
+                           "application/vnd.apache.parquet")
+    assert wrong_parquet.status_code == 422
+    assert _count(session, DataVersion) == 0
+    assert not any(p.is_file() for p in data_dir.rglob("*"))
+
+
+def test_parquet_with_the_wrong_schema_is_refused(client, create, upload, tmp_path):
+    import pandas as pd
+    dataset = create()
+    frame = pd.DataFrame({"cpr": ["0703851234"], "birth_date": ["1985-03-07"], "sex": ["female"],
+                          "admitted": ["2020-01-01"], "diagnosis": ["DJ44"], "days": ["three"]})
+    frame.to_parquet(tmp_path / "bad.parquet")
+    response = upload(dataset["id"], (tmp_path / "bad.parquet").read_bytes(),
+                      "application/vnd.apache.parquet")
+    assert response.status_code == 422
+    assert response.get_json()["errors"][0]["field"] == "days"
+
+
+def test_parquet_upload_is_validated_like_csv(client, create, upload, tmp_path):
+    import pandas as pd
+    dataset = create()
+    frame = pd.DataFrame({"cpr": ["0703851234"], "birth_date": [pd.Timestamp("1985-03-07")],
+                          "sex": ["female"], "admitted": [pd.Timestamp("2020-01-01")],
+                          "diagnosis": ["DJ44"], "days": [3]})
+    frame.to_parquet(tmp_path / "good.parquet")
+    response = upload(dataset["id"], (tmp_path / "good.parquet").read_bytes(),
+                      "application/vnd.apache.parquet")
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["report"]["facts"]["number_of_unique_individuals"] == 1
+
+
+def test_upload_past_the_size_limit_is_413_and_leaves_no_file(app, client, create, upload,
+                                                              data_dir, session):
+    from marketplace.catalog.models import DataVersion
+    app.config["MAX_UPLOAD_BYTES"] = 100
+    dataset = create()
+    response = upload(dataset["id"], GOOD_CSV * 5)
+    assert response.status_code == 413
+    assert _count(session, DataVersion) == 0
+    assert not any(p.is_file() for p in data_dir.rglob("*"))
+
+
+def test_column_dictionary_is_locked_once_data_is_stored(client, published, holder_headers):
+    dataset = published()
+    columns = dataset["columns"][:-1]
+    response = client.patch(f"/api/v1/datasets/{dataset['id']}", json={"columns": columns},
+                            headers=holder_headers)
+    assert response.status_code == 409
+
+
+def test_retired_datasets_leave_the_catalog(client, published, holder_headers):
+    dataset = published()
+    assert client.get("/api/v1/datasets").get_json()["total"] == 1
+    response = client.post(f"/api/v1/datasets/{dataset['id']}/retire", headers=holder_headers)
+    assert response.get_json()["status"] == "retired"
+    assert client.get("/api/v1/datasets").get_json()["total"] == 0
+    assert client.patch(f"/api/v1/datasets/{dataset['id']}", json={"title": "x"},
+                        headers=holder_headers).status_code == 409
+    assert client.post(f"/api/v1/datasets/{dataset['id']}/publish",
+                       headers=holder_headers).status_code == 409
+
+
+def test_search_full_text_facets_and_paging(client, published):
+    published(title="Hjertesvigt i Herlev", keywords=["hjerte"], health_categories=["EHR"])
+    published(title="Genoptræning i Brøndby", keywords=["rehabilitering"],
+              health_categories=["CARE"], access_rights="RESTRICTED", title_en="Rehab")
+    body = client.get("/api/v1/datasets?q=hjerte").get_json()
+    assert [d["title"] for d in body["items"]] == ["Hjertesvigt i Herlev"]
+    assert client.get("/api/v1/datasets?q=rehab").get_json()["total"] == 1  # English title
+    everything = client.get("/api/v1/datasets").get_json()
+    assert everything["facets"]["access_rights"]["RESTRICTED"] == 1
+    assert everything["facets"]["publisher_level"]["regional"] == 2
+    assert everything["facets"]["health_category"]["CARE"] == 1
+    care = client.get("/api/v1/datasets?health_category=CARE").get_json()
+    assert [d["title"] for d in care["items"]] == ["Genoptræning i Brøndby"]
+    assert client.get("/api/v1/datasets?publisher_level=municipal").get_json()["total"] == 0
+    page = client.get("/api/v1/datasets?per_page=1&page=2").get_json()
+    assert page["total"] == 2 and len(page["items"]) == 1
+
+
+def test_search_rejects_bad_parameters(client):
+    response = client.get("/api/v1/datasets?per_page=1000&theme=NOPE&page=x")
+    assert response.status_code == 422
+    assert {e["field"] for e in response.get_json()["errors"]} == {"per_page", "theme", "page"}
+
+
+def test_search_treats_wildcards_literally(client, published):
+    published(title="100% sikker")
+    assert client.get("/api/v1/datasets?q=%25").get_json()["total"] == 1
+    assert client.get("/api/v1/datasets?q=_").get_json()["total"] == 0
+
+
+def test_html_in_titles_is_escaped_on_every_page(client, published):
+    dataset = published(title="<script>alert(1)</script> KOL", keywords=["<b>x</b>"])
+    for path in ("/catalog", f"/catalog/{dataset['id']}", "/catalog?q=KOL"):
+        html = client.get(path).get_data(as_text=True)
+        assert "<script>alert(1)</script>" not in html, path
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html, path
+
+
+def test_catalog_pages_in_danish_and_english(client, published):
+    dataset = published()
+    danish = client.get("/catalog").get_data(as_text=True)
+    assert "Datakatalog" in danish and "KOL-indlæggelser" in danish
+    english = client.get("/catalog?lang=en").get_data(as_text=True)
+    assert "Data catalogue" in english and "COPD admissions" in english
+    page = client.get(f"/catalog/{dataset['id']}?lang=en").get_data(as_text=True)
+    assert "Column dictionary" in page
+
+
+def test_quality_page_draws_completeness_chart(client, published):
+    dataset = published()
+    response = client.get(f"/catalog/{dataset['id']}/quality")
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert "<svg" in html and "100 %" in html
+    assert "0703851234" not in html
+
+
+def test_quality_json(client, published):
+    dataset = published()
+    report = client.get(f"/api/v1/datasets/{dataset['id']}/quality").get_json()
+    assert report["valid"] is True
+    assert report["report"]["completeness"]["cpr"] == 1.0
+    assert report["report"]["engine"] == "great_expectations"
+    assert all(e["success"] for e in report["report"]["expectations"])
+
+
+def test_exports_hold_only_published_datasets(client, published, create):
+    from rdflib import Graph
+    shown = published(title="Udgivet")
+    hidden = create(title="Hemmelig kladde")
+    turtle = client.get("/catalog.ttl")
+    assert turtle.mimetype == "text/turtle"
+    graph = Graph().parse(data=turtle.get_data(as_text=True), format="turtle")
+    titles = {str(t) for t in graph.objects(None, __import__("rdflib").DCTERMS.title)}
+    assert "Udgivet" in titles and hidden["title"] not in titles
+    jsonld = client.get("/catalog.jsonld")
+    assert jsonld.mimetype == "application/ld+json"
+    assert len(Graph().parse(data=jsonld.get_data(as_text=True), format="json-ld")) == len(graph)
+    assert str(shown["id"]) in turtle.get_data(as_text=True)
+
+
+def test_counts_by_level(session, published):
+    published()
+    assert services.count_published_by_level(session) == {"national": 0, "regional": 1,
+                                                          "municipal": 0}
+
+
+def test_uploads_larger_than_the_form_limit_stream_through(app, client, create, upload):
+    assert app.config["MAX_CONTENT_LENGTH"] < 2_000_000
+    rows = "0703851234,1985-03-07,female,2020-05-01,DJ441,3\n" * 45_000
+    body = GOOD_CSV + rows
+    assert len(body) > 2_000_000
+    response = upload(create()["id"], body)
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["number_of_rows"] == 45_003
+
+
+def test_failed_versions_are_private_to_the_holder(client, published, upload):
+    dataset = published()
+    assert upload(dataset["id"], GOOD_CSV.replace("DJ441", "bad")).status_code == 422
+    public = client.get(f"/api/v1/datasets/{dataset['id']}/quality").get_json()
+    assert public["version"] == 1 and public["valid"] is True
+    hidden = client.get(f"/api/v1/datasets/{dataset['id']}/quality?version=2")
+    assert hidden.status_code == 404
+
+
+def test_api_accepts_the_file_as_a_multipart_form_too(client, create, holder_headers):
+    import io
+    dataset = create()
+    response = client.put(f"/api/v1/datasets/{dataset['id']}/data", headers=holder_headers,
+                          data={"file": (io.BytesIO(GOOD_CSV.encode()), "version.csv")},
+                          content_type="multipart/form-data")
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["number_of_rows"] == 3
+
+
+def test_a_tampered_stored_version_cannot_be_read(client, published, session, keyring, data_dir):
+    import pytest
+
+    from marketplace.errors import Invalid
+    dataset = published()
+    version = services.current_version(
+        session, dataset=services.require_dataset(session, dataset_id=dataset["id"]))
+    path = services.version_path(version, data_dir=data_dir)
+    blob = bytearray(path.read_bytes())
+    blob[-5] ^= 0xFF
+    path.write_bytes(bytes(blob))
+    with pytest.raises(Invalid):
+        next(services.read_version_frames(version, keyring=keyring, data_dir=data_dir))
+
