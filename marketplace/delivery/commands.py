@@ -1,0 +1,42 @@
+"""`marketplace worker [--once]`: builds queued extracts, with a progress bar per extract."""
+from __future__ import annotations
+
+import time
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+from tqdm import tqdm
+
+from marketplace.delivery import jobs
+
+
+@click.command("worker")
+@click.option("--once", is_flag=True, help="Build every waiting extract, then exit.")
+@click.option("--poll-seconds", default=2.0, show_default=True, type=click.FloatRange(0.1, 60))
+@with_appcontext
+def worker(once: bool, poll_seconds: float) -> None:
+    """Run queued extract jobs (and take over jobs whose worker stopped)."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    name = jobs.worker_name()
+    built = 0
+    bars: dict[int, tqdm] = {}
+
+    def show(extract_id: int, fraction: float) -> None:
+        bar = bars.get(extract_id)
+        if bar is None:
+            bar = bars[extract_id] = tqdm(total=100, desc=f"extract {extract_id}", unit="%")
+        bar.update(round(fraction * 100) - bar.n)
+
+    while True:
+        extract_id = jobs.run_next(app, worker=name, on_progress=show)
+        for bar in bars.values():
+            bar.close()
+        bars.clear()
+        if extract_id is not None:
+            built += 1
+            continue
+        if once:
+            click.echo(f"{built} extract(s) processed")
+            return
+        time.sleep(poll_seconds)

@@ -1,0 +1,81 @@
+"""Running extract jobs: the edge that owns their transactions (worker command, inline thread).
+
+A job is claimed and committed first (its lease is visible to other workers), then built in the
+same session, which commits progress as it goes and the result at the end. A failure rolls the
+build back and records the error in a fresh transaction; a crash leaves an expiring lease.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from collections.abc import Callable
+
+from flask import Flask
+
+from marketplace.db import utcnow
+from marketplace.delivery import services
+from marketplace.errors import DomainError
+
+log = logging.getLogger(__name__)
+
+ProgressHook = Callable[[int, float], None]
+
+
+def worker_name(prefix: str = "worker") -> str:
+    return f"{prefix}-{socket.gethostname()}-{os.getpid()}-{threading.get_ident()}"
+
+
+def run_next(app: Flask, *, worker: str, extract_id: int | None = None,
+             on_progress: ProgressHook | None = None) -> int | None:
+    """Claim and build one extract; return its id, or None when nothing was waiting."""
+    keyring = app.extensions["marketplace.keyring"]
+    data_dir = app.config["DATA_DIR"]
+    session = app.extensions["marketplace.sessionmaker"]()
+    try:
+        extract = services.claim_next_extract(session, worker=worker, now=utcnow(),
+                                              extract_id=extract_id)
+        session.commit()
+        if extract is None:
+            return None
+        job_id = extract.id
+
+        def progress(fraction: float) -> None:
+            services.renew_lease(extract, progress=fraction, now=utcnow())
+            session.commit()
+            if on_progress:
+                on_progress(job_id, fraction)
+
+        try:
+            services.run_extract(session, extract=extract, keyring=keyring, data_dir=data_dir,
+                                 now=utcnow(), on_progress=progress)
+            session.commit()
+        except DomainError as error:
+            session.rollback()
+            services.fail_extract(session, extract_id=job_id, message=error.detail,
+                                  now=utcnow())
+            session.commit()
+        except Exception as error:  # a bug must not leave the job running forever
+            session.rollback()
+            log.error("extract %s failed unexpectedly: %s", job_id, type(error).__name__)
+            services.fail_extract(session, extract_id=job_id, now=utcnow(),
+                                  message="the extract failed because of an internal error")
+            session.commit()
+        if on_progress:
+            on_progress(job_id, 1.0)
+        return job_id
+    finally:
+        session.close()
+
+
+def start_inline(app: Flask, extract_id: int) -> threading.Thread:
+    """Build one extract in a background thread of this process (embedded default)."""
+
+    def work() -> None:
+        with app.app_context():
+            run_next(app, worker=worker_name("inline"), extract_id=extract_id)
+
+    thread = threading.Thread(target=work, name=f"extract-{extract_id}", daemon=True)
+    thread.start()
+    return thread

@@ -1,0 +1,542 @@
+"""Business rules of the delivery domain: requesting, building and handing out extracts.
+
+Building an extract is a durable job (see `claim_next_extract` and `run_extract`); the edge that
+runs it (the worker command or the in-process runner) owns the transactions.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import partial
+from pathlib import Path
+from threading import Lock
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from marketplace.access import services as access_services
+from marketplace.access.models import Permit
+from marketplace.catalog import services as catalog_services
+from marketplace.catalog.models import Dataset, DataVersion
+from marketplace.consent import evaluation as consent_evaluation
+from marketplace.consent import services as consent_services
+from marketplace.db import utcnow
+from marketplace.delivery import leaks, output, pipeline
+from marketplace.delivery.models import Extract
+from marketplace.errors import Conflict, Forbidden, Invalid, NotFound
+from marketplace.identity.principal import Principal
+from marketplace.security import Keyring
+
+LEASE = timedelta(minutes=5)
+MAX_ATTEMPTS = 3
+BATCH_ROWS = 500_000
+_ESTIMATE_CACHE_SIZE = 256
+_FRAME_CACHE_SIZE = 4
+
+ProgressCallback = Callable[[float], None]
+
+
+# --- finding extracts ------------------------------------------------------------------------
+
+
+def get_extract(session: Session, *, extract_id: int) -> Extract | None:
+    return session.get(Extract, extract_id)
+
+
+def require_extract(session: Session, *, extract_id: int) -> Extract:
+    """Return the extract; raise NotFound."""
+    extract = get_extract(session, extract_id=extract_id)
+    if extract is None:
+        raise NotFound(f"no extract {extract_id}")
+    return extract
+
+
+def require_visible_extract(session: Session, *, extract_id: int, actor: Principal) -> Extract:
+    """Return the extract for the permit's company or the operator; raise NotFound, Forbidden."""
+    extract = require_extract(session, extract_id=extract_id)
+    if not (actor.is_operator or actor.belongs_to(extract.company_org_id)):
+        raise Forbidden("this extract belongs to another organisation")
+    return extract
+
+
+def list_extracts(session: Session, *, actor: Principal, permit_id: int | None = None
+                  ) -> list[Extract]:
+    """The actor's company's extracts (all of them for the operator), newest first."""
+    query = sa.select(Extract).order_by(Extract.id.desc())
+    if not actor.is_operator:
+        if actor.org_id is None:
+            raise Forbidden("only organisations hold extracts")
+        query = query.where(Extract.company_org_id == actor.org_id)
+    if permit_id is not None:
+        query = query.where(Extract.permit_id == permit_id)
+    return list(session.scalars(query))
+
+
+@dataclass(frozen=True)
+class PermitOverview:
+    permit: Permit
+    datasets: list[Dataset]
+    extracts: list[Extract]
+    status: str
+
+
+def list_usable_permits(session: Session, *, actor: Principal, now: datetime
+                        ) -> list[PermitOverview]:
+    """The permits of the actor's company with their datasets and extracts, newest first."""
+    if actor.org_id is None and not actor.is_operator:
+        raise Forbidden("only organisations hold permits")
+    query = sa.select(Permit).order_by(Permit.id.desc())
+    if not actor.is_operator:
+        query = query.where(Permit.company_org_id == actor.org_id)
+    permits = list(session.scalars(query))
+    extracts = list_extracts(session, actor=actor)
+    overviews = []
+    for permit in permits:
+        datasets = [
+            d for d in (catalog_services.get_dataset(session, dataset_id=i)
+                        for i in permit.dataset_ids) if d is not None
+        ]
+        overviews.append(PermitOverview(
+            permit=permit,
+            datasets=datasets,
+            extracts=[e for e in extracts if e.permit_id == permit.id],
+            status=permit.status_at(now),
+        ))
+    return overviews
+
+
+# --- requesting ------------------------------------------------------------------------------
+
+
+def _permitted_entry(permit: Permit, dataset_id: int | None) -> dict:
+    entries = permit.datasets
+    if dataset_id is None:
+        if len(entries) != 1:
+            raise Invalid.field("dataset_id", "the permit covers several datasets: name one")
+        return entries[0]
+    for entry in entries:
+        if entry["dataset_id"] == dataset_id:
+            return entry
+    raise Invalid.field("dataset_id", f"the permit does not cover dataset {dataset_id}")
+
+
+def request_extract(session: Session, *, actor: Principal, permit_id: int,
+                    dataset_id: int | None, now: datetime) -> Extract:
+    """Queue an extract of one dataset under a permit the actor's company may use now.
+
+    Raises NotFound, Forbidden (another company), Conflict (permit expired or revoked, or no
+    valid data version) and Invalid (dataset not covered by the permit).
+    """
+    permit = access_services.require_usable_permit(session, permit_id=permit_id, actor=actor,
+                                                   now=now)
+    entry = _permitted_entry(permit, dataset_id)
+    dataset = catalog_services.require_dataset(session, dataset_id=entry["dataset_id"])
+    if dataset.status == "retired":
+        raise Conflict("the dataset has been retired")
+    version = catalog_services.current_version(session, dataset=dataset)
+    if version is None or not version.sha256:
+        raise Conflict("the dataset has no valid data version to extract from")
+    extract = Extract(
+        permit_id=permit.id,
+        dataset_id=dataset.id,
+        company_org_id=permit.company_org_id,
+        data_version_id=version.id,
+        data_version_sha256=version.sha256,
+        requested_by=access_services.actor_label(actor),
+        status="queued",
+        progress=0.0,
+        attempts=0,
+        created_at=now,
+    )
+    session.add(extract)
+    session.flush()
+    access_services.record_audit(
+        session, actor=actor, action="extract.requested", subject_type="extract",
+        subject_id=str(extract.id),
+        details={"permit_id": permit.id, "dataset_id": dataset.id, "data_version": version.id},
+    )
+    return extract
+
+
+def retry_extract(session: Session, *, actor: Principal, extract_id: int, now: datetime
+                  ) -> Extract:
+    """Queue a failed extract again; raise Conflict unless it failed, Forbidden for others."""
+    extract = require_visible_extract(session, extract_id=extract_id, actor=actor)
+    access_services.require_usable_permit(session, permit_id=extract.permit_id, actor=actor,
+                                          now=now)
+    if extract.status != "failed":
+        raise Conflict(f"only a failed extract can be retried (this one is {extract.status})")
+    extract.status, extract.progress, extract.error = "queued", 0.0, None
+    extract.attempts = 0
+    extract.lease_owner = extract.lease_expires_at = None
+    access_services.record_audit(session, actor=actor, action="extract.retried",
+                                 subject_type="extract", subject_id=str(extract.id), details={})
+    return extract
+
+
+# --- the job ---------------------------------------------------------------------------------
+
+
+def claim_next_extract(session: Session, *, worker: str, now: datetime,
+                       extract_id: int | None = None) -> Extract | None:
+    """Lease the oldest queued extract, or one whose worker's lease ran out (it crashed).
+
+    An extract whose workers stopped MAX_ATTEMPTS times is failed instead of tried again.
+    """
+    runnable = sa.or_(
+        Extract.status == "queued",
+        sa.and_(Extract.status == "running", Extract.lease_expires_at < now),
+    )
+    query = sa.select(Extract).where(runnable).order_by(Extract.created_at, Extract.id).limit(1)
+    if extract_id is not None:
+        query = query.where(Extract.id == extract_id)
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    while (extract := session.scalar(query)) is not None:
+        if extract.attempts < MAX_ATTEMPTS:
+            extract.status = "running"
+            extract.attempts += 1
+            extract.progress = 0.0
+            extract.lease_owner = worker
+            extract.lease_expires_at = now + LEASE
+            extract.started_at = now
+            session.flush()
+            return extract
+        fail_extract(session, extract_id=extract.id, now=now,
+                     message="the extract stopped repeatedly while being built")
+        session.flush()
+    return None
+
+
+def renew_lease(extract: Extract, *, progress: float, now: datetime) -> None:
+    """Record progress and keep the lease while the job is alive."""
+    extract.progress = float(min(max(progress, 0.0), 1.0))
+    extract.lease_expires_at = now + LEASE
+
+
+def _fail(extract: Extract, message: str, now: datetime) -> None:
+    extract.status = "failed"
+    extract.error = message
+    extract.finished_at = now
+    extract.lease_owner = extract.lease_expires_at = None
+    extract.path = None
+
+
+def fail_extract(session: Session, *, extract_id: int, message: str, now: datetime) -> Extract:
+    """Mark an extract failed with a message the company can act on."""
+    extract = require_extract(session, extract_id=extract_id)
+    _fail(extract, message, now)
+    access_services.record_audit(session, actor=None, action="extract.failed",
+                                 subject_type="extract", subject_id=str(extract.id),
+                                 details={"error": message})
+    return extract
+
+
+def permit_keys(keyring: Keyring, permit_id: int) -> tuple[bytes, bytes]:
+    """The permit's pseudonym key and date-shift key (HKDF from the master key)."""
+    return (keyring.derive(f"permit:{permit_id}:pseudonym"),
+            keyring.derive(f"permit:{permit_id}:date-shift"))
+
+
+def _extract_context(extract_id: int) -> str:
+    return f"delivery/extract/{extract_id}"
+
+
+def extract_path(extract_id: int, *, data_dir: Path) -> Path:
+    return data_dir / "extracts" / f"{extract_id}.parquet.enc"
+
+
+def plan_for(session: Session, *, permit: Permit, dataset: Dataset, keyring: Keyring
+             ) -> pipeline.ExtractPlan:
+    """The pipeline plan of one dataset under one permit, consent evaluated as of approval."""
+    entry = _permitted_entry(permit, dataset.id)
+    snapshot = consent_services.consent_snapshot(
+        session, purpose=permit.purpose, holder_org_id=dataset.publisher_org_id,
+        dataset_id=dataset.id, as_of=permit.approved_at)
+    pseudonym_key, shift_key = permit_keys(keyring, permit.id)
+    return pipeline.ExtractPlan(
+        columns=tuple(dataset.columns),
+        subject_column=dataset.subject_column,
+        permitted=tuple(entry.get("columns") or ()),
+        cohort=permit.cohort or {},
+        k=max(dataset.k_min or 1, permit.k_min or 0),
+        reference_date=permit.approved_at.date(),
+        pseudonym_key=pseudonym_key,
+        date_shift_key=shift_key,
+        include=partial(consent_evaluation.included_mask, snapshot=snapshot,
+                        consent_model=dataset.consent_model),
+    )
+
+
+def run_extract(session: Session, *, extract: Extract, keyring: Keyring, data_dir: Path,
+                now: datetime, on_progress: ProgressCallback | None = None,
+                batch_rows: int = BATCH_ROWS) -> Extract:
+    """Build a leased extract end to end; it becomes visible only when complete.
+
+    Raises a DomainError with a message the company can act on (permit no longer valid, data
+    version changed, tampered or truncated data, a leak found) and leaves no output file; the
+    caller rolls back and records the failure with `fail_extract`.
+    """
+    try:
+        return _build(session, extract=extract, keyring=keyring, data_dir=data_dir, now=now,
+                      on_progress=on_progress, batch_rows=batch_rows)
+    except leaks.LeakFound as found:
+        extract_path(extract.id, data_dir=data_dir).unlink(missing_ok=True)
+        raise Invalid("the leak scan stopped the extract: " + "; ".join(found.findings)) from None
+    except BaseException:
+        extract_path(extract.id, data_dir=data_dir).unlink(missing_ok=True)
+        raise
+
+
+def _usable_version(session: Session, extract: Extract, dataset: Dataset) -> DataVersion:
+    version = catalog_services.current_version(session, dataset=dataset)
+    if (version is None or version.id != extract.data_version_id
+            or version.sha256 != extract.data_version_sha256):
+        raise Conflict("the dataset's data version changed after the extract was requested; "
+                       "request a new extract")
+    return version
+
+
+def _build(session: Session, *, extract: Extract, keyring: Keyring, data_dir: Path,
+           now: datetime, on_progress: ProgressCallback | None, batch_rows: int) -> Extract:
+    permit = access_services.require_permit(session, permit_id=extract.permit_id)
+    status = permit.status_at(now)
+    if status != "active":
+        raise Conflict(f"permit {status}")
+    dataset = catalog_services.require_dataset(session, dataset_id=extract.dataset_id)
+    version = _usable_version(session, extract, dataset)
+    plan = plan_for(session, permit=permit, dataset=dataset, keyring=keyring)
+    chunks_per_pass = max(1, -(-int(version.number_of_rows or 0) // batch_rows))
+
+    def frames() -> Iterator[pd.DataFrame]:
+        return catalog_services.read_version_frames(
+            version, keyring=keyring, data_dir=data_dir,
+            columns=plan.input_columns, batch_rows=batch_rows)
+
+    def progress(pass_number: int, chunk: int) -> None:
+        if on_progress:
+            done = (pass_number - 1) * chunks_per_pass + chunk + 1
+            on_progress(min(0.95, 0.95 * done / (2 * chunks_per_pass)))
+
+    released = pipeline.run_pandas(frames, plan, on_chunk=progress)
+    subject_keys: list[np.ndarray] = []
+
+    def frames_out() -> Iterator[pd.DataFrame]:
+        for chunk in released.chunks:
+            subject_keys.append(chunk.subject_keys)
+            yield chunk.frame
+
+    parquet = output.write_parquet(frames_out())
+    path = extract_path(extract.id, data_dir=data_dir)
+    sha256 = keyring.write_encrypted(path, _slices(parquet.data),
+                                     context=_extract_context(extract.id))
+    anonymisation = released.decision.anonymisation
+    finished = utcnow()
+    manifest = output.sign_manifest(
+        {
+            "extract_id": extract.id,
+            "permit_id": permit.id,
+            "dataset_id": dataset.id,
+            "rows_in": released.decision.selection.rows_read,
+            "rows_out": parquet.rows,
+            "rows_suppressed": anonymisation.rows_suppressed,
+            "k": anonymisation.achieved_k if parquet.rows else plan.k,
+            "columns": parquet.columns,
+            "sha256": sha256,
+            "created_at": finished.isoformat(),
+        },
+        key=keyring.signing_key, public_key_b64=keyring.public_key_b64)
+    people = np.unique(np.concatenate(subject_keys)) if subject_keys else np.array([])
+    consent_services.record_data_uses(
+        session, extract_id=extract.id, permit_id=permit.id, dataset_id=dataset.id,
+        holder_org_id=dataset.publisher_org_id, company_org_id=permit.company_org_id,
+        purpose=permit.purpose, subject_keys=people.tolist(), at=finished)
+    extract.report = {
+        "rows_selected": released.decision.selection.rows_selected,
+        "persons_out": len(people),
+        "k_required": plan.k,
+        "generalisation": dict(zip(anonymisation.names, anonymisation.node, strict=True)),
+        "information_loss": round(anonymisation.information_loss, 4),
+        "l_diversity": plan.l_diversity,
+    }
+    extract.manifest = manifest
+    extract.path = str(path.relative_to(data_dir))
+    extract.byte_size = path.stat().st_size
+    extract.status, extract.progress, extract.error = "succeeded", 1.0, None
+    extract.finished_at = finished
+    extract.lease_owner = extract.lease_expires_at = None
+    access_services.record_audit(
+        session, actor=None, action="extract.succeeded", subject_type="extract",
+        subject_id=str(extract.id),
+        details={"permit_id": permit.id, "dataset_id": dataset.id, "rows_out": parquet.rows,
+                 "rows_suppressed": anonymisation.rows_suppressed, "sha256": sha256})
+    return extract
+
+
+def _slices(buffer, size: int = 1 << 20) -> Iterator[bytes]:
+    view = memoryview(buffer)
+    for start in range(0, len(view), size):
+        yield bytes(view[start:start + size])
+
+
+# --- handing out -----------------------------------------------------------------------------
+
+
+def _require_downloadable(session: Session, *, actor: Principal, extract_id: int,
+                          now: datetime) -> Extract:
+    extract = require_extract(session, extract_id=extract_id)
+    if not actor.belongs_to(extract.company_org_id):
+        raise Forbidden("only the company holding the permit may download its extracts")
+    access_services.require_usable_permit(session, permit_id=extract.permit_id, actor=actor,
+                                          now=now)
+    if extract.status != "succeeded" or not extract.path:
+        raise Conflict(f"the extract is not ready (status {extract.status})")
+    return extract
+
+
+def read_extract_parquet(extract: Extract, *, keyring: Keyring, data_dir: Path) -> bytes:
+    """Decrypt an extract and check it against its signed manifest; raise Invalid if altered."""
+    data = keyring.read_encrypted_bytes(data_dir / extract.path,
+                                        context=_extract_context(extract.id))
+    if hashlib.sha256(data).hexdigest() != (extract.manifest or {}).get("sha256"):
+        raise Invalid("the stored extract does not match its manifest")
+    return data
+
+
+@dataclass(frozen=True)
+class Download:
+    extract: Extract
+    media_type: str
+    filename: str
+    body: Iterator[bytes]
+
+
+def download_extract(session: Session, *, actor: Principal, extract_id: int, fmt: str,
+                     keyring: Keyring, data_dir: Path, now: datetime) -> Download:
+    """Hand the extract to its company while the permit is valid, verified before any byte.
+
+    Raises NotFound, Forbidden, Conflict (permit expired or revoked, extract not ready),
+    Invalid (unknown format, or a stored file that was tampered with).
+    """
+    if fmt not in ("parquet", "csv"):
+        raise Invalid.field("format", "format must be parquet or csv")
+    extract = _require_downloadable(session, actor=actor, extract_id=extract_id, now=now)
+    data = read_extract_parquet(extract, keyring=keyring, data_dir=data_dir)
+    access_services.record_audit(
+        session, actor=actor, action="extract.downloaded", subject_type="extract",
+        subject_id=str(extract.id), details={"format": fmt})
+    stem = f"extract-{extract.id}-permit-{extract.permit_id}-dataset-{extract.dataset_id}"
+    if fmt == "csv":
+        return Download(extract, "text/csv; charset=utf-8", f"{stem}.csv",
+                        output.parquet_to_csv(data))
+    return Download(extract, "application/vnd.apache.parquet", f"{stem}.parquet", iter([data]))
+
+
+def extract_manifest(session: Session, *, actor: Principal, extract_id: int) -> dict:
+    """The signed manifest of a finished extract; raise Conflict while it is not ready."""
+    extract = require_visible_extract(session, extract_id=extract_id, actor=actor)
+    if extract.status != "succeeded" or extract.manifest is None:
+        raise Conflict(f"the extract is not ready (status {extract.status})")
+    return extract.manifest
+
+
+def signing_key(keyring: Keyring) -> dict:
+    """The public key that verifies extract manifests."""
+    raw = keyring.public_key_b64
+    return {
+        "algorithm": "Ed25519",
+        "public_key": raw,
+        "key_id": hashlib.sha256(raw.encode()).hexdigest()[:16],
+        "signed_form": "the manifest without 'signature', JSON with sorted keys and separators "
+                       "(',', ':'), UTF-8",
+    }
+
+
+def extract_to_json(extract: Extract) -> dict:
+    """The API form of an extract."""
+    body = {
+        "id": extract.id,
+        "permit_id": extract.permit_id,
+        "dataset_id": extract.dataset_id,
+        "status": extract.status,
+        "progress": round(extract.progress, 4),
+        "attempts": extract.attempts,
+        "created_at": extract.created_at.isoformat() if extract.created_at else None,
+        "finished_at": extract.finished_at.isoformat() if extract.finished_at else None,
+    }
+    if extract.error:
+        body["error"] = extract.error
+    if extract.status == "succeeded" and extract.manifest:
+        body["manifest"] = extract.manifest
+        body["report"] = extract.report
+    return body
+
+
+# --- cohort size for access decisions --------------------------------------------------------
+
+_frames: OrderedDict[str, pd.DataFrame] = OrderedDict()
+_estimates: OrderedDict[tuple, int] = OrderedDict()
+_cache_lock = Lock()
+
+
+def _cohort_frame(version: DataVersion, dataset: Dataset, *, keyring: Keyring, data_dir: Path
+                  ) -> pd.DataFrame:
+    """The concept columns and subject keys of a data version, decrypted once and kept."""
+    with _cache_lock:
+        if version.sha256 in _frames:
+            _frames.move_to_end(version.sha256)
+            return _frames[version.sha256]
+    wanted = [c["name"] for c in dataset.columns if c.get("concept")]
+    if dataset.subject_column:
+        wanted.append(pipeline.SUBJECT_KEY)
+    frame = pd.concat(
+        list(catalog_services.read_version_frames(version, keyring=keyring, data_dir=data_dir,
+                                                  columns=wanted)),
+        ignore_index=True,
+    )
+    with _cache_lock:
+        _frames[version.sha256] = frame
+        while len(_frames) > _FRAME_CACHE_SIZE:
+            _frames.popitem(last=False)
+    return frame
+
+
+def estimate_cohort_size(session: Session, *, dataset: Dataset, cohort: dict, purpose: str,
+                         as_of: datetime, keyring: Keyring, data_dir: Path) -> int:
+    """Distinct citizens in the current data version passing the consent and cohort filters.
+
+    Raises Conflict when the dataset has no valid data version, Invalid when it is unreadable.
+    Cached per (version, cohort, purpose, consent state, day).
+    """
+    version = catalog_services.current_version(session, dataset=dataset)
+    if version is None or not version.sha256:
+        raise Conflict("the dataset has no valid data version")
+    snapshot = consent_services.consent_snapshot(
+        session, purpose=purpose, holder_org_id=dataset.publisher_org_id,
+        dataset_id=dataset.id, as_of=as_of)
+    key = (version.sha256, json.dumps(cohort or {}, sort_keys=True, default=str), purpose,
+           dataset.consent_model, snapshot.fingerprint, as_of.date())
+    with _cache_lock:
+        if key in _estimates:
+            return _estimates[key]
+    frame = _cohort_frame(version, dataset, keyring=keyring, data_dir=data_dir)
+    mask = pipeline.cohort_mask(frame, columns=dataset.columns, cohort=cohort,
+                                reference_date=as_of.date())
+    if pipeline.SUBJECT_KEY in frame:
+        keys = frame[pipeline.SUBJECT_KEY]
+        mask &= consent_evaluation.included_mask(keys, snapshot,
+                                                 consent_model=dataset.consent_model)
+        size = int(pd.unique(keys.to_numpy()[mask]).size)
+    else:
+        size = int(mask.sum())
+    with _cache_lock:
+        _estimates[key] = size
+        while len(_estimates) > _ESTIMATE_CACHE_SIZE:
+            _estimates.popitem(last=False)
+    return size
