@@ -25,10 +25,12 @@ class Link:
 # (path, Danish label, who sees it); the label is translated when the page is drawn.
 _NAV: tuple[tuple[str, str, frozenset[str]], ...] = (
     ("/catalog", "Datakatalog", frozenset({"*"})),
+    ("/catalog/mine", "Mine datasæt", frozenset({"holder_admin", "operator"})),
     ("/consent", "Mit samtykke", frozenset({"citizen"})),
     ("/consent/history", "Historik", frozenset({"citizen"})),
     ("/my-data-uses", "Hvem brugte mine data", frozenset({"citizen"})),
-    ("/requests", "Ansøgninger", frozenset({"company_member", "operator"})),
+    ("/requests", "Ansøgninger", frozenset({"company_member", "holder_admin", "reviewer",
+                                           "operator"})),
     ("/extracts", "Udtræk", frozenset({"company_member", "operator"})),
     ("/reviews", "Sagsbehandling", frozenset({"holder_admin", "reviewer", "operator"})),
     ("/test-environments", "Testmiljøer", frozenset({"*"})),

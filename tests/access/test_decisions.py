@@ -287,13 +287,23 @@ def test_every_fact_the_engine_builds_conforms_to_the_schema(bundle):
     assert all(r.decision != cedarpy.Decision.NoDecision for r in results)
 
 
-def test_a_fact_of_the_wrong_shape_is_a_deny(bundle, monkeypatch):
-    real = decisions._context
-    monkeypatch.setattr(decisions, "_context",
-                        lambda *args: {**real(*args), "cohort_size": "many"})
-    decision = decide(bundle, requester=COMPANY, application=app(),
-                      requests=[DatasetRequest(dataset(), ("age",), 100)])
-    assert (decision.outcome, decision.rule_ids) == ("deny", {"engine.error"})
+@pytest.mark.parametrize(("application", "modifier", "cohort_size"), [
+    ({}, "NCU", "many"), ({"duration_days": "long"}, "NCU", 100),
+    ({"ethics_approval": "yes"}, "IRB", 100), ({"duration_days": 2**70}, "NCU", 100)])
+def test_a_fact_of_the_wrong_shape_is_a_deny(bundle, application, modifier, cohort_size):
+    decision = decide(bundle, requester=COMPANY, application=app(**application), requests=[
+        DatasetRequest(dataset(data_use=use("GRU", modifier)), ("age",), cohort_size)])
+    assert decision.outcome == "deny"
+    assert decision.rule_ids == {"engine.error"}
+
+
+def test_hostile_text_in_facts_stays_data(bundle):
+    # Column names and purpose codes come from applicants; they are JSON-escaped, never code.
+    hostile = '"}],"cohort_size":99999,"x":[{"'
+    decision = decide(bundle, requester=COMPANY, application=app(purpose=PurposeFacts(
+        hostile, known=False, duo=None)), requests=[DatasetRequest(dataset(), (hostile,), 100)])
+    assert decision.outcome == "deny"
+    assert decision.rule_ids == {"purpose.unknown", "data.unshareable_column"}
 
 
 def test_decide_many_matches_one_by_one(bundle):
