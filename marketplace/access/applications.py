@@ -49,6 +49,7 @@ class Application:
     ethics_approval: str
     processors: tuple[dict[str, str], ...]
     test_environment_id: int | None
+    test_course_id: int | None = None
 
 
 class _Errors:
@@ -82,7 +83,9 @@ def parse_application(data: Any) -> Application:
         safeguards=texts["safeguards"], ethics_approval=texts["ethics_approval"],
         processors=_processors(data.get("processors", []), errors),
         test_environment_id=_optional_id(data.get("test_environment"), "test_environment",
-                                         errors))
+                                         "a test environment", errors),
+        test_course_id=_optional_id(data.get("test_course"), "test_course", "a test course",
+                                    errors))
     if errors.items:
         fields = ", ".join(dict.fromkeys(item["field"] for item in errors.items))
         raise Invalid(f"the application has invalid fields: {fields}", errors=errors.items)
@@ -121,12 +124,12 @@ def _integer(value: Any) -> int | None:
     return None
 
 
-def _optional_id(value: Any, name: str, errors: _Errors) -> int | None:
+def _optional_id(value: Any, name: str, what: str, errors: _Errors) -> int | None:
     if value in (None, ""):
         return None
     number = _integer(value)
     if number is None or number < 1:
-        errors.add(name, "must be the id of a test environment")
+        errors.add(name, f"must be the id of {what}")
     return number
 
 

@@ -56,6 +56,7 @@ def form_to_payload(form: FormData) -> dict[str, Any]:
         "safeguards": form.get("safeguards", ""),
         "ethics_approval": form.get("ethics_approval", ""), "processors": processors,
         "test_environment": _number(form.get("test_environment")),
+        "test_course": _number(form.get("test_course")),
     }
 
 
@@ -82,4 +83,5 @@ def payload_to_form(payload: dict[str, Any]) -> dict[str, Any]:
         "processors": "\n".join(f"{p.get('name', '')}, {p.get('role', '')}".rstrip(", ")
                                 for p in payload.get("processors") or []),
         "test_environment": str(payload.get("test_environment") or ""),
+        "test_course": str(payload.get("test_course") or ""),
     }

@@ -41,6 +41,7 @@ class AccessRequest(Base):
     ethics_approval: Mapped[str] = mapped_column(sa.String(200), default="")
     processors: Mapped[list[dict[str, Any]]] = mapped_column(JSONValue, default=list)
     test_environment_id: Mapped[int | None]
+    test_course_id: Mapped[int | None]
     status: Mapped[str] = mapped_column(sa.String(20))
     round: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[created_at]
@@ -163,6 +164,7 @@ class Permit(Base):
     duties: Mapped[list[dict[str, Any]]] = mapped_column(JSONValue, default=list)
     policy_version: Mapped[str] = mapped_column(sa.String(64))
     test_environment_id: Mapped[int | None]
+    test_course_id: Mapped[int | None]
     approved_at: Mapped[datetime] = mapped_column(UTCDateTime)
     valid_until: Mapped[datetime] = mapped_column(UTCDateTime)
     # Stored state is active or revoked; expiry is derived from valid_until when read.

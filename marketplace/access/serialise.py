@@ -25,7 +25,7 @@ def permit_to_json(permit: Permit, *, now: datetime) -> dict[str, Any]:
         "k_min": permit.k_min, "pseudonymised": permit.pseudonymised, "duties": permit.duties,
         "approved_at": _iso(permit.approved_at), "valid_until": _iso(permit.valid_until),
         "policy_version": permit.policy_version,
-        "test_environment": permit.test_environment_id,
+        "test_environment": permit.test_environment_id, "test_course": permit.test_course_id,
         "revoked_at": _iso(permit.revoked_at), "revocation_reason": permit.revocation_reason,
     }
 
@@ -51,6 +51,7 @@ def request_to_json(request: AccessRequest, *, now: datetime) -> dict[str, Any]:
         "pseudonymisation_justification": request.pseudonymisation_justification,
         "safeguards": request.safeguards, "ethics_approval": request.ethics_approval,
         "processors": request.processors, "test_environment": request.test_environment_id,
+        "test_course": request.test_course_id,
         "submitted_at": _iso(request.submitted_at), "closed_at": _iso(request.closed_at),
         "decision": decision and {
             "outcome": decision.outcome, "reasons": decision.reasons,

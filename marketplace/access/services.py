@@ -27,6 +27,7 @@ from marketplace.access.models import (
     RequestedDataset,
     ReviewTask,
 )
+from marketplace.access.paging import Page, PageRequest
 from marketplace.catalog import search as catalog_search
 from marketplace.catalog import services as catalog_services
 from marketplace.catalog.models import Dataset
@@ -92,17 +93,31 @@ def require_access_request(session: Session, *, request_id: int, actor: Principa
 
 def list_access_requests(session: Session, *, actor: Principal) -> list[AccessRequest]:
     """Applications the actor may see: own organisation's, or touching its datasets."""
+    return list(session.scalars(_visible_requests(actor)))
+
+
+def page_access_requests(session: Session, *, actor: Principal,
+                         paging: PageRequest) -> Page[AccessRequest]:
+    """One page of the applications the actor may see, newest first, with their total."""
+    query = _visible_requests(actor)
+    total = session.scalar(sa.select(sa.func.count()).select_from(
+        query.with_only_columns(AccessRequest.id).order_by(None).subquery()))
+    items = list(session.scalars(query.offset(paging.offset).limit(paging.per_page)))
+    return Page(items, total or 0, paging.page, paging.per_page)
+
+
+def _visible_requests(actor: Principal) -> sa.Select:
     query = sa.select(AccessRequest).order_by(AccessRequest.id.desc()).options(
         selectinload(AccessRequest.items), selectinload(AccessRequest.decisions),
         selectinload(AccessRequest.review_tasks), selectinload(AccessRequest.permit))
-    if not actor.is_operator:
-        if actor.org_id is None:
-            return []
-        touching = sa.select(RequestedDataset.access_request_id).where(
-            RequestedDataset.holder_org_id == actor.org_id)
-        query = query.where(sa.or_(AccessRequest.company_org_id == actor.org_id,
-                                   AccessRequest.id.in_(touching)))
-    return list(session.scalars(query))
+    if actor.is_operator:
+        return query
+    if actor.org_id is None:
+        return query.where(sa.false())
+    touching = sa.select(RequestedDataset.access_request_id).where(
+        RequestedDataset.holder_org_id == actor.org_id)
+    return query.where(sa.or_(AccessRequest.company_org_id == actor.org_id,
+                              AccessRequest.id.in_(touching)))
 
 
 def get_permit(session: Session, *, permit_id: int) -> Permit | None:
@@ -148,10 +163,13 @@ def require_usable_permit(session: Session, *, permit_id: int, actor: Principal,
 class _Resolved:
     purpose: Any
     datasets: list[tuple[Dataset, tuple[str, ...]]]
+    test_environment_id: int | None
+    test_course_id: int | None
 
 
-def _resolve(session: Session, application: Application) -> _Resolved:
-    """Check what the application names exists; raise Invalid listing everything unknown."""
+def _resolve(session: Session, application: Application, *, company_org_id: int) -> _Resolved:
+    """Check what the application names exists; raise Invalid listing everything unknown,
+    Forbidden for another company's test course, Conflict for a closed one."""
     errors: list[dict[str, str]] = []
     purpose = consent_services.get_purpose(application.purpose)
     if purpose is None:
@@ -176,10 +194,35 @@ def _resolve(session: Session, application: Application) -> _Resolved:
             session, environment_id=application.test_environment_id) is None:
         errors.append({"field": "test_environment",
                        "message": f"no test environment {application.test_environment_id}"})
+    environment_id = _course_environment(session, application, company_org_id, errors)
     if errors:
         raise Invalid("the application names what does not exist: "
                       + ", ".join(e["field"] for e in errors), errors=errors)
-    return _Resolved(purpose, resolved)
+    return _Resolved(purpose, resolved, environment_id, application.test_course_id)
+
+
+def _course_environment(session: Session, application: Application, company_org_id: int,
+                        errors: list[dict[str, str]]) -> int | None:
+    """The test environment the application is for: the one it names, else its course's.
+
+    A data application serves a test course only while the course is the applicant's own and
+    open; testbeds raises Forbidden or Conflict otherwise.
+    """
+    if application.test_course_id is None:
+        return application.test_environment_id
+    try:
+        course = testbeds_services.require_course_for_access(
+            session, course_id=application.test_course_id, company_org_id=company_org_id)
+    except NotFound:
+        errors.append({"field": "test_course",
+                       "message": f"no test course {application.test_course_id}"})
+        return application.test_environment_id
+    named = application.test_environment_id
+    if named is not None and named != course.environment_id:
+        errors.append({"field": "test_course",
+                       "message": f"the test course runs in test environment "
+                                  f"{course.environment_id}, not {named}"})
+    return course.environment_id
 
 
 def submit_application(session: Session, *, actor: Principal, application: Application,
@@ -187,7 +230,7 @@ def submit_application(session: Session, *, actor: Principal, application: Appli
                        now: datetime) -> AccessRequest:
     """Store an application and decide it at once; raise Forbidden or Invalid (nothing stored)."""
     company_org_id = _require_applicant(actor)
-    resolved = _resolve(session, application)
+    resolved = _resolve(session, application, company_org_id=company_org_id)
     request = AccessRequest(company_org_id=company_org_id, submitted_by=actor_label(actor),
                             status="review", round=1, submitted_at=now, created_at=now)
     _fill(request, application, resolved)
@@ -211,7 +254,7 @@ def amend_application(session: Session, *, actor: Principal, request_id: int,
         raise Forbidden("only the applicant may amend the application")
     if request.status != "changes_requested":
         raise Conflict("only an application with requested changes can be amended")
-    resolved = _resolve(session, application)
+    resolved = _resolve(session, application, company_org_id=request.company_org_id)
     request.round += 1
     request.submitted_at = now
     _fill(request, application, resolved)
@@ -236,7 +279,8 @@ def _fill(request: AccessRequest, application: Application, resolved: _Resolved)
     request.safeguards = application.safeguards
     request.ethics_approval = application.ethics_approval
     request.processors = list(application.processors)
-    request.test_environment_id = application.test_environment_id
+    request.test_environment_id = resolved.test_environment_id
+    request.test_course_id = resolved.test_course_id
     # Keep the rows of datasets asked for again: (request, dataset) is unique.
     existing = {item.dataset_id: item for item in request.items}
     items = []
@@ -354,7 +398,8 @@ def _issue_permit(session: Session, request: AccessRequest, datasets: list[Datas
         purpose=request.purpose, datasets=request.datasets, cohort=dict(request.cohort),
         k_min=None, pseudonymised=request.pseudonymised, duties=duties,
         policy_version=request.latest_decision.policy_version,
-        test_environment_id=request.test_environment_id, approved_at=now,
+        test_environment_id=request.test_environment_id,
+        test_course_id=request.test_course_id, approved_at=now,
         valid_until=now + timedelta(days=request.duration_days), stored_status="active")
     session.add(permit)
     request.permit = permit
@@ -474,6 +519,7 @@ class RequestDetail:
     datasets: dict[int, Dataset]
     purpose: Any
     trail: list[AuditEntry]
+    test_course: Any  # the TestCourse the application serves, if any
     days_left: dict[int, int]  # working days left, per pending review task
     can_review: bool
     can_amend: bool
@@ -494,6 +540,8 @@ def request_detail(session: Session, *, request_id: int, actor: Principal, now: 
     return RequestDetail(
         request=request, datasets=datasets, purpose=consent_services.get_purpose(request.purpose),
         trail=sorted(trail, key=lambda entry: entry.id),
+        test_course=(testbeds_services.get_test_course(session, course_id=request.test_course_id)
+                     if request.test_course_id is not None else None),
         days_left={t.id: sla.working_days_between(now.date(), t.due_at.date())
                    for t in request.current_tasks if t.status == "pending"},
         can_review=(request.status == "review" and _is_reviewer(actor)
@@ -539,8 +587,24 @@ class RegisterRow:
 
 def list_register(session: Session, *, now: datetime | None = None) -> list[RegisterRow]:
     """The public register of approved uses: who, what, why, until when (EHDS Art. 57)."""
-    now = now or utcnow()
-    permits = list(session.scalars(sa.select(Permit).order_by(Permit.approved_at.desc())))
+    permits = list(session.scalars(sa.select(Permit).order_by(Permit.approved_at.desc(),
+                                                              Permit.id.desc())))
+    return _register_rows(session, permits, now=now or utcnow())
+
+
+def page_register(session: Session, *, paging: PageRequest,
+                  now: datetime | None = None) -> Page[RegisterRow]:
+    """One page of the public register, newest permit first, with the register's size."""
+    total = session.scalar(sa.select(sa.func.count()).select_from(Permit))
+    permits = list(session.scalars(
+        sa.select(Permit).order_by(Permit.approved_at.desc(), Permit.id.desc())
+        .offset(paging.offset).limit(paging.per_page)))
+    return Page(_register_rows(session, permits, now=now or utcnow()), total or 0,
+                paging.page, paging.per_page)
+
+
+def _register_rows(session: Session, permits: list[Permit], *,
+                   now: datetime) -> list[RegisterRow]:
     ids = {i for permit in permits for i in permit.dataset_ids}
     by_id = {d.id: d for d in session.scalars(sa.select(Dataset).where(Dataset.id.in_(ids)))}
     return [RegisterRow(permit, [by_id[i] for i in permit.dataset_ids if i in by_id],

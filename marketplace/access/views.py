@@ -18,10 +18,13 @@ from flask import (
 from marketplace.access import decisions, serialise, services, sla
 from marketplace.access.applications import parse_application
 from marketplace.access.forms import form_to_payload, payload_to_form
+from marketplace.access.messages import danish_errors
+from marketplace.access.paging import Page, parse_page_request
 from marketplace.db import get_session, utcnow
 from marketplace.errors import BadRequest, Invalid
 from marketplace.identity.auth import api_auth, current_principal, login_required
 from marketplace.security import current_keyring
+from marketplace.web.i18n import current_language
 from marketplace.web.i18n import gettext as _
 
 bp = Blueprint("access", __name__)
@@ -86,14 +89,21 @@ def api_submit() -> tuple[Response, int, dict]:
             {"Location": url_for("access.api_get", request_id=access_request.id)})
 
 
+def _page_json(page: Page, items: list[dict]) -> dict[str, Any]:
+    return {"items": items, "total": page.total, "page": page.page, "per_page": page.per_page}
+
+
 @bp.get("/api/v1/access-requests")
 @api_auth()
 def api_list() -> Response:
-    """List the applications the caller may see (own, or touching the caller's datasets)."""
+    """List the applications the caller may see (own, or touching the caller's datasets).
+
+    Paged: `page` (from 1) and `per_page` (1 to 200, default 50); `total` counts them all.
+    """
     now = utcnow()
-    items = services.list_access_requests(get_session(), actor=current_principal())
-    return jsonify({"items": [serialise.request_to_json(r, now=now) for r in items],
-                    "total": len(items)})
+    page = services.page_access_requests(get_session(), actor=current_principal(),
+                                         paging=parse_page_request(request.args))
+    return jsonify(_page_json(page, [serialise.request_to_json(r, now=now) for r in page.items]))
 
 
 @bp.get("/api/v1/access-requests/<int:request_id>")
@@ -153,10 +163,13 @@ def api_revoke(permit_id: int) -> Response:
 
 @bp.get("/api/v1/register")
 def api_register() -> Response:
-    """The public register of approved data uses: who, what, why, until when."""
-    rows = services.list_register(get_session(), now=utcnow())
-    return jsonify({"items": [serialise.register_row_to_json(row) for row in rows],
-                    "total": len(rows)})
+    """The public register of approved data uses: who, what, why, until when.
+
+    Paged: `page` (from 1) and `per_page` (1 to 200, default 50); `total` counts them all.
+    """
+    page = services.page_register(get_session(), paging=parse_page_request(request.args),
+                                  now=utcnow())
+    return jsonify(_page_json(page, [serialise.register_row_to_json(r) for r in page.items]))
 
 
 @bp.get("/api/v1/access-policies")
@@ -173,8 +186,9 @@ def api_policies() -> Response:
 @bp.get("/requests")
 @login_required(kinds=("staff",))
 def requests_page() -> str:
-    items = services.list_access_requests(get_session(), actor=current_principal())
-    return render_template("access/requests.html", items=items)
+    page = services.page_access_requests(get_session(), actor=current_principal(),
+                                         paging=parse_page_request(request.args))
+    return render_template("access/requests.html", items=page.items, page=page)
 
 
 def _form_page(payload: dict, *, errors: list[dict] | None = None,
@@ -183,8 +197,9 @@ def _form_page(payload: dict, *, errors: list[dict] | None = None,
     chosen = [int(i) for i in values["datasets"] if i.isdigit() and len(i) < 10]
     q = request.args.get("q", "")
     options = services.application_form_options(get_session(), q=q, chosen=chosen)
+    shown = danish_errors(errors or []) if current_language() == "da" else errors or []
     return render_template("access/form.html", options=options, values=values, q=q,
-                           errors=errors or [], request_id=request_id), 422 if errors else 200
+                           errors=shown, request_id=request_id), 422 if errors else 200
 
 
 @bp.get("/requests/new")
@@ -262,5 +277,6 @@ def revoke_submit(permit_id: int) -> Any:
 
 @bp.get("/register")
 def register_page() -> str:
-    rows = services.list_register(get_session(), now=utcnow())
-    return render_template("access/register.html", rows=rows)
+    page = services.page_register(get_session(), paging=parse_page_request(request.args),
+                                  now=utcnow())
+    return render_template("access/register.html", rows=page.items, page=page)

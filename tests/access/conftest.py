@@ -123,3 +123,28 @@ def application(*datasets: Dataset, **overrides: Any) -> dict[str, Any]:
     }
     body.update(overrides)
     return body
+
+
+@pytest.fixture
+def make_course(session: Session) -> Callable[..., Any]:
+    """A test course of `company` in a fresh test environment (the testbeds domain's models)."""
+    from marketplace.testbeds.models import SolutionProfile, TestCourse, TestEnvironment
+
+    def make(company: Organisation, *, status: str = "agreed") -> TestCourse:
+        environment = TestEnvironment(
+            slug=f"env-{company.slug}-{status}", name_da="Genoptræningsmiljø",
+            name_en="Rehabilitation environment", description_da="Test", description_en="Test",
+            themes=[], target_groups=[], resources=[], facilities=[], dataset_ids=[],
+            trl_min=4, trl_max=9, capacity_per_year=3, contact_name="Kontakt",
+            contact_email="kontakt@host.example")
+        solution = SolutionProfile(company_org_id=company.id, name="StrideAssist")
+        session.add_all([environment, solution])
+        session.flush()
+        course = TestCourse(environment_id=environment.id, company_org_id=company.id,
+                            solution_profile_id=solution.id, title="Exoskelet i hjemmet",
+                            status=status)
+        session.add(course)
+        session.flush()
+        return course
+
+    return make

@@ -288,3 +288,151 @@ def test_form_finds_datasets_and_keeps_the_chosen_one(client, world, login):
     assert "Herlev genetik" not in html
     assert f'name="dataset" value="{world.herlev_data.id}" checked' in html
     assert client.get("/requests/new?dataset=abc&q=" + "x" * 500).status_code == 200
+
+
+# --- test courses -----------------------------------------------------------------------------
+
+def test_application_names_the_test_course_it_serves(client, world, company_headers,
+                                                      make_course, session):
+    course = make_course(world.company, status="running")
+    body = application(world.herlev_data, purpose="test_environment", test_course=course.id)
+    response = client.post("/api/v1/access-requests", json=body, headers=company_headers)
+    assert response.status_code == 201, response.get_json()
+    created = response.get_json()
+    assert created["test_course"] == course.id
+    # The course's environment is the application's: the test-environment rule is satisfied.
+    assert created["test_environment"] == course.environment_id
+    assert created["decision"]["outcome"] == "permit"
+    assert created["permit"]["test_course"] == course.id
+    stored = session.get(AccessRequest, created["id"])
+    assert stored.test_course_id == course.id and stored.permit.test_course_id == course.id
+
+
+COURSE_PROBLEMS = {
+    "another company's course": ("rival", "agreed", 403),
+    "declined course": ("own", "declined", 409),
+    "finished course": ("own", "completed", 409),
+}
+
+
+@pytest.mark.parametrize(("owner", "status", "code"), COURSE_PROBLEMS.values(),
+                         ids=COURSE_PROBLEMS.keys())
+def test_a_course_the_company_may_not_serve_stores_nothing(client, world, company_headers,
+                                                           make_course, session, owner, status,
+                                                           code):
+    course = make_course(world.rival if owner == "rival" else world.company, status=status)
+    response = client.post("/api/v1/access-requests", headers=company_headers,
+                           json=application(world.herlev_data, test_course=course.id))
+    assert response.status_code == code, response.get_json()
+    assert response.mimetype == "application/problem+json"
+    assert _count(session, AccessRequest) == 0
+    assert _count(session, AuditEntry) == 0
+
+
+@pytest.mark.parametrize("value", [424242, "abc", -3, True])
+def test_unknown_or_malformed_course_is_a_422(client, world, company_headers, session, value):
+    response = client.post("/api/v1/access-requests", headers=company_headers,
+                           json=application(world.herlev_data, test_course=value))
+    assert response.status_code == 422, response.get_json()
+    assert "test_course" in {e["field"] for e in response.get_json()["errors"]}
+    assert _count(session, AccessRequest) == 0
+
+
+def test_course_in_another_environment_than_named_is_a_422(client, world, company_headers,
+                                                           make_course, session):
+    course = make_course(world.company)
+    other = make_course(world.company, status="proposed")
+    body = application(world.herlev_data, test_course=course.id,
+                       test_environment=other.environment_id)
+    response = client.post("/api/v1/access-requests", json=body, headers=company_headers)
+    assert response.status_code == 422
+    assert "test_course" in {e["field"] for e in response.get_json()["errors"]}
+    assert _count(session, AccessRequest) == 0
+
+
+def test_request_page_shows_the_test_course(client, world, company_headers, make_course,
+                                            login):
+    course = make_course(world.company)
+    created = client.post("/api/v1/access-requests", headers=company_headers,
+                          json=application(world.herlev_data, test_course=course.id)).get_json()
+    login(world.company_user)
+    page = client.get(f"/requests/{created['id']}").get_data(as_text=True)
+    assert "Testforløb" in page and "Exoskelet i hjemmet" in page
+
+
+def test_form_errors_are_danish_on_the_danish_page_and_english_on_the_api(
+        client, world, login, company_headers):
+    login(world.company_user)
+    html = client.get("/requests/new").get_data(as_text=True)
+    token = html.split('name="csrf_token" value="')[1].split('"')[0]
+    form = {"csrf_token": token, "title": "", "duration_days": "36500", "test_course": "x"}
+    danish = client.post("/requests/new", data=form).get_data(as_text=True)
+    assert "skal udfyldes" in danish and "vælg mindst ét datasæt" in danish
+    assert "skal være mellem 1 og 3650 dage" in danish and "nummeret på et testforløb" in danish
+    assert "is required" not in danish
+    english = client.post("/requests/new?lang=en", data=form).get_data(as_text=True)
+    assert "is required" in english
+    api = client.post("/api/v1/access-requests", headers=company_headers,
+                      json=application(world.herlev_data, title=""))
+    assert {"field": "title", "message": "is required"} in api.get_json()["errors"]
+
+
+# --- paging -----------------------------------------------------------------------------------
+
+def _apply(client, world, headers, count):
+    for _ in range(count):
+        response = client.post("/api/v1/access-requests", headers=headers,
+                               json=application(world.herlev_data))
+        assert response.status_code == 201
+
+
+def test_applications_and_register_are_paged(client, world, company_headers):
+    _apply(client, world, company_headers, 5)
+    first = client.get("/api/v1/access-requests?per_page=2", headers=company_headers).get_json()
+    last = client.get("/api/v1/access-requests?per_page=2&page=3",
+                      headers=company_headers).get_json()
+    assert (first["total"], first["page"], first["per_page"], len(first["items"])) == (5, 1, 2, 2)
+    assert len(last["items"]) == 1
+    assert first["items"][0]["id"] > first["items"][1]["id"] > last["items"][0]["id"]
+    beyond = client.get("/api/v1/access-requests?page=9", headers=company_headers).get_json()
+    assert beyond["items"] == [] and beyond["total"] == 5
+    register = client.get("/api/v1/register?per_page=3&page=2").get_json()
+    assert (register["total"], len(register["items"]), register["page"]) == (5, 2, 2)
+
+
+@pytest.mark.parametrize("query", ["page=0", "page=-1", "page=abc", "per_page=0",
+                                   "per_page=201", "per_page=99999999999", "page=1e3"])
+def test_bad_paging_is_a_422(client, world, company_headers, query):
+    for path in ("/api/v1/access-requests", "/api/v1/register"):
+        response = client.get(f"{path}?{query}", headers=company_headers)
+        assert response.status_code == 422, (path, query)
+        field = query.split("=")[0]
+        assert field in {e["field"] for e in response.get_json()["errors"]}
+
+
+def test_pages_show_a_pager(client, world, company_headers, login):
+    _apply(client, world, company_headers, 3)
+    register = client.get("/register?per_page=2").get_data(as_text=True)
+    assert "Side 1 af 2 (3 i alt)" in register and 'rel="next"' in register
+    assert 'rel="prev"' in client.get("/register?per_page=2&page=2").get_data(as_text=True)
+    login(world.company_user)
+    requests_page = client.get("/requests?per_page=1&page=2&lang=en").get_data(as_text=True)
+    assert "Page 2 of 3 (3 in all)" in requests_page
+    assert client.get("/register?page=0").status_code == 422
+
+
+def test_form_names_the_test_course(client, world, login, session, make_course):
+    course = make_course(world.company)
+    login(world.company_user)
+    html = client.get("/requests/new").get_data(as_text=True)
+    assert '<label for="test_course">' in html
+    token = html.split('name="csrf_token" value="')[1].split('"')[0]
+    form = {"csrf_token": token, "title": "Exoskelet", "description": "Afprøvning",
+            "purpose": "public_research", "dataset": str(world.herlev_data.id),
+            f"columns-{world.herlev_data.id}": ["sex"], "duration_days": "90",
+            "test_course": str(course.id)}
+    response = client.post("/requests/new", data=form)
+    assert response.status_code == 302
+    created = session.scalars(sa.select(AccessRequest)).one()
+    assert created.test_course_id == course.id
+    assert created.test_environment_id == course.environment_id
