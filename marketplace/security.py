@@ -205,7 +205,9 @@ def install_log_redaction() -> None:
     """Attach the CPR filter to the root logger's handlers (and future basicConfig ones)."""
     root = logging.getLogger()
     if not root.handlers:
-        logging.basicConfig(level=logging.INFO)
+        # Libraries stay at WARNING (some are chatty at INFO); our own messages show at INFO.
+        logging.basicConfig(level=logging.WARNING)
+        logging.getLogger("marketplace").setLevel(logging.INFO)
     for handler in root.handlers:
         if not any(isinstance(f, CprRedactingFilter) for f in handler.filters):
             handler.addFilter(CprRedactingFilter())

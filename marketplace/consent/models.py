@@ -43,7 +43,7 @@ class ConsentEvent(Base):
     subject_key: Mapped[str] = mapped_column(BLIND_INDEX, index=True)
     # The citizen themselves, or a parent acting for a child under 15.
     actor_citizen_id: Mapped[int] = mapped_column(sa.ForeignKey("citizen.id"))
-    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     decision: Mapped[str] = mapped_column(sa.String(20))
     scope_type: Mapped[str] = mapped_column(sa.String(10))
     scope_id: Mapped[int | None]

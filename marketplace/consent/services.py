@@ -3,7 +3,10 @@
 Citizens (or a parent for a child under 15) record consent events; delivery asks for a
 snapshot as of a permit's approval time and records which citizens' data it used.
 """
+import dataclasses
 import hmac
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -40,6 +43,9 @@ from marketplace.security import Keyring
 CHILD_AGE_LIMIT = 15
 CHANNELS = ("web", "api", "demo")
 _SUBJECT_KEY = r"[0-9a-f]{64}"
+_SNAPSHOT_CACHE_SIZE = 64
+_snapshots: OrderedDict[tuple, ConsentSnapshot] = OrderedDict()
+_snapshot_lock = threading.Lock()
 _INSERT_BATCH = 10_000
 
 
@@ -366,7 +372,32 @@ def receipt_facts(session: Session, *, actor: Principal, keyring: Keyring, notic
 
 def consent_snapshot(session: Session, *, purpose: str, holder_org_id: int | None,
                      dataset_id: int | None, as_of: datetime) -> ConsentSnapshot:
-    """Consent for a purpose, holder and dataset from the events in force at `as_of`."""
+    """Consent for a purpose, holder and dataset from the events in force at `as_of`.
+
+    Snapshots are kept per consent state: while no event is added, every `as_of` at or after the
+    newest event sees the same snapshot, so access decisions (which ask "as of now") reuse it.
+    """
+    latest_id, latest_at = session.execute(
+        sa.select(sa.func.max(ConsentEvent.id), sa.func.max(ConsentEvent.at))).one()
+    moment = "current" if latest_at is None or as_of >= latest_at else as_of
+    key = (str(session.get_bind().engine.url), purpose, holder_org_id, dataset_id, latest_id,
+           latest_at, moment)
+    with _snapshot_lock:
+        if key in _snapshots:
+            _snapshots.move_to_end(key)
+            cached = _snapshots[key]
+            return cached if cached.as_of == as_of else dataclasses.replace(cached, as_of=as_of)
+    snapshot = _build_snapshot(session, purpose=purpose, holder_org_id=holder_org_id,
+                               dataset_id=dataset_id, as_of=as_of)
+    with _snapshot_lock:
+        _snapshots[key] = snapshot
+        while len(_snapshots) > _SNAPSHOT_CACHE_SIZE:
+            _snapshots.popitem(last=False)
+    return snapshot
+
+
+def _build_snapshot(session: Session, *, purpose: str, holder_org_id: int | None,
+                    dataset_id: int | None, as_of: datetime) -> ConsentSnapshot:
     e = ConsentEvent
     scope_matches = [e.scope_type == SCOPE_ALL]
     if holder_org_id is not None:

@@ -48,6 +48,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name="pk_consent_event"),
     )
     op.create_index("ix_consent_event_subject_key", "consent_event", ["subject_key"])
+    op.create_index("ix_consent_event_at", "consent_event", ["at"])
     op.create_index("ix_consent_event_citizen_id_at", "consent_event", ["citizen_id", "at"])
     op.create_index("ix_consent_event_purpose_at", "consent_event", ["purpose", "at"])
     op.create_index("ix_consent_event_decision_at", "consent_event", ["decision", "at"])
