@@ -19,9 +19,8 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 
+from marketplace.catalog import ingest
 from marketplace.consent import evaluation
 from marketplace.delivery import generalise, output, pipeline, synthetic
 
@@ -61,12 +60,9 @@ def optimised(data: bytes, snapshot: evaluation.ConsentSnapshot) -> tuple[int, i
         cohort={}, k=K, reference_date=APPROVED.date(), pseudonym_key=b"p" * 32,
         date_shift_key=b"s" * 32,
         include=partial(evaluation.included_mask, snapshot=snapshot, consent_model="opt_out"))
-    strings = ["sex", "postcode", "diagnosis", "_subject_key"]
 
     def frames():
-        parquet = pq.ParquetFile(pa.BufferReader(data), read_dictionary=strings)
-        for batch in parquet.iter_batches(batch_size=BATCH_ROWS, columns=plan.input_columns):
-            yield pipeline.frame_from_arrow(batch)
+        return ingest.read_frames(data, columns=plan.input_columns, batch_rows=BATCH_ROWS)
 
     released = pipeline.run_pandas(frames, plan)
     result = output.write_parquet(chunk.frame for chunk in released.chunks)

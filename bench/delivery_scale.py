@@ -2,7 +2,8 @@
 
 The data version (10,000,000 admissions of 1,000,000 citizens; 1,000,000 rows with --quick) is
 written encrypted at rest as the catalog stores it. A fresh process then decrypts it, streams it
-through both pipeline passes in chunks and writes the extract's Parquet; its peak resident memory
+through both pipeline passes in chunks and streams the extract's Parquet into an encrypted file,
+with the catalog's reader and the extract job's writer; its peak resident memory
 (ru_maxrss) is the figure, with a 2 GB budget. Arrow uses the system allocator in these
 processes (as `ARROW_DEFAULT_MEMORY_POOL=system` does for a worker). The baseline, in another
 fresh process in the same run, is what a straightforward job does first: load the whole
@@ -25,17 +26,18 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from marketplace.catalog import ingest
+from marketplace.catalog import services as catalog_services
+from marketplace.catalog.models import DataVersion
 from marketplace.delivery import output, pipeline, synthetic
 from marketplace.security import Keyring
 
 KEYRING = Keyring(bytes(range(32)))
-CONTEXT = "bench/data-version"
 BUDGET_MB = 2048
 CHUNK_ROWS = 1_000_000
 BATCH_ROWS = 250_000
 PERMITTED = ("cpr", "birth_date", "sex", "postcode", "admission_date", "diagnosis",
              "length_of_stay")
-STRINGS = ["sex", "postcode", "diagnosis", "_subject_key"]
 
 
 def generate(path: Path, rows: int) -> None:
@@ -44,47 +46,59 @@ def generate(path: Path, rows: int) -> None:
     writer = None
     for number, start in enumerate(range(0, rows, CHUNK_ROWS)):
         frame = synthetic.admissions_of(people, min(CHUNK_ROWS, rows - start), seed=number)
-        table = pa.Table.from_pandas(frame, preserve_index=False)
+        table = stored_form(pa.Table.from_pandas(frame, preserve_index=False))
         if writer is None:
             writer = pq.ParquetWriter(sink, table.schema, compression="zstd")
-        writer.write_table(table.cast(writer.schema), row_group_size=CHUNK_ROWS)
+        # Row groups as small as the catalog's upload writes them.
+        writer.write_table(table.cast(writer.schema), row_group_size=ingest.CHUNK_ROWS)
     writer.close()
     data = sink.getbuffer()
     KEYRING.write_encrypted(path, (bytes(data[i:i + (1 << 20)])
-                                   for i in range(0, len(data), 1 << 20)), context=CONTEXT)
+                                   for i in range(0, len(data), 1 << 20)), context=context(path))
 
 
-def decrypt(path: Path) -> pa.Buffer:
-    """Decrypt into one preallocated buffer (the plaintext is never held twice)."""
-    buffer = bytearray(path.stat().st_size)  # the ciphertext is longer than the plaintext
-    view, filled = memoryview(buffer), 0
-    for segment in KEYRING.read_encrypted(path, context=CONTEXT):
-        view[filled:filled + len(segment)] = segment
-        filled += len(segment)
-    return pa.py_buffer(buffer).slice(0, filled)
+def stored_form(table: pa.Table) -> pa.Table:
+    """Text columns as plain strings, as the catalog's upload stores them (a categorical would
+    write its whole dictionary into every row group)."""
+    return table.cast(pa.schema([
+        pa.field(f.name, pa.string()) if pa.types.is_dictionary(f.type) else f
+        for f in table.schema]))
 
 
-def run_pipeline(path: Path) -> dict:
+def stored_version(path: Path, rows: int) -> DataVersion:
+    """The data version as the catalog records it (not saved: the reader needs path and size)."""
+    return DataVersion(path=path.name, number_of_rows=rows)
+
+
+def run_pipeline(path: Path, rows: int) -> dict:
     plan = pipeline.ExtractPlan(
         columns=synthetic.ADMISSION_COLUMNS, subject_column="cpr", permitted=PERMITTED,
         cohort={}, k=5, reference_date=date(2025, 6, 1), pseudonym_key=b"p" * 32,
         date_shift_key=b"s" * 32)
-    plaintext = decrypt(path)
+    version = stored_version(path, rows)
 
     def frames():
-        parquet = pq.ParquetFile(pa.BufferReader(plaintext), read_dictionary=STRINGS)
-        for batch in parquet.iter_batches(batch_size=BATCH_ROWS, columns=plan.input_columns):
-            yield pipeline.frame_from_arrow(batch)
+        return catalog_services.read_version_frames(
+            version, keyring=KEYRING, data_dir=path.parent, columns=plan.input_columns,
+            batch_rows=BATCH_ROWS)
 
     released = pipeline.run_pandas(frames, plan)
-    result = output.write_parquet(chunk.frame for chunk in released.chunks)
-    return {"rows_out": result.rows, "bytes_out": len(result.data),
+    # As the extract job does: chunk by chunk through the Parquet writer into an encrypted file.
+    result = output.ParquetStream(chunk.frame for chunk in released.chunks)
+    out = path.with_name("extract.parquet.enc")
+    KEYRING.write_encrypted(out, result, context="bench/extract")
+    return {"rows_out": result.rows, "bytes_out": out.stat().st_size,
             "rows_suppressed": released.decision.anonymisation.rows_suppressed}
 
 
 def load_whole(path: Path) -> dict:
-    frame = pd.read_parquet(pa.BufferReader(decrypt(path)))
+    plaintext = ingest.decrypt_to_buffer(KEYRING, path, context=context(path))
+    frame = pd.read_parquet(pa.BufferReader(plaintext))
     return {"rows": len(frame)}
+
+
+def context(path: Path) -> str:
+    return catalog_services.version_context(path.name)
 
 
 def child(step: str, path: Path, rows: int) -> None:
@@ -92,7 +106,7 @@ def child(step: str, path: Path, rows: int) -> None:
     pa.set_memory_pool(pa.system_memory_pool())
     start = time.perf_counter()
     result = {"generate": lambda: generate(path, rows) or {},
-              "pipeline": lambda: run_pipeline(path),
+              "pipeline": lambda: run_pipeline(path, rows),
               "whole": lambda: load_whole(path)}[step]()
     result["seconds"] = time.perf_counter() - start
     result["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -209,9 +209,10 @@ class _Builder:
     def purposes(self, node: URIRef, d: dict) -> None:
         use = d["data_use"]
         permission = use["permission"]
-        for code in [permission, *(use.get("modifiers") or [])]:
+        for term in [permission, *(use.get("modifiers") or [])]:
+            code = term.split(":", 1)[0]  # "TS:12": the argument stays in the label
             self.add(node, DPV.hasPurpose, self.typed(
-                self.concept(DUO + voc.DUO_IRIS[code], f"DUO {code}"), DPV.Purpose))
+                self.concept(DUO + voc.DUO_IRIS[code], f"DUO {term}"), DPV.Purpose))
 
     def legal_basis(self, node: URIRef, d: dict) -> None:
         basis = BNode()

@@ -37,6 +37,15 @@ DEFAULTS: dict[str, Any] = {
     "columns": [],
 }
 MAX_COLUMNS = 200
+# Generalisation options a rule may leave out (the date shift's bound has a default downstream).
+OPTIONAL_GENERALISE_OPTIONS = frozenset({"max_days"})
+DUO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+DUO_MODIFIER = re.compile(r"^([A-Za-z]+)(?:[:(]\s*([^)]*?)\s*\)?)?$")
+COUNTRY_CODE = re.compile(r"^[A-Z]{2}$")
+ORG_SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,78}[a-z0-9])?$")
+USER_SUB = re.compile(r"^[A-Za-z0-9._@|+-]{1,200}$")
+PROJECT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,99}$")
+MAX_TS_MONTHS = 1200
 K_MIN_RANGE = (2, 1000)
 
 
@@ -170,16 +179,13 @@ def _data_use(errors: _Errors, value: Any) -> dict:
     if not isinstance(value, dict):
         errors.add("data_use", "Must be an object with permission, diseases and modifiers.")
         return {}
-    for name in sorted(set(value) - {"permission", "diseases", "modifiers"}):
+    for name in sorted(set(value) - {"permission", "diseases", "modifiers", "purposes"}):
         errors.add(f"data_use.{name}", "Unknown field.")
     permission = value.get("permission")
     if permission not in voc.DUO_PERMISSIONS:
         errors.add("data_use.permission", f"Unknown DUO permission {permission!r}; use one of "
                    + ", ".join(voc.DUO_PERMISSIONS) + ".")
-    modifiers = _string_list(errors, "data_use.modifiers", value.get("modifiers"))
-    for index, modifier in enumerate(modifiers):
-        if modifier not in voc.DUO_MODIFIERS:
-            errors.add(f"data_use.modifiers[{index}]", f"Unknown DUO modifier {modifier!r}.")
+    modifiers = _modifiers(errors, value.get("modifiers"))
     diseases = []
     for index, code in enumerate(_string_list(errors, "data_use.diseases",
                                               value.get("diseases"))):
@@ -192,8 +198,90 @@ def _data_use(errors: _Errors, value: Any) -> dict:
         errors.add("data_use.diseases", "DS (disease-specific) needs at least one disease.")
     if permission != "DS" and diseases:
         errors.add("data_use.diseases", "Diseases apply only to the DS permission.")
-    return {"permission": permission, "diseases": list(dict.fromkeys(diseases)),
-            "modifiers": list(dict.fromkeys(modifiers))}
+    clean = {"permission": permission, "diseases": list(dict.fromkeys(diseases)),
+             "modifiers": modifiers}
+    if value.get("purposes") is not None:
+        clean["purposes"] = _purposes(errors, value["purposes"])
+    return clean
+
+
+def _modifiers(errors: _Errors, value: Any) -> list[str]:
+    """DUO modifiers as "CODE" or "CODE:argument" (also read "CODE(argument)")."""
+    clean: dict[str, str] = {}
+    for index, raw in enumerate(_string_list(errors, "data_use.modifiers", value)):
+        field = f"data_use.modifiers[{index}]"
+        match = DUO_MODIFIER.match(raw)
+        code = match.group(1).upper() if match else raw
+        if not match or code not in voc.DUO_MODIFIERS:
+            errors.add(field, f"Unknown DUO modifier {raw!r}.")
+            continue
+        if code in clean:
+            errors.add(field, f"The DUO modifier {code} is given twice.")
+            continue
+        argument = match.group(2)
+        if argument is None or argument == "":
+            clean[code] = code
+            continue
+        if code not in voc.DUO_MODIFIER_ARGUMENTS:
+            errors.add(field, f"The DUO modifier {code} takes no argument.")
+            continue
+        normal = _modifier_argument(code, argument)
+        if normal is None:
+            errors.add(field, f"{raw!r}: {MODIFIER_HINTS[code]}")
+        else:
+            clean[code] = f"{code}:{normal}"
+    return list(clean.values())
+
+
+MODIFIER_HINTS = {
+    "TS": f"TS takes a number of months from 1 to {MAX_TS_MONTHS}, e.g. TS:12.",
+    "GS": "GS takes country codes or regions (" + ", ".join(voc.DUO_REGIONS)
+          + "), e.g. GS:EU or GS:DK,SE.",
+    "IS": "IS takes organisation slugs, e.g. IS:herlev-hospital,rigshospitalet.",
+    "US": "US takes user identifiers (sign-in subjects), e.g. US:company-pulmo.",
+    "PS": "PS takes a project identifier (letters, digits, . _ / -).",
+    "MOR": "MOR takes a date written YYYY-MM-DD, e.g. MOR:2027-06-01.",
+}
+
+
+def _modifier_argument(code: str, argument: str) -> str | None:
+    """The normal form of a modifier's argument, or None when it is malformed."""
+    if code == "TS":
+        return str(int(argument)) if argument.isdigit() and 1 <= int(
+            argument) <= MAX_TS_MONTHS else None
+    if code == "MOR":
+        try:
+            return date.fromisoformat(argument).isoformat() if DUO_DATE.match(argument) else None
+        except ValueError:
+            return None
+    if code == "PS":
+        return argument if PROJECT_ID.match(argument) else None
+    items = [item for item in re.split(r"[\s,;]+", argument) if item]
+    if code == "GS":
+        items = [item.upper() for item in items]
+        valid = all(i in voc.DUO_REGIONS or COUNTRY_CODE.match(i) for i in items)
+    elif code == "IS":
+        items = [item.lower() for item in items]
+        valid = all(ORG_SLUG.match(i) for i in items)
+    else:
+        valid = all(USER_SUB.match(i) for i in items)
+    return ",".join(dict.fromkeys(items)) if items and valid and len(items) <= 50 else None
+
+
+def _purposes(errors: _Errors, value: Any) -> list[str]:
+    """Purpose codes of the shared taxonomy the holder offers the data for (none prohibited)."""
+    # Imported here: consent's services import the catalog's, which import this module.
+    from marketplace.consent import services as consent_services
+
+    codes = _string_list(errors, "data_use.purposes", value)
+    for index, code in enumerate(codes):
+        purpose = consent_services.get_purpose(code)
+        if purpose is None:
+            errors.add(f"data_use.purposes[{index}]",
+                       f"Unknown purpose {code!r}; see /api/v1/purposes.")
+        elif purpose.prohibited:
+            errors.add(f"data_use.purposes[{index}]", f"The purpose {code!r} is prohibited.")
+    return list(dict.fromkeys(codes))
 
 
 def _fields(errors: _Errors) -> set[str]:
@@ -345,10 +433,14 @@ def _generalise(errors: _Errors, field: str, value: Any) -> dict:
     rule = {"kind": value["kind"]}
     for option, allowed in voc.GENERALISATIONS[value["kind"]].items():
         given = value.get(option)
+        if given is None and option in OPTIONAL_GENERALISE_OPTIONS:
+            continue
         if isinstance(allowed[0], int):
             rule[option] = _integer(errors, f"{field}.{option}", given, *allowed)
         else:
             rule[option] = _choice(errors, f"{field}.{option}", given, allowed)
+    if "max_days" in rule and rule.get("to") != "shift":
+        errors.add(f"{field}.max_days", "max_days applies only to the date shift (to: shift).")
     for extra in sorted(set(value) - set(rule)):
         errors.add(f"{field}.{extra}", "Unknown generalisation option.")
     return rule

@@ -10,13 +10,19 @@ BLANK_ROWS = 4
 MAX_ROWS = 200
 GENERALISE_CHOICES = (
     "", "age_band:5", "age_band:10", "date:year", "date:quarter", "date:month", "date:week",
-    "postcode:municipality", "postcode:region", "truncate:3",
+    "date:shift", "postcode:municipality", "postcode:region", "truncate:3",
 )
 _OPTION = {"age_band": "width", "date": "to", "postcode": "to", "truncate": "chars"}
 
 
 def _lines(text: str) -> list[str]:
     return [part.strip() for part in text.replace("\n", ",").split(",") if part.strip()]
+
+
+def _modifiers(form: Mapping, codes: list[str]) -> list[str]:
+    """Checked DUO modifiers, each with the argument typed next to it ("TS:12")."""
+    return [f"{code}:{argument}" if (argument := _get(form, f"duo_arg_{code}")) else code
+            for code in codes]
 
 
 def _get(form: Mapping, name: str) -> str:
@@ -39,7 +45,7 @@ def descriptor_from_form(form: Mapping) -> dict[str, Any]:
         "consent_model": _get(form, "consent_model"),
         "data_use": {"permission": _get(form, "duo_permission"),
                      "diseases": _lines(_get(form, "duo_diseases")),
-                     "modifiers": list(getlist("duo_modifiers"))},
+                     "modifiers": _modifiers(form, getlist("duo_modifiers"))},
         "spatial": _lines(_get(form, "spatial")),
         "temporal": _temporal(form),
         "contact_point": _contact(form),

@@ -313,9 +313,63 @@ def ingest(source: Path, *, media_type: str, columns: list[dict], subject_column
                         number_of_rows=report["row_count"])
 
 
-def read_frames(plaintext: bytes, *, columns: list[str] | None,
+def decrypt_to_buffer(keyring: Keyring, path: Path, *, context: str) -> pa.Buffer:
+    """Decrypt a stored file into one preallocated buffer (the plaintext is never held twice).
+
+    Raises Invalid when the file was tampered with or truncated.
+    """
+    buffer = bytearray(path.stat().st_size)  # the ciphertext is longer than the plaintext
+    view, filled = memoryview(buffer), 0
+    for segment in keyring.read_encrypted(path, context=context):
+        view[filled:filled + len(segment)] = segment
+        filled += len(segment)
+    return pa.py_buffer(buffer).slice(0, filled)
+
+
+def read_frames(plaintext: pa.Buffer | bytes, *, columns: list[str] | None,
                 batch_rows: int) -> Iterator[pd.DataFrame]:
-    """Yield a stored version's Parquet bytes as DataFrames of at most `batch_rows` rows."""
-    parquet = pq.ParquetFile(pa.BufferReader(plaintext))
+    """Yield a stored version's Parquet bytes as DataFrames of at most `batch_rows` rows.
+
+    Text columns arrive as categoricals: Arrow reads them as dictionaries and `frame_from_arrow`
+    hands the dictionary to pandas once instead of converting every value.
+    """
+    schema = pq.read_schema(pa.BufferReader(plaintext))
+    text = [f.name for f in schema
+            if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
+    parquet = pq.ParquetFile(pa.BufferReader(plaintext), read_dictionary=text)
+    pending: list[pa.RecordBatch] = []
+    rows = 0
+    # Batches end at row groups (one per upload chunk, so small): join them up to batch_rows.
     for batch in parquet.iter_batches(batch_size=batch_rows, columns=columns):
-        yield batch.to_pandas(date_as_object=False)
+        pending.append(batch)
+        rows += batch.num_rows
+        if rows >= batch_rows:
+            yield _joined_frame(pending)
+            pending, rows = [], 0
+    if pending:
+        yield _joined_frame(pending)
+
+
+def _joined_frame(batches: list[pa.RecordBatch]) -> pd.DataFrame:
+    if len(batches) == 1:
+        return frame_from_arrow(batches[0])
+    table = pa.Table.from_batches(batches).unify_dictionaries().combine_chunks()
+    return frame_from_arrow(table.to_batches()[0])
+
+
+def frame_from_arrow(batch: pa.RecordBatch) -> pd.DataFrame:
+    """Convert an Arrow batch to pandas, keeping dictionary columns categorical without paying
+    pandas' per-value conversion of large dictionaries (such as 300,000 subject keys)."""
+    columns = {}
+    for name, column in zip(batch.schema.names, batch.columns, strict=True):
+        if pa.types.is_dictionary(column.type):
+            if len(column.dictionary) > len(column):
+                # A batch carries its whole row group's dictionary: keep the values it uses.
+                column = column.dictionary_decode().dictionary_encode()
+            categories = pd.Index(pd.array(column.dictionary, dtype="str"))
+            codes = column.indices.fill_null(-1).to_numpy(zero_copy_only=False)
+            columns[name] = pd.Categorical.from_codes(
+                codes, dtype=pd.CategoricalDtype(categories), validate=False)
+        else:
+            columns[name] = column.to_pandas(date_as_object=False)
+    return pd.DataFrame(columns, index=pd.RangeIndex(batch.num_rows))

@@ -255,7 +255,7 @@ def upload_version(session: Session, *, actor: Principal, dataset_id: int, strea
     try:
         result = ingest.ingest(source, media_type=media_type, columns=dataset.columns,
                                subject_column=dataset.subject_column, keyring=keyring,
-                               target=data_dir / relative, context=_version_context(relative))
+                               target=data_dir / relative, context=version_context(relative))
     finally:
         source.unlink(missing_ok=True)
     version = DataVersion(
@@ -282,7 +282,7 @@ def upload_version(session: Session, *, actor: Principal, dataset_id: int, strea
     return version
 
 
-def _version_context(relative: Path | str) -> str:
+def version_context(relative: Path | str) -> str:
     """The associated data that binds a stored file to its place (no swapping files)."""
     return f"catalog/data-version/{Path(relative).as_posix()}"
 
@@ -299,11 +299,11 @@ def read_version_frames(version: DataVersion, *, keyring: Keyring, data_dir: Pat
                         batch_rows: int = 250_000) -> Iterator[pd.DataFrame]:
     """Decrypt a stored version and yield it in batches (with the _subject_key column).
 
+    The plaintext is held once, in one buffer; text columns come as pandas categoricals.
     Raises Invalid when the stored file was tampered with or truncated.
     """
-    plaintext = keyring.read_encrypted_bytes(
-        version_path(version, data_dir=data_dir),
-        context=_version_context(version.path))
+    plaintext = ingest.decrypt_to_buffer(keyring, version_path(version, data_dir=data_dir),
+                                         context=version_context(version.path))
     try:
         yield from ingest.read_frames(plaintext, columns=columns, batch_rows=batch_rows)
     except Exception as exc:  # a decrypted file that is not Parquet is as bad as a tampered one

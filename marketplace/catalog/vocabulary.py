@@ -10,7 +10,7 @@ CONCEPTS = ("birth_date", "age", "sex", "diagnosis", "municipality", "postcode",
 CODE_SYSTEMS = ("icd10", "sex", "municipality", "postcode")
 GENERALISATIONS = {
     "age_band": {"width": (1, 50)},
-    "date": {"to": ("year", "quarter", "month", "week")},
+    "date": {"to": ("year", "quarter", "month", "week", "shift"), "max_days": (1, 365)},
     "postcode": {"to": ("municipality", "region")},
     "truncate": {"chars": (1, 50)},
 }
@@ -20,6 +20,21 @@ DUO_MODIFIERS = (
     "NCU", "NPU", "NPUNCU", "NPOA", "GS", "IS", "US", "PS", "TS", "MOR",
     "IRB", "COL", "PUB", "RTN",
 )
+# Modifiers that take an argument ("TS:12"), and what the argument is; the others take none.
+DUO_MODIFIER_ARGUMENTS = {
+    "TS": "months", "GS": "regions", "IS": "institutions", "US": "users", "PS": "project",
+    "MOR": "date",
+}
+DUO_MODIFIER_HINTS_DA = {
+    "TS": "Antal måneder, f.eks. 12. Kun når TS er valgt.",
+    "GS": "Landekoder eller EU, EEA, NORDIC, f.eks. DK,SE. Kun når GS er valgt.",
+    "IS": "Organisationers korte navne, f.eks. herlev-hospital. Kun når IS er valgt.",
+    "US": "Brugeres login-id, f.eks. company-pulmo. Kun når US er valgt.",
+    "PS": "Projektets id. Kun når PS er valgt.",
+    "MOR": "Dato (ÅÅÅÅ-MM-DD) før hvilken intet må offentliggøres. Kun når MOR er valgt.",
+}
+# Regions a GS argument may name besides ISO 3166 country codes (the access engine expands them).
+DUO_REGIONS = ("EU", "EEA", "NORDIC")
 DUO_IRIS = {
     "NRES": "DUO_0000004", "GRU": "DUO_0000042", "HMB": "DUO_0000006", "DS": "DUO_0000007",
     "POA": "DUO_0000011", "NCU": "DUO_0000046", "NPU": "DUO_0000045", "NPUNCU": "DUO_0000018",

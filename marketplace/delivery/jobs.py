@@ -21,6 +21,8 @@ from marketplace.errors import DomainError
 log = logging.getLogger(__name__)
 
 ProgressHook = Callable[[int, float], None]
+# Data versions of at least this many rows are extracted on Dask (config DASK_MIN_ROWS).
+DEFAULT_DASK_MIN_ROWS = 5_000_000
 
 
 def worker_name(prefix: str = "worker") -> str:
@@ -32,6 +34,8 @@ def run_next(app: Flask, *, worker: str, extract_id: int | None = None,
     """Claim and build one extract; return its id, or None when nothing was waiting."""
     keyring = app.extensions["marketplace.keyring"]
     data_dir = app.config["DATA_DIR"]
+    dask_min_rows = int(app.config.get("DASK_MIN_ROWS", DEFAULT_DASK_MIN_ROWS))
+    dask_scheduler_address = app.config.get("DASK_SCHEDULER_ADDRESS") or None
     session = app.extensions["marketplace.sessionmaker"]()
     try:
         extract = services.claim_next_extract(session, worker=worker, now=utcnow(),
@@ -49,7 +53,9 @@ def run_next(app: Flask, *, worker: str, extract_id: int | None = None,
 
         try:
             services.run_extract(session, extract=extract, keyring=keyring, data_dir=data_dir,
-                                 now=utcnow(), on_progress=progress)
+                                 now=utcnow(), on_progress=progress,
+                                 dask_min_rows=dask_min_rows,
+                                 dask_scheduler_address=dask_scheduler_address)
             session.commit()
         except DomainError as error:
             session.rollback()

@@ -6,7 +6,6 @@ the same data version under the same permit gives byte-identical files.
 from __future__ import annotations
 
 import base64
-import io
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -44,23 +43,72 @@ def _stable_schema(table: pa.Table) -> pa.Schema:
 
 def write_parquet(frames: Iterable[pd.DataFrame]) -> ParquetFile:
     """Write frames (same columns) into one in-memory Parquet file, one row group per frame."""
-    sink = pa.BufferOutputStream()
-    writer: pq.ParquetWriter | None = None
-    schema: pa.Schema | None = None
-    rows = 0
-    for frame in frames:
-        table = pa.Table.from_pandas(frame, preserve_index=False)
+    stream = ParquetStream(frames)
+    data = bytearray()
+    for piece in stream:
+        data += piece
+    return ParquetFile(data=pa.py_buffer(data), rows=stream.rows, columns=stream.columns)
+
+
+class _Drain:
+    """A write-only file for the Parquet writer whose bytes are taken out as they come."""
+
+    closed = False
+
+    def __init__(self) -> None:
+        self.parts: list[bytes] = []
+        self.position = 0
+
+    def write(self, data) -> int:
+        piece = bytes(data)
+        self.parts.append(piece)
+        self.position += len(piece)
+        return len(piece)
+
+    def tell(self) -> int:
+        return self.position
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        self.closed = True
+
+    def take(self) -> bytes:
+        piece = b"".join(self.parts)
+        self.parts.clear()
+        return piece
+
+
+class ParquetStream:
+    """Iterate to get the Parquet file of `frames` (one row group per frame) piece by piece,
+    holding one frame at a time; `rows` and `columns` describe it once iteration has ended."""
+
+    def __init__(self, frames: Iterable[pd.DataFrame]) -> None:
+        self._frames = frames
+        self.rows = 0
+        self.columns: list[dict[str, str]] = []
+
+    def __iter__(self) -> Iterator[bytes]:
+        sink = _Drain()
+        writer: pq.ParquetWriter | None = None
+        schema: pa.Schema | None = None
+        for frame in self._frames:
+            table = pa.Table.from_pandas(frame, preserve_index=False)
+            if writer is None:
+                schema = _stable_schema(table)
+                writer = pq.ParquetWriter(sink, schema, compression="zstd")
+            table = _conform(table, schema)
+            if table.num_rows or self.rows == 0:
+                writer.write_table(table)
+            self.rows += table.num_rows
+            if piece := sink.take():
+                yield piece
         if writer is None:
-            schema = _stable_schema(table)
-            writer = pq.ParquetWriter(sink, schema, compression="zstd")
-        table = _conform(table, schema)
-        if table.num_rows or rows == 0:
-            writer.write_table(table)
-        rows += table.num_rows
-    if writer is None:
-        raise ValueError("no frames to write")
-    writer.close()
-    return ParquetFile(data=sink.getvalue(), rows=rows, columns=schema_columns(schema))
+            raise ValueError("no frames to write")
+        writer.close()
+        self.columns = schema_columns(schema)
+        yield sink.take()
 
 
 def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
@@ -91,9 +139,9 @@ def schema_columns(schema: pa.Schema) -> list[dict[str, str]]:
     return [{"name": f.name, "type": plain(f.type)} for f in schema]
 
 
-def parquet_to_csv(data: bytes) -> Iterator[bytes]:
+def parquet_to_csv(data: pa.Buffer | bytes) -> Iterator[bytes]:
     """Convert an extract's Parquet bytes to UTF-8 CSV, batch by batch."""
-    parquet = pq.ParquetFile(io.BytesIO(data))
+    parquet = pq.ParquetFile(pa.BufferReader(data))
     header = True
     for batch in parquet.iter_batches(batch_size=_CSV_BATCH_ROWS):
         frame = batch.to_pandas()

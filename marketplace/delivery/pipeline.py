@@ -14,13 +14,13 @@ table. The same two functions run per Dask partition; the merge and the search r
 """
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 
 from marketplace.delivery import generalise, kanon, leaks
 from marketplace.delivery.pseudonymise import day_offsets, person_numbers, pseudonymise
@@ -138,24 +138,6 @@ class Decision:
     level_labels: dict[str, pd.Index]  # per quasi-identifier: its labels at the chosen level
     kept_keys: np.ndarray  # sorted class keys (see _class_keys) that may be released
     selection: Selection
-
-
-def frame_from_arrow(batch) -> pd.DataFrame:
-    """Convert an Arrow batch to pandas, keeping dictionary columns categorical without paying
-    pandas' per-value conversion of large dictionaries (such as 300,000 subject keys)."""
-    columns = {}
-    for name, column in zip(batch.schema.names, batch.columns, strict=True):
-        if pa.types.is_dictionary(column.type):
-            if len(column.dictionary) > len(column):
-                # A batch carries its whole row group's dictionary: keep the values it uses.
-                column = column.dictionary_decode().dictionary_encode()
-            categories = pd.Index(pd.array(column.dictionary, dtype="str"))
-            codes = column.indices.fill_null(-1).to_numpy(zero_copy_only=False)
-            columns[name] = pd.Categorical.from_codes(
-                codes, dtype=pd.CategoricalDtype(categories), validate=False)
-        else:
-            columns[name] = column.to_pandas()
-    return pd.DataFrame(columns, index=pd.RangeIndex(batch.num_rows))
 
 
 # --- filters -------------------------------------------------------------------------------
@@ -476,21 +458,55 @@ def run_pandas(
     return Released(decision=decision, chunks=chunks())
 
 
-def run_dask(frame, plan: ExtractPlan) -> tuple[Decision, pd.DataFrame]:
-    """Run the same passes on a `dask.dataframe` (partitions in order); return the result frame.
+def run_dask(
+    frames: Callable[[], Iterable[pd.DataFrame]],
+    plan: ExtractPlan,
+    *,
+    client,
+    in_flight: int = 4,
+    on_chunk: Callable[[int, int], None] | None = None,
+) -> Released:
+    """Run both passes on a Dask cluster (`client`: a `distributed.Client`), chunk by chunk.
 
-    Pass 1 and pass 2 are `map_partitions` of the very functions the pandas path uses, so the
-    output is identical to `run_pandas` over the same rows in the same order.
+    The chunks of `frames()` (called twice) go to the workers with at most `in_flight` of them
+    outstanding, and pass 2's chunks come back in order, lazily, so the caller can write them
+    one by one: nothing collects the whole extract. Pass 1 and pass 2 are the very functions
+    the pandas path uses, so the output is identical to `run_pandas` over the same chunks.
+    Workers receive the plan with the permit's derived keys, never the master key.
     """
-    import dask
+    parts = []
+    for number, part in enumerate(_in_order(client, class_table_part, frames(), plan,
+                                            in_flight=in_flight)):
+        parts.append(part)
+        if on_chunk:
+            on_chunk(1, number)
+    decision = decide(parts, plan)
 
-    meta_parts = frame.to_delayed()
-    parts = dask.compute(*[dask.delayed(class_table_part)(p, plan) for p in meta_parts])
-    decision = decide(list(parts), plan)
-    released = dask.compute(
-        *[dask.delayed(release_chunk)(p, plan, decision) for p in meta_parts]
-    )
-    return decision, concat_released(released)
+    def chunks() -> Iterator[ReleasedChunk]:
+        for number, chunk in enumerate(_in_order(client, release_chunk, frames(), plan,
+                                                 decision, in_flight=in_flight)):
+            yield chunk
+            if on_chunk:
+                on_chunk(2, number)
+
+    return Released(decision=decision, chunks=chunks())
+
+
+def _in_order(client, function: Callable, frames: Iterable[pd.DataFrame], *args: object,
+              in_flight: int) -> Iterator:
+    """Submit `function(frame, *args)` per frame, keeping at most `in_flight` outstanding;
+    yield the results in the frames' order."""
+    pending = deque()
+    try:
+        for frame in frames:
+            pending.append(client.submit(function, frame, *args, pure=False))
+            if len(pending) >= in_flight:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+    finally:
+        for future in pending:
+            future.cancel()
 
 
 def concat_released(released: Iterable[ReleasedChunk]) -> pd.DataFrame:

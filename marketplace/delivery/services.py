@@ -9,14 +9,17 @@ import hashlib
 import json
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
 from threading import Lock
+from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
@@ -276,8 +279,12 @@ def plan_for(session: Session, *, permit: Permit, dataset: Dataset, keyring: Key
 
 def run_extract(session: Session, *, extract: Extract, keyring: Keyring, data_dir: Path,
                 now: datetime, on_progress: ProgressCallback | None = None,
-                batch_rows: int = BATCH_ROWS) -> Extract:
+                batch_rows: int | None = None, dask_min_rows: int | None = None,
+                dask_scheduler_address: str | None = None) -> Extract:
     """Build a leased extract end to end; it becomes visible only when complete.
+
+    A data version of at least `dask_min_rows` rows (None: never) runs on Dask: the cluster
+    at `dask_scheduler_address`, or a thread-based local cluster inside this worker.
 
     Raises a DomainError with a message the company can act on (permit no longer valid, data
     version changed, tampered or truncated data, a leak found) and leaves no output file; the
@@ -285,7 +292,8 @@ def run_extract(session: Session, *, extract: Extract, keyring: Keyring, data_di
     """
     try:
         return _build(session, extract=extract, keyring=keyring, data_dir=data_dir, now=now,
-                      on_progress=on_progress, batch_rows=batch_rows)
+                      on_progress=on_progress, batch_rows=batch_rows or BATCH_ROWS,
+                      dask_min_rows=dask_min_rows, dask_scheduler_address=dask_scheduler_address)
     except leaks.LeakFound as found:
         extract_path(extract.id, data_dir=data_dir).unlink(missing_ok=True)
         raise Invalid("the leak scan stopped the extract: " + "; ".join(found.findings)) from None
@@ -303,8 +311,23 @@ def _usable_version(session: Session, extract: Extract, dataset: Dataset) -> Dat
     return version
 
 
+@contextmanager
+def _dask_client(scheduler_address: str | None) -> Iterator[Any]:
+    """A client of the configured cluster, or of a local one in this process (threads)."""
+    from distributed import Client, LocalCluster  # imported only for large extracts
+
+    if scheduler_address:
+        with Client(scheduler_address) as client:
+            yield client
+        return
+    with LocalCluster(processes=False, n_workers=1, threads_per_worker=2,
+                      dashboard_address=None) as cluster, Client(cluster) as client:
+        yield client
+
+
 def _build(session: Session, *, extract: Extract, keyring: Keyring, data_dir: Path,
-           now: datetime, on_progress: ProgressCallback | None, batch_rows: int) -> Extract:
+           now: datetime, on_progress: ProgressCallback | None, batch_rows: int,
+           dask_min_rows: int | None, dask_scheduler_address: str | None) -> Extract:
     permit = access_services.require_permit(session, permit_id=extract.permit_id)
     status = permit.status_at(now)
     if status != "active":
@@ -324,18 +347,24 @@ def _build(session: Session, *, extract: Extract, keyring: Keyring, data_dir: Pa
             done = (pass_number - 1) * chunks_per_pass + chunk + 1
             on_progress(min(0.95, 0.95 * done / (2 * chunks_per_pass)))
 
-    released = pipeline.run_pandas(frames, plan, on_chunk=progress)
+    on_dask = dask_min_rows is not None and (version.number_of_rows or 0) >= dask_min_rows
     subject_keys: list[np.ndarray] = []
-
-    def frames_out() -> Iterator[pd.DataFrame]:
-        for chunk in released.chunks:
-            subject_keys.append(chunk.subject_keys)
-            yield chunk.frame
-
-    parquet = output.write_parquet(frames_out())
     path = extract_path(extract.id, data_dir=data_dir)
-    sha256 = keyring.write_encrypted(path, _slices(parquet.data),
-                                     context=_extract_context(extract.id))
+    with ExitStack() as stack:
+        if on_dask:
+            client = stack.enter_context(_dask_client(dask_scheduler_address))
+            released = pipeline.run_dask(frames, plan, client=client, on_chunk=progress)
+        else:
+            released = pipeline.run_pandas(frames, plan, on_chunk=progress)
+
+        def frames_out() -> Iterator[pd.DataFrame]:
+            for chunk in released.chunks:
+                subject_keys.append(chunk.subject_keys)
+                yield chunk.frame
+
+        # Chunk by chunk from the pipeline through the Parquet writer into the encrypted file.
+        parquet = output.ParquetStream(frames_out())
+        sha256 = keyring.write_encrypted(path, parquet, context=_extract_context(extract.id))
     anonymisation = released.decision.anonymisation
     finished = utcnow()
     manifest = output.sign_manifest(
@@ -364,6 +393,7 @@ def _build(session: Session, *, extract: Extract, keyring: Keyring, data_dir: Pa
         "generalisation": dict(zip(anonymisation.names, anonymisation.node, strict=True)),
         "information_loss": round(anonymisation.information_loss, 4),
         "l_diversity": plan.l_diversity,
+        "executor": "dask" if on_dask else "pandas",
     }
     extract.manifest = manifest
     extract.path = str(path.relative_to(data_dir))
@@ -377,12 +407,6 @@ def _build(session: Session, *, extract: Extract, keyring: Keyring, data_dir: Pa
         details={"permit_id": permit.id, "dataset_id": dataset.id, "rows_out": parquet.rows,
                  "rows_suppressed": anonymisation.rows_suppressed, "sha256": sha256})
     return extract
-
-
-def _slices(buffer, size: int = 1 << 20) -> Iterator[bytes]:
-    view = memoryview(buffer)
-    for start in range(0, len(view), size):
-        yield bytes(view[start:start + size])
 
 
 # --- handing out -----------------------------------------------------------------------------
@@ -400,13 +424,56 @@ def _require_downloadable(session: Session, *, actor: Principal, extract_id: int
     return extract
 
 
-def read_extract_parquet(extract: Extract, *, keyring: Keyring, data_dir: Path) -> bytes:
-    """Decrypt an extract and check it against its signed manifest; raise Invalid if altered."""
-    data = keyring.read_encrypted_bytes(data_dir / extract.path,
-                                        context=_extract_context(extract.id))
-    if hashlib.sha256(data).hexdigest() != (extract.manifest or {}).get("sha256"):
+@dataclass(frozen=True)
+class StoredExtract:
+    """Where an extract's file is and what its manifest says it holds (no database needed, so
+    a response can stream it after the transaction has ended)."""
+
+    path: Path
+    context: str
+    sha256: str | None
+
+    @classmethod
+    def of(cls, extract: Extract, *, data_dir: Path) -> StoredExtract:
+        return cls(path=data_dir / extract.path, context=_extract_context(extract.id),
+                   sha256=(extract.manifest or {}).get("sha256"))
+
+
+def verify_extract(stored: StoredExtract, *, keyring: Keyring) -> None:
+    """Check the stored extract against its signed manifest in one streaming pass (nothing is
+    kept); raise Invalid when it was altered, truncated or swapped."""
+    digest = hashlib.sha256()
+    for segment in keyring.read_encrypted(stored.path, context=stored.context):
+        digest.update(segment)
+    if digest.hexdigest() != stored.sha256:
         raise Invalid("the stored extract does not match its manifest")
-    return data
+
+
+def stream_extract_parquet(stored: StoredExtract, *, keyring: Keyring) -> Iterator[bytes]:
+    """The verified extract's Parquet, segment by segment; it is hashed again on the way, and a
+    file changed since `verify_extract` stops the stream (with Invalid) before its end."""
+    digest = hashlib.sha256()
+    pending: bytes | None = None
+    for segment in keyring.read_encrypted(stored.path, context=stored.context):
+        digest.update(segment)
+        if pending is not None:
+            yield pending
+        pending = segment
+    if digest.hexdigest() != stored.sha256:
+        raise Invalid("the stored extract changed while it was sent")
+    if pending:
+        yield pending
+
+
+def read_extract_parquet(stored: StoredExtract, *, keyring: Keyring) -> pa.Buffer:
+    """The whole verified Parquet file in one buffer (for the CSV conversion, which needs the
+    Parquet footer first); raise Invalid when it does not match its manifest."""
+    buffer = bytearray(stored.path.stat().st_size)  # the ciphertext is the longer
+    view, filled = memoryview(buffer), 0
+    for segment in stream_extract_parquet(stored, keyring=keyring):
+        view[filled:filled + len(segment)] = segment
+        filled += len(segment)
+    return pa.py_buffer(buffer).slice(0, filled)
 
 
 @dataclass(frozen=True)
@@ -427,15 +494,22 @@ def download_extract(session: Session, *, actor: Principal, extract_id: int, fmt
     if fmt not in ("parquet", "csv"):
         raise Invalid.field("format", "format must be parquet or csv")
     extract = _require_downloadable(session, actor=actor, extract_id=extract_id, now=now)
-    data = read_extract_parquet(extract, keyring=keyring, data_dir=data_dir)
+    stored = StoredExtract.of(extract, data_dir=data_dir)
+    verify_extract(stored, keyring=keyring)
     access_services.record_audit(
         session, actor=actor, action="extract.downloaded", subject_type="extract",
         subject_id=str(extract.id), details={"format": fmt})
     stem = f"extract-{extract.id}-permit-{extract.permit_id}-dataset-{extract.dataset_id}"
     if fmt == "csv":
         return Download(extract, "text/csv; charset=utf-8", f"{stem}.csv",
-                        output.parquet_to_csv(data))
-    return Download(extract, "application/vnd.apache.parquet", f"{stem}.parquet", iter([data]))
+                        _csv_body(stored, keyring=keyring))
+    return Download(extract, "application/vnd.apache.parquet", f"{stem}.parquet",
+                    stream_extract_parquet(stored, keyring=keyring))
+
+
+def _csv_body(stored: StoredExtract, *, keyring: Keyring) -> Iterator[bytes]:
+    # A generator, so the file is read only when the response is sent.
+    yield from output.parquet_to_csv(read_extract_parquet(stored, keyring=keyring))
 
 
 def extract_manifest(session: Session, *, actor: Principal, extract_id: int) -> dict:

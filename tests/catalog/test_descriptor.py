@@ -100,3 +100,71 @@ def test_icd10_codes_take_the_sks_form():
     assert normalise_icd10("dj44") == "DJ44"
     assert normalise_icd10("D50") == "DD50"
     assert normalise_icd10("lungs") is None
+
+
+def test_date_shift_with_a_bound_is_kept(descriptor):
+    descriptor["columns"][3] |= {"generalise": {"kind": "date", "to": "shift", "max_days": 90}}
+    descriptor["columns"][1]["generalise"] = {"kind": "date", "to": "shift"}
+    clean = normalise_descriptor(descriptor)
+    assert clean["columns"][3]["generalise"] == {"kind": "date", "to": "shift", "max_days": 90}
+    assert clean["columns"][1]["generalise"] == {"kind": "date", "to": "shift"}
+
+
+@pytest.mark.parametrize("rule", [
+    {"kind": "date", "to": "shift", "max_days": 0},
+    {"kind": "date", "to": "shift", "max_days": 366},
+    {"kind": "date", "to": "shift", "max_days": "30"},
+    {"kind": "date", "to": "month", "max_days": 30},
+])
+def test_bad_date_shift_bounds_are_named(descriptor, rule):
+    descriptor["columns"][3] |= {"generalise": rule}
+    assert "columns[3].generalise.max_days" in _fields(descriptor)
+
+
+def test_duo_modifier_arguments_are_normalised(descriptor):
+    descriptor["data_use"] = {"permission": "GRU", "modifiers": [
+        "TS(12)", "GS:eu, dk", "IS:Herlev-Hospital,rigshospitalet", "US:company-pulmo",
+        "PS:copd-2026", "MOR:2027-06-01", "IRB", "NCU:"]}
+    clean = normalise_descriptor(descriptor)
+    assert clean["data_use"]["modifiers"] == [
+        "TS:12", "GS:EU,DK", "IS:herlev-hospital,rigshospitalet", "US:company-pulmo",
+        "PS:copd-2026", "MOR:2027-06-01", "IRB", "NCU"]
+
+
+def test_the_access_engine_reads_the_stored_arguments(descriptor):
+    from marketplace.access.decisions import parse_data_use
+    descriptor["data_use"] = {"permission": "GRU", "modifiers": [
+        "TS(24)", "GS:nordic", "IS:herlev-hospital;rigshospitalet", "MOR:2027-06-01"]}
+    use = parse_data_use(normalise_descriptor(descriptor)["data_use"])
+    assert use.modifiers == {"TS", "GS", "IS", "MOR"}
+    assert use.ts_months() == 24
+    assert use.countries() == {"DK", "SE", "NO", "FI", "IS"}
+    assert use.institutions() == {"herlev-hospital", "rigshospitalet"}
+    assert use.arguments["MOR"] == "2027-06-01"
+
+
+@pytest.mark.parametrize("modifier", [
+    "TS:0", "TS:twelve", "TS:-3", "TS:1201", "GS:Europe", "GS:D1", "IS:<script>",
+    "IS:herlev hospital!", "US:a/b", "PS:-x", "MOR:2027-02-30", "MOR:01-06-2027",
+    "NCU:3", "PUB(yes)", "XYZ:1", "TS:12 TS:13", "TS:(12",
+])
+def test_bad_duo_modifier_arguments_are_named(descriptor, modifier):
+    descriptor["data_use"] = {"permission": "GRU", "modifiers": ["IRB", modifier]}
+    with pytest.raises(Invalid) as caught:
+        normalise_descriptor(descriptor)
+    assert [e["field"] for e in caught.value.errors] == ["data_use.modifiers[1]"]
+
+
+def test_a_modifier_given_twice_is_named(descriptor):
+    descriptor["data_use"] = {"permission": "GRU", "modifiers": ["TS:12", "TS:24"]}
+    assert _fields(descriptor) == {"data_use.modifiers[1]"}
+
+
+def test_offered_purposes_come_from_the_taxonomy(descriptor):
+    descriptor["data_use"] |= {"purposes": ["public_research", "education", "public_research"]}
+    assert normalise_descriptor(descriptor)["data_use"]["purposes"] == [
+        "public_research", "education"]
+    descriptor["data_use"]["purposes"] = ["public_research", "advertising_marketing", "fun"]
+    assert _fields(descriptor) == {"data_use.purposes[1]", "data_use.purposes[2]"}
+    descriptor["data_use"]["purposes"] = "public_research"
+    assert _fields(descriptor) == {"data_use.purposes"}

@@ -148,3 +148,24 @@ def test_catalog_search_page_filters_and_pages(client, published):
     assert "page=2" in html and "access_rights=NON_PUBLIC" in html
     bad = client.get("/catalog?per_page=abc").get_data(as_text=True)
     assert "Søgningen kunne ikke udføres" in bad
+
+
+def test_form_takes_duo_arguments_and_the_date_shift(client, session, login, make_user, holder):
+    csrf = _signed_in_holder(client, login, make_user, holder)
+    created = client.post("/catalog/new", data=_form(
+        csrf, duo_modifiers=["NCU", "TS", "GS"], duo_arg_TS="12", duo_arg_GS="dk, se",
+        duo_arg_MOR="2027-01-01", **{"col-3-generalise": "date:shift"}))
+    assert created.status_code == 302, created.get_data(as_text=True)
+    dataset = session.scalars(sa.select(Dataset).where(Dataset.title == "Faldulykker")).one()
+    # An argument of an unchecked modifier is ignored.
+    assert dataset.data_use["modifiers"] == ["NCU", "TS:12", "GS:DK,SE"]
+    assert dataset.columns[3]["generalise"] == {"kind": "date", "to": "shift"}
+    page = client.get(f"/catalog/{dataset.id}/edit").get_data(as_text=True)
+    assert 'id="mod-TS" name="duo_modifiers" value="TS" checked' in page
+    assert 'name="duo_arg_TS" type="text" value="12"' in page
+
+    refused = client.post("/catalog/new", data=_form(
+        csrf, title="Andet", duo_modifiers=["TS"], duo_arg_TS="et år"))
+    assert refused.status_code == 422
+    assert "data_use.modifiers[0]" in refused.get_data(as_text=True)
+    assert session.scalars(sa.select(Dataset).where(Dataset.title == "Andet")).first() is None

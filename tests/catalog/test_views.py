@@ -359,3 +359,45 @@ def test_a_tampered_stored_version_cannot_be_read(client, published, session, ke
     with pytest.raises(Invalid):
         next(services.read_version_frames(version, keyring=keyring, data_dir=data_dir))
 
+
+
+def test_duo_arguments_and_purposes_are_stored_and_exported(client, published, holder_headers):
+    use = {"permission": "GRU", "modifiers": ["TS(12)", "GS:EU", "IS:test-hospital", "IRB"],
+           "purposes": ["public_research"]}
+    dataset = published(data_use=use)
+    shown = client.get(f"/api/v1/datasets/{dataset['id']}").get_json()
+    assert shown["data_use"]["modifiers"] == ["TS:12", "GS:EU", "IS:test-hospital", "IRB"]
+    assert shown["data_use"]["purposes"] == ["public_research"]
+    turtle = client.get("/catalog.ttl").get_data(as_text=True)
+    assert "DUO TS:12" in turtle and "DUO_0000025" in turtle and "DUO IS:test-hospital" in turtle
+
+
+def test_a_bad_duo_argument_is_a_422_naming_it_and_nothing_changes(client, create,
+                                                                   holder_headers):
+    dataset = create()
+    response = client.patch(f"/api/v1/datasets/{dataset['id']}", headers=holder_headers,
+                            json={"data_use": {"permission": "GRU",
+                                               "modifiers": ["IRB", "MOR:2027-13-01"]}})
+    assert response.status_code == 422
+    assert [e["field"] for e in response.get_json()["errors"]] == ["data_use.modifiers[1]"]
+    after = client.get(f"/api/v1/datasets/{dataset['id']}", headers=holder_headers)
+    assert after.get_json()["data_use"] == dataset["data_use"]
+
+
+def test_stored_versions_read_back_in_batches_with_text_as_categories(published, session,
+                                                                      keyring, data_dir):
+    import pandas as pd
+    dataset = services.require_dataset(session, dataset_id=published()["id"])
+    version = services.current_version(session, dataset=dataset)
+    whole = next(services.read_version_frames(version, keyring=keyring, data_dir=data_dir))
+    batches = list(services.read_version_frames(version, keyring=keyring, data_dir=data_dir,
+                                                columns=["diagnosis", "_subject_key", "days"],
+                                                batch_rows=2))
+    assert [len(b) for b in batches] == [2, 1]
+    assert isinstance(batches[0]["diagnosis"].dtype, pd.CategoricalDtype)
+    # A batch's categories are the values it holds, not its row group's whole dictionary.
+    assert list(batches[1]["diagnosis"].cat.categories) == ["DI500"]
+    joined = pd.concat(batches, ignore_index=True)
+    assert list(joined["diagnosis"].astype(str)) == list(whole["diagnosis"].astype(str))
+    assert list(joined["_subject_key"].astype(str)) == list(whole["_subject_key"].astype(str))
+    assert list(joined["days"]) == list(whole["days"])

@@ -206,15 +206,21 @@ def test_chunking_does_not_change_the_output():
 
 
 def test_dask_on_a_local_cluster_gives_the_same_output_as_pandas():
-    dd = pytest.importorskip("dask.dataframe")
     distributed = pytest.importorskip("distributed")
     frame = synthetic.admissions(900, 200, seed=9)
     plan = plan_for(3)
     decision, expected = run(frame, plan, chunk=225)
-    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+    chunks = lambda: (frame.iloc[i:i + 225] for i in range(0, len(frame), 225))  # noqa: E731
+    seen: list[tuple[int, int]] = []
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
                                   dashboard_address=None) as cluster, \
-            distributed.Client(cluster):
-        dask_decision, got = pipeline.run_dask(dd.from_pandas(frame, npartitions=4), plan)
-    assert dask_decision.anonymisation.node == decision.anonymisation.node
-    assert dask_decision.anonymisation.rows_suppressed == decision.anonymisation.rows_suppressed
-    pd.testing.assert_frame_equal(got, expected)
+            distributed.Client(cluster) as client:
+        released = pipeline.run_dask(chunks, plan, client=client, in_flight=2,
+                                     on_chunk=lambda p, n: seen.append((p, n)))
+        got = [chunk.frame for chunk in released.chunks]  # lazily, one chunk at a time
+    assert released.decision.anonymisation.node == decision.anonymisation.node
+    assert (released.decision.anonymisation.rows_suppressed
+            == decision.anonymisation.rows_suppressed)
+    assert len(got) == 4 and seen == [(p, n) for p in (1, 2) for n in range(4)]
+    pd.testing.assert_frame_equal(pipeline.concat_released(
+        pipeline.ReleasedChunk(frame=f, subject_keys=np.array([])) for f in got), expected)

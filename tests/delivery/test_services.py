@@ -1,6 +1,7 @@
 """Extracts end to end through the services: request, build, manifest, download, failures."""
 from __future__ import annotations
 
+import hashlib
 import io
 from datetime import timedelta
 
@@ -273,3 +274,98 @@ def test_an_extract_whose_worker_keeps_dying_is_failed_and_the_queue_moves_on(se
     claimed = services.claim_next_extract(session, worker="w", now=utcnow())
     assert claimed.id == waiting.id
     assert stuck.status == "failed" and "repeatedly" in stuck.error
+
+
+def test_large_versions_run_on_dask_with_the_same_output(app, session, world, build, keyring,
+                                                         data_dir, monkeypatch):
+    pytest.importorskip("distributed")
+    permit = world.make_permit()
+    # Small chunks so that several partitions travel through the cluster.
+    monkeypatch.setattr(services, "BATCH_ROWS", 97)
+    on_pandas = build(_request(session, world, permit).id)
+    monkeypatch.setitem(app.config, "DASK_MIN_ROWS", len(world.data))
+    on_dask = build(_request(session, world, permit).id)
+    assert on_dask.status == "succeeded", on_dask.error
+    assert (on_pandas.report["executor"], on_dask.report["executor"]) == ("pandas", "dask")
+    assert on_dask.manifest["rows_out"] == on_pandas.manifest["rows_out"]
+    assert on_dask.manifest["sha256"] == on_pandas.manifest["sha256"]  # byte-identical
+    pandas_rows = pd.read_parquet(io.BytesIO(_parquet(session, world, on_pandas, keyring,
+                                                      data_dir)))
+    dask_rows = pd.read_parquet(io.BytesIO(_parquet(session, world, on_dask, keyring,
+                                                    data_dir)))
+    pd.testing.assert_frame_equal(dask_rows, pandas_rows)
+
+
+def test_below_the_threshold_the_extract_stays_on_pandas(app, session, world, build,
+                                                         monkeypatch):
+    monkeypatch.setitem(app.config, "DASK_MIN_ROWS", len(world.data) + 1)
+    built = build(_request(session, world, world.make_permit()).id)
+    assert built.report["executor"] == "pandas"
+
+
+def test_parquet_download_streams_in_pieces_verified_first(session, world, build, keyring,
+                                                           data_dir):
+    built = build(_request(session, world, world.make_permit()).id)
+    download = services.download_extract(session, actor=world.company_actor,
+                                         extract_id=built.id, fmt="parquet", keyring=keyring,
+                                         data_dir=data_dir, now=utcnow())
+    pieces = list(download.body)
+    assert hashlib.sha256(b"".join(pieces)).hexdigest() == built.manifest["sha256"]
+    # A file swapped after the check (validly encrypted, other content) stops the stream
+    # before its last piece.
+    download = services.download_extract(session, actor=world.company_actor,
+                                         extract_id=built.id, fmt="parquet", keyring=keyring,
+                                         data_dir=data_dir, now=utcnow())
+    keyring.write_encrypted(data_dir / built.path, [b"PAR1 other rows PAR1"],
+                            context=f"delivery/extract/{built.id}")
+    sent = []
+    with pytest.raises(Invalid):
+        for piece in download.body:
+            sent.append(piece)
+    assert sent == []
+
+
+def test_a_tampered_extract_is_refused_before_any_byte_in_csv_too(session, world, build,
+                                                                  keyring, data_dir):
+    built = build(_request(session, world, world.make_permit()).id)
+    path = data_dir / built.path
+    raw = bytearray(path.read_bytes())
+    raw[-5] ^= 0x01
+    path.write_bytes(bytes(raw))
+    with pytest.raises(Invalid):
+        services.download_extract(session, actor=world.company_actor, extract_id=built.id,
+                                  fmt="csv", keyring=keyring, data_dir=data_dir, now=utcnow())
+
+
+def test_a_large_extract_file_is_sent_piece_by_piece(keyring, tmp_path):
+    data = bytes(range(256)) * (3 * 4096 + 7)  # about 3 MB
+    path = tmp_path / "extract.enc"
+    sha256 = keyring.write_encrypted(path, [data], context="delivery/extract/1")
+    stored = services.StoredExtract(path=path, context="delivery/extract/1", sha256=sha256)
+    pieces = list(services.stream_extract_parquet(stored, keyring=keyring))
+    assert len(pieces) > 1 and max(map(len, pieces)) < len(data)
+    assert b"".join(pieces) == data
+    with pytest.raises(Invalid):
+        services.verify_extract(services.StoredExtract(path, "delivery/extract/2", sha256),
+                                keyring=keyring)
+
+
+def test_a_configured_scheduler_receives_the_work_over_the_network(app, session, world, build,
+                                                                   keyring, data_dir,
+                                                                   monkeypatch):
+    distributed = pytest.importorskip("distributed")
+    permit = world.make_permit()
+    expected = build(_request(session, world, permit).id)
+    monkeypatch.setattr(services, "BATCH_ROWS", 200)
+    monkeypatch.setitem(app.config, "DASK_MIN_ROWS", 1)
+    # TCP, so the plan and the chunks are serialised as for a remote cluster.
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                                  protocol="tcp", dashboard_address=None) as cluster:
+        monkeypatch.setitem(app.config, "DASK_SCHEDULER_ADDRESS", cluster.scheduler_address)
+        built = build(_request(session, world, permit).id)
+    assert built.status == "succeeded", built.error
+    assert built.report["executor"] == "dask"
+    # Other chunks make other row groups, but the same rows.
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(io.BytesIO(_parquet(session, world, built, keyring, data_dir))),
+        pd.read_parquet(io.BytesIO(_parquet(session, world, expected, keyring, data_dir))))
