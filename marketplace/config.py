@@ -29,6 +29,8 @@ DEFAULTS: dict[str, Any] = {
     "MAX_CONTENT_LENGTH": 1 * 1024 * 1024,
     "MAX_UPLOAD_BYTES": 2 * 1024 * 1024 * 1024,
     "EXTRACTS_INLINE": True,
+    "DASK_MIN_ROWS": 5_000_000,
+    "DASK_SCHEDULER_ADDRESS": None,
     "POLICIES_DIR": None,
     "PREFERRED_URL_SCHEME": "http",
 }
