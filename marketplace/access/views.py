@@ -21,20 +21,14 @@ from marketplace.access.forms import form_to_payload, payload_to_form
 from marketplace.access.messages import danish_errors
 from marketplace.access.paging import Page, parse_page_request
 from marketplace.db import get_session, utcnow
-from marketplace.errors import BadRequest, Invalid
+from marketplace.errors import Invalid
 from marketplace.identity.auth import api_auth, current_principal, login_required
 from marketplace.security import current_keyring
 from marketplace.web.i18n import current_language
 from marketplace.web.i18n import gettext as _
+from marketplace.web.requests import json_object
 
 bp = Blueprint("access", __name__)
-
-
-def _json_body() -> dict:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise BadRequest("send a JSON object (Content-Type: application/json)")
-    return body
 
 
 def _engine_arguments() -> dict[str, Any]:
@@ -84,7 +78,7 @@ def _revoke(permit_id: int, reason: Any) -> Any:
 @api_auth("access:request")
 def api_submit() -> tuple[Response, int, dict]:
     """Apply for data; the policy engine decides at once (permit, deny or review)."""
-    access_request = _submit(_json_body())
+    access_request = _submit(json_object())
     return (jsonify(serialise.request_to_json(access_request, now=utcnow())), 201,
             {"Location": url_for("access.api_get", request_id=access_request.id)})
 
@@ -119,7 +113,7 @@ def api_get(request_id: int) -> Response:
 @api_auth("access:request")
 def api_amend(request_id: int) -> Response:
     """Resubmit an application the data holders asked to change; it is decided afresh."""
-    access_request = _amend(request_id, _json_body())
+    access_request = _amend(request_id, json_object())
     return jsonify(serialise.request_to_json(access_request, now=utcnow()))
 
 
@@ -127,7 +121,7 @@ def api_amend(request_id: int) -> Response:
 @api_auth("access:review")
 def api_review(request_id: int) -> Response:
     """Approve, reject or ask for changes (body: decision, comment) as a data holder."""
-    body = _json_body()
+    body = json_object()
     access_request = _review(request_id, body.get("decision"), body.get("comment"))
     return jsonify(serialise.request_to_json(access_request, now=utcnow()))
 
@@ -157,7 +151,7 @@ def api_permit(permit_id: int) -> Response:
 @api_auth()
 def api_revoke(permit_id: int) -> Response:
     """Revoke a permit (a holder of a covered dataset or the operator; body: reason)."""
-    permit = _revoke(permit_id, _json_body().get("reason"))
+    permit = _revoke(permit_id, json_object().get("reason"))
     return jsonify(serialise.permit_to_json(permit, now=utcnow()))
 
 

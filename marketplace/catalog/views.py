@@ -26,15 +26,9 @@ from marketplace.security import current_keyring
 from marketplace.web.charts import bar_chart
 from marketplace.web.i18n import current_language
 from marketplace.web.i18n import gettext as _
+from marketplace.web.requests import json_object
 
 bp = Blueprint("catalog", __name__)
-
-
-def _json_body() -> dict:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise BadRequest("send the descriptor as a JSON object (Content-Type: application/json)")
-    return body
 
 
 def _upload(dataset_id: int, stream: Any, media_type: str) -> DataVersion:
@@ -80,7 +74,7 @@ def api_search() -> Response:
 def api_create() -> tuple[Response, int, dict]:
     """Create a draft dataset descriptor for the caller's data holder."""
     db = get_session()
-    dataset = services.create_dataset(db, actor=current_principal(), data=_json_body())
+    dataset = services.create_dataset(db, actor=current_principal(), data=json_object())
     db.commit()
     return (jsonify(services.dataset_to_json(dataset)), 201,
             {"Location": url_for("catalog.api_get", dataset_id=dataset.id)})
@@ -100,7 +94,7 @@ def api_update(dataset_id: int) -> Response:
     """Change fields of a dataset descriptor (owning holder only)."""
     db = get_session()
     dataset = services.update_dataset(db, actor=current_principal(), dataset_id=dataset_id,
-                                      data=_json_body())
+                                      data=json_object())
     db.commit()
     return jsonify(services.dataset_to_json(dataset))
 

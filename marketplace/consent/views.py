@@ -19,12 +19,13 @@ from marketplace.consent import receipts, services
 from marketplace.consent.evaluation import CitizenConsent, StandingChoice
 from marketplace.consent.models import ConsentEvent, Guardianship
 from marketplace.db import get_session, utcnow
-from marketplace.errors import BadRequest, Invalid
+from marketplace.errors import Invalid
 from marketplace.identity import services as identity_services
 from marketplace.identity.auth import api_auth, citizen_required, current_principal
 from marketplace.security import current_keyring
 from marketplace.web.i18n import current_language
 from marketplace.web.i18n import gettext as _
+from marketplace.web.requests import json_object
 
 bp = Blueprint("consent", __name__)
 
@@ -54,13 +55,6 @@ def forget_stale_acting_for() -> None:
 
 def _subject_id() -> int | None:
     return session.get(ACTING_FOR)
-
-
-def _json_object() -> dict:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise BadRequest("Send a JSON object (Content-Type: application/json).")
-    return body
 
 
 def _download(document: dict, *, filename: str, media_type: str) -> Response:
@@ -129,7 +123,7 @@ def api_consents() -> Response:
 @citizen_required
 def api_set_consent() -> Response:
     """Permit, deny or clear a purpose for all holders, one holder or one dataset."""
-    body = _json_object()
+    body = json_object()
     scope = body.get("scope", {"type": "all", "id": None})
     if not isinstance(scope, dict):
         raise Invalid.field("scope", "Must be an object with type and id.")
@@ -227,7 +221,7 @@ def api_wards() -> Response:
 @citizen_required
 def api_acting_for() -> Response:
     """Act for one of the citizen's children under 15 (citizen_id) or for oneself (null)."""
-    child_id = _json_object().get("citizen_id")
+    child_id = json_object().get("citizen_id")
     if child_id is not None and (isinstance(child_id, bool) or not isinstance(child_id, int)):
         raise Invalid.field("citizen_id", "Must be a citizen id or null.")
     subject = services.require_subject(get_session(), actor=current_principal(),
@@ -247,7 +241,7 @@ def _remember_subject(citizen_id: int) -> None:
 @api_auth()
 def api_register_guardianship() -> tuple[Response, int]:
     """Register that a parent has custody of a child under 15 (operator only)."""
-    body = _json_object()
+    body = json_object()
     db = get_session()
     link = services.register_guardianship(
         db, actor=current_principal(), keyring=current_keyring(),

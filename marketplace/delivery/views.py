@@ -14,10 +14,11 @@ from flask import (
 
 from marketplace.db import get_session, utcnow
 from marketplace.delivery import jobs, services
-from marketplace.errors import BadRequest, Invalid
+from marketplace.errors import Invalid
 from marketplace.identity.auth import api_auth, current_principal, login_required
 from marketplace.security import current_keyring
 from marketplace.web.i18n import gettext as _
+from marketplace.web.requests import json_object
 
 bp = Blueprint("delivery", __name__)
 
@@ -33,15 +34,6 @@ def _optional_int(value: object, field: str) -> int | None:
         raise Invalid.field(field, "must be a whole number") from None
 
 
-def _json_object() -> dict:
-    if not request.get_data(cache=True):
-        return {}
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise BadRequest("the body must be a JSON object")
-    return body
-
-
 def _start(extract_id: int) -> None:
     if current_app.config.get("EXTRACTS_INLINE"):
         jobs.start_inline(current_app._get_current_object(), extract_id)  # type: ignore[attr-defined]
@@ -54,7 +46,7 @@ def _start(extract_id: int) -> None:
 @api_auth("access:request")
 def create_extract(permit_id: int) -> tuple[Response, int, dict]:
     """Request an extract of a dataset under a permit (202; built by a job)."""
-    body = _json_object()
+    body = json_object(allow_empty=True)
     db = get_session()
     extract = services.request_extract(
         db, actor=current_principal(), permit_id=permit_id,

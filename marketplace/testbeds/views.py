@@ -14,15 +14,9 @@ from marketplace.testbeds import dossier as dossiers
 from marketplace.testbeds import kpis as kpi_rules
 from marketplace.testbeds import serialise, services
 from marketplace.web.i18n import current_language
+from marketplace.web.requests import json_object
 
 bp = Blueprint("testbeds", __name__)
-
-
-def json_body() -> dict[str, Any]:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise BadRequest("send a JSON object (Content-Type: application/json)")
-    return body
 
 
 def environment_json(environment: Any, *, slots: dict[int, int]) -> dict[str, Any]:
@@ -56,7 +50,7 @@ def api_get_environment(environment_id: int) -> Response:
 @api_auth()
 def api_create_environment() -> tuple[Response, int]:
     """Add a test environment with its host organisations (platform operator)."""
-    body = json_body()
+    body = json_object()
     hosts = body.pop("hosts", None)
     if not isinstance(hosts, list) or not all(isinstance(h, dict) for h in hosts):
         raise BadRequest("hosts must be a list of {\"org\": slug, \"sector\": ...}")
@@ -75,7 +69,7 @@ def api_update_environment(environment_id: int) -> Response:
     """Change a test environment's entry (its hosts only)."""
     db = get_session()
     environment = services.update_test_environment(
-        db, actor=current_principal(), environment_id=environment_id, changes=json_body()
+        db, actor=current_principal(), environment_id=environment_id, changes=json_object()
     )
     db.commit()
     return jsonify(environment_json(environment, slots=services.free_slots(db, now=utcnow())))
@@ -89,7 +83,7 @@ def api_match() -> Response:
     {"solution_profile_id"} for a saved profile of the signed-in company. No sign-in is needed
     for an unsaved profile.
     """
-    body = json_body()
+    body = json_object()
     db = get_session()
     if "solution_profile_id" in body:
         actor = current_principal()
@@ -118,7 +112,7 @@ def api_list_solutions() -> Response:
 @api_auth()
 def api_create_solution() -> tuple[Response, int]:
     """Save a solution profile for the company."""
-    body = json_body()
+    body = json_object()
     db = get_session()
     solution = services.create_solution_profile(
         db, actor=current_principal(), name=body.get("name") or "",
@@ -143,7 +137,7 @@ def api_update_solution(profile_id: int) -> Response:
     """Change one of the company's solution profiles."""
     db = get_session()
     solution = services.update_solution_profile(db, actor=current_principal(),
-                                                profile_id=profile_id, data=json_body())
+                                                profile_id=profile_id, data=json_object())
     db.commit()
     return jsonify(serialise.solution_to_json(solution))
 
@@ -166,7 +160,7 @@ def api_propose_course() -> tuple[Response, int]:
     Body: {"test_environment_id", "solution_profile_id", "title", "goal", "planned_start",
     "planned_end", "participants_planned"}.
     """
-    body = json_body()
+    body = json_object()
     environment_id, solution_id = body.get("test_environment_id"), body.get("solution_profile_id")
     if not isinstance(environment_id, int) or not isinstance(solution_id, int):
         raise BadRequest("test_environment_id and solution_profile_id must be numbers")
@@ -200,7 +194,7 @@ def api_change_course(course_id: int) -> Response:
     """
     db = get_session()
     course = services.change_test_course(db, actor=current_principal(), course_id=course_id,
-                                         changes=json_body(), now=utcnow())
+                                         changes=json_object(), now=utcnow())
     db.commit()
     return jsonify(serialise.course_to_json(course, lang=current_language()))
 
@@ -214,7 +208,7 @@ def api_record_outcome(course_id: int) -> tuple[Response, int]:
     """
     db = get_session()
     outcome = services.record_outcome(db, actor=current_principal(), course_id=course_id,
-                                      data=json_body())
+                                      data=json_object())
     db.commit()
     return jsonify(serialise.outcome_to_json(outcome)), 201
 
