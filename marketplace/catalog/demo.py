@@ -50,6 +50,20 @@ def _date_column(name: str, description: str, *, event: bool = False) -> dict:
     return column | ({"concept": "event_date", "required": True} if event else {})
 
 
+def _home_care_columns() -> list[dict]:
+    """The column dictionary both municipal home-care registers share."""
+    return [CPR, NAME, ADDRESS, BIRTH, SEX, POSTCODE,
+            _date_column("visitation_date", "Visitationsdato", event=True),
+            {"name": "service_type", "type": "category", "role": "attribute",
+             "allowed_values": ["personlig pleje", "praktisk hjælp", "sygepleje", "madservice"],
+             "description": "Ydelse"},
+            {"name": "hours_per_week", "type": "number", "role": "attribute",
+             "minimum": 0, "maximum": 60, "description": "Timer pr. uge"},
+            {"name": "fall_incidents", "type": "integer", "role": "sensitive",
+             "minimum": 0, "maximum": 100, "description": "Faldhændelser"},
+            _diagnosis("Hoveddiagnose (SKS)")]
+
+
 def _diagnosis(description: str) -> dict:
     return {"name": "diagnosis", "type": "string", "role": "sensitive", "concept": "diagnosis",
             "code_system": "icd10", "required": True, "l_diversity": 2,
@@ -273,16 +287,7 @@ DEMO_DATASETS: tuple[DemoDataset, ...] = (
         data_use={"permission": "HMB", "diseases": [], "modifiers": []}, spatial=["165"],
         temporal={"start": "2018-01-01", "end": "2026-10-31"}, k_min=5,
         contact_point={"name": "Sundhed og Omsorg", "email": "data@albertslund.example"},
-        columns=[CPR, NAME, ADDRESS, BIRTH, SEX, POSTCODE,
-                 _date_column("visitation_date", "Visitationsdato", event=True),
-                 {"name": "service_type", "type": "category", "role": "attribute",
-                  "allowed_values": ["personlig pleje", "praktisk hjælp", "sygepleje",
-                                     "madservice"], "description": "Ydelse"},
-                 {"name": "hours_per_week", "type": "number", "role": "attribute",
-                  "minimum": 0, "maximum": 60, "description": "Timer pr. uge"},
-                 {"name": "fall_incidents", "type": "integer", "role": "sensitive",
-                  "minimum": 0, "maximum": 100, "description": "Faldhændelser"},
-                 _diagnosis("Hoveddiagnose (SKS)")]),
+        columns=_home_care_columns()),
         _home_care(165)),
     DemoDataset("koebenhavns-kommune", _descriptor(
         title="Hjemmepleje og sygepleje – Københavns Kommune",
@@ -296,16 +301,7 @@ DEMO_DATASETS: tuple[DemoDataset, ...] = (
         data_use={"permission": "GRU", "diseases": [], "modifiers": ["NCU"]},
         spatial=["101"], temporal={"start": "2018-01-01", "end": "2026-10-31"}, k_min=10,
         contact_point={"name": "Sundheds- og Omsorgsforvaltningen", "email": "data@kk.example"},
-        columns=[CPR, NAME, ADDRESS, BIRTH, SEX, POSTCODE,
-                 _date_column("visitation_date", "Visitationsdato", event=True),
-                 {"name": "service_type", "type": "category", "role": "attribute",
-                  "allowed_values": ["personlig pleje", "praktisk hjælp", "sygepleje",
-                                     "madservice"], "description": "Ydelse"},
-                 {"name": "hours_per_week", "type": "number", "role": "attribute",
-                  "minimum": 0, "maximum": 60, "description": "Timer pr. uge"},
-                 {"name": "fall_incidents", "type": "integer", "role": "sensitive",
-                  "minimum": 0, "maximum": 100, "description": "Faldhændelser"},
-                 _diagnosis("Hoveddiagnose (SKS)")]),
+        columns=_home_care_columns()),
         _home_care(101)),
     DemoDataset("broendby-kommune", _descriptor(
         title="Genoptræning efter sundhedsloven § 140 – Brøndby Kommune",
