@@ -30,6 +30,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         static_folder="web/static",
     )
     load_config(app, config)
+    if app.config["ENV"] == "production":
+        # Behind the TLS proxy: external URLs (the OIDC callback) and HSTS need the real scheme.
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_proto=1, x_host=1)  # type: ignore[method-assign]
     install_log_redaction()
     app.extensions["marketplace.keyring"] = Keyring(decode_master_key(app.config["MASTER_KEY"]))
     # Policies fail closed: a bundle that does not validate stops start-up here.
@@ -40,6 +45,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     i18n.init_app(app)
     app.before_request(auth.load_principal)
     protection.init_app(app)
+    app.before_request(protection.apply_body_limit)
     app.before_request(protection.check_csrf)
     errors.register_error_handlers(app)
     oauth.init_app(app)

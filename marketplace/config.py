@@ -81,4 +81,8 @@ def load_config(app: Flask, overrides: dict[str, Any] | None) -> None:
     config["WTF_CSRF_TIME_LIMIT"] = int(config["SESSION_LIFETIME_MINUTES"]) * 60
     if production:
         config["EXTRACTS_INLINE"] = False
+        # The development provider hands out any CPR claim: production must name its broker.
+        for key in ("OIDC_ISSUER", "OIDC_CLIENT_ID", "OIDC_CLIENT_SECRET"):
+            if config[key] == DEFAULTS[key]:
+                raise RuntimeError(f"MARKETPLACE_{key} is required in production")
     os.makedirs(config["DATA_DIR"], exist_ok=True)

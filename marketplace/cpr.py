@@ -65,6 +65,11 @@ def is_valid_cpr(text: object) -> bool:
     return True
 
 
+def contains_cpr(text: str) -> bool:
+    """Tell whether free text holds a valid CPR number (hyphenated, spaced or plain)."""
+    return any(is_valid_cpr(match.group(0)) for match in CPR_IN_TEXT.finditer(text))
+
+
 def sex_of(cpr: str) -> str:
     """Return "male" or "female" from the last digit of a normalised CPR number."""
     return "male" if int(cpr[-1]) % 2 else "female"

@@ -13,6 +13,7 @@ from datetime import date
 from typing import Any
 
 from marketplace.access.decisions import normalise_disease_code
+from marketplace.cpr import contains_cpr
 from marketplace.errors import Invalid
 
 MAX_DATASETS = 20
@@ -104,6 +105,8 @@ def _text(data: Mapping, name: str, limit: int, errors: _Errors, *, required: bo
         errors.add(name, "is required")
     elif len(value) > limit:
         errors.add(name, f"at most {limit} characters")
+    elif contains_cpr(value):
+        errors.add(name, "remove CPR numbers from the text")
     return value
 
 

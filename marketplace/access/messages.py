@@ -12,6 +12,7 @@ _DANISH = [(re.compile(pattern), danish) for pattern, danish in (
     (r"is required", "skal udfyldes"),
     (r"at most (\d+) characters", r"højst \1 tegn"),
     (r"must be text", "skal være tekst"),
+    (r"remove CPR numbers from the text", "fjern CPR-numre fra teksten"),
     (r"must be true or false", "skal være ja eller nej"),
     (r"must be the id of a test environment", "skal være nummeret på et testmiljø"),
     (r"must be the id of a test course", "skal være nummeret på et testforløb"),

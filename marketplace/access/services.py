@@ -32,7 +32,7 @@ from marketplace.catalog import search as catalog_search
 from marketplace.catalog import services as catalog_services
 from marketplace.catalog.models import Dataset
 from marketplace.consent import services as consent_services
-from marketplace.cpr import CPR_IN_TEXT
+from marketplace.cpr import CPR_IN_TEXT, contains_cpr
 from marketplace.db import utcnow
 from marketplace.delivery import services as delivery_services
 from marketplace.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
@@ -485,6 +485,8 @@ def review_application(session: Session, *, actor: Principal, request_id: int, d
         raise Invalid.field("comment", "explain the decision to the applicant")
     if len(comment) > MAX_COMMENT:
         raise Invalid.field("comment", f"at most {MAX_COMMENT} characters")
+    if contains_cpr(comment):
+        raise Invalid.field("comment", "remove CPR numbers from the text")
     if request.status != "review":
         raise Conflict(f"the application is {request.status}, not awaiting review")
     task = next((t for t in request.current_tasks if t.holder_org_id == actor.org_id), None)
@@ -567,6 +569,8 @@ def revoke_permit(session: Session, *, actor: Principal, permit_id: int, reason:
     reason = (reason or "").strip()
     if not reason or len(reason) > MAX_COMMENT:
         raise Invalid.field("reason", f"give the reason (at most {MAX_COMMENT} characters)")
+    if contains_cpr(reason):
+        raise Invalid.field("reason", "remove CPR numbers from the text")
     status = permit.status_at(now)
     if status != "active":
         raise Conflict(f"permit {status}")

@@ -487,6 +487,10 @@ def _number(errors: _Errors, field: str, value: Any, kind: str) -> float | int |
 
 def _subject_column(errors: _Errors, value: Any, columns: list[dict]) -> str | None:
     if value is None:
+        # Without it consent could not be checked and k would count rows, not people.
+        if any(c.get("identifier_kind") == "cpr" for c in columns):
+            errors.add("subject_column", "A dataset with a CPR column must name it as the "
+                       "subject column.")
         return None
     match = next((c for c in columns if c["name"] == value), None)
     if match is None:

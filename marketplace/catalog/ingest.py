@@ -127,8 +127,11 @@ def _head(path: Path) -> bytes:
 def _check_header(found: list[str], expected: list[str]) -> None:
     errors = [{"field": name, "message": "column missing from the file"}
               for name in expected if name not in found]
-    errors += [{"field": name[:80], "message": "column not in the column dictionary"}
-               for name in found if name not in expected]
+    unknown = [name for name in found if name not in expected]
+    if unknown:
+        # Never echo the names: a file without a header row would put a CPR or name here.
+        errors.append({"field": "header", "message": f"{len(unknown)} column(s) not in the "
+                       "column dictionary (is the header row missing?)"})
     if len(set(found)) != len(found):
         errors.append({"field": "header", "message": "a column name appears twice"})
     if errors:
@@ -229,7 +232,8 @@ def subject_keys(cpr: pd.Series, keyring: Keyring) -> tuple[pa.Array, np.ndarray
     prefixes count unique individuals across chunks without keeping any strings.
     """
     key = keyring.blind_index_key
-    digits = cpr.str.replace(r"[- ]", "", regex=True, n=1)
+    # Exactly the ten digits normalise_cpr keeps, so keys equal the citizens' blind indexes.
+    digits = cpr.str.replace(r"[-\s]", "", regex=True)
     codes, distinct = pd.factorize(digits)
     digests = [hmac.new(key, value.encode(), hashlib.sha256).digest() for value in distinct]
     hexes = pa.array([d.hex() for d in digests], type=pa.string())

@@ -26,6 +26,7 @@ from marketplace.security import current_keyring
 from marketplace.web.charts import bar_chart
 from marketplace.web.i18n import current_language
 from marketplace.web.i18n import gettext as _
+from marketplace.web.protection import large_body
 from marketplace.web.requests import json_object
 
 bp = Blueprint("catalog", __name__)
@@ -50,12 +51,6 @@ def _media_type(filename: str) -> str:
 def _require_owner(dataset_id: int) -> None:
     services.require_owned_dataset(get_session(), dataset_id=dataset_id,
                                    actor=current_principal())
-
-
-def _allow_large_body() -> None:
-    # The app-wide body limit guards forms and JSON; data versions have their own limit,
-    # enforced while the body streams to disk.
-    request.max_content_length = int(current_app.config["MAX_UPLOAD_BYTES"]) + (1 << 20)
 
 
 # --- API ----------------------------------------------------------------------------------
@@ -100,6 +95,7 @@ def api_update(dataset_id: int) -> Response:
 
 
 @bp.put("/api/v1/datasets/<int:dataset_id>/data")
+@large_body
 @api_auth("catalog:write")
 def api_upload(dataset_id: int) -> Response:
     """Upload a data version (text/csv or application/vnd.apache.parquet) and validate it.
@@ -107,7 +103,6 @@ def api_upload(dataset_id: int) -> Response:
     200 with the quality report when valid; 422 naming each failed expectation with example
     row numbers otherwise (the failed report is kept; the previous valid version stays current).
     """
-    _allow_large_body()
     if request.mimetype == "multipart/form-data":  # a client that sends the file as a form
         _require_owner(dataset_id)  # before the form is parsed into temp files
         upload = next(iter(request.files.values()), None)
@@ -290,6 +285,7 @@ def edit_page(dataset_id: int) -> Any:
 
 
 @bp.route("/catalog/<int:dataset_id>/upload", methods=["GET", "POST"])
+@large_body
 @login_required(kinds=("staff",))
 def upload_page(dataset_id: int) -> Any:
     if request.method == "GET":
@@ -297,7 +293,6 @@ def upload_page(dataset_id: int) -> Any:
                                                  actor=current_principal())
         return render_template("catalog/upload.html", d=dataset)
     _require_owner(dataset_id)  # before the form is parsed into temp files
-    _allow_large_body()
     upload = request.files.get("file")
     if upload is None or not upload.filename:
         raise BadRequest(_("Vælg en CSV- eller Parquet-fil."))

@@ -1,6 +1,7 @@
 """`marketplace worker [--once]`: builds queued extracts, with a progress bar per extract."""
 from __future__ import annotations
 
+import json
 import time
 
 import click
@@ -37,6 +38,6 @@ def worker(once: bool, poll_seconds: float) -> None:
             built += 1
             continue
         if once:
-            click.echo(f"{built} extract(s) processed")
+            click.echo(json.dumps({"processed": built}))
             return
         time.sleep(poll_seconds)

@@ -375,7 +375,7 @@ def _build(session: Session, *, extract: Extract, keyring: Keyring, data_dir: Pa
             "rows_in": released.decision.selection.rows_read,
             "rows_out": parquet.rows,
             "rows_suppressed": anonymisation.rows_suppressed,
-            "k": anonymisation.achieved_k if parquet.rows else plan.k,
+            "k": anonymisation.achieved_k,
             "columns": parquet.columns,
             "sha256": sha256,
             "created_at": finished.isoformat(),

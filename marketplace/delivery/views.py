@@ -105,15 +105,13 @@ def extract_data(extract_id: int) -> Response:
         fmt=request.args.get("format", "parquet"), keyring=current_keyring(),
         data_dir=current_app.config["DATA_DIR"], now=utcnow())
     db.commit()
-    return Response(
-        stream_with_context(download.body),
-        mimetype=download.media_type,
-        headers={
-            "Content-Disposition": f'attachment; filename="{download.filename}"',
-            "X-Content-SHA256": download.extract.manifest["sha256"],
-            "Cache-Control": "no-store",
-        },
-    )
+    headers = {"Content-Disposition": f'attachment; filename="{download.filename}"',
+               "Cache-Control": "no-store"}
+    if download.media_type == "application/vnd.apache.parquet":
+        # The manifest's hash is of the Parquet bytes; a CSV body would never match it.
+        headers["X-Content-SHA256"] = download.extract.manifest["sha256"]
+    return Response(stream_with_context(download.body), mimetype=download.media_type,
+                    headers=headers)
 
 
 @bp.get("/.well-known/marketplace-signing-key")

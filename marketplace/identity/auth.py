@@ -88,10 +88,10 @@ def citizen_required(view: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         principal = current_principal()
         if principal.kind != "citizen":
+            if principal.is_authenticated:
+                raise Forbidden("this is for citizens")
             if wants_json():
                 raise Unauthorized("sign in as a citizen")
-            if principal.is_authenticated:
-                raise Forbidden("this page is for citizens")
             return _login_redirect()
         return view(*args, **kwargs)
 

@@ -860,10 +860,6 @@ def _safe_filename(filename: str, content_type: str) -> str:
     return stem + EVIDENCE_TYPES[content_type]
 
 
-def _contains_cpr(text: str) -> bool:
-    return any(cpr.is_valid_cpr(match.group(0)) for match in cpr.CPR_IN_TEXT.finditer(text))
-
-
 def add_evidence(session: Session, *, actor: Principal, course_id: int, filename: str,
                  data: bytes, dimension: str | None, keyring: Keyring,
                  data_dir: Path) -> EvidenceFile:
@@ -884,7 +880,7 @@ def add_evidence(session: Session, *, actor: Principal, course_id: int, filename
     content_type = detect_evidence_type(data)
     if content_type is None:
         raise Invalid.field("file", "only PDF, PNG, JPEG, CSV and plain-text files are accepted")
-    if content_type.startswith("text/") and _contains_cpr(data.decode("utf-8")):
+    if content_type.startswith("text/") and cpr.contains_cpr(data.decode("utf-8")):
         raise Invalid.field("file", "the file contains CPR numbers; remove them and try again")
     relative = f"evidence/{course.id}/{uuid.uuid4().hex}.bin"
     sha256 = keyring.write_encrypted(Path(data_dir) / relative, [data],

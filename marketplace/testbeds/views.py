@@ -288,7 +288,7 @@ def api_dossier_pdf(course_id: int) -> Response:
 @api_auth()
 def api_start_procurement(course_id: int) -> tuple[Response, int]:
     """Start an innovative procurement based on a completed test course (public buyer)."""
-    body = request.get_json(silent=True) or {}
+    body = json_object(allow_empty=True)
     db = get_session()
     procurement = services.start_procurement(db, actor=current_principal(), course_id=course_id,
                                              note=str(body.get("note") or ""), now=utcnow())

@@ -2,15 +2,36 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, TypeVar
+
 from flask import Flask, Response, current_app, g, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from marketplace.errors import Forbidden, problem_response
 
 csrf = CSRFProtect()
+F = TypeVar("F", bound=Callable[..., Any])
 
 _UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data", "text/plain")
+
+
+def large_body(view: F) -> F:
+    """Mark a view that takes data uploads: its body may be as large as MAX_UPLOAD_BYTES.
+
+    The app-wide limit guards forms and JSON. The mark is read before anything parses the body
+    (the CSRF check reads form fields), so a multipart upload is not refused half-way.
+    """
+    view.accepts_large_body = True  # type: ignore[attr-defined]
+    return view
+
+
+def apply_body_limit() -> None:
+    view = current_app.view_functions.get(request.endpoint or "")
+    if getattr(view, "accepts_large_body", False):
+        # Data versions have their own limit, enforced while the body streams to disk.
+        request.max_content_length = int(current_app.config["MAX_UPLOAD_BYTES"]) + (1 << 20)
 
 
 def check_csrf() -> None:
@@ -43,7 +64,9 @@ def security_headers(response: Response) -> Response:
     response.headers["Cross-Origin-Opener-Policy"] = "same-origin"
     if request.is_secure:
         response.headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
-    if request.path.startswith(("/api/", "/oauth/")) or g.get("principal_kind_private"):
+    # Signed-in pages show personal data (a citizen's choices, masked CPR): never cache them.
+    if request.path.startswith(("/api/", "/oauth/")) or g.get("auth_kind") in ("session",
+                                                                               "bearer"):
         response.headers.setdefault("Cache-Control", "no-store")
     return response
 

@@ -360,9 +360,20 @@ def test_cutting_off_the_newest_entries_is_detected(world, submit, session):
         f"the revocation of permit {request.permit.id}")
 
 
-def test_audit_details_never_hold_a_cpr(world, submit, session):
-    submit(world.principal(world.company_user),
-           application(world.herlev_data, title="Borger 010190-1234 og 0101901234"))
+def test_application_text_with_a_cpr_is_refused_and_nothing_stored(world, submit, session):
+    before = session.scalar(sa.select(sa.func.count()).select_from(AuditEntry))
+    with pytest.raises(Invalid) as refused:
+        submit(world.principal(world.company_user),
+               application(world.herlev_data, title="Borger 010190-1234 og 0101901234"))
+    assert refused.value.errors == [{"field": "title",
+                                     "message": "remove CPR numbers from the text"}]
+    assert "1234" not in refused.value.detail
+    assert session.scalar(sa.select(sa.func.count()).select_from(AuditEntry)) == before
+
+
+def test_audit_details_never_hold_a_cpr(session):
+    services.record_audit(session, actor=None, action="test.note", subject_type="test",
+                          subject_id="1", details={"note": "Borger 010190-1234 og 0101901234"})
     texts = [str(d) for d in session.scalars(sa.select(AuditEntry.details))]
     assert not any("1234" in text for text in texts)
     assert any("[cpr]" in text for text in texts)

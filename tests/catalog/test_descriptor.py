@@ -168,3 +168,8 @@ def test_offered_purposes_come_from_the_taxonomy(descriptor):
     assert _fields(descriptor) == {"data_use.purposes[1]", "data_use.purposes[2]"}
     descriptor["data_use"]["purposes"] = "public_research"
     assert _fields(descriptor) == {"data_use.purposes"}
+
+
+def test_a_cpr_column_must_be_named_as_the_subject(descriptor):
+    descriptor["subject_column"] = None
+    assert "subject_column" in _fields(descriptor)

@@ -51,3 +51,10 @@ def test_decrypting_fills_one_buffer_and_refuses_tampering(tmp_path):
     path.write_bytes(bytes(raw))
     with pytest.raises(Invalid):
         ingest.decrypt_to_buffer(KEYRING, path, context="catalog/data-version/x")
+
+
+@pytest.mark.parametrize("written", [" 010101-1234", "010101-1234 ", "010101 1234", "0101011234"])
+def test_subject_keys_equal_the_citizens_blind_index(written):
+    keyring = Keyring(bytes(range(32)))
+    keys, _prefixes = ingest.subject_keys(pd.Series([written]), keyring)
+    assert keys[0].as_py() == keyring.blind_index("0101011234")

@@ -169,3 +169,21 @@ def test_form_takes_duo_arguments_and_the_date_shift(client, session, login, mak
     assert refused.status_code == 422
     assert "data_use.modifiers[0]" in refused.get_data(as_text=True)
     assert session.scalars(sa.select(Dataset).where(Dataset.title == "Andet")).first() is None
+
+
+def test_browser_upload_larger_than_the_form_limit_is_accepted(client, session, login, make_user,
+                                                               holder):
+    """A data version of several MiB goes through the form (the CSRF check must not refuse it)."""
+    csrf = _signed_in_holder(client, login, make_user, holder)
+    assert client.post("/catalog/new", data=_form(csrf)).status_code == 302
+    dataset = session.scalars(sa.select(Dataset).where(Dataset.title == "Faldulykker")).one()
+    header, *rows = GOOD_CSV.strip().splitlines()
+    body = "\n".join([header] + rows * (3 * 1024 * 1024 // len("\n".join(rows)) + 1)) + "\n"
+    assert len(body) > 3 * 1024 * 1024
+    uploaded = client.post(f"/catalog/{dataset.id}/upload", data={
+        "csrf_token": csrf, "file": (io.BytesIO(body.encode()), "data.csv")},
+        content_type="multipart/form-data")
+    assert uploaded.status_code == 302, uploaded.status_code
+    without_token = client.post(f"/catalog/{dataset.id}/upload", data={
+        "file": (io.BytesIO(body.encode()), "data.csv")}, content_type="multipart/form-data")
+    assert without_token.status_code == 403

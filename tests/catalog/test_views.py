@@ -401,3 +401,12 @@ def test_stored_versions_read_back_in_batches_with_text_as_categories(published,
     assert list(joined["diagnosis"].astype(str)) == list(whole["diagnosis"].astype(str))
     assert list(joined["_subject_key"].astype(str)) == list(whole["_subject_key"].astype(str))
     assert list(joined["days"]) == list(whole["days"])
+
+
+def test_a_file_without_header_row_never_echoes_its_first_row(create, upload):
+    dataset = create()
+    response = upload(dataset["id"], "0703851234,1985-03-07,female,2020-05-01,DJ441,3\n"
+                                     "010170-1235,1970-01-01,male,2021-01-02,DJ449,10\n")
+    assert response.status_code == 422
+    text = response.get_data(as_text=True)
+    assert "0703851234" not in text and "1985-03-07" not in text

@@ -99,7 +99,7 @@ def test_anonymous_and_staff_callers_are_turned_away(client, make_org, make_user
     page = client.get("/consent")
     assert page.status_code == 302 and "/auth/login" in page.headers["Location"]
     login(make_user(make_org(kind="regional"), role="reviewer"))
-    assert client.get("/api/v1/me/consents").status_code == 401
+    assert client.get("/api/v1/me/consents").status_code == 403
     assert client.get("/consent").status_code == 403
 
 

@@ -16,11 +16,11 @@ def test_worker_once_drains_the_queue(app, session, world):
     session.commit()
     result = app.test_cli_runner().invoke(worker, ["--once"])
     assert result.exit_code == 0, result.output
-    assert "2 extract(s) processed" in result.output
+    assert "{\"processed\": 2}" in result.output
     session.expire_all()
     assert {session.get(Extract, e.id).status for e in (first, second)} == {"succeeded"}
 
 
 def test_worker_once_with_nothing_to_do(app):
     result = app.test_cli_runner().invoke(worker, ["--once"])
-    assert result.exit_code == 0 and "0 extract(s) processed" in result.output
+    assert result.exit_code == 0 and "{\"processed\": 0}" in result.output

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 
 import pandas as pd
 import pytest
@@ -37,7 +38,9 @@ def test_api_flow_from_request_to_verified_download(client, world, company_heade
     key = client.get("/.well-known/marketplace-signing-key").get_json()
     assert key["public_key"] == manifest["public_key"]
     Ed25519PublicKey.from_public_bytes(base64.b64decode(key["public_key"])).verify(
-        base64.b64decode(manifest["signature"]), output.canonical_bytes(manifest))
+        base64.b64decode(manifest["signature"]),
+        json.dumps({k: v for k, v in manifest.items() if k != "signature"}, sort_keys=True,
+                   separators=(",", ":")).encode())
     data = client.get(f"/api/v1/extracts/{body['id']}/data?format=parquet",
                       headers=company_headers)
     assert data.status_code == 200
@@ -45,10 +48,12 @@ def test_api_flow_from_request_to_verified_download(client, world, company_heade
     import hashlib
 
     assert hashlib.sha256(data.data).hexdigest() == manifest["sha256"]
+    assert data.headers["X-Content-SHA256"] == manifest["sha256"]
     frame = pd.read_parquet(io.BytesIO(data.data))
     assert len(frame) == manifest["rows_out"]
     csv = client.get(f"/api/v1/extracts/{body['id']}/data?format=csv", headers=company_headers)
     assert csv.status_code == 200 and csv.mimetype == "text/csv"
+    assert "X-Content-SHA256" not in csv.headers
     assert csv.data.decode().splitlines()[0].startswith("pseudonym,")
 
 

@@ -108,9 +108,11 @@ def test_replayed_code_is_refused(live_server, oidc_provider) -> None:
     assert attacker.get(f"{live_server.url}/api/v1/me", timeout=5).status_code == 401
 
 
-def test_next_parameter_cannot_redirect_off_site(live_server, oidc_provider) -> None:
+@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example",
+                                    "/\\evil.example", "/\tevil"])
+def test_next_parameter_cannot_redirect_off_site(live_server, oidc_provider, target) -> None:
     browser = requests.Session()
-    start = browser.get(f"{live_server.url}/auth/login?next=https://evil.example/",
+    start = browser.get(f"{live_server.url}/auth/login", params={"next": target},
                         allow_redirects=False, timeout=5)
     approved = browser.post(start.headers["Location"], data={"sub": "citizen-demo"},
                             allow_redirects=False, timeout=5)
