@@ -61,9 +61,13 @@ def _is_reviewer(actor: Principal) -> bool:
 
 
 def can_view_request(actor: Principal, request: AccessRequest) -> bool:
-    """The applicant's organisation, a holder of a requested dataset, or the operator."""
+    """The applicant's organisation, a reviewer of a requested dataset's holder, or the operator.
+
+    A holder's systems and staff see applications only with the review scope: a client made
+    for publishing (catalog:write) has no business reading companies' applications.
+    """
     return (actor.is_operator or actor.belongs_to(request.company_org_id)
-            or (actor.kind in ("staff", "client") and actor.org_id in request.holder_org_ids))
+            or (_is_reviewer(actor) and actor.org_id in request.holder_org_ids))
 
 
 def actor_label(actor: Principal | None) -> str:

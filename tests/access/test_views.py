@@ -107,6 +107,18 @@ def test_a_company_cannot_see_another_companys_applications(client, world, api_h
                       headers=rival).status_code == 403
 
 
+def test_a_holder_client_without_the_review_scope_cannot_read_applications(
+        client, world, api_headers, company_headers):
+    created = client.post("/api/v1/access-requests", json=application(world.herlev_data),
+                          headers=company_headers).get_json()
+    publisher = api_headers(world.herlev_data.publisher, scopes="catalog:write")
+    assert client.get(f"/api/v1/access-requests/{created['id']}",
+                      headers=publisher).status_code == 403
+    reviewer = api_headers(world.herlev_data.publisher, scopes="access:review")
+    assert client.get(f"/api/v1/access-requests/{created['id']}",
+                      headers=reviewer).status_code == 200
+
+
 def test_reviewer_flow_over_the_api(client, world, login, csrf_headers, company_headers,
                                     api_headers):
     body = application(world.sensitive_data, purpose="company_research")
