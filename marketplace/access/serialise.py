@@ -34,7 +34,7 @@ def review_to_json(task: ReviewTask, *, now: datetime) -> dict[str, Any]:
     return {
         "holder": _org(task.holder), "round": task.round, "status": task.status,
         "comment": task.comment, "due_at": _iso(task.due_at), "decided_at": _iso(task.decided_at),
-        "working_days_left": (sla.working_days_between(now.date(), task.due_at.date())
+        "working_days_left": (sla.working_days_left(now, task.due_at)
                               if task.status == "pending" else None),
     }
 

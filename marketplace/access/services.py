@@ -468,7 +468,7 @@ def review_queue(session: Session, *, actor: Principal, now: datetime) -> list[Q
     if not actor.is_operator:
         query = query.where(ReviewTask.holder_org_id == actor.org_id)
     return [QueueItem(task, task.access_request,
-                      sla.working_days_between(now.date(), task.due_at.date()))
+                      sla.working_days_left(now, task.due_at))
             for task in session.scalars(query)]
 
 
@@ -482,6 +482,13 @@ def review_application(session: Session, *, actor: Principal, request_id: int, d
     if not _is_reviewer(actor):
         raise Forbidden("reviewing needs the scope access:review")
     request = require_access_request(session, request_id=request_id, actor=actor)
+    # Holders reviewing at the same moment must each see the others' decisions, or the last
+    # approval could miss that every task is approved and no permit would ever be issued.
+    session.execute(sa.select(AccessRequest.id).where(AccessRequest.id == request.id)
+                    .with_for_update())
+    session.refresh(request)
+    for task in request.review_tasks:
+        session.refresh(task)
     comment = (comment or "").strip()
     if decision not in REVIEW_DECISIONS:
         raise Invalid.field("decision", "choose approve, reject or request_changes")
@@ -548,7 +555,7 @@ def request_detail(session: Session, *, request_id: int, actor: Principal, now: 
         trail=sorted(trail, key=lambda entry: entry.id),
         test_course=(testbeds_services.get_test_course(session, course_id=request.test_course_id)
                      if request.test_course_id is not None else None),
-        days_left={t.id: sla.working_days_between(now.date(), t.due_at.date())
+        days_left={t.id: sla.working_days_left(now, t.due_at)
                    for t in request.current_tasks if t.status == "pending"},
         can_review=(request.status == "review" and _is_reviewer(actor)
                     and actor.org_id in pending),

@@ -7,8 +7,16 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from functools import lru_cache
+from zoneinfo import ZoneInfo
 
 REVIEW_WORKING_DAYS = 30
+# Working days are Danish days: a moment at 00:30 in Copenhagen is still the previous UTC date.
+COPENHAGEN = ZoneInfo("Europe/Copenhagen")
+
+
+def local_date(moment: datetime) -> date:
+    """The calendar date in Copenhagen of an aware moment."""
+    return moment.astimezone(COPENHAGEN).date()
 
 
 def easter_sunday(year: int) -> date:
@@ -48,9 +56,14 @@ def add_working_days(start: datetime, days: int) -> datetime:
     remaining = days
     while remaining > 0:
         moment += timedelta(days=1)
-        if is_working_day(moment.date()):
+        if is_working_day(local_date(moment)):
             remaining -= 1
     return moment
+
+
+def working_days_left(now: datetime, due: datetime) -> int:
+    """Working days from now until a due moment, counted on Copenhagen dates."""
+    return working_days_between(local_date(now), local_date(due))
 
 
 def working_days_between(start: date, end: date) -> int:

@@ -7,7 +7,7 @@ import hmac
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -224,11 +224,6 @@ def citizen_principal(citizen: Citizen) -> Principal:
 
 def count_citizens(session: Session) -> int:
     return session.scalar(select(func.count()).select_from(Citizen)) or 0
-
-
-def age_of(citizen: Citizen, on: date) -> int:
-    born = citizen.birth_date
-    return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
 
 
 # API clients and tokens ----------------------------------------------------------------------

@@ -760,6 +760,10 @@ def _check_move(session: Session, course: TestCourse, *, target: Any, party: str
         if problem.kind == "unknown":
             raise Invalid.field("status", problem.message)
         raise Conflict(problem.message)
+    if target == "agreed":
+        # Two hosts agreeing at once must not both take the last slot.
+        session.execute(sa.select(TestEnvironment.id)
+                        .where(TestEnvironment.id == course.environment_id).with_for_update())
     if target == "agreed" and free_slots(session, now=now).get(course.environment_id, 0) <= 0:
         raise Conflict("the environment has no free slots this year")
     if target == "evaluated" and not course.outcomes:

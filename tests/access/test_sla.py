@@ -32,3 +32,14 @@ def test_thirty_working_days_skip_weekends_and_holidays():
 def test_weekend_is_not_a_working_day():
     assert not sla.is_working_day(date(2026, 11, 21))
     assert sla.is_working_day(date(2026, 11, 23))
+
+
+def test_working_days_are_counted_on_copenhagen_dates():
+    from datetime import UTC, datetime
+
+    from marketplace.access.sla import working_days_left
+
+    # Monday 00:30 in Copenhagen is still Sunday in UTC; Friday 12:00 is four working days on.
+    monday_night = datetime(2026, 11, 22, 23, 30, tzinfo=UTC)
+    friday_noon = datetime(2026, 11, 27, 11, 0, tzinfo=UTC)
+    assert working_days_left(monday_night, friday_noon) == 4
