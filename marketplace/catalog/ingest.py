@@ -7,7 +7,6 @@ are kept for the checks that span the whole file (uniqueness, unique individuals
 """
 import hashlib
 import hmac
-import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +21,7 @@ import pyarrow.parquet as pq
 from marketplace.catalog.quality import QualityAccumulator
 from marketplace.errors import Invalid
 from marketplace.security import Keyring
+from marketplace.streams import ByteSink, gather
 
 CSV_TYPES = ("text/csv", "application/csv")
 PARQUET_TYPES = ("application/vnd.apache.parquet", "application/x-parquet",
@@ -202,29 +202,6 @@ def _is_text(found: pa.DataType) -> bool:
     return pa.types.is_string(found) or pa.types.is_large_string(found)
 
 
-class _ByteSink(io.RawIOBase):
-    """A write-only file that hands out what was written since the last `take()`."""
-
-    def __init__(self) -> None:
-        self.parts: list[bytes] = []
-        self.position = 0
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, data: bytes) -> int:
-        self.parts.append(bytes(data))
-        self.position += len(data)
-        return len(data)
-
-    def tell(self) -> int:
-        return self.position
-
-    def take(self) -> bytes:
-        data, self.parts = b"".join(self.parts), []
-        return data
-
-
 def subject_keys(cpr: pd.Series, keyring: Keyring) -> tuple[pa.Array, np.ndarray]:
     """Blind-index each distinct CPR of a chunk once; return the keys and 64-bit prefixes.
 
@@ -259,7 +236,7 @@ class VersionWriter:
         self.subject_hashes: list[np.ndarray] = []
 
     def encode(self, chunks: Iterator[pd.DataFrame]) -> Iterator[bytes]:
-        sink = _ByteSink()
+        sink = ByteSink()
         with pq.ParquetWriter(sink, self.schema, compression="zstd") as writer:
             for raw in chunks:
                 writer.write_table(self._table(self.quality.add(raw)))
@@ -322,12 +299,8 @@ def decrypt_to_buffer(keyring: Keyring, path: Path, *, context: str) -> pa.Buffe
 
     Raises Invalid when the file was tampered with or truncated.
     """
-    buffer = bytearray(path.stat().st_size)  # the ciphertext is longer than the plaintext
-    view, filled = memoryview(buffer), 0
-    for segment in keyring.read_encrypted(path, context=context):
-        view[filled:filled + len(segment)] = segment
-        filled += len(segment)
-    return pa.py_buffer(buffer).slice(0, filled)
+    # The ciphertext is longer than the plaintext, so its size bounds the buffer.
+    return gather(keyring.read_encrypted(path, context=context), capacity=path.stat().st_size)
 
 
 def read_frames(plaintext: pa.Buffer | bytes, *, columns: list[str] | None,

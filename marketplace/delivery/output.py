@@ -17,6 +17,8 @@ import pyarrow.parquet as pq
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from marketplace.streams import ByteSink
+
 MANIFEST_FIELDS = ("extract_id", "permit_id", "dataset_id", "rows_in", "rows_out",
                    "rows_suppressed", "k", "columns", "sha256", "created_at", "signature",
                    "public_key")
@@ -50,36 +52,6 @@ def write_parquet(frames: Iterable[pd.DataFrame]) -> ParquetFile:
     return ParquetFile(data=pa.py_buffer(data), rows=stream.rows, columns=stream.columns)
 
 
-class _Drain:
-    """A write-only file for the Parquet writer whose bytes are taken out as they come."""
-
-    closed = False
-
-    def __init__(self) -> None:
-        self.parts: list[bytes] = []
-        self.position = 0
-
-    def write(self, data) -> int:
-        piece = bytes(data)
-        self.parts.append(piece)
-        self.position += len(piece)
-        return len(piece)
-
-    def tell(self) -> int:
-        return self.position
-
-    def flush(self) -> None:
-        pass
-
-    def close(self) -> None:
-        self.closed = True
-
-    def take(self) -> bytes:
-        piece = b"".join(self.parts)
-        self.parts.clear()
-        return piece
-
-
 class ParquetStream:
     """Iterate to get the Parquet file of `frames` (one row group per frame) piece by piece,
     holding one frame at a time; `rows` and `columns` describe it once iteration has ended."""
@@ -90,7 +62,7 @@ class ParquetStream:
         self.columns: list[dict[str, str]] = []
 
     def __iter__(self) -> Iterator[bytes]:
-        sink = _Drain()
+        sink = ByteSink()
         writer: pq.ParquetWriter | None = None
         schema: pa.Schema | None = None
         for frame in self._frames:

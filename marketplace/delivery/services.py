@@ -23,6 +23,7 @@ import pyarrow as pa
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from marketplace import streams
 from marketplace.access import services as access_services
 from marketplace.access.models import Permit
 from marketplace.catalog import services as catalog_services
@@ -468,12 +469,8 @@ def stream_extract_parquet(stored: StoredExtract, *, keyring: Keyring) -> Iterat
 def read_extract_parquet(stored: StoredExtract, *, keyring: Keyring) -> pa.Buffer:
     """The whole verified Parquet file in one buffer (for the CSV conversion, which needs the
     Parquet footer first); raise Invalid when it does not match its manifest."""
-    buffer = bytearray(stored.path.stat().st_size)  # the ciphertext is the longer
-    view, filled = memoryview(buffer), 0
-    for segment in stream_extract_parquet(stored, keyring=keyring):
-        view[filled:filled + len(segment)] = segment
-        filled += len(segment)
-    return pa.py_buffer(buffer).slice(0, filled)
+    return streams.gather(stream_extract_parquet(stored, keyring=keyring),
+                          capacity=stored.path.stat().st_size)
 
 
 @dataclass(frozen=True)

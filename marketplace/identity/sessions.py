@@ -12,6 +12,7 @@ from marketplace.db import utcnow
 from marketplace.identity import services
 from marketplace.identity.models import SignIn, User
 from marketplace.identity.principal import ANONYMOUS, Principal
+from marketplace.security import Keyring
 
 ABSOLUTE_LIFETIME = timedelta(hours=12)
 
@@ -22,6 +23,30 @@ def start_sign_in(db: Session, *, kind: str, subject_id: int) -> SignIn:
     db.add(sign_in)
     db.flush()
     return sign_in
+
+
+def complete_sign_in(db: Session, *, keyring: Keyring, claims: dict[str, Any],
+                     cpr_claim_name: str, children_claim_name: str) -> SignIn:
+    """Recognise whoever the provider vouched for and start their sign-in.
+
+    A CPR claim makes a citizen (and records the guardian links the children claim names,
+    ending links a new claim no longer names); otherwise the subject must be a staff member.
+    Raises Unauthorized for a malformed CPR claim and Forbidden for an unknown staff subject.
+    """
+    from marketplace.consent import services as consent_services
+
+    cpr_claim = claims.get(cpr_claim_name)
+    if cpr_claim is None:
+        user = services.sign_in_staff(db, sub=str(claims.get("sub", "")), claims=claims)
+        return start_sign_in(db, kind="staff", subject_id=user.id)
+    citizen = services.sign_in_citizen(db, keyring=keyring, cpr_claim=cpr_claim,
+                                       name=str(claims.get("name") or ""))
+    children = claims.get(children_claim_name) or []
+    consent_services.register_guardianships(
+        db, keyring=keyring, guardian=citizen,
+        child_cprs=[str(c) for c in children] if isinstance(children, list) else [],
+    )
+    return start_sign_in(db, kind="citizen", subject_id=citizen.id)
 
 
 def end_sign_in(db: Session, *, sid: str | None) -> None:

@@ -85,35 +85,18 @@ def callback() -> Response:
         log.warning("sign-in failed at the provider step: %s", exc.error)
         raise Unauthorized("sign-in could not be completed; please try again") from exc
     db = get_session()
-    cpr_claim = claims.get(current_app.config["OIDC_CPR_CLAIM"])
-    name = str(claims.get("name") or "")
     next_path = session.pop("next", "/")
-    if cpr_claim is not None:
-        citizen = services.sign_in_citizen(db, keyring=current_keyring(), cpr_claim=cpr_claim,
-                                           name=name)
-        _register_children(db, citizen, claims)
-        sign_in = sessions.start_sign_in(db, kind="citizen", subject_id=citizen.id)
-        default_next = "/consent"
-    else:
-        user = services.sign_in_staff(db, sub=str(claims.get("sub", "")), claims=claims)
-        sign_in = sessions.start_sign_in(db, kind="staff", subject_id=user.id)
-        default_next = "/"
+    sign_in = sessions.complete_sign_in(
+        db, keyring=current_keyring(), claims=claims,
+        cpr_claim_name=current_app.config["OIDC_CPR_CLAIM"],
+        children_claim_name=current_app.config["OIDC_CHILDREN_CLAIM"],
+    )
     db.commit()
+    default_next = "/consent" if sign_in.kind == "citizen" else "/"
     session.clear()
     session.permanent = True
     session["sid"] = sign_in.id
     return redirect(next_path if next_path != "/" else default_next)
-
-
-def _register_children(db: Any, citizen: Any, claims: dict[str, Any]) -> None:
-    """Record the guardian links the sign-in claims (ending links a new claim no longer names)."""
-    from marketplace.consent import services as consent_services
-
-    children = claims.get(current_app.config["OIDC_CHILDREN_CLAIM"]) or []
-    consent_services.register_guardianships(
-        db, keyring=current_keyring(), guardian=citizen,
-        child_cprs=[str(c) for c in children] if isinstance(children, list) else [],
-    )
 
 
 @bp.post("/auth/logout")
