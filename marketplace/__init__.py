@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from flask_openapi3 import OpenAPI
 
 DOMAINS = ("identity", "catalog", "consent", "access", "delivery", "testbeds")
 
@@ -20,14 +21,20 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from marketplace.identity import auth, oauth
     from marketplace.identity.views import init_oidc
     from marketplace.security import Keyring, decode_master_key, install_log_redaction
-    from marketplace.web import i18n, protection
+    from marketplace.web import api, i18n, protection
     from marketplace.web import views as web_views
 
-    app = Flask(
+    app = OpenAPI(
         __name__,
         instance_path=os.environ.get("MARKETPLACE_INSTANCE_PATH") or None,
         template_folder="web/templates",
         static_folder="web/static",
+        info={"title": "Greater Copenhagen health-data marketplace", "version": "2"},
+        security_schemes=api.SECURITY_SCHEMES,
+        validation_error_status="422",
+        validation_error_model=api.Problem,
+        validation_error_callback=api.validation_problem,
+        doc_ui=False,  # /api/openapi.json and /api/docs are served by web.views (strict CSP)
     )
     load_config(app, config)
     if app.config["ENV"] == "production":
@@ -53,5 +60,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     web_views.init_app(app)
     app.register_blueprint(web_views.bp)
     for domain in DOMAINS:
-        app.register_blueprint(importlib.import_module(f"marketplace.{domain}.views").bp)
+        module = importlib.import_module(f"marketplace.{domain}.views")
+        if hasattr(module, "api"):  # the typed JSON API (documented in /api/openapi.json)
+            app.register_api(module.api)
+        if hasattr(module, "bp"):  # pages and non-JSON endpoints
+            app.register_blueprint(module.bp)
     return app

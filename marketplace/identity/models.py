@@ -9,10 +9,20 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from marketplace.db import Base, UTCDateTime, created_at, intpk, utcnow
 
-ORG_KINDS = ("national", "regional", "municipal", "company", "test_host", "operator")
+ORG_KINDS = ("national", "regional", "municipal", "company", "test_host", "operator", "cluster")
 DATA_HOLDER_KINDS = ("national", "regional", "municipal")
-ROLES = ("holder_admin", "reviewer", "company_member", "host_member", "operator")
-SCOPES = ("catalog:write", "access:request", "access:review")
+ROLES = ("holder_admin", "reviewer", "output_checker", "company_member", "host_member",
+         "secretariat", "steering_group", "operator")
+SCOPE_LABELS = {
+    "catalog:write": "publish datasets and data versions",
+    "access:request": "apply for data access",
+    "access:review": "review applications for the holder's datasets",
+    "workspace:run": "run analysis jobs in a permit's secure processing environment",
+    "output:check": "check and release outputs of the holder's permits",
+    "statistics:request": "request anonymous statistics (EHDS Art. 69)",
+    "growth:write": "register opportunities and clinical projects in the growth pipeline",
+}
+SCOPES = tuple(SCOPE_LABELS)
 
 
 class Organisation(Base):

@@ -5,10 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 ROLE_SCOPES: dict[str, frozenset[str]] = {
-    "holder_admin": frozenset({"catalog:write", "access:review"}),
+    "holder_admin": frozenset({"catalog:write", "access:review", "statistics:request",
+                               "growth:write"}),
     "reviewer": frozenset({"access:review"}),
-    "company_member": frozenset({"access:request"}),
-    "host_member": frozenset(),
+    "output_checker": frozenset({"output:check"}),
+    "company_member": frozenset({"access:request", "workspace:run", "statistics:request",
+                                 "growth:write"}),
+    "host_member": frozenset({"growth:write"}),
+    "secretariat": frozenset({"growth:write", "statistics:request"}),
+    "steering_group": frozenset({"growth:write"}),
     "operator": frozenset({"catalog:write", "access:request", "access:review"}),
 }
 

@@ -122,7 +122,10 @@ def add_user(session: Session, *, sub: str, email: str, org: Organisation, role:
         "company_member": org.kind == "company",
         "holder_admin": org.kind in ("national", "regional", "municipal", "test_host"),
         "reviewer": org.is_data_holder,
+        "output_checker": org.is_data_holder,
         "host_member": org.kind in ("test_host", "regional", "municipal"),
+        "secretariat": org.kind == "cluster",
+        "steering_group": org.kind == "cluster",
         "operator": org.kind == "operator",
     }[role]
     if not fits:
