@@ -52,7 +52,7 @@ def _no_cpr(value: str) -> str:
     return value
 
 
-def FreeText(max_length: int, *, min_length: int = 0) -> Any:  # noqa: N802 - reads as a type
+def FreeText(max_length: int, *, min_length: int = 0) -> Any:
     """Text a person typed: stripped, bounded and refused when it holds a CPR number."""
     return Annotated[
         str,
