@@ -7,6 +7,7 @@ import importlib
 from alembic import context
 from sqlalchemy import engine_from_config, pool
 
+import marketplace.audit  # noqa: F401 - the audit chain is a foundation table
 from marketplace import DOMAINS
 from marketplace.db import Base
 

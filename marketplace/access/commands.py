@@ -7,6 +7,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from marketplace import audit as audit_chain
 from marketplace.access import services
 from marketplace.db import session_scope
 
@@ -25,7 +26,7 @@ def verify() -> int:
     chain can be cut off without breaking it.
     """
     with session_scope(current_app._get_current_object()) as session:  # type: ignore[attr-defined]
-        result = services.verify_audit_chain(session)
+        result = audit_chain.verify_audit_chain(session)
         unaudited = services.find_unaudited_state(session) if result.ok else None
     ok = result.ok and unaudited is None
     reason = result.reason or (unaudited and f"entries were cut off: no audit entry for "

@@ -189,25 +189,3 @@ class Permit(Base):
     @property
     def dataset_ids(self) -> list[int]:
         return [entry["dataset_id"] for entry in self.datasets]
-
-
-class AuditEntry(Base):
-    """One link of the append-only audit chain: its hash covers the entry and the previous hash.
-
-    The unique prev_hash makes a fork impossible: two writers that read the same head cannot
-    both append after it.
-    """
-
-    __tablename__ = "audit_entry"
-    __table_args__ = (sa.Index("ix_audit_entry_subject_type_subject_id", "subject_type",
-                               "subject_id"),)
-
-    id: Mapped[intpk]
-    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    actor: Mapped[str] = mapped_column(sa.String(200))
-    action: Mapped[str] = mapped_column(sa.String(60))
-    subject_type: Mapped[str] = mapped_column(sa.String(40))
-    subject_id: Mapped[str] = mapped_column(sa.String(80))
-    details: Mapped[dict[str, Any]] = mapped_column(JSONValue, default=dict)
-    prev_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
-    hash: Mapped[str] = mapped_column(sa.String(64), unique=True)

@@ -6,9 +6,7 @@ stored decision, not an exception; only malformed or unauthorised calls raise.
 """
 from __future__ import annotations
 
-import hashlib
-import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -22,17 +20,17 @@ from marketplace.access.applications import Application
 from marketplace.access.models import (
     AccessDecision,
     AccessRequest,
-    AuditEntry,
     Permit,
     RequestedDataset,
     ReviewTask,
 )
 from marketplace.access.paging import Page, PageRequest
+from marketplace.audit import AuditEntry, actor_label, audit_entries, audit_trail, record_audit
 from marketplace.catalog import search as catalog_search
 from marketplace.catalog import services as catalog_services
 from marketplace.catalog.models import Dataset
 from marketplace.consent import services as consent_services
-from marketplace.cpr import CPR_IN_TEXT, contains_cpr
+from marketplace.cpr import contains_cpr
 from marketplace.db import utcnow
 from marketplace.delivery import services as delivery_services
 from marketplace.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
@@ -41,11 +39,8 @@ from marketplace.identity.principal import Principal
 from marketplace.security import Keyring
 from marketplace.testbeds import services as testbeds_services
 
-GENESIS_HASH = "0" * 64
 REVIEW_DECISIONS = ("approve", "reject", "request_changes")
 MAX_COMMENT = 5_000
-_AUDIT_LOCK = 0x41554449  # "AUDI": serialises appenders to the chain on PostgreSQL
-_HEAD_KEY = "access.audit_head"
 
 
 # --- who may do what ------------------------------------------------------------------------
@@ -68,14 +63,6 @@ def can_view_request(actor: Principal, request: AccessRequest) -> bool:
     """
     return (actor.is_operator or actor.belongs_to(request.company_org_id)
             or (_is_reviewer(actor) and actor.org_id in request.holder_org_ids))
-
-
-def actor_label(actor: Principal | None) -> str:
-    """How the audit chain names who acted (never a CPR: citizens by their internal id)."""
-    if actor is None:
-        return "system"
-    ident = actor.user_id or actor.client_id or actor.citizen_id or ""
-    return f"{actor.kind}:{actor.org_slug or '-'}:{ident}"
 
 
 # --- finders --------------------------------------------------------------------------------
@@ -644,91 +631,6 @@ def count_permits_by_level(session: Session) -> dict[str, int]:
     return counts
 
 
-# --- audit chain ----------------------------------------------------------------------------
-
-def _canonical(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-def _clean_details(details: dict) -> dict:
-    """JSON-native details with anything CPR-like blanked (hostile text may carry one)."""
-    text = CPR_IN_TEXT.sub("[cpr]", json.dumps(details, default=str, ensure_ascii=False))
-    return json.loads(text)
-
-
-def entry_hash(*, prev_hash: str, at: datetime, actor: str, action: str, subject_type: str,
-               subject_id: str, details: dict) -> str:
-    body = {"prev_hash": prev_hash, "at": at.isoformat(timespec="microseconds"), "actor": actor,
-            "action": action, "subject_type": subject_type, "subject_id": subject_id,
-            "details": details}
-    return hashlib.sha256(_canonical(body).encode()).hexdigest()
-
-
-def _innermost_transaction(session: Session) -> object:
-    # A savepoint that rolls back takes its entries with it: remember the head per savepoint.
-    return session.get_nested_transaction() or session.get_transaction()
-
-
-def _chain_head(session: Session) -> str:
-    """The hash to chain the next entry to, taking the append lock once per transaction.
-
-    Once this transaction holds the lock (an advisory lock on PostgreSQL, the write lock on
-    SQLite) nobody else can append until it ends, so the head it last wrote stays the head.
-    """
-    transaction = _innermost_transaction(session)
-    held = session.info.get(_HEAD_KEY)
-    if held and held[0] is transaction:
-        return held[1]
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(sa.select(sa.func.pg_advisory_xact_lock(_AUDIT_LOCK)))
-    head = session.scalar(sa.select(AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1))
-    return head or GENESIS_HASH
-
-
-def record_audit(session: Session, *, actor: Principal | None, action: str, subject_type: str,
-                 subject_id: str, details: dict) -> AuditEntry:
-    """Append an entry to the audit chain in the caller's transaction."""
-    entry = AuditEntry(at=utcnow(), actor=actor_label(actor), action=action,
-                       subject_type=subject_type, subject_id=str(subject_id),
-                       details=_clean_details(details), prev_hash=_chain_head(session))
-    entry.hash = entry_hash(prev_hash=entry.prev_hash, at=entry.at, actor=entry.actor,
-                            action=action, subject_type=subject_type,
-                            subject_id=entry.subject_id, details=entry.details)
-    session.add(entry)
-    session.info[_HEAD_KEY] = (_innermost_transaction(session), entry.hash)
-    return entry
-
-
-@dataclass(frozen=True)
-class AuditVerification:
-    ok: bool
-    checked: int
-    first_broken_id: int | None = None
-    reason: str | None = None
-    head: str | None = None
-
-
-def _entries(session: Session) -> Iterator[AuditEntry]:
-    query = sa.select(AuditEntry).order_by(AuditEntry.id).execution_options(yield_per=1000)
-    yield from session.scalars(query)
-
-
-def verify_audit_chain(session: Session) -> AuditVerification:
-    """Walk the chain from the start; name the first entry that was edited or follows a gap."""
-    previous, checked = GENESIS_HASH, 0
-    for entry in _entries(session):
-        if entry.prev_hash != previous:
-            return AuditVerification(False, checked, entry.id,
-                                     "the previous entry was deleted or edited", previous)
-        expected = entry_hash(prev_hash=entry.prev_hash, at=entry.at, actor=entry.actor,
-                              action=entry.action, subject_type=entry.subject_type,
-                              subject_id=entry.subject_id, details=entry.details)
-        if expected != entry.hash:
-            return AuditVerification(False, checked, entry.id, "the entry was edited", previous)
-        previous, checked = entry.hash, checked + 1
-    return AuditVerification(True, checked, head=previous)
-
-
 def find_unaudited_state(session: Session) -> str | None:
     """The first access state change the chain has no entry for; None when all have one.
 
@@ -736,7 +638,7 @@ def find_unaudited_state(session: Session) -> str | None:
     revocations and reviews that the entries recorded still can.
     """
     recorded = {(entry.action, entry.subject_id, (entry.details or {}).get("round"))
-                for entry in _entries(session)}
+                for entry in audit_entries(session)}
     expected = [
         (("access_request.decided", str(d.access_request_id), d.round), f"decision {d.id}")
         for d in session.scalars(sa.select(AccessDecision).order_by(AccessDecision.id))]
@@ -750,10 +652,3 @@ def find_unaudited_state(session: Session) -> str | None:
         expected.append(((f"review.{task.status}", str(task.access_request_id), task.round),
                          f"review {task.id}"))
     return next((label for key, label in expected if key not in recorded), None)
-
-
-def audit_trail(session: Session, *, subject_type: str, subject_id: str) -> list[AuditEntry]:
-    """The audit entries about one application or permit, oldest first."""
-    return list(session.scalars(sa.select(AuditEntry).where(
-        AuditEntry.subject_type == subject_type, AuditEntry.subject_id == subject_id)
-        .order_by(AuditEntry.id)))

@@ -23,7 +23,7 @@ import pyarrow as pa
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from marketplace import streams
+from marketplace import audit, streams
 from marketplace.access import services as access_services
 from marketplace.access.models import Permit
 from marketplace.catalog import services as catalog_services
@@ -160,7 +160,7 @@ def request_extract(session: Session, *, actor: Principal, permit_id: int,
     )
     session.add(extract)
     session.flush()
-    access_services.record_audit(
+    audit.record_audit(
         session, actor=actor, action="extract.requested", subject_type="extract",
         subject_id=str(extract.id),
         details={"permit_id": permit.id, "dataset_id": dataset.id, "data_version": version.id},
@@ -179,7 +179,7 @@ def retry_extract(session: Session, *, actor: Principal, extract_id: int, now: d
     extract.status, extract.progress, extract.error = "queued", 0.0, None
     extract.attempts = 0
     extract.lease_owner = extract.lease_expires_at = None
-    access_services.record_audit(session, actor=actor, action="extract.retried",
+    audit.record_audit(session, actor=actor, action="extract.retried",
                                  subject_type="extract", subject_id=str(extract.id), details={})
     return extract
 
@@ -236,7 +236,7 @@ def fail_extract(session: Session, *, extract_id: int, message: str, now: dateti
     """Mark an extract failed with a message the company can act on."""
     extract = require_extract(session, extract_id=extract_id)
     _fail(extract, message, now)
-    access_services.record_audit(session, actor=None, action="extract.failed",
+    audit.record_audit(session, actor=None, action="extract.failed",
                                  subject_type="extract", subject_id=str(extract.id),
                                  details={"error": message})
     return extract
@@ -402,7 +402,7 @@ def _build(session: Session, *, extract: Extract, keyring: Keyring, data_dir: Pa
     extract.status, extract.progress, extract.error = "succeeded", 1.0, None
     extract.finished_at = finished
     extract.lease_owner = extract.lease_expires_at = None
-    access_services.record_audit(
+    audit.record_audit(
         session, actor=None, action="extract.succeeded", subject_type="extract",
         subject_id=str(extract.id),
         details={"permit_id": permit.id, "dataset_id": dataset.id, "rows_out": parquet.rows,
@@ -493,7 +493,7 @@ def download_extract(session: Session, *, actor: Principal, extract_id: int, fmt
     extract = _require_downloadable(session, actor=actor, extract_id=extract_id, now=now)
     stored = StoredExtract.of(extract, data_dir=data_dir)
     verify_extract(stored, keyring=keyring)
-    access_services.record_audit(
+    audit.record_audit(
         session, actor=actor, action="extract.downloaded", subject_type="extract",
         subject_id=str(extract.id), details={"format": fmt})
     stem = f"extract-{extract.id}-permit-{extract.permit_id}-dataset-{extract.dataset_id}"

@@ -15,7 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from marketplace import cpr
+from marketplace import audit, cpr
 from marketplace.access import services as access_services
 from marketplace.catalog import services as catalog_services
 from marketplace.errors import Conflict, Forbidden, Invalid, NotFound, TooLarge
@@ -736,7 +736,7 @@ def change_test_course(session: Session, *, actor: Principal, course_id: int,
     if target is not None:
         _log(session, course, actor=actor, from_status=course.status, to_status=target,
              comment=comment, now=now)
-        access_services.record_audit(
+        audit.record_audit(
             session, actor=actor, action=f"test_course.{target}", subject_type="test_course",
             subject_id=str(course.id),
             details={"from": course.status, "environment_id": course.environment_id,
@@ -895,7 +895,7 @@ def add_evidence(session: Session, *, actor: Principal, course_id: int, filename
         uploaded_by_org_id=actor.org_id or course.company_org_id,
     )
     session.add(evidence)
-    access_services.record_audit(
+    audit.record_audit(
         session, actor=actor, action="test_course.evidence_added", subject_type="test_course",
         subject_id=str(course.id), details={"sha256": sha256, "size_bytes": len(data)},
     )
@@ -995,7 +995,7 @@ def start_procurement(session: Session, *, actor: Principal, course_id: int, not
     procurement = Procurement(course=course, buyer_org_id=buyer_id, started_by_name=actor.name,
                               note=clean_note, started_at=now)
     session.add(procurement)
-    access_services.record_audit(
+    audit.record_audit(
         session, actor=actor, action="procurement.started", subject_type="test_course",
         subject_id=str(course.id), details={"buyer_org_id": buyer_id},
     )

@@ -5,8 +5,8 @@ import json
 
 import sqlalchemy as sa
 
-from marketplace.access import services
-from marketplace.access.models import AuditEntry
+from marketplace import audit
+from marketplace.audit import AuditEntry
 from marketplace.cli import cli
 from tests.access.test_services import drop_append_only_guard
 
@@ -18,7 +18,7 @@ def _verify(app):
 
 def test_intact_chain_exits_zero(app, session):
     for n in range(3):
-        services.record_audit(session, actor=None, action="test.event", subject_type="test",
+        audit.record_audit(session, actor=None, action="test.event", subject_type="test",
                               subject_id=str(n), details={"n": n})
     session.commit()
     code, report = _verify(app)
@@ -27,7 +27,7 @@ def test_intact_chain_exits_zero(app, session):
 
 
 def test_edited_entry_exits_non_zero_and_is_named(app, session):
-    entries = [services.record_audit(session, actor=None, action="test.event",
+    entries = [audit.record_audit(session, actor=None, action="test.event",
                                      subject_type="test", subject_id=str(n), details={"n": n})
                for n in range(3)]
     session.flush()

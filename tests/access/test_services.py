@@ -6,9 +6,11 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
+from marketplace import audit
 from marketplace.access import decisions, services
 from marketplace.access.applications import parse_application
-from marketplace.access.models import AccessRequest, AuditEntry, Permit
+from marketplace.access.models import AccessRequest, Permit
+from marketplace.audit import AuditEntry
 from marketplace.db import utcnow
 from marketplace.errors import Conflict, Forbidden, Invalid, NotFound
 from tests.access.conftest import application
@@ -38,7 +40,7 @@ def test_a_clean_application_is_permitted_at_once(world, submit, session, cohort
                                 "columns": ["birth_date", "sex", "diagnosis"]}]
     assert permit.valid_until - permit.approved_at == timedelta(days=365)
     assert cohort_sizes.calls[0]["cohort"] == {"age": [40, 90]}
-    assert services.verify_audit_chain(session).ok
+    assert audit.verify_audit_chain(session).ok
 
 
 def test_a_denied_application_lists_every_reason(world, submit, cohort_sizes):
@@ -302,7 +304,7 @@ def test_the_database_refuses_edits_and_deletions(world, submit, session):
         with pytest.raises(sa.exc.DatabaseError, match="append-only"):
             session.execute(statement)
         savepoint.rollback()
-    assert services.verify_audit_chain(session).ok
+    assert audit.verify_audit_chain(session).ok
 
 
 def test_every_state_change_is_audited(world, submit, session):
@@ -317,7 +319,7 @@ def test_every_state_change_is_audited(world, submit, session):
     actions = list(session.scalars(sa.select(AuditEntry.action).order_by(AuditEntry.id)))
     assert actions == ["access_request.submitted", "access_request.decided", "review.opened",
                        "review.approved", "permit.issued", "permit.revoked"]
-    result = services.verify_audit_chain(session)
+    result = audit.verify_audit_chain(session)
     assert (result.ok, result.checked) == (True, 6)
     assert services.find_unaudited_state(session) is None
 
@@ -329,7 +331,7 @@ def test_an_edited_entry_is_detected(world, submit, session):
     session.execute(sa.update(AuditEntry).where(AuditEntry.id == entries[1].id)
                     .values(details={"outcome": "deny"}))
     session.expire_all()
-    result = services.verify_audit_chain(session)
+    result = audit.verify_audit_chain(session)
     assert (result.ok, result.first_broken_id) == (False, entries[1].id)
     assert "edited" in result.reason
 
@@ -340,7 +342,7 @@ def test_a_deleted_entry_is_detected(world, submit, session):
     drop_append_only_guard(session)
     session.execute(sa.delete(AuditEntry).where(AuditEntry.id == entries[1].id))
     session.expire_all()
-    result = services.verify_audit_chain(session)
+    result = audit.verify_audit_chain(session)
     assert (result.ok, result.first_broken_id) == (False, entries[2].id)
     assert "deleted" in result.reason
 
@@ -355,7 +357,7 @@ def test_cutting_off_the_newest_entries_is_detected(world, submit, session):
     newest = session.scalar(sa.select(sa.func.max(AuditEntry.id)))
     session.execute(sa.delete(AuditEntry).where(AuditEntry.id == newest))
     session.expire_all()
-    assert services.verify_audit_chain(session).ok  # the chain itself cannot tell
+    assert audit.verify_audit_chain(session).ok  # the chain itself cannot tell
     assert services.find_unaudited_state(session) == (
         f"the revocation of permit {request.permit.id}")
 
@@ -372,24 +374,24 @@ def test_application_text_with_a_cpr_is_refused_and_nothing_stored(world, submit
 
 
 def test_audit_details_never_hold_a_cpr(session):
-    services.record_audit(session, actor=None, action="test.note", subject_type="test",
+    audit.record_audit(session, actor=None, action="test.note", subject_type="test",
                           subject_id="1", details={"note": "Borger 010190-1234 og 0101901234"})
     texts = [str(d) for d in session.scalars(sa.select(AuditEntry.details))]
     assert not any("1234" in text for text in texts)
     assert any("[cpr]" in text for text in texts)
-    assert services.verify_audit_chain(session).ok
+    assert audit.verify_audit_chain(session).ok
 
 
 def test_a_rolled_back_savepoint_does_not_break_the_chain(session):
-    services.record_audit(session, actor=None, action="test.kept", subject_type="test",
+    audit.record_audit(session, actor=None, action="test.kept", subject_type="test",
                           subject_id="1", details={})
     savepoint = session.begin_nested()
-    services.record_audit(session, actor=None, action="test.dropped", subject_type="test",
+    audit.record_audit(session, actor=None, action="test.dropped", subject_type="test",
                           subject_id="2", details={})
     savepoint.rollback()
-    services.record_audit(session, actor=None, action="test.after", subject_type="test",
+    audit.record_audit(session, actor=None, action="test.after", subject_type="test",
                           subject_id="3", details={})
-    result = services.verify_audit_chain(session)
+    result = audit.verify_audit_chain(session)
     assert (result.ok, result.checked) == (True, 2)
 
 

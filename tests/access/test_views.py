@@ -4,7 +4,8 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from marketplace.access.models import AccessRequest, AuditEntry
+from marketplace.access.models import AccessRequest
+from marketplace.audit import AuditEntry
 from tests.access.conftest import application
 
 

@@ -12,7 +12,7 @@ import pytest
 from flask import Flask
 from sqlalchemy.orm import Session
 
-from marketplace.access import services as access_services
+from marketplace import audit
 from marketplace.access.models import AccessRequest, Permit
 from marketplace.catalog import services as catalog_services
 from marketplace.catalog.models import Dataset
@@ -111,7 +111,7 @@ def world(session: Session, make_org: Callable[..., Organisation],
             policy_version="test", approved_at=approved, valid_until=approved + valid_for)
         session.add(permit)
         session.flush()
-        access_services.record_audit(session, actor=None, action="permit.issued",
+        audit.record_audit(session, actor=None, action="permit.issued",
                                      subject_type="permit", subject_id=str(permit.id),
                                      details={"access_request_id": request.id})
         session.commit()  # requests append to the audit chain after this entry

@@ -206,8 +206,7 @@ def test_csv_download_has_the_same_rows_as_parquet(session, world, build, keyrin
 def test_the_extract_is_audited(session, world, build):
     import sqlalchemy as sa
 
-    from marketplace.access.models import AuditEntry
-    from marketplace.access.services import verify_audit_chain
+    from marketplace.audit import AuditEntry, verify_audit_chain
 
     built = build(_request(session, world, world.make_permit()).id)
     actions = set(session.scalars(sa.select(AuditEntry.action)

@@ -4,6 +4,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
+from marketplace import audit
 from marketplace.errors import Conflict, Forbidden, Invalid, NotFound, TooLarge
 from marketplace.testbeds import services
 from marketplace.testbeds.models import EvidenceFile, TestCourse, TestOutcome
@@ -491,8 +492,7 @@ def test_hosts_link_published_datasets_and_matches_suggest_fitting_ones(session,
 
 
 def test_decisions_and_procurements_enter_the_audit_chain(session, world):
-    from marketplace.access import services as access_services
-    from marketplace.access.models import AuditEntry
+    from marketplace.audit import AuditEntry
 
     course = completed_course(session, world)
     services.start_procurement(session, actor=world.buyer, course_id=course.id, note="",
@@ -502,7 +502,7 @@ def test_decisions_and_procurements_enter_the_audit_chain(session, world):
         AuditEntry.subject_type == "test_course").order_by(AuditEntry.id)))
     assert actions == ["test_course.agreed", "test_course.running", "test_course.completed",
                        "procurement.started"]
-    assert access_services.verify_audit_chain(session).ok
+    assert audit.verify_audit_chain(session).ok
 
 
 def test_procurement_inputs_wait_for_the_test_and_freeze_when_buying_starts(session, world):
