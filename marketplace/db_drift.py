@@ -21,6 +21,7 @@ from marketplace.db import Base, create_engine_for
 
 
 def schema_differences(connection: sa.Connection) -> list[Any]:
+    importlib.import_module("marketplace.audit")
     for domain in DOMAINS:
         importlib.import_module(f"marketplace.{domain}.models")
     context = MigrationContext.configure(connection, opts={"compare_type": True})

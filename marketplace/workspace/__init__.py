@@ -1,0 +1,4 @@
+"""The secure processing environment (EHDS Art. 73).
+
+Code goes to the data; only checked, released results leave.
+"""
