@@ -60,7 +60,7 @@ def _cpr_like(distinct: pd.Series) -> bool:
         if candidates.empty:
             return False
         return bool(valid_cpr_mask(candidates.astype(np.int64).map("{:010d}".format)).any())
-    text = pa.array(pd.Index(distinct).astype("str").array)
+    text = pa.array(pd.Index(distinct).astype("str").array, type=pa.string())
     # Cheap test first: only values with six digits in a row can hold a CPR number.
     candidates = distinct[pc.match_substring_regex(text, r"\d{6}").to_numpy(zero_copy_only=False)]
     if candidates.empty:
