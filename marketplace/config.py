@@ -85,4 +85,8 @@ def load_config(app: Flask, overrides: dict[str, Any] | None) -> None:
         for key in ("OIDC_ISSUER", "OIDC_CLIENT_ID", "OIDC_CLIENT_SECRET"):
             if config[key] == DEFAULTS[key]:
                 raise RuntimeError(f"MARKETPLACE_{key} is required in production")
+        if str(config["DATABASE_URL"]).startswith("sqlite"):
+            # One file lock for every writer: fine embedded, not for several app processes.
+            raise RuntimeError("MARKETPLACE_DATABASE_URL must name a PostgreSQL database in "
+                               "production; SQLite is the embedded default for development")
     os.makedirs(config["DATA_DIR"], exist_ok=True)

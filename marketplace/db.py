@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import sqlalchemy as sa
-from flask import Flask, current_app, g
+from flask import Flask, current_app, g, request
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Session, mapped_column, sessionmaker
@@ -84,7 +85,10 @@ def create_engine_for(url: str) -> sa.Engine:
 
         @sa.event.listens_for(engine, "begin")
         def _sqlite_begin(connection: sa.Connection) -> None:
-            connection.exec_driver_sql("BEGIN")
+            # A deferred transaction that reads and then writes fails at once ("database is
+            # locked") when another writer committed in between; taking the write lock up front
+            # makes writers queue for it instead (up to the 30 s busy timeout).
+            connection.exec_driver_sql("BEGIN IMMEDIATE" if _write_intent.get() else "BEGIN")
 
         return engine
     return sa.create_engine(url, pool_pre_ping=True)
@@ -105,9 +109,16 @@ def init_app(app: Flask) -> None:
             session.close()
 
 
+# Whether transactions begun in this context will write. Jobs and commands write; a request
+# writes unless its method is safe. Only SQLite reads it (PostgreSQL locks rows, not the file).
+_write_intent: ContextVar[bool] = ContextVar("write_intent", default=True)
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 def get_session() -> Session:
     """Return the session of the current request, opening it on first use."""
     if "db_session" not in g:
+        _write_intent.set(request.method not in SAFE_METHODS)
         g.db_session = current_app.extensions["marketplace.sessionmaker"]()
     return g.db_session
 

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 from flask import current_app, g, redirect, request, session, url_for
+from sqlalchemy.exc import OperationalError
 
 from marketplace.db import get_session, utcnow
 from marketplace.errors import Forbidden, Unauthorized, wants_json
@@ -43,6 +44,9 @@ def load_principal() -> None:
     if request.path == "/oauth/token":  # clients authenticate there with their secret
         g.principal, g.auth_kind = ANONYMOUS, "client-secret"
         return
+    if request.endpoint == "static":  # assets are public: no database work, no idle-clock write
+        g.principal, g.auth_kind = ANONYMOUS, "none"
+        return
     token = bearer_token()
     db = get_session()
     if token is not None:
@@ -56,7 +60,12 @@ def load_principal() -> None:
     idle = current_app.config["PERMANENT_SESSION_LIFETIME"]
     g.principal = sessions.principal_for_session(db, session, idle=idle)
     if db.dirty:
-        db.commit()  # the idle clock of the sign-in moved on
+        try:
+            db.commit()  # the idle clock of the sign-in moved on
+        except OperationalError:
+            # A reading request lost SQLite's write lock to a writer; the clock is best effort
+            # and moves on at the next request.
+            db.rollback()
 
 
 def _login_redirect() -> Any:

@@ -69,11 +69,14 @@ def principal_for_session(db: Session, cookie: Any, *, idle: timedelta) -> Princ
     ):
         cookie.clear()
         return ANONYMOUS
-    # Touch at most once a minute: keeps the idle clock without a write per request.
-    if now - sign_in.last_seen_at > timedelta(minutes=1):
-        sign_in.last_seen_at = now
     if sign_in.kind == "citizen":
         citizen = services.get_citizen(db, citizen_id=sign_in.subject_id)
-        return services.citizen_principal(citizen) if citizen else ANONYMOUS
-    user = db.get(User, sign_in.subject_id)
-    return services.staff_principal(user) if user else ANONYMOUS
+        principal = services.citizen_principal(citizen) if citizen else ANONYMOUS
+    else:
+        user = db.get(User, sign_in.subject_id)
+        principal = services.staff_principal(user) if user else ANONYMOUS
+    # Touch at most once a minute: keeps the idle clock without a write per request. Touched
+    # last, so that no query autoflushes it and the caller sees the session dirty.
+    if now - sign_in.last_seen_at > timedelta(minutes=1):
+        sign_in.last_seen_at = now
+    return principal

@@ -1,0 +1,97 @@
+"""The embedded database under concurrent use: writers queue for the lock; nobody gets a 500."""
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import requests
+from werkzeug.serving import make_server
+
+from marketplace import create_app, schema
+from marketplace.db import session_scope
+from marketplace.identity import services as identity
+from tests.catalog.conftest import DESCRIPTOR
+from tests.conftest import base_config
+
+WRITERS = 8
+REQUESTS_EACH = 6
+
+
+@pytest.fixture
+def sqlite_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A threaded HTTP server over a file SQLite database, and a holder's API client."""
+    monkeypatch.setenv("MARKETPLACE_INSTANCE_PATH", str(tmp_path / "instance"))
+    url = f"sqlite:///{tmp_path / 'marketplace.db'}"
+    schema.upgrade(url)
+    app = create_app(base_config(tmp_path, url))
+    with session_scope(app) as session:
+        org = identity.create_org(session, slug="herlev-test", name="Herlev", kind="regional")
+        issued = identity.create_api_client(session, keyring=app.extensions["marketplace.keyring"],
+                                            org=org, scopes="catalog:write")
+        credentials = (issued.client.client_id, issued.secret)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}", credentials
+    server.shutdown()
+    app.extensions["marketplace.engine"].dispose()
+
+
+def test_eight_concurrent_writers_on_sqlite_get_no_errors(sqlite_server) -> None:
+    base, credentials = sqlite_server
+    statuses: Counter[int] = Counter()
+    lock = threading.Lock()
+
+    def writer(number: int) -> None:
+        with requests.Session() as http:
+            for round_ in range(REQUESTS_EACH):
+                token = http.post(f"{base}/oauth/token", auth=credentials, timeout=60,
+                                  data={"grant_type": "client_credentials"})
+                answers = [token.status_code]
+                if token.status_code == 200:
+                    headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
+                    created = http.post(f"{base}/api/v1/datasets", headers=headers, timeout=60,
+                                        json=DESCRIPTOR | {"title": f"Skriver {number}.{round_}"})
+                    answers.append(created.status_code)
+                with lock:
+                    statuses.update(answers)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(WRITERS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert statuses == Counter({200: WRITERS * REQUESTS_EACH, 201: WRITERS * REQUESTS_EACH})
+
+
+def test_production_refuses_sqlite_with_a_clear_message(tmp_path: Path) -> None:
+    with pytest.raises(RuntimeError, match="PostgreSQL"):
+        create_app({"ENV": "production", "SECRET_KEY": "x" * 40,
+                    "MASTER_KEY": "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+                    "OIDC_ISSUER": "https://broker.example", "OIDC_CLIENT_ID": "mp",
+                    "OIDC_CLIENT_SECRET": "s" * 32,
+                    "DATABASE_URL": f"sqlite:///{tmp_path / 'p.db'}", "DATA_DIR": tmp_path})
+
+
+def test_static_assets_after_an_idle_minute_write_nothing(client, session, login,
+                                                           make_citizen) -> None:
+    from datetime import timedelta
+
+    from marketplace.db import utcnow
+    from marketplace.identity.models import SignIn
+
+    citizen, _ = make_citizen()
+    login(citizen)
+    sign_in = session.query(SignIn).one()
+    idle_since = utcnow() - timedelta(minutes=2)
+    sign_in.last_seen_at = idle_since
+    session.commit()
+    for asset in ("app.css", "app.js"):
+        assert client.get(f"/static/{asset}").status_code == 200
+    session.refresh(sign_in)
+    assert sign_in.last_seen_at == idle_since
+    assert client.get("/consent").status_code == 200  # a page moves the idle clock on
+    session.refresh(sign_in)
+    assert sign_in.last_seen_at > idle_since
