@@ -15,7 +15,7 @@ DOMAINS = ("identity", "catalog", "consent", "access", "delivery", "testbeds", "
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the app: configuration, keys, database, policies, security and every blueprint."""
-    from marketplace import db, errors
+    from marketplace import audit, db, errors
     from marketplace.access import decisions
     from marketplace.config import load_config
     from marketplace.identity import auth, oauth
@@ -49,6 +49,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         Path(app.config["POLICIES_DIR"])
     )
     db.init_app(app)
+    # Every session can append to and verify the audit chain with the chain's key.
+    app.extensions["marketplace.sessionmaker"].configure(
+        info={audit.AUDIT_KEY: app.extensions["marketplace.keyring"].audit_key})
     i18n.init_app(app)
     app.before_request(auth.load_principal)
     protection.init_app(app)

@@ -1,12 +1,16 @@
-"""The append-only audit chain: every decision, permit, release and gate is one hashed link.
+"""The append-only audit chain: every decision, permit, release and gate is one keyed link.
 
-Each entry's hash covers the entry and the previous entry's hash, so an edited or deleted entry
-breaks every later link. Entries are written in the same transaction as the act they record.
-Every domain writes here; this module depends on no domain.
+Each entry's MAC (HMAC-SHA256 under a key derived from the master key) covers the entry and the
+previous entry's MAC, so an edited or deleted entry breaks every later link, and someone with
+only database access cannot recompute the chain after an edit. The head (entry count and last
+MAC) is kept MAC'd in `audit_head`, so cutting off the newest entries is caught too. Entries are
+written in the same transaction as the act they record. Every domain writes here; this module
+depends on no domain. Sessions carry the key in `session.info[AUDIT_KEY]` (set by create_app).
 """
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,8 +25,10 @@ from marketplace.db import Base, JSONValue, UTCDateTime, intpk, utcnow
 from marketplace.identity.principal import Principal
 
 GENESIS_HASH = "0" * 64
+AUDIT_KEY = "audit_key"
 _AUDIT_LOCK = 0x41554449  # "AUDI": serialises appenders to the chain on PostgreSQL
 _HEAD_KEY = "audit.head"
+_HEAD_ID = 1
 
 
 class AuditEntry(Base):
@@ -47,6 +53,20 @@ class AuditEntry(Base):
     hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
 
 
+class AuditHead(Base):
+    """The chain's anchor: how many entries it has and the last MAC, MAC'd together."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entries: Mapped[int]
+    # Entries written before the key existed carry plain SHA-256 links; the MAC'd head and the
+    # first keyed entry pin their last hash, so they cannot be re-hashed unnoticed either.
+    legacy_entries: Mapped[int] = mapped_column(default=0)
+    hash: Mapped[str] = mapped_column(sa.String(64))
+    mac: Mapped[str] = mapped_column(sa.String(64))
+
+
 def actor_label(actor: Principal | None) -> str:
     """How the audit chain names who acted (never a CPR: citizens by their internal id)."""
     if actor is None:
@@ -65,12 +85,42 @@ def _clean_details(details: dict) -> dict:
     return json.loads(text)
 
 
-def entry_hash(*, prev_hash: str, at: datetime, actor: str, action: str, subject_type: str,
-               subject_id: str, details: dict) -> str:
+def _entry_body(*, prev_hash: str, at: datetime, actor: str, action: str, subject_type: str,
+                subject_id: str, details: dict) -> bytes:
     body = {"prev_hash": prev_hash, "at": at.isoformat(timespec="microseconds"), "actor": actor,
             "action": action, "subject_type": subject_type, "subject_id": subject_id,
             "details": details}
-    return hashlib.sha256(_canonical(body).encode()).hexdigest()
+    return _canonical(body).encode()
+
+
+def entry_hash(key: bytes, **fields: Any) -> str:
+    """The MAC of one entry (its fields and the previous entry's MAC) under the audit key."""
+    return hmac.new(key, _entry_body(**fields), hashlib.sha256).hexdigest()
+
+
+def _legacy_hash(**fields: Any) -> str:
+    # Chains written before the key was introduced used plain SHA-256; see seal_legacy_chain.
+    return hashlib.sha256(_entry_body(**fields)).hexdigest()
+
+
+def _fields(entry: AuditEntry) -> dict[str, Any]:
+    return {"prev_hash": entry.prev_hash, "at": entry.at, "actor": entry.actor,
+            "action": entry.action, "subject_type": entry.subject_type,
+            "subject_id": entry.subject_id, "details": entry.details}
+
+
+def _head_mac(key: bytes, head: AuditHead) -> str:
+    message = f"audit-head:{head.legacy_entries}:{head.entries}:{head.hash}".encode()
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+def audit_key(session: Session) -> bytes:
+    """The key the session's app appends and verifies with; fail closed without one."""
+    key = session.info.get(AUDIT_KEY)
+    if not key:
+        raise RuntimeError("this database session carries no audit key: make sessions with "
+                           "the app's session factory")
+    return key
 
 
 def _innermost_transaction(session: Session) -> object:
@@ -78,8 +128,8 @@ def _innermost_transaction(session: Session) -> object:
     return session.get_nested_transaction() or session.get_transaction()
 
 
-def _chain_head(session: Session) -> str:
-    """The hash to chain the next entry to, taking the append lock once per transaction.
+def _chain_head(session: Session) -> tuple[str, int]:
+    """The MAC to chain the next entry to and the entry count, locking once per transaction.
 
     Once this transaction holds the lock (an advisory lock on PostgreSQL, the write lock on
     SQLite) nobody else can append until it ends, so the head it last wrote stays the head.
@@ -87,24 +137,41 @@ def _chain_head(session: Session) -> str:
     transaction = _innermost_transaction(session)
     held = session.info.get(_HEAD_KEY)
     if held and held[0] is transaction:
-        return held[1]
+        return held[1], held[2]
     if session.get_bind().dialect.name == "postgresql":
         session.execute(sa.select(sa.func.pg_advisory_xact_lock(_AUDIT_LOCK)))
-    head = session.scalar(sa.select(AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1))
-    return head or GENESIS_HASH
+    head = session.get(AuditHead, _HEAD_ID, populate_existing=True)
+    if head is not None:
+        return head.hash, head.entries
+    if session.scalar(sa.select(AuditEntry.id).limit(1)) is not None:
+        raise RuntimeError("the audit chain is not sealed yet: run `marketplace db upgrade`")
+    return GENESIS_HASH, 0
+
+
+def _move_head(session: Session, *, key: bytes, entries: int, last_hash: str,
+               legacy_entries: int | None = None) -> None:
+    head = session.get(AuditHead, _HEAD_ID)
+    if head is None:
+        head = AuditHead(id=_HEAD_ID, entries=0, legacy_entries=0, hash=GENESIS_HASH, mac="")
+        session.add(head)
+    if legacy_entries is not None:
+        head.legacy_entries = legacy_entries
+    head.entries, head.hash = entries, last_hash
+    head.mac = _head_mac(key, head)
 
 
 def record_audit(session: Session, *, actor: Principal | None, action: str, subject_type: str,
                  subject_id: str, details: dict) -> AuditEntry:
     """Append an entry to the audit chain in the caller's transaction."""
+    key = audit_key(session)
+    prev_hash, count = _chain_head(session)
     entry = AuditEntry(at=utcnow(), actor=actor_label(actor), action=action,
                        subject_type=subject_type, subject_id=str(subject_id),
-                       details=_clean_details(details), prev_hash=_chain_head(session))
-    entry.hash = entry_hash(prev_hash=entry.prev_hash, at=entry.at, actor=entry.actor,
-                            action=action, subject_type=subject_type,
-                            subject_id=entry.subject_id, details=entry.details)
+                       details=_clean_details(details), prev_hash=prev_hash)
+    entry.hash = entry_hash(key, **_fields(entry))
     session.add(entry)
-    session.info[_HEAD_KEY] = (_innermost_transaction(session), entry.hash)
+    _move_head(session, key=key, entries=count + 1, last_hash=entry.hash)
+    session.info[_HEAD_KEY] = (_innermost_transaction(session), entry.hash, count + 1)
     return entry
 
 
@@ -124,19 +191,51 @@ def audit_entries(session: Session) -> Iterator[AuditEntry]:
 
 
 def verify_audit_chain(session: Session) -> AuditVerification:
-    """Walk the chain from the start; name the first entry that was edited or follows a gap."""
+    """Walk the chain and its anchor; name the first entry edited, re-hashed or cut off."""
+    key = audit_key(session)
+    head = session.get(AuditHead, _HEAD_ID, populate_existing=True)
+    legacy = head.legacy_entries if head is not None else 0
     previous, checked = GENESIS_HASH, 0
     for entry in audit_entries(session):
         if entry.prev_hash != previous:
             return AuditVerification(False, checked, entry.id,
                                      "the previous entry was deleted or edited", previous)
-        expected = entry_hash(prev_hash=entry.prev_hash, at=entry.at, actor=entry.actor,
-                              action=entry.action, subject_type=entry.subject_type,
-                              subject_id=entry.subject_id, details=entry.details)
-        if expected != entry.hash:
+        fields = _fields(entry)
+        expected = _legacy_hash(**fields) if checked < legacy else entry_hash(key, **fields)
+        if not hmac.compare_digest(expected, entry.hash):
             return AuditVerification(False, checked, entry.id, "the entry was edited", previous)
         previous, checked = entry.hash, checked + 1
+    if head is None:
+        if checked == 0:
+            return AuditVerification(True, 0, head=previous)
+        return AuditVerification(False, checked, None, "the chain's anchor was removed", previous)
+    if not hmac.compare_digest(_head_mac(key, head), head.mac):
+        return AuditVerification(False, checked, None, "the chain's anchor was edited", previous)
+    if head.entries != checked or head.hash != previous:
+        return AuditVerification(False, checked, None,
+                                 f"entries were cut off: the anchor counts {head.entries} "
+                                 f"entries, the chain has {checked}", previous)
     return AuditVerification(True, checked, head=previous)
+
+
+def seal_legacy_chain(session: Session) -> int:
+    """Anchor a chain written before the audit key existed; return how many entries it pins.
+
+    Run by `marketplace db upgrade`. The old chain is verified first, so only an intact chain is
+    anchored; its plain SHA-256 links stay as they are and the MAC'd head pins them. A chain
+    that has an anchor is left alone.
+    """
+    key = audit_key(session)
+    if session.get(AuditHead, _HEAD_ID) is not None:
+        return 0
+    previous, count = GENESIS_HASH, 0
+    for entry in audit_entries(session):
+        if entry.prev_hash != previous or _legacy_hash(**_fields(entry)) != entry.hash:
+            raise RuntimeError(f"audit entry {entry.id} does not verify; not anchoring the chain")
+        previous, count = entry.hash, count + 1
+    if count:
+        _move_head(session, key=key, entries=count, last_hash=previous, legacy_entries=count)
+    return count
 
 
 def audit_trail(session: Session, *, subject_type: str, subject_id: str) -> list[AuditEntry]:

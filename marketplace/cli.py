@@ -41,7 +41,14 @@ def db() -> None:
 @with_appcontext
 def db_upgrade(revision: str) -> None:
     """Apply the migrations up to REVISION."""
+    from marketplace import audit
+
     schema.upgrade(current_app.config["DATABASE_URL"], revision=revision)
+    if revision == "head":
+        with session_scope(current_app._get_current_object()) as session:  # type: ignore[attr-defined]
+            sealed = audit.seal_legacy_chain(session)
+        if sealed:
+            click.echo(f"audit chain anchored ({sealed} earlier entries pinned)")
     click.echo(f"database at {revision}")
 
 

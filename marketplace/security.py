@@ -56,6 +56,11 @@ class Keyring:
         return hmac.new(self.blind_index_key, digits.encode(), hashlib.sha256).hexdigest()
 
     @cached_property
+    def audit_key(self) -> bytes:
+        """The key of the audit chain's MACs: without it nobody can re-write the chain."""
+        return self.derive("audit-chain-mac")
+
+    @cached_property
     def _aead(self) -> AESGCM:
         return AESGCM(self.derive("aes-gcm-seal"))
 

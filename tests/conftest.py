@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.serving import make_server
 
 from marketplace import create_app, schema
+from marketplace.audit import AUDIT_KEY
 from marketplace.db import create_engine_for
 from marketplace.identity import services as identity
 from marketplace.identity import sessions as sign_ins
@@ -99,7 +100,8 @@ def app(database: Database, connection: sa.Connection, tmp_path: Path,
     monkeypatch.setenv("MARKETPLACE_INSTANCE_PATH", str(tmp_path / "instance"))
     application = create_app(base_config(tmp_path, database.url))
     application.extensions["marketplace.sessionmaker"] = sessionmaker(
-        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False,
+        info={AUDIT_KEY: application.extensions["marketplace.keyring"].audit_key},
     )
     return application
 

@@ -1,0 +1,133 @@
+"""The audit chain resists someone with database access: edits, re-hashing and truncation."""
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+import sqlalchemy as sa
+
+from marketplace import audit
+from marketplace.audit import AuditEntry, AuditHead
+from marketplace.db import utcnow
+
+
+def _append(session, count: int) -> list[AuditEntry]:
+    entries = [audit.record_audit(session, actor=None, action="test.event", subject_type="test",
+                                  subject_id=str(n), details={"n": n}) for n in range(count)]
+    session.flush()
+    return entries
+
+
+def _unguard(session) -> None:
+    """What an intruder with the database owner's rights does before editing the chain."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(sa.text("DROP TRIGGER audit_entry_append_only ON audit_entry"))
+    else:
+        session.execute(sa.text("DROP TRIGGER audit_entry_no_update"))
+        session.execute(sa.text("DROP TRIGGER audit_entry_no_delete"))
+
+
+def _sha256_link(entry: AuditEntry, prev_hash: str) -> str:
+    body = {"prev_hash": prev_hash, "at": entry.at.isoformat(timespec="microseconds"),
+            "actor": entry.actor, "action": entry.action, "subject_type": entry.subject_type,
+            "subject_id": entry.subject_id, "details": entry.details}
+    import json
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _rehash_from(session, entries: list[AuditEntry], start: int, link) -> None:
+    """Recompute every link from `start` on, as a forger without the key would have to."""
+    previous = entries[start - 1].hash if start else audit.GENESIS_HASH
+    for entry in entries[start:]:
+        new_hash = link(entry, previous)
+        session.execute(sa.update(AuditEntry).where(AuditEntry.id == entry.id)
+                        .values(prev_hash=previous, hash=new_hash))
+        previous = new_hash
+    session.expire_all()
+
+
+def test_an_intact_chain_verifies_with_its_anchor(session) -> None:
+    _append(session, 4)
+    result = audit.verify_audit_chain(session)
+    assert (result.ok, result.checked) == (True, 4)
+    head = session.get(AuditHead, 1)
+    assert (head.entries, head.legacy_entries) == (4, 0)
+
+
+def test_an_edit_rehashed_with_plain_sha256_is_caught(session) -> None:
+    entries = _append(session, 4)
+    _unguard(session)
+    session.execute(sa.update(AuditEntry).where(AuditEntry.id == entries[1].id)
+                    .values(details={"n": "forged"}))
+    session.expire_all()
+    _rehash_from(session, list(session.scalars(sa.select(AuditEntry).order_by(AuditEntry.id))),
+                 1, _sha256_link)
+    result = audit.verify_audit_chain(session)
+    assert (result.ok, result.first_broken_id) == (False, entries[1].id)
+
+
+def test_cutting_off_the_newest_entries_is_caught(session) -> None:
+    entries = _append(session, 3)
+    _unguard(session)
+    session.execute(sa.delete(AuditEntry).where(AuditEntry.id == entries[-1].id))
+    session.expire_all()
+    result = audit.verify_audit_chain(session)
+    assert not result.ok and "cut off" in result.reason
+
+
+def test_a_rewritten_anchor_without_the_key_is_caught(session) -> None:
+    entries = _append(session, 3)
+    _unguard(session)
+    session.execute(sa.delete(AuditEntry).where(AuditEntry.id == entries[-1].id))
+    session.execute(sa.update(AuditHead).values(entries=2, hash=entries[1].hash))
+    session.expire_all()
+    result = audit.verify_audit_chain(session)
+    assert not result.ok and "anchor was edited" in result.reason
+
+
+def test_a_removed_anchor_is_caught(session) -> None:
+    _append(session, 2)
+    session.execute(sa.delete(AuditHead))
+    session.expire_all()
+    result = audit.verify_audit_chain(session)
+    assert not result.ok and "anchor was removed" in result.reason
+
+
+def test_a_session_without_the_key_cannot_append(app, connection) -> None:
+    from sqlalchemy.orm import Session
+
+    keyless = Session(bind=connection, join_transaction_mode="create_savepoint")
+    with pytest.raises(RuntimeError, match="audit key"):
+        audit.record_audit(keyless, actor=None, action="test.event", subject_type="test",
+                           subject_id="1", details={})
+    keyless.close()
+
+
+def test_a_chain_from_before_the_key_is_anchored_once_and_stays_pinned(session) -> None:
+    previous = audit.GENESIS_HASH
+    legacy = []
+    for n in range(3):  # entries as the platform wrote them before the chain had a key
+        entry = AuditEntry(at=utcnow(), actor="system", action="old.event",
+                           subject_type="test", subject_id=str(n), details={"n": n},
+                           prev_hash=previous, hash="")
+        entry.hash = _sha256_link(entry, previous)
+        session.add(entry)
+        session.flush()
+        legacy.append(entry)
+        previous = entry.hash
+    with pytest.raises(RuntimeError, match="not sealed"):
+        audit.record_audit(session, actor=None, action="new.event", subject_type="test",
+                           subject_id="x", details={})
+    assert audit.seal_legacy_chain(session) == 3
+    assert audit.seal_legacy_chain(session) == 0  # anchored once
+    _append(session, 2)
+    assert audit.verify_audit_chain(session).ok
+    # Re-hashing the old part with SHA-256 no longer passes: the first keyed entry pins it.
+    _unguard(session)
+    session.execute(sa.update(AuditEntry).where(AuditEntry.id == legacy[0].id)
+                    .values(details={"n": "forged"}))
+    session.expire_all()
+    chain = list(session.scalars(sa.select(AuditEntry).order_by(AuditEntry.id)))
+    _rehash_from(session, chain[:3], 0, _sha256_link)
+    assert not audit.verify_audit_chain(session).ok
