@@ -18,7 +18,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from marketplace import audit, db, errors
     from marketplace.access import decisions
     from marketplace.config import load_config
-    from marketplace.identity import auth, oauth
+    from marketplace.identity import auth, oauth, throttle
     from marketplace.identity.views import init_oidc
     from marketplace.security import Keyring, decode_master_key, install_log_redaction
     from marketplace.web import api, i18n, protection
@@ -59,6 +59,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.before_request(protection.check_csrf)
     errors.register_error_handlers(app)
     oauth.init_app(app)
+    throttle.init_app(app)
     init_oidc(app)
     web_views.init_app(app)
     app.register_blueprint(web_views.bp)

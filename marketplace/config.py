@@ -26,6 +26,11 @@ DEFAULTS: dict[str, Any] = {
     "OIDC_SCOPES": "openid profile email",
     "SESSION_LIFETIME_MINUTES": 30,
     "TOKEN_LIFETIME_SECONDS": 3600,
+    # Wrong client secrets allowed at /oauth/token before 429, per client and address and per
+    # address; the counters' storage (a Redis URL shares them across app processes).
+    "TOKEN_FAILURES_PER_CLIENT": "10/minute",
+    "TOKEN_FAILURES_PER_ADDRESS": "50/minute",
+    "RATELIMIT_STORAGE_URI": "memory://",
     "MAX_CONTENT_LENGTH": 1 * 1024 * 1024,
     "MAX_UPLOAD_BYTES": 2 * 1024 * 1024 * 1024,
     "EXTRACTS_INLINE": True,

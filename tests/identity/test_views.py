@@ -162,3 +162,39 @@ def test_signed_in_pages_are_never_cached(client, login, make_citizen) -> None:
     citizen, _ = make_citizen()
     login(citizen)
     assert client.get("/consent").headers["Cache-Control"] == "no-store"
+
+
+def test_wrong_client_secrets_are_throttled_per_client_and_address(client, session, keyring,
+                                                                   make_org) -> None:
+    org = make_org(kind="company")
+    issued = services.create_api_client(session, keyring=keyring, org=org,
+                                        scopes="access:request")
+    other = services.create_api_client(session, keyring=keyring, org=org,
+                                       scopes="access:request")
+    session.commit()
+    form = {"grant_type": "client_credentials"}
+    wrong = (issued.client.client_id, "not-the-secret")
+    answers = [client.post("/oauth/token", data=form, auth=wrong).status_code
+               for _ in range(10)]
+    assert answers == [401] * 10
+    throttled = client.post("/oauth/token", data=form, auth=wrong)
+    assert throttled.status_code == 429
+    assert throttled.mimetype == "application/problem+json"
+    assert int(throttled.headers["Retry-After"]) >= 1
+    # Even the right secret waits now, but another client from the same address does not.
+    right = (issued.client.client_id, issued.secret)
+    assert client.post("/oauth/token", data=form, auth=right).status_code == 429
+    other_right = (other.client.client_id, other.secret)
+    assert client.post("/oauth/token", data=form, auth=other_right).status_code == 200
+
+
+def test_successful_token_requests_are_never_throttled(client, session, keyring,
+                                                       make_org) -> None:
+    org = make_org(kind="company")
+    issued = services.create_api_client(session, keyring=keyring, org=org,
+                                        scopes="access:request")
+    session.commit()
+    for _ in range(30):
+        response = client.post("/oauth/token", data={"grant_type": "client_credentials"},
+                               auth=(issued.client.client_id, issued.secret))
+        assert response.status_code == 200
