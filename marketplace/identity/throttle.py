@@ -17,7 +17,7 @@ from limits.strategies import MovingWindowRateLimiter
 
 from marketplace.errors import DomainError, problem_response
 
-TOKEN_ENDPOINT = "/oauth/token"
+TOKEN_ENDPOINT = "/oauth/token"  # noqa: S105 - a path, not a secret
 
 
 class TooManyAttempts(DomainError):
