@@ -112,11 +112,11 @@ def growth_report(session: Session, *, now: datetime) -> GrowthReport:
     municipalities = {org for sector, org in hosts if sector == "municipality"}
     hospitals = {org for sector, org in hosts if sector == "hospital"}
     public = session.execute(sa.select(Organisation.kind, Organisation.id).where(
-        Organisation.id.in_(
+        Organisation.id.in_(sa.union(
             sa.select(Opportunity.need_owner_org_id).where(
-                Opportunity.need_owner_org_id.is_not(None))
-            .union(sa.select(ProcurementCase.buyer_org_id))
-            .union(sa.select(Procurement.buyer_org_id))))).all()
+                Opportunity.need_owner_org_id.is_not(None)),
+            sa.select(ProcurementCase.buyer_org_id),
+            sa.select(Procurement.buyer_org_id))))).all()
     municipalities |= {org for kind, org in public if kind == "municipal"}
     hospitals |= set(session.scalars(sa.select(ClinicalProject.department_org_id)))
     foreign = session.scalar(
