@@ -279,23 +279,53 @@ def test_a_company_cannot_register_a_clinical_project(client, growth, as_user) -
     assert response.status_code == 403
 
 
-def _released_output(session, company, holder) -> int:
+def _released_output(session, company, *, status="released") -> int:
+    """A workspace output of `company` (the workspace domain releases them; here a row)."""
     now = datetime(2026, 11, 1, tzinfo=UTC)
-    permit_id = session.scalar(sa.select(Permit.id).limit(1))
-    if permit_id is None:
-        pytest.skip("needs a permit row")
-    job = WorkspaceJob(permit_id=permit_id, company_org_id=company.id, name="analyse",
+    request = AccessRequest(company_org_id=company.id, submitted_by="x", title="Analyse",
+                            description="d", purpose="research", duration_days=30,
+                            status="permitted", created_at=now)
+    session.add(request)
+    session.flush()
+    permit = Permit(access_request_id=request.id, company_org_id=company.id,
+                    purpose="research", datasets=[], policy_version="test", approved_at=now,
+                    valid_until=datetime(2027, 11, 1, tzinfo=UTC))
+    session.add(permit)
+    session.flush()
+    job = WorkspaceJob(permit_id=permit.id, company_org_id=company.id, name="analyse",
                        script="print(1)", script_sha256="0" * 64, submitted_by="x",
                        status="succeeded", created_at=now)
     session.add(job)
     session.flush()
-    output = WorkspaceOutput(job_id=job.id, permit_id=permit_id, name="tabel.csv",
+    output = WorkspaceOutput(job_id=job.id, permit_id=permit.id, name="tabel.csv",
                              byte_size=10, sha256="1" * 64, media_type="text/csv",
-                             status="released", holder_org_ids=[holder.id], created_at=now,
-                             released_at=now)
+                             status=status, holder_org_ids=[], created_at=now,
+                             released_at=now if status == "released" else None)
     session.add(output)
     session.commit()
     return output.id
+
+
+def test_evidence_from_released_outputs_of_the_same_company_only(client, session, growth,
+                                                                 as_user) -> None:
+    created = register(client, as_user(growth.company_user))
+    own = _released_output(session, growth.company)
+    pending = _released_output(session, growth.company, status="pending_review")
+    foreign = _released_output(session, growth.rival)
+    headers = as_user(growth.company_user)
+    url = f"/api/v1/opportunities/{created['id']}/evidence"
+    before = audit_count(session)
+    response = client.post(url, json={"source": "output", "id": foreign}, headers=headers)
+    assert response.status_code == 403
+    assert "anden virksomhed" in response.get_json()["detail"]
+    assert client.post(url, json={"source": "output", "id": pending},
+                       headers=headers).status_code == 409
+    assert audit_count(session) == before
+    linked = client.post(url, json={"source": "output", "id": own}, headers=headers)
+    assert linked.status_code == 201
+    assert linked.get_json()["provenance"]["sha256"] == "1" * 64
+    again = client.post(url, json={"source": "output", "id": own}, headers=headers)
+    assert again.status_code == 409
 
 
 @pytest.mark.parametrize("body", [
