@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from marketplace import audit
 from marketplace.growth import problems
@@ -18,7 +18,7 @@ from marketplace.identity.principal import Principal
 from marketplace.testbeds import services as testbeds_services
 
 PUBLIC_KINDS = ("national", "regional", "municipal")
-BOARD_LIMIT_PER_STAGE = 200
+BOARD_LIMIT_PER_STAGE = 50
 
 
 def is_secretariat(actor: Principal) -> bool:
@@ -164,9 +164,7 @@ class BoardCard:
     title: str
     stage: str
     origin: str
-    themes: list[str]
     need_owner: str | None
-    companies: list[str]
     awaiting_decision: bool
     updated_at: datetime
 
@@ -181,7 +179,8 @@ class Board:
 def pipeline_board(session: Session, *, actor: Principal, stage: str | None = None,
                    origin: str | None = None, theme: str | None = None,
                    q: str = "") -> Board:
-    """Opportunities by stage with counts, filtered; each column newest first."""
+    """Opportunities by stage with counts, filtered; each column shows the most recently
+    changed ones first (plain rows, not objects: the board must stay fast at thousands)."""
     from marketplace.growth.models import Recommendation
 
     require_member(actor)
@@ -190,34 +189,42 @@ def pipeline_board(session: Session, *, actor: Principal, stage: str | None = No
         conditions.append(Opportunity.stage == stage)
     if origin:
         conditions.append(Opportunity.origin == origin)
+    if theme:
+        check_themes([theme], "theme")
+        # Theme codes are [a-z_] words; their quoted form matches the JSON text on both
+        # SQLite and PostgreSQL.
+        conditions.append(sa.cast(Opportunity.themes, sa.Text).like(f'%"{theme}"%'))
     if q:
         pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         conditions.append(sa.or_(Opportunity.title.ilike(pattern, escape="\\"),
                                  Opportunity.description.ilike(pattern, escape="\\")))
-    query = sa.select(Opportunity).where(*conditions)
-    if theme:
-        check_themes([theme], "theme")
-        # JSON containment differs by database; themes are few, so filter after loading.
-    query = query.options(selectinload(Opportunity.companies).selectinload(
-        OpportunityCompany.org), selectinload(Opportunity.need_owner))
-    opportunities = [o for o in session.scalars(query.order_by(Opportunity.updated_at.desc(),
-                                                               Opportunity.id.desc()))
-                     if not theme or theme in (o.themes or [])]
-    pending = set(session.scalars(sa.select(Recommendation.opportunity_id).where(
-        Recommendation.decided.is_(False))))
     counts = dict.fromkeys(ALL_STAGES, 0)
+    counts.update(dict(session.execute(sa.select(Opportunity.stage, sa.func.count())
+                                       .where(*conditions).group_by(Opportunity.stage)).all()))
+    pending = sa.exists().where(Recommendation.opportunity_id == Opportunity.id,
+                                Recommendation.decided.is_(False))
+    rows = session.execute(
+        sa.select(Opportunity.id, Opportunity.title, Opportunity.stage, Opportunity.origin,
+                  Organisation.name, pending, Opportunity.updated_at)
+        .outerjoin(Organisation, Organisation.id == Opportunity.need_owner_org_id)
+        .where(*conditions).order_by(Opportunity.updated_at.desc(), Opportunity.id.desc()))
     columns: dict[str, list[BoardCard]] = {stage_: [] for stage_ in ALL_STAGES}
-    for opportunity in opportunities:
-        counts[opportunity.stage] += 1
-        column = columns[opportunity.stage]
+    for row in rows:
+        column = columns[row[2]]
         if len(column) < BOARD_LIMIT_PER_STAGE:
-            column.append(BoardCard(
-                id=opportunity.id, title=opportunity.title, stage=opportunity.stage,
-                origin=opportunity.origin, themes=list(opportunity.themes or []),
-                need_owner=opportunity.need_owner.name if opportunity.need_owner else None,
-                companies=[c.org.name for c in opportunity.companies],
-                awaiting_decision=opportunity.id in pending, updated_at=opportunity.updated_at))
-    return Board(counts=counts, columns=columns, total=len(opportunities))
+            column.append(BoardCard(*row))
+    return Board(counts=counts, columns=columns, total=sum(counts.values()))
+
+
+def awaiting_decision(session: Session, *, actor: Principal) -> list[Opportunity]:
+    """Opportunities with a recommendation awaiting the steering group, by stage."""
+    from marketplace.growth.models import Recommendation
+
+    require_member(actor)
+    query = sa.select(Opportunity).where(Opportunity.id.in_(
+        sa.select(Recommendation.opportunity_id).where(Recommendation.decided.is_(False))))
+    return sorted(session.scalars(query), key=lambda o: (
+        ALL_STAGES.index(o.stage), o.id))
 
 
 def list_opportunities(session: Session, *, actor: Principal, stage: str | None = None,

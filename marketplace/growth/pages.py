@@ -159,17 +159,8 @@ def agenda_page() -> tuple[str, int]:
     db = get_session()
     actor = current_principal()
     opportunities.require_member(actor)
-    items = []
-    board = opportunities.pipeline_board(db, actor=actor)
-    for column in board.columns.values():
-        for card in column:
-            if card.awaiting_decision:
-                opportunity = opportunities.require_opportunity(db, actor=actor,
-                                                                opportunity_id=card.id)
-                recommendation = gates.open_recommendation(db, opportunity=opportunity)
-                items.append((opportunity, recommendation))
-    items.sort(key=lambda pair: (STAGES.index(pair[0].stage)
-                                 if pair[0].stage in STAGES else 99, pair[0].id))
+    items = [(opportunity, gates.open_recommendation(db, opportunity=opportunity))
+             for opportunity in opportunities.awaiting_decision(db, actor=actor)]
     return _render("growth/agenda.html", items=items, model=screening_model(), today=utcnow())
 
 

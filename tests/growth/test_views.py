@@ -394,6 +394,11 @@ def test_board_agenda_and_opportunity_pages(client, growth, as_user) -> None:
     page = client.get(f"/opportunities/{created['id']}").get_data(as_text=True)
     assert "Styregruppens beslutning" in page
     assert client.get("/opportunities?stage=nowhere").status_code == 422
+    assert client.get("/opportunities?theme=nowhere").status_code == 422
+    themed = client.get("/opportunities?theme=telemedicine&q=KOL").get_data(as_text=True)
+    assert "Hjemmemonitorering af KOL" in themed
+    other = client.get("/opportunities?theme=simulation").get_data(as_text=True)
+    assert "Hjemmemonitorering af KOL" not in other
     assert client.get("/opportunities/progress").status_code == 200
 
 
