@@ -19,18 +19,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import sqlalchemy as sa  # noqa: E402
+import sqlalchemy as sa
 
-from marketplace import create_app, schema  # noqa: E402
-from marketplace.db import session_scope  # noqa: E402
-from marketplace.growth.models import (  # noqa: E402
+from marketplace import create_app, schema
+from marketplace.db import session_scope
+from marketplace.growth.models import (
     STAGES,
     Opportunity,
     OpportunityCompany,
     Recommendation,
 )
-from marketplace.identity import services as identity  # noqa: E402
-from marketplace.identity import sessions as sign_ins  # noqa: E402
+from marketplace.identity import services as identity
+from marketplace.identity import sessions as sign_ins
 
 THEMES = ("telemedicine", "rehabilitation", "health_data", "simulation", "prevention")
 
@@ -57,7 +57,7 @@ def seed(app, count: int) -> str:
                                  role="steering_group", name="Styregruppe")
         session.flush()
         for number in range(count):
-            stage = rng.choice(STAGES + ("parkeret", "stoppet"))
+            stage = rng.choice((*STAGES, "parkeret", "stoppet"))
             at = start + timedelta(hours=number)
             opportunity = Opportunity(
                 title=f"Mulighed {number}: hjemmemonitorering", description="Beskrivelse",

@@ -16,6 +16,7 @@ from marketplace.growth.schemas import (
     ClinicalProjectIn,
     GateDecisionIn,
     OpportunityIn,
+    OutcomeIn,
     PlanIn,
     ProcurementCaseIn,
     RecommendationIn,
@@ -39,7 +40,7 @@ MUST_MEET = {"public_need_owner": True, "lawful_purpose": True, "regulatory_path
              "data_protection": True}
 
 # title, description, need owner, companies, themes, final stage, tracks
-IDEAS = (
+IDEAS: tuple[tuple[str, str, str, list[str], list[str], str, list[str]], ...] = (
     ("Lysstyring mod uro på plejecentre", "Døgnrytmelys på demensafsnit kan mindske uro om "
      "natten.", "albertslund-kommune", ["lumen-care"], ["health_lighting"], "bobler", []),
     ("VR-træning af akutte procedurer", "Sygeplejersker træner sjældne akutte procedurer i "
@@ -93,14 +94,14 @@ def _move(session: Session, opportunity: Opportunity, *, to_stage: str, model: S
     scores = {"treatment_errors": 3, "prevented_admissions": 4, "need_volume": 4,
               "market_export": 3, "company_readiness": 7, "evidence_strength": 3}
     gates.recommend(session, actor=secretariat, opportunity_id=opportunity.id, model=model,
-                    now=at, data=RecommendationIn(
-                        to_stage=to_stage, scores=scores, must_meet=MUST_MEET,
-                        reasons={"need_volume": "Behovet findes i de fleste kommuner."},
-                        text="Sekretariatet indstiller, at muligheden går videre."))
+                    now=at, data=RecommendationIn.model_validate({
+                        "to_stage": to_stage, "scores": scores, "must_meet": MUST_MEET,
+                        "reasons": {"need_volume": "Behovet findes i de fleste kommuner."},
+                        "text": "Sekretariatet indstiller, at muligheden går videre."}))
     gates.decide(session, actor=steering, opportunity_id=opportunity.id, model=model,
-                 now=at + timedelta(days=7), data=GateDecisionIn(
-                     to_stage=to_stage, decision=decision,  # type: ignore[arg-type]
-                     minutes="Styregruppen drøftede indstillingen og besluttede."))
+                 now=at + timedelta(days=7), data=GateDecisionIn.model_validate({
+                     "to_stage": to_stage, "decision": decision,
+                     "minutes": "Styregruppen drøftede indstillingen og besluttede."}))
 
 
 def _plan(session: Session, opportunity: Opportunity, actor: Principal, tracks: list[str],
@@ -180,10 +181,11 @@ def _herlev_project(session: Session, world: DemoWorld, secretariat: Principal,
             department="herlev-hospital", funding_dkk=3_600_000, start=date(2025, 3, 1),
             end=date(2028, 2, 29), ethics_approval="H-24061122",
             company_partners=["pulmo-monitor"], themes=["health_data", "telemedicine"],
-            outcomes=[{"dimension": "prevented_admissions", "metric": "genindlæggelser inden "
-                       "for 30 dage", "baseline": 28.0, "result": 19.0, "unit": "%"},
-                      {"dimension": "faster_return_home", "metric": "liggedage",
-                       "baseline": 6.1, "result": 4.8, "unit": "dage"}]))
+            outcomes=[OutcomeIn(dimension="prevented_admissions",
+                                metric="genindlæggelser inden for 30 dage", baseline=28.0,
+                                result=19.0, unit="%"),
+                      OutcomeIn(dimension="faster_return_home", metric="liggedage",
+                                baseline=6.1, result=4.8, unit="dage")]))
     gates.recommend(session, actor=secretariat, opportunity_id=opportunity.id, model=model,
                     now=_at(world, 20), data=RecommendationIn(
                         to_stage="koncept_og_plan", must_meet=MUST_MEET,

@@ -46,7 +46,8 @@ STATUS_LABELS = {"open": ("Åben", "Open"), "prefilled": ("Forudfyldt fra eviden
                  "draft": ("Kladde", "Draft"), "complete": ("Færdig", "Complete")}
 FIELD_LABELS = {
     "need_owner": ("Behovsejer", "Need owner"), "need": ("Behov", "Need"),
-    "target_group": ("Målgruppe", "Target group"), "effects": ("Målte effekter", "Measured effects"),
+    "target_group": ("Målgruppe", "Target group"),
+    "effects": ("Målte effekter", "Measured effects"),
     "kpis": ("Mål pr. effektdimension", "Targets per effect dimension"),
     "other_stakeholders": ("Andre interessenters gevinst", "Other stakeholders' benefit"),
     "companies": ("Virksomheder", "Companies"), "market": ("Marked", "Market"),

@@ -62,6 +62,11 @@ def _load_screening_model(state: BlueprintSetupState) -> None:
     state.app.extensions[MODEL_KEY] = load_model(Path(state.app.config["POLICIES_DIR"]))
 
 
+def documented(*spec: Any) -> Any:
+    """`responses(...)` of the typed edge; flask-openapi3 annotates a narrower dict type."""
+    return responses(*spec)
+
+
 def screening_model() -> ScreeningModel:
     return current_app.extensions[MODEL_KEY]
 
@@ -111,7 +116,7 @@ def _created(body: dict[str, Any]) -> tuple[Response, int]:
     return jsonify(body), 201
 
 
-@api.get("/api/v1/opportunities", responses=responses(200, Out, 401, 403, 422),
+@api.get("/api/v1/opportunities", responses=documented(200, Out, 401, 403, 422),
          security=requires("growth:write"))
 @api_auth()
 @translated
@@ -124,7 +129,7 @@ def api_list_opportunities(query: OpportunityListQuery) -> Response:
                     "page": query.page, "per_page": query.per_page})
 
 
-@api.post("/api/v1/opportunities", responses=responses(201, OpportunityOut, 401, 403, 422),
+@api.post("/api/v1/opportunities", responses=documented(201, OpportunityOut, 401, 403, 422),
           security=requires("growth:write"))
 @api_auth("growth:write")
 @translated
@@ -138,7 +143,7 @@ def api_create_opportunity(body: OpportunityIn) -> tuple[Response, int]:
 
 
 @api.get("/api/v1/opportunities/<int:opportunity_id>",
-         responses=responses(200, OpportunityOut, 401, 403, 404, 422),
+         responses=documented(200, OpportunityOut, 401, 403, 404, 422),
          security=requires("growth:write"))
 @api_auth()
 @translated
@@ -150,7 +155,7 @@ def api_get_opportunity(path: OpportunityPath) -> Response:
 
 
 @api.patch("/api/v1/opportunities/<int:opportunity_id>",
-           responses=responses(200, OpportunityOut, 401, 403, 404, 422),
+           responses=documented(200, OpportunityOut, 401, 403, 404, 422),
            security=requires("growth:write"))
 @api_auth("growth:write")
 @translated
@@ -165,7 +170,7 @@ def api_change_opportunity(path: OpportunityPath, body: OpportunityChange) -> Re
 
 
 @api.post("/api/v1/opportunities/<int:opportunity_id>/recommendations",
-          responses=responses(201, Out, 401, 403, 404, 409, 422),
+          responses=documented(201, Out, 401, 403, 404, 409, 422),
           security=requires("growth:write"))
 @api_auth("growth:write")
 @translated
@@ -180,7 +185,7 @@ def api_recommend(path: OpportunityPath, body: RecommendationIn) -> tuple[Respon
 
 
 @api.post("/api/v1/opportunities/<int:opportunity_id>/gate-decisions",
-          responses=responses(201, Out, 401, 403, 404, 409, 422),
+          responses=documented(201, Out, 401, 403, 404, 409, 422),
           security=requires("growth:write"))
 @api_auth("growth:write")
 @translated
@@ -194,7 +199,7 @@ def api_decide(path: OpportunityPath, body: GateDecisionIn) -> tuple[Response, i
 
 
 @api.post("/api/v1/opportunities/<int:opportunity_id>/revive",
-          responses=responses(201, Out, 401, 403, 404, 409, 422),
+          responses=documented(201, Out, 401, 403, 404, 409, 422),
           security=requires("growth:write"))
 @api_auth("growth:write")
 @translated
@@ -208,7 +213,7 @@ def api_revive(path: OpportunityPath, body: ReviveIn) -> tuple[Response, int]:
 
 
 @api.put("/api/v1/opportunities/<int:opportunity_id>/plan",
-         responses=responses(200, OpportunityOut, 401, 403, 404, 409, 422),
+         responses=documented(200, OpportunityOut, 401, 403, 404, 409, 422),
          security=requires("growth:write"))
 @api_auth("growth:write")
 @translated
@@ -222,7 +227,7 @@ def api_plan(path: OpportunityPath, body: PlanIn) -> Response:
 
 
 @api.post("/api/v1/opportunities/<int:opportunity_id>/evidence",
-          responses=responses(201, Out, 401, 403, 404, 409, 422),
+          responses=documented(201, Out, 401, 403, 404, 409, 422),
           security=requires("growth:write"))
 @api_auth("growth:write")
 @translated
@@ -236,13 +241,13 @@ def api_link_evidence(path: OpportunityPath, body: EvidenceIn) -> tuple[Response
     return _created(serialise.evidence_json(item))
 
 
-@api.get("/api/v1/screening-model", responses=responses(200, Out), security=PUBLIC)
+@api.get("/api/v1/screening-model", responses=documented(200, Out), security=PUBLIC)
 def api_screening_model() -> Response:
     """The screening model: must-meet knock-outs and weighted should-meet criteria."""
     return jsonify(screening_model().to_json())
 
 
-@api.post("/api/v1/clinical-projects", responses=responses(201, Out, 401, 403, 422),
+@api.post("/api/v1/clinical-projects", responses=documented(201, Out, 401, 403, 422),
           security=requires("growth:write"))
 @api_auth("growth:write")
 @translated
@@ -257,7 +262,7 @@ def api_register_clinical_project(body: ClinicalProjectIn) -> tuple[Response, in
 
 
 @api.post("/api/v1/opportunities/<int:opportunity_id>/procurement-case",
-          responses=responses(201, Out, 401, 403, 404, 409, 422),
+          responses=documented(201, Out, 401, 403, 404, 409, 422),
           security=requires("growth:write"))
 @api_auth("growth:write")
 @translated
@@ -271,7 +276,7 @@ def api_open_case(path: OpportunityPath, body: ProcurementCaseIn) -> tuple[Respo
 
 
 @api.get("/api/v1/procurement-cases/<int:case_id>",
-         responses=responses(200, Out, 401, 403, 404, 422), security=requires("growth:write"))
+         responses=documented(200, Out, 401, 403, 404, 422), security=requires("growth:write"))
 @api_auth()
 @translated
 def api_get_case(path: CasePath) -> Response:
@@ -281,7 +286,7 @@ def api_get_case(path: CasePath) -> Response:
 
 
 @api.get("/api/v1/procurement-cases/<int:case_id>/pdf",
-         responses=responses(200, None, 401, 403, 404, 422), security=requires("growth:write"))
+         responses=documented(200, None, 401, 403, 404, 422), security=requires("growth:write"))
 @api_auth()
 @translated
 def api_case_pdf(path: CasePath) -> Response:
@@ -291,7 +296,7 @@ def api_case_pdf(path: CasePath) -> Response:
 
 
 @api.put("/api/v1/procurement-cases/<int:case_id>/steps/<step>",
-         responses=responses(200, Out, 401, 403, 404, 422), security=requires("growth:write"))
+         responses=documented(200, Out, 401, 403, 404, 422), security=requires("growth:write"))
 @api_auth("growth:write")
 @translated
 def api_complete_step(path: StepPath, body: StepIn) -> Response:
@@ -303,7 +308,7 @@ def api_complete_step(path: StepPath, body: StepIn) -> Response:
     return jsonify(serialise.case_json(case))
 
 
-@api.get("/api/v1/growth-kpis", responses=responses(200, Out), security=PUBLIC)
+@api.get("/api/v1/growth-kpis", responses=documented(200, Out), security=PUBLIC)
 def api_growth_kpis() -> Response:
     """The growth targets against live records (also merged into /api/v1/kpis)."""
     return jsonify({"as_of": utcnow().isoformat(),
@@ -347,7 +352,7 @@ def print_css() -> str:
 
 
 def case_pdf_response(case: ProcurementCase) -> Response:
-    from weasyprint import HTML
+    from weasyprint import HTML  # type: ignore[import-untyped]
 
     html = case_document(case, printable=True)
     # Local resources only: the document never fetches anything from the network.
