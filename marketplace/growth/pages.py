@@ -25,6 +25,7 @@ from marketplace.growth import (
 from marketplace.growth.models import ALL_STAGES, ORIGINS, STAGES, TRACKS
 from marketplace.growth.schemas import (
     BoardQuery,
+    ClinicalProjectIn,
     EvidenceIn,
     GateDecisionIn,
     OpportunityIn,
@@ -150,6 +151,58 @@ def register_page() -> tuple[str, int] | Response:
                    origins=ORIGINS, themes=opportunities.theme_codes(),
                    public_orgs=identity_services.list_orgs(
                        db, kinds=opportunities.PUBLIC_KINDS),
+                   companies=identity_services.list_orgs(db, kinds=("company",)))
+
+
+OUTCOME_ROWS = 3
+
+
+def _clinical_form(form: Any) -> dict[str, Any]:
+    """Read the clinical-project form into the API's shape; blank outcome rows are skipped."""
+    outcomes = []
+    for row in range(OUTCOME_ROWS):
+        values = {name: (form.get(f"outcome-{row}-{name}") or "").strip()
+                  for name in ("dimension", "metric", "baseline", "result", "unit")}
+        if values["metric"] or values["result"]:
+            outcomes.append({**values, "baseline": values["baseline"] or None})
+    permits = [part.strip() for part in (form.get("permit_ids") or "").split(",")
+               if part.strip()]
+    return {"title": form.get("title", ""), "description": form.get("description", ""),
+            "department": form.get("department", ""), "funding_dkk": form.get("funding_dkk"),
+            "start": form.get("start"), "end": form.get("end"),
+            "ethics_approval": form.get("ethics_approval", ""), "permit_ids": permits,
+            "company_partners": form.getlist("company_partners"),
+            "themes": form.getlist("themes"), "outcomes": outcomes}
+
+
+@bp.route("/clinical-projects/new", methods=["GET", "POST"])
+@login_required(kinds=STAFF)
+def clinical_project_page() -> tuple[str, int] | Response:
+    db = get_session()
+    actor = current_principal()
+    errors: list[dict[str, str]] = []
+    form: dict[str, Any] = {"department": actor.org_slug, "company_partners": [],
+                            "themes": [], "outcomes": []}
+    if request.method == "POST":
+        form = _clinical_form(request.form)
+        data, errors = _form_model(ClinicalProjectIn, form)
+        if data is not None:
+            try:
+                _project, opportunity = clinical.register_clinical_project(
+                    db, actor=actor, data=data, now=utcnow())
+            except Invalid as error:
+                db.rollback()
+                errors = translate(error).errors or []
+            else:
+                db.commit()
+                flash(_("Det kliniske projekt er registreret og står i Kvalificering."),
+                      "success")
+                return redirect(url_for("growth.opportunity_page",
+                                        opportunity_id=opportunity.id), code=303)
+    return _render("growth/clinical_new.html", 422 if errors else 200, form=form,
+                   errors=errors, dimensions=DIMENSIONS, rows=range(OUTCOME_ROWS),
+                   themes=opportunities.theme_codes(),
+                   departments=identity_services.list_orgs(db, kinds=clinical.HOSPITAL_KINDS),
                    companies=identity_services.list_orgs(db, kinds=("company",)))
 
 

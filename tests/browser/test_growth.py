@@ -75,6 +75,8 @@ def test_register_recommend_decide_board_agenda(growth_people, browser_page, sig
     page.get_by_role("button", name="Send indstilling").click()
     page.wait_for_load_state()
     assert page.get_by_text("Indstillingen er sendt til styregruppen.").is_visible()
+    page.goto(f"{url}/clinical-projects/new")
+    check_axe(page, axe_violations)
     sign_out(page)
 
     sign_in_browser(page, url, "gr-steering", next_path="/opportunities/agenda")

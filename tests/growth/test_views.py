@@ -427,3 +427,23 @@ def test_growth_kpis(client, growth, as_user) -> None:
     assert data["companies_export_growth"]["target"] == 6
     assert [m["target"] for m in data["test_course_milestones"]] == [20, 35, 45]
     assert data["municipalities_involved"]["involved"] == 1
+
+
+def test_clinical_project_form(client, session, growth, as_user) -> None:
+    headers = as_user(growth.hospital_admin)
+    page = client.get("/clinical-projects/new")
+    assert page.status_code == 200
+    form = {"csrf_token": headers["X-CSRF-Token"], "title": "AI-triage", "department": "herlev",
+            "funding_dkk": "-3", "start": "2025-01-01", "end": "2027-12-31",
+            "ethics_approval": "H-1", "company_partners": "pulmo",
+            "outcome-0-dimension": "treatment_errors", "outcome-0-metric": "fejl",
+            "outcome-0-baseline": "10", "outcome-0-result": "6", "outcome-0-unit": "%"}
+    refused = client.post("/clinical-projects/new", data=form)
+    assert refused.status_code == 422
+    assert "funding_dkk" in refused.get_data(as_text=True)
+    assert session.scalar(sa.select(sa.func.count()).select_from(Opportunity)) == 0
+    accepted = client.post("/clinical-projects/new", data={**form, "funding_dkk": "3500000"})
+    assert accepted.status_code == 303
+    opportunity = session.scalar(sa.select(Opportunity))
+    assert opportunity.stage == "kvalificering"
+    assert opportunity.evidence[0].provenance["outcomes"][0]["result"] == 6.0
