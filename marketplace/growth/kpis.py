@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from marketplace.growth.models import (
+    STAGES,
     ClinicalProject,
     GateDecision,
     Opportunity,
@@ -86,6 +87,10 @@ def growth_report(session: Session, *, now: datetime) -> GrowthReport:
             Opportunity.id, Opportunity.updated_at).where(Opportunity.stage == "eksekvering")):
         initiated_at.setdefault(opportunity_id, updated)
     initiated = set(initiated_at)
+    # Identified: past the first gate (or entered later, as clinical projects do).
+    identified = set(session.scalars(sa.select(Opportunity.id).where(
+        Opportunity.stage.in_(STAGES[1:])))) | set(session.scalars(
+        sa.select(GateDecision.opportunity_id).where(GateDecision.decision == "go")))
     by_year: dict[int, int] = {}
     for at in initiated_at.values():
         by_year[_year(at)] = by_year.get(_year(at), 0) + 1
@@ -140,6 +145,8 @@ def growth_report(session: Session, *, now: datetime) -> GrowthReport:
         milestones.append(Milestone(year, target, value, cumulative_target, cumulative))
 
     targets = (
+        Target("opportunities_identified", "Vækstmuligheder identificeret",
+               "Growth opportunities identified", len(identified), 12, target_min=9),
         Target("opportunities_initiated", "Vækstmuligheder sat i gang (3 om året)",
                "Growth opportunities initiated (3 a year)", len(initiated), 12, target_min=9),
         Target("business_areas", "Nye forretningsområder", "New business areas",

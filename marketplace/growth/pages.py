@@ -240,10 +240,9 @@ def progress_page() -> tuple[str, int]:
                                          title=_("Testforløb pr. år mod milepælene")),
         cumulative_chart=charts.bar_chart(cumulative_items, target=100,
                                           title=_("Testforløb i alt mod målet på 100")),
-        opportunity_chart=charts.bar_chart(opportunity_items or [(_("ingen endnu"), 0)],
-                                           target=kpis.OPPORTUNITIES_PER_YEAR,
-                                           title=_("Muligheder sat i gang pr. år mod 3 om "
-                                                   "året")))
+        opportunity_chart=charts.bar_chart(
+            opportunity_items or [(_("ingen endnu"), 0)], target=kpis.OPPORTUNITIES_PER_YEAR,
+            title=_("Muligheder sat i gang pr. år mod 3 om året")))
 
 
 # One opportunity -------------------------------------------------------------------------------

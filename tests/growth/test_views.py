@@ -421,6 +421,7 @@ def test_growth_kpis(client, growth, as_user) -> None:
     _to_execution(client, as_user, growth, created["id"])
     data = client.get("/api/v1/growth-kpis").get_json()
     assert data["opportunities_initiated"]["value"] == 1
+    assert data["opportunities_identified"]["value"] == 1
     assert data["opportunities_initiated"]["target_range"] == [9, 12]
     assert data["business_areas"]["value"] == 1
     assert data["companies_domestic_growth"]["value"] == 1
