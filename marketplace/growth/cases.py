@@ -18,6 +18,7 @@ from marketplace.growth.opportunities import (
     is_secretariat,
     require_member,
     require_opportunity,
+    storable_id,
 )
 from marketplace.growth.schemas import MAX_YEARLY_COST_DKK, ProcurementCaseIn, StepIn
 from marketplace.identity import services as identity_services
@@ -78,7 +79,7 @@ def open_case(session: Session, *, actor: Principal, opportunity_id: int,
 def require_case(session: Session, *, actor: Principal, case_id: int) -> ProcurementCase:
     """A case the actor may read: the buyer's, the opportunity's parties' and the cluster's."""
     require_member(actor)
-    case = session.get(ProcurementCase, case_id)
+    case = session.get(ProcurementCase, case_id) if storable_id(case_id) else None
     if case is None:
         raise problems.not_found("indkøbssag {id} findes ikke", id=case_id)
     opportunity = case.opportunity

@@ -16,6 +16,7 @@ from marketplace.identity import services as identity_services
 from marketplace.identity.models import Organisation
 from marketplace.identity.principal import Principal
 from marketplace.testbeds import services as testbeds_services
+from marketplace.web.api import MAX_ID
 
 PUBLIC_KINDS = ("national", "regional", "municipal")
 BOARD_LIMIT_PER_STAGE = 50
@@ -111,8 +112,13 @@ def create_opportunity(session: Session, *, actor: Principal, data: OpportunityI
     return opportunity
 
 
+def storable_id(value: int) -> bool:
+    """Whether `value` can name a row at all (ids are 32-bit; larger ones overflow the query)."""
+    return 1 <= value <= MAX_ID
+
+
 def get_opportunity(session: Session, *, opportunity_id: int) -> Opportunity | None:
-    return session.get(Opportunity, opportunity_id)
+    return session.get(Opportunity, opportunity_id) if storable_id(opportunity_id) else None
 
 
 def require_opportunity(session: Session, *, actor: Principal,

@@ -448,3 +448,26 @@ def test_clinical_project_form(client, session, growth, as_user) -> None:
     opportunity = session.scalar(sa.select(Opportunity))
     assert opportunity.stage == "kvalificering"
     assert opportunity.evidence[0].provenance["outcomes"][0]["result"] == 6.0
+
+
+def test_pages_refuse_cleanly(client, session, growth, as_user) -> None:
+    created = register(client, as_user(growth.company_user))
+    headers = as_user(growth.company_user)
+    assert client.get(f"/opportunities/{2**31}").status_code == 404
+    assert client.get(f"/opportunities/{10**30}").status_code == 404
+    assert client.get(f"/procurement-cases/{2**31}").status_code == 404
+    response = client.post(f"/opportunities/{created['id']}/gate-decisions", data={
+        "csrf_token": headers["X-CSRF-Token"], "to_stage": "identifikation", "decision": "go",
+        "minutes": "Vi bestemmer selv"})
+    assert response.status_code == 403
+    assert "styregruppen" in response.get_data(as_text=True)
+    response = client.post(f"/opportunities/{created['id']}/evidence", data={
+        "csrf_token": headers["X-CSRF-Token"], "source": "output", "id": "abc"})
+    assert response.status_code == 422
+    response = client.post(f"/opportunities/{created['id']}/gate-decisions", data={
+        "to_stage": "identifikation", "decision": "go", "minutes": "uden CSRF"})
+    assert response.status_code in (400, 403)
+    assert session.get(Opportunity, created["id"]).stage == "bobler"
+    assert client.get("/opportunities", headers={"Accept": "text/html"}).status_code == 200
+    client.post("/auth/logout", headers=headers)
+    assert client.get("/opportunities").status_code == 302
