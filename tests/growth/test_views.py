@@ -471,3 +471,23 @@ def test_pages_refuse_cleanly(client, session, growth, as_user) -> None:
     assert client.get("/opportunities", headers={"Accept": "text/html"}).status_code == 200
     client.post("/auth/logout", headers=headers)
     assert client.get("/opportunities").status_code == 302
+
+
+def test_clinical_project_brings_its_permits_released_outputs(client, session, growth,
+                                                              as_user) -> None:
+    released = _released_output(session, growth.hospital)
+    pending = _released_output(session, growth.hospital, status="pending_review")
+    rival = _released_output(session, growth.rival)
+    permit_of = {output_id: session.get(WorkspaceOutput, output_id).permit_id
+                 for output_id in (released, pending, rival)}
+    headers = as_user(growth.hospital_admin)
+    refused = client.post("/api/v1/clinical-projects", headers=headers, json=_clinical_body(
+        permit_ids=[permit_of[rival]]))
+    assert refused.status_code == 403
+    response = client.post("/api/v1/clinical-projects", headers=headers, json=_clinical_body(
+        permit_ids=[permit_of[released], permit_of[pending]]))
+    assert response.status_code == 201, response.get_json()
+    shown = client.get(f"/api/v1/opportunities/{response.get_json()['opportunity_id']}")
+    sources = [(e["source"], e["source_id"]) for e in shown.get_json()["evidence"]]
+    assert ("output", released) in sources
+    assert ("output", pending) not in sources
