@@ -18,6 +18,7 @@ from marketplace.growth import (
     gates,
     kpis,
     opportunities,
+    problems,
     procurement,
     serialise,
     stages,
@@ -28,6 +29,7 @@ from marketplace.growth.schemas import (
     ClinicalProjectIn,
     EvidenceIn,
     GateDecisionIn,
+    OpportunityChange,
     OpportunityIn,
     PlanIn,
     ProcurementCaseIn,
@@ -203,6 +205,48 @@ def clinical_project_page() -> tuple[str, int] | Response:
                    errors=errors, dimensions=DIMENSIONS, rows=range(OUTCOME_ROWS),
                    themes=opportunities.theme_codes(),
                    departments=identity_services.list_orgs(db, kinds=clinical.HOSPITAL_KINDS),
+                   companies=identity_services.list_orgs(db, kinds=("company",)))
+
+
+@bp.route("/opportunities/<int:opportunity_id>/edit", methods=["GET", "POST"])
+@login_required(kinds=STAFF)
+def edit_page(opportunity_id: int) -> tuple[str, int] | Response:
+    db = get_session()
+    actor = current_principal()
+    opportunity = opportunities.require_opportunity(db, actor=actor,
+                                                    opportunity_id=opportunity_id)
+    if not opportunities.can_edit(actor, opportunity):
+        raise translate(problems.forbidden(
+            "kun den registrerende organisation og sekretariatet kan ændre muligheden"))
+    errors: list[dict[str, str]] = []
+    form: dict[str, Any] = {
+        "title": opportunity.title, "description": opportunity.description,
+        "need_owner": opportunity.need_owner.slug if opportunity.need_owner else None,
+        "companies": [c.org.slug for c in opportunity.companies],
+        "themes": list(opportunity.themes or [])}
+    if request.method == "POST":
+        form = {"title": request.form.get("title", ""),
+                "description": request.form.get("description", ""),
+                "need_owner": request.form.get("need_owner") or None,
+                "companies": request.form.getlist("companies"),
+                "themes": request.form.getlist("themes")}
+        data, errors = _form_model(OpportunityChange, form)
+        if data is not None:
+            try:
+                opportunities.change_opportunity(db, actor=actor, opportunity_id=opportunity_id,
+                                                 data=data, now=utcnow())
+            except Invalid as error:
+                db.rollback()
+                errors = translate(error).errors or []
+            else:
+                db.commit()
+                flash(_("Muligheden er opdateret."), "success")
+                return redirect(url_for("growth.opportunity_page",
+                                        opportunity_id=opportunity_id), code=303)
+    return _render("growth/new.html", 422 if errors else 200, form=form, errors=errors,
+                   editing=opportunity, origins=ORIGINS, themes=opportunities.theme_codes(),
+                   public_orgs=identity_services.list_orgs(
+                       db, kinds=opportunities.PUBLIC_KINDS),
                    companies=identity_services.list_orgs(db, kinds=("company",)))
 
 

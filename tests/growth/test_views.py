@@ -491,3 +491,25 @@ def test_clinical_project_brings_its_permits_released_outputs(client, session, g
     sources = [(e["source"], e["source_id"]) for e in shown.get_json()["evidence"]]
     assert ("output", released) in sources
     assert ("output", pending) not in sources
+
+
+def test_edit_page_for_the_registering_organisation_only(client, session, growth,
+                                                         as_user) -> None:
+    created = register(client, as_user(growth.company_user))
+    rival = as_user(growth.rival_user)
+    assert client.get(f"/opportunities/{created['id']}/edit").status_code == 403
+    response = client.post(f"/opportunities/{created['id']}/edit", data={
+        "csrf_token": rival["X-CSRF-Token"], "title": "Kapret"})
+    assert response.status_code == 403
+    own = as_user(growth.company_user)
+    form = client.get(f"/opportunities/{created['id']}/edit").get_data(as_text=True)
+    assert 'value="Hjemmemonitorering af KOL"' in form
+    bad = client.post(f"/opportunities/{created['id']}/edit", data={
+        "csrf_token": own["X-CSRF-Token"], "title": "", "themes": "telemedicine"})
+    assert bad.status_code == 422
+    good = client.post(f"/opportunities/{created['id']}/edit", data={
+        "csrf_token": own["X-CSRF-Token"], "title": "KOL hjemme", "need_owner": "albertslund",
+        "companies": "pulmo", "themes": "telemedicine"})
+    assert good.status_code == 303
+    session.expire_all()
+    assert session.get(Opportunity, created["id"]).title == "KOL hjemme"
