@@ -101,3 +101,64 @@ def test_register_recommend_decide_board_agenda(growth_people, browser_page, sig
     page.goto(f"{url}/opportunities/progress")
     assert page.locator("svg.chart").count() >= 3
     check_axe(page, axe_violations)
+
+
+def test_buyer_completes_the_procurement_case(growth_people, browser_page, sign_in_browser,
+                                              axe_violations):
+    from marketplace.db import utcnow
+    from marketplace.growth import cases, gates, opportunities
+    from marketplace.growth.schemas import (
+        GateDecisionIn,
+        OpportunityIn,
+        PlanIn,
+        ProcurementCaseIn,
+        RecommendationIn,
+    )
+    from marketplace.growth.screening import load_model
+
+    app = growth_people.app
+    model = load_model(app.config["POLICIES_DIR"])
+    with session_scope(app) as session:
+        identity.add_user(session, sub="gr-buyer", email="b@x.example", role="holder_admin",
+                          org=identity.require_org(session, slug="albertslund-browser"),
+                          name="Indkøber")
+        people = {sub: identity.staff_principal(identity.get_user_by_sub(session, sub=sub))
+                  for sub in ("gr-secretariat", "gr-steering", "gr-buyer")}
+        opportunity = opportunities.create_opportunity(
+            session, actor=people["gr-secretariat"], now=utcnow(), data=OpportunityIn(
+                title="Faldsensorer", need_owner="albertslund-browser",
+                companies=["pulmo-browser"]))
+        for stage in ("identifikation", "kvalificering", "koncept_og_plan", "eksekvering"):
+            if stage == "eksekvering":
+                gates.set_plan(session, actor=people["gr-secretariat"],
+                               opportunity_id=opportunity.id, now=utcnow(),
+                               data=PlanIn.model_validate({"kpis": [
+                                   {"dimension": "prevented_admissions", "baseline": 10,
+                                    "target": 5}], "tracks": ["procurement"]}))
+            gates.recommend(session, actor=people["gr-secretariat"],
+                            opportunity_id=opportunity.id, model=model, now=utcnow(),
+                            data=RecommendationIn.model_validate({
+                                "to_stage": stage, "must_meet": {
+                                    "public_need_owner": True, "lawful_purpose": True,
+                                    "regulatory_path": True, "data_protection": True},
+                                "text": "Videre"}))
+            gates.decide(session, actor=people["gr-steering"], opportunity_id=opportunity.id,
+                         model=model, now=utcnow(), data=GateDecisionIn.model_validate({
+                             "to_stage": stage, "decision": "go", "minutes": "Ja"}))
+        case = cases.open_case(session, actor=people["gr-buyer"], now=utcnow(),
+                               opportunity_id=opportunity.id,
+                               data=ProcurementCaseIn(yearly_cost_dkk=30_000))
+        case_id = case.id
+
+    page, url = browser_page, growth_people.url
+    sign_in_browser(page, url, "gr-buyer", next_path=f"/procurement-cases/{case_id}")
+    assert "Direkte indkøb" in page.locator("#route").inner_text()
+    check_axe(page, axe_violations)
+    step = page.locator("#step-investment")
+    step.get_by_label("Årlig pris (kr.)").fill("90000")
+    step.get_by_label("Volumen (forløb om året)").fill("200")
+    step.get_by_role("button", name="Gem og markér som færdigt").click()
+    page.wait_for_load_state()
+    assert page.get_by_text("Trinnet er gemt.").is_visible()
+    assert "Udbud" in page.locator("#route").inner_text()
+    assert page.get_by_role("link", name="Hent som PDF").count() == 1
