@@ -4,7 +4,16 @@ import re
 
 import pytest
 
-from marketplace.db import session_scope
+from marketplace.db import session_scope, utcnow
+from marketplace.growth import cases, gates, opportunities
+from marketplace.growth.schemas import (
+    GateDecisionIn,
+    OpportunityIn,
+    PlanIn,
+    ProcurementCaseIn,
+    RecommendationIn,
+)
+from marketplace.growth.screening import load_model
 from marketplace.identity import services as identity
 
 pytestmark = pytest.mark.browser
@@ -105,17 +114,6 @@ def test_register_recommend_decide_board_agenda(growth_people, browser_page, sig
 
 def test_buyer_completes_the_procurement_case(growth_people, browser_page, sign_in_browser,
                                               axe_violations):
-    from marketplace.db import utcnow
-    from marketplace.growth import cases, gates, opportunities
-    from marketplace.growth.schemas import (
-        GateDecisionIn,
-        OpportunityIn,
-        PlanIn,
-        ProcurementCaseIn,
-        RecommendationIn,
-    )
-    from marketplace.growth.screening import load_model
-
     app = growth_people.app
     model = load_model(app.config["POLICIES_DIR"])
     with session_scope(app) as session:
