@@ -513,3 +513,59 @@ def test_edit_page_for_the_registering_organisation_only(client, session, growth
     assert good.status_code == 303
     session.expire_all()
     assert session.get(Opportunity, created["id"]).title == "KOL hjemme"
+
+
+def test_a_knock_out_stops_go_but_not_kill(client, session, growth, as_user) -> None:
+    created = register(client, as_user(growth.company_user))
+    advance(client, as_user, growth, created["id"], "identifikation")
+    response = recommend(client, as_user(growth.secretariat), created["id"], "kvalificering",
+                         must_meet={**MUST, "data_protection": False},
+                         reasons={"data_protection": "Ingen konsekvensanalyse"})
+    assert response.status_code == 201
+    assert response.get_json()["knocked_out"] is True
+    steering = as_user(growth.steering)
+    refused = decide(client, steering, created["id"], "kvalificering")
+    assert refused.status_code == 409
+    assert "skal-kriterier" in refused.get_json()["detail"]
+    assert decide(client, steering, created["id"], "stoppet", "kill").status_code == 201
+    assert session.get(Opportunity, created["id"]).stage == "stoppet"
+
+
+def test_plan_refusals(client, session, growth, as_user) -> None:
+    created = register(client, as_user(growth.company_user))
+    url = f"/api/v1/opportunities/{created['id']}/plan"
+    body = {"kpis": [{"dimension": "treatment_errors", "baseline": 10, "target": 5}],
+            "tracks": ["export"]}
+    headers = as_user(growth.company_user)
+    assert client.put(url, json=body, headers=headers).status_code == 409
+    for stage in ("identifikation", "kvalificering", "koncept_og_plan"):
+        advance(client, as_user, growth, created["id"], stage)
+    headers = as_user(growth.company_user)
+    twice = {**body, "kpis": body["kpis"] * 2}
+    assert client.put(url, json=twice, headers=headers).status_code == 422
+    assert client.put(url, json={**body, "tracks": ["lottery"]},
+                      headers=headers).status_code == 422
+    assert client.put(url, json={**body, "kpis": [{"dimension": "treatment_errors",
+                                                   "baseline": 1e300, "target": 5}]},
+                      headers=headers).status_code == 422
+    assert client.put(url, json=body, headers=as_user(growth.rival_user)).status_code == 403
+    session.expire_all()
+    assert session.get(Opportunity, created["id"]).kpis == {}
+    assert client.put(url, json=body, headers=as_user(growth.company_user)).status_code == 200
+
+
+def test_absurd_step_amounts_are_422(client, session, growth, as_user) -> None:
+    created = register(client, as_user(growth.company_user))
+    _to_execution(client, as_user, growth, created["id"])
+    headers = as_user(growth.municipality_admin)
+    case = client.post(f"/api/v1/opportunities/{created['id']}/procurement-case",
+                       json={"yearly_cost_dkk": 45_000}, headers=headers).get_json()
+    url = f"/api/v1/procurement-cases/{case['id']}/steps/investment"
+    for fields in ({"yearly_cost_dkk": 5 * 10**9}, {"volume": -1}, {"volume": "mange"},
+                   {"route": "direct_purchase"}, {"unknown": 1}):
+        response = client.put(url, json={"fields": fields}, headers=headers)
+        assert response.status_code == 422, fields
+    assert client.put(f"/api/v1/procurement-cases/{case['id']}/steps/bribe",
+                      json={"fields": {}}, headers=headers).status_code == 422
+    shown = client.get(f"/api/v1/procurement-cases/{case['id']}").get_json()
+    assert shown["yearly_cost_dkk"] == 45_000 and shown["route"] == "direct_purchase"
