@@ -12,7 +12,7 @@ from flask.blueprints import BlueprintSetupState
 from flask_openapi3 import APIBlueprint, Tag
 
 from marketplace.db import get_session, utcnow
-from marketplace.errors import DomainError
+from marketplace.errors import DomainError, problem_response
 from marketplace.growth import (
     cases,
     clinical,
@@ -81,6 +81,15 @@ def translate(error: DomainError) -> DomainError:
         error.errors = [{"field": field, "message": _(message, **values)}
                         for field, message, values in items]
     return error
+
+
+def _translated_problem(error: DomainError) -> Response:
+    return problem_response(translate(error))
+
+
+# Refusals on the growth pages and API reach the user in their language.
+bp.register_error_handler(DomainError, _translated_problem)
+api.register_error_handler(DomainError, _translated_problem)
 
 
 def translated(view: F) -> F:

@@ -461,6 +461,8 @@ def test_pages_refuse_cleanly(client, session, growth, as_user) -> None:
         "minutes": "Vi bestemmer selv"})
     assert response.status_code == 403
     assert "styregruppen" in response.get_data(as_text=True)
+    english = client.get(f"/opportunities/{2**31}?lang=en")
+    assert "opportunity 2147483648 does not exist" in english.get_data(as_text=True)
     response = client.post(f"/opportunities/{created['id']}/evidence", data={
         "csrf_token": headers["X-CSRF-Token"], "source": "output", "id": "abc"})
     assert response.status_code == 422
