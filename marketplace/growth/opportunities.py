@@ -244,3 +244,9 @@ def list_opportunities(session: Session, *, actor: Principal, stage: str | None 
     items = list(session.scalars(query.order_by(Opportunity.id.desc()).offset(offset)
                                  .limit(limit)))
     return items, total
+
+
+def audited_history(session: Session, *, opportunity: Opportunity) -> list[audit.AuditEntry]:
+    """The opportunity's entries in the audit chain, oldest first."""
+    return audit.audit_trail(session, subject_type="opportunity",
+                             subject_id=str(opportunity.id))

@@ -305,7 +305,8 @@ def _detail(opportunity_id: int, *, status: int = 200, errors: list[dict[str, st
     return _render(
         "growth/opportunity.html", status, opportunity=opportunity, model=model,
         pending=pending, next_stage=next_stage, stages=STAGES, tracks=TRACKS,
-        dimensions=DIMENSIONS, timeline=serialise.timeline(opportunity),
+        dimensions=DIMENSIONS, timeline=serialise.timeline(
+            opportunity, opportunities.audited_history(db, opportunity=opportunity)),
         latest=opportunity.recommendations[-1] if opportunity.recommendations else None,
         project=clinical.clinical_project_of(db, opportunity_id=opportunity.id),
         case=cases.case_of(db, opportunity_id=opportunity.id),

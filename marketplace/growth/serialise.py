@@ -48,18 +48,26 @@ class TimelineEntry:
     item: Any
 
 
-def timeline(opportunity: Opportunity) -> list[TimelineEntry]:
-    """Everything that happened to the opportunity, oldest first."""
+# Audit actions that have no row of their own in the growth tables, shown on the timeline.
+AUDITED_STEPS = ("opportunity.changed", "opportunity.planned", "procurement_case.opened",
+                 "procurement_case.step")
+
+
+def timeline(opportunity: Opportunity, audited: list[Any] | None = None) -> list[TimelineEntry]:
+    """Everything that happened to the opportunity, oldest first (`audited`: its audit
+    entries, for the changes that only the audit chain records)."""
     entries = [TimelineEntry(opportunity.created_at, "registered", opportunity)]
+    entries += [TimelineEntry(a.at, a.action, a) for a in audited or []
+                if a.action in AUDITED_STEPS]
     entries += [TimelineEntry(r.at, "recommendation", r) for r in opportunity.recommendations]
     entries += [TimelineEntry(d.at, "decision", d) for d in opportunity.decisions]
     entries += [TimelineEntry(e.added_at, "evidence", e) for e in opportunity.evidence]
     return sorted(entries, key=lambda entry: entry.at)
 
 
-def _history(opportunity: Opportunity) -> list[dict[str, Any]]:
+def _history(opportunity: Opportunity, audited: list[Any]) -> list[dict[str, Any]]:
     history: list[dict[str, Any]] = []
-    for entry in timeline(opportunity):
+    for entry in timeline(opportunity, audited):
         if entry.kind == "registered":
             history.append({"kind": "registered", "at": entry.at.isoformat(),
                             "by": opportunity.registered_by_name,
@@ -68,13 +76,16 @@ def _history(opportunity: Opportunity) -> list[dict[str, Any]]:
             history.append({"kind": "recommendation", **recommendation_json(entry.item)})
         elif entry.kind == "decision":
             history.append({"kind": "decision", **decision_json(entry.item)})
+        elif entry.kind in AUDITED_STEPS:
+            history.append({"kind": entry.kind, "at": entry.at.isoformat(),
+                            "details": entry.item.details})
         else:
             history.append({"kind": "evidence", **evidence_json(entry.item)})
     return history
 
 
 def opportunity_json(opportunity: Opportunity, *, clinical_project: ClinicalProject | None,
-                     case: ProcurementCase | None) -> dict[str, Any]:
+                     case: ProcurementCase | None, audited: list[Any]) -> dict[str, Any]:
     latest = opportunity.recommendations[-1] if opportunity.recommendations else None
     return {
         "id": opportunity.id, "title": opportunity.title,
@@ -89,7 +100,7 @@ def opportunity_json(opportunity: Opportunity, *, clinical_project: ClinicalProj
                     "must_meet": latest.must_meet} if latest else None),
         "kpis": opportunity.kpis or {}, "tracks": list(opportunity.tracks or []),
         "evidence": [evidence_json(e) for e in opportunity.evidence],
-        "history": _history(opportunity),
+        "history": _history(opportunity, audited),
         "clinical_project_id": clinical_project.id if clinical_project else None,
         "procurement_case_id": case.id if case else None,
         "created_at": opportunity.created_at.isoformat(),

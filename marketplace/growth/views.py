@@ -118,7 +118,8 @@ def opportunity_body(opportunity: Opportunity) -> dict[str, Any]:
     return serialise.opportunity_json(
         opportunity, clinical_project=clinical.clinical_project_of(
             db, opportunity_id=opportunity.id),
-        case=cases.case_of(db, opportunity_id=opportunity.id))
+        case=cases.case_of(db, opportunity_id=opportunity.id),
+        audited=opportunities.audited_history(db, opportunity=opportunity))
 
 
 def _created(body: dict[str, Any]) -> tuple[Response, int]:

@@ -203,6 +203,12 @@ def test_procurement_case_from_execution_to_pdf(client, session, growth, as_user
     assert step.status_code == 200
     assert step.get_json()["route"] == "tender"
     assert step.get_json()["business_case"]["yearly_benefit_dkk"] == 60_000
+    history = client.get(f"/api/v1/opportunities/{created['id']}").get_json()["history"]
+    kinds = [entry["kind"] for entry in history]
+    assert kinds.index("opportunity.planned") < kinds.index("procurement_case.opened")
+    assert kinds[-1] == "procurement_case.step"
+    assert "Mål og spor blev sat" in client.get(f"/opportunities/{created['id']}").get_data(
+        as_text=True)
     pdf = client.get(f"/api/v1/procurement-cases/{case['id']}/pdf")
     assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
     page = client.get(f"/procurement-cases/{case['id']}")
