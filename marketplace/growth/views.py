@@ -36,6 +36,7 @@ from marketplace.growth.schemas import (
     ProcurementCaseIn,
     RecommendationIn,
     ReviveIn,
+    Stage,
     StepIn,
     StepPath,
 )
@@ -110,7 +111,7 @@ class OpportunityOut(Out):
 
 
 class OpportunityListQuery(PageQuery):
-    stage: str | None = None
+    stage: Stage | None = None
 
 
 def opportunity_body(opportunity: Opportunity) -> dict[str, Any]:

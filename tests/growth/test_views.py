@@ -357,8 +357,11 @@ def test_unknown_evidence_and_statistics_without_the_lookup_are_422(client, grow
 
 
 def test_ids_at_two_to_the_31_are_422(client, growth, as_user) -> None:
-    as_user(growth.company_user)
+    register(client, as_user(growth.company_user))
     assert client.get(f"/api/v1/opportunities/{2**31}").status_code == 422
+    assert client.get("/api/v1/opportunities?stage=heaven").status_code == 422
+    listed = client.get("/api/v1/opportunities?stage=bobler&per_page=1").get_json()
+    assert listed["total"] == 1 and listed["items"][0]["stage"] == "bobler"
     assert client.get(f"/api/v1/procurement-cases/{2**31}").status_code == 422
     assert client.get("/api/v1/opportunities/2147483647").status_code == 404
 
