@@ -10,7 +10,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from marketplace.growth import cases, clinical, gates, opportunities
+from marketplace.growth import cases, clinical, evidence, gates, opportunities
 from marketplace.growth.models import Opportunity
 from marketplace.growth.schemas import (
     ClinicalProjectIn,
@@ -26,6 +26,7 @@ from marketplace.growth.screening import ScreeningModel, load_model
 from marketplace.identity import services as identity_services
 from marketplace.identity.demo import DemoWorld
 from marketplace.identity.principal import Principal
+from marketplace.testbeds import services as testbeds_services
 
 CLUSTER = ("copenhagen-healthtech-cluster", "Copenhagen Healthtech Cluster")
 # sub, e-mail, name, role: the cluster's people (shown on the demo sign-in list through
@@ -145,8 +146,18 @@ def seed_demo(session: Session, world: DemoWorld) -> None:
                   steering=steering, at=at)
             at += timedelta(days=30)
         if final == "eksekvering":
+            _link_test_course(session, opportunity, company, at)
             _direct_purchase(session, world, opportunity, secretariat, at)
     _herlev_project(session, world, secretariat, steering, model)
+
+
+def _link_test_course(session: Session, opportunity: Opportunity, company: Principal,
+                      at: datetime) -> None:
+    """Link the company's evaluated test course from the test-environment demo, if present."""
+    courses = testbeds_services.list_test_courses(session, actor=company, status="evaluated")
+    for course in courses[:1]:
+        evidence.link_evidence(session, actor=company, opportunity_id=opportunity.id,
+                               source="test_course", source_id=course.id, now=at)
 
 
 def _direct_purchase(session: Session, world: DemoWorld, opportunity: Opportunity,

@@ -62,6 +62,11 @@ FIELD_LABELS = {
     "benefit_follow_up": ("Opfølgning på gevinster", "Benefit follow-up"),
     "data_collection": ("Dataindsamling og evaluering", "Data collection and evaluation"),
 }
+# The pre-filled text is the buyer's working copy, written in Danish like the rest of the case.
+DIMENSION_NAMES = {"treatment_errors": "Færre behandlingsfejl",
+                   "prevented_admissions": "Forebyggede indlæggelser",
+                   "faster_return_home": "Hurtigere tilbage til eget hjem og liv",
+                   "own_resources": "Borgerens egne ressourcer"}
 DIRECT_PURCHASE_LIMIT_DKK = 50_000
 TCO_YEARS = 5
 
@@ -154,7 +159,8 @@ def _outcome_lines(items: Sequence[EvidenceItem]) -> tuple[list[str], list[Evide
         for outcome in outcomes:
             baseline, result = outcome.get("baseline"), outcome.get("result")
             unit = outcome.get("unit") or ""
-            text = f"{outcome.get('dimension')}: {outcome.get('metric')}"
+            dimension = str(outcome.get("dimension"))
+            text = f"{DIMENSION_NAMES.get(dimension, dimension)}: {outcome.get('metric')}"
             if baseline is not None:
                 text += f" {baseline:g} → {result:g} {unit}".rstrip()
                 if baseline:
@@ -172,8 +178,9 @@ def prefill_steps(facts: CaseFacts) -> list[dict[str, Any]]:
     with_need = [i for i in facts.evidence if i.provenance.get("need")]
     with_market = [i for i in facts.evidence if i.provenance.get("market")]
     effect_lines, measured, best_effect = _outcome_lines(facts.evidence)
-    kpi_lines = [f"{dimension}: {kpi.get('baseline'):g} → {kpi.get('target'):g} "
-                 f"{kpi.get('unit') or ''}".rstrip() for dimension, kpi in facts.kpis.items()]
+    kpi_lines = [f"{DIMENSION_NAMES.get(dimension, dimension)}: {kpi.get('baseline'):g} → "
+                 f"{kpi.get('target'):g} {kpi.get('unit') or ''}".rstrip()
+                 for dimension, kpi in facts.kpis.items()]
     need = "\n".join([facts.description] + [str(i.provenance["need"]) for i in with_need])
     steps: dict[str, dict[str, Any]] = {
         "need": {"fields": {"need_owner": facts.need_owner or "", "need": need.strip(),

@@ -40,6 +40,7 @@ def test_steps_are_prefilled_from_evidence_with_links_back() -> None:
     assert list(steps) == list(procurement.STEP_KEYS)
     assert steps["need"]["evidence"] == [{"source": "test_course", "id": 7}]
     assert "Færre genindlæggelser" in steps["need"]["fields"]["need"]
+    assert "Forebyggede indlæggelser: genindlæggelser" in steps["value"]["fields"]["effects"]
     assert steps["value"]["status"] == "prefilled"
     assert steps["investment"]["fields"]["effect_percent"] == 25
     assert steps["procedure"]["fields"]["route"] == "direct_purchase"
