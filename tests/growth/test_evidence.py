@@ -90,3 +90,25 @@ def test_home_and_navigation_for_the_cluster(client, growth, login) -> None:
     page = client.get("/").get_data(as_text=True)
     assert 'href="/opportunities"' in page
     assert "indstiller dem til styregruppen" in page
+
+
+def test_statistics_results_link_once_their_lookup_is_installed(client, growth, as_user,
+                                                                 monkeypatch) -> None:
+    from marketplace.growth import evidence
+
+    def released_statistics(session, actor, opportunity, source_id):
+        if source_id != 7:
+            raise evidence.problems.invalid_field("id", "statistikresultat {id} findes ikke",
+                                                  id=source_id)
+        return evidence.EvidenceFacts("Genindlæggelser pr. kommune", {"owner": "SDS"})
+
+    monkeypatch.setitem(evidence.SOURCES, "statistics", evidence.SOURCES["statistics"])
+    evidence.register_source("statistics", released_statistics)
+    created = register(client, as_user(growth.company_user))
+    url = f"/api/v1/opportunities/{created['id']}/evidence"
+    headers = as_user(growth.company_user)
+    assert client.post(url, json={"source": "statistics", "id": 8},
+                       headers=headers).status_code == 422
+    linked = client.post(url, json={"source": "statistics", "id": 7}, headers=headers)
+    assert linked.status_code == 201
+    assert linked.get_json()["title"] == "Genindlæggelser pr. kommune"
