@@ -35,6 +35,9 @@ _NAV: tuple[tuple[str, str, frozenset[str]], ...] = (
     ("/matches", "Find testmiljø", frozenset({"company_member", "operator"})),
     ("/test-courses", "Testforløb",
      frozenset({"company_member", "host_member", "holder_admin", "operator"})),
+    ("/opportunities", "Vækstpipeline",
+     frozenset({"secretariat", "steering_group", "company_member", "holder_admin",
+                "host_member", "operator"})),
     ("/register", "Register", frozenset({"*"})),
     ("/kpis", "Nøgletal", frozenset({"*"})),
 )
@@ -49,6 +52,10 @@ _ROLE_INTRO = {
                       "jeres testforløb hele vejen til indkøb.",
     "host_member": "Her vedligeholder I jeres testmiljø og tager stilling til forslag om "
                    "testforløb.",
+    "secretariat": "Her registrerer og screener du vækstmuligheder, indstiller dem til "
+                   "styregruppen og følger dem hele vejen til indkøb.",
+    "steering_group": "Her træffer du beslutning ved portene i vækstpipelinen ud fra "
+                      "sekretariatets indstillinger.",
     "operator": "Her driver du markedspladsen: organisationer, registre og revisionsspor.",
 }
 
