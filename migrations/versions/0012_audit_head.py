@@ -1,13 +1,13 @@
 """audit head: the MAC'd anchor of the audit chain (entry count and last link)
 
 Revision ID: 0012
-Revises: 0007
+Revises: 0009
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0012"
-down_revision = "0007"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
