@@ -14,6 +14,7 @@ and comments are shown to the checker next to ours.
 """
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import re
@@ -499,10 +500,8 @@ def read_acro_results(output_dir: Path) -> dict[str, Any] | None:
             if isinstance(value, dict) and isinstance(value.get("results"), dict):
                 config = candidate.parent / "config.json"
                 if config.is_file() and config.stat().st_size <= 1024 * 1024:
-                    try:
+                    with contextlib.suppress(ValueError, UnicodeError):
                         value["config"] = json.loads(config.read_text(encoding="utf-8"))
-                    except (ValueError, UnicodeError):
-                        pass
                 return value
     return None
 
