@@ -187,10 +187,12 @@ def review_submit(output_id: int) -> Response | tuple[str, int]:
         return render_template("workspace/review_output.html", **_review_context(output_id),
                                errors=errors, form=form), 422
     except Invalid as error:
+        # The one rule the model cannot know: a failed check needs the checker's reasoning.
         db.rollback()
-        errors = {item["field"]: _(item["message"]) for item in error.errors or []}
+        errors = {"comment": _("forklar, hvorfor resultatet er sikkert, selv om en kontrol "
+                               "fejlede")} if error.errors else {"decision": error.detail}
         return render_template("workspace/review_output.html", **_review_context(output_id),
-                               errors=errors or {"decision": error.detail}, form=form), 422
+                               errors=errors, form=form), 422
     db.commit()
     if output.status == "released":
         flash(_("Resultatet er frigivet til virksomheden."), "success")
