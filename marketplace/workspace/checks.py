@@ -15,6 +15,7 @@ and comments are shown to the checker next to ours.
 from __future__ import annotations
 
 import contextlib
+import csv
 import io
 import json
 import re
@@ -50,7 +51,7 @@ _LABEL_NAMES = re.compile(
 _MAGNITUDE_NAMES = re.compile(
     r"(^|_)(sum|total|mean|median|avg|average|gennemsnit|amount|cost|beløb|kr|dkk|value|"
     r"værdi|los|length|days|dage|rate|pct|percent|procent|andel|ratio|std|sd|var|min|max|"
-    r"minimum|maximum|weight|vægt|bmi|dose)($|_)")
+    r"minimum|maximum|weight|vægt|bmi|dose|largest|top|største|second|næststørste)($|_)")
 _EXTREME_NAMES = re.compile(r"(^|_)(min|max|minimum|maximum)($|_)")
 _LARGEST = re.compile(r"^(largest|top|max|største)_?1$|^(largest|max|største)$")
 _SECOND = re.compile(r"^(largest|top|max|største)_?2$|^(second_largest|næststørste)$")
@@ -114,14 +115,14 @@ def check_bytes(data: bytes, *, name: str, rules: OutputRules, size: int | None 
         data.decode("latin-1")
     checks.append(_cpr(text))
     if suffix in TABLE_TYPES and size <= MAX_TABLE_BYTES:
-        frame = _read_table(text, suffix)
-        if frame is None:
+        table = _read_table(text, suffix)
+        if table is None:
             if suffix != "json":
                 checks.append(_check(
                     "table", "warn", "the file could not be read as a table; check it by eye",
                     "filen kunne ikke læses som en tabel; se den igennem"))
         else:
-            checks.extend(check_table(frame, rules=rules,
+            checks.extend(check_table(table, rules=rules,
                                       acro=acro_entry(rules.acro_results, name)))
     elif suffix in TABLE_TYPES:
         checks.append(_check(
@@ -168,36 +169,93 @@ def _cpr(text: str) -> Check:
                   "intet CPR-nummer, uanset skrivemåde")
 
 
-def _read_table(text: str, suffix: str) -> pd.DataFrame | None:
+@dataclass
+class Table:
+    """A parsed table: each column's text, and its numbers where every value is a number."""
+
+    names: list[str]
+    text: list[list[str]]
+    numbers: list[np.ndarray | None]
+
+    @property
+    def rows(self) -> int:
+        return len(self.text[0]) if self.text else 0
+
+    @classmethod
+    def from_rows(cls, header: list[str], rows: list[list[Any]], *,
+                  decimal_comma: bool = False) -> Table:
+        width = len(header)
+        if any(len(row) != width for row in rows):
+            rows = [[*row[:width], *[""] * (width - len(row))] for row in rows]
+        # Transposed in C; cells keep their spaces (numbers parse with them, labels rarely
+        # have them), so a large table costs no per-cell Python work.
+        columns = [list(column) for column in zip(*rows, strict=True)] if rows else [
+            [] for _ in range(width)]
+        if any(not isinstance(cell, str) for column in columns for cell in column[:1]):
+            columns = [["" if v is None else str(v) for v in column] for column in columns]
+        return cls([str(h).strip() for h in header], columns,
+                   [_numbers(c, decimal_comma=decimal_comma) for c in columns])
+
+    @classmethod
+    def from_frame(cls, frame: pd.DataFrame) -> Table:
+        return cls.from_rows([str(c) for c in frame.columns],
+                             frame.astype(object).where(frame.notna(), None).values.tolist())
+
+
+def _numbers(values: list[str], *, decimal_comma: bool) -> np.ndarray | None:
+    """The column as floats (empty cells NaN), or None when any value is not a number."""
+    if not values:
+        return None
+    cleaned = [v.replace(",", ".") for v in values] if decimal_comma else values
+    try:
+        numbers = np.asarray(cleaned, dtype=np.float64)
+    except ValueError:
+        blanks = [v.strip() or "nan" for v in cleaned]
+        if all(v == "nan" for v in blanks):
+            return None
+        try:
+            numbers = np.asarray(blanks, dtype=np.float64)
+        except ValueError:
+            return None
+        spelled = np.isnan(numbers) & np.array([v != "nan" for v in blanks])
+        if spelled.any():
+            return None
+    if np.isinf(numbers).any():
+        return None
+    return numbers
+
+
+def _read_table(text: str, suffix: str) -> Table | None:
     if suffix == "json":
         return _json_table(text)
     sample = text[:4096]
     sep = "\t" if suffix == "tsv" else (";" if sample.count(";") > sample.count(",") else ",")
     try:
-        frame = pd.read_csv(io.StringIO(text), sep=sep, engine="c", skipinitialspace=True)
-    except (ValueError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeError):
+        rows = list(csv.reader(io.StringIO(text), delimiter=sep))
+    except csv.Error:
         return None
-    return frame if len(frame.columns) else None
+    rows = [row for row in rows if any(cell.strip() for cell in row)]
+    if len(rows) < 2 or not rows[0]:
+        return None
+    return Table.from_rows(rows[0], rows[1:], decimal_comma=sep == ";")
 
 
-def _json_table(text: str) -> pd.DataFrame | None:
+def _json_table(text: str) -> Table | None:
     try:
         value = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
-    if isinstance(value, dict) and "data" in value and "columns" in value:
-        value = {"columns": value["columns"], "data": value["data"]}
-        try:
-            return pd.DataFrame(value["data"], columns=value["columns"])
-        except (ValueError, TypeError):
-            return None
-    if isinstance(value, list) and value and all(isinstance(row, dict) for row in value):
-        return pd.DataFrame.from_records(value)
-    if isinstance(value, dict) and value and all(isinstance(v, list) for v in value.values()):
-        try:
-            return pd.DataFrame(value)
-        except ValueError:
-            return None
+    try:
+        if isinstance(value, dict) and isinstance(value.get("columns"), list) and isinstance(
+                value.get("data"), list):
+            return Table.from_frame(pd.DataFrame(value["data"], columns=value["columns"]))
+        if isinstance(value, list) and value and all(isinstance(row, dict) for row in value):
+            return Table.from_frame(pd.DataFrame.from_records(value))
+        if isinstance(value, dict) and value and all(isinstance(v, list)
+                                                     for v in value.values()):
+            return Table.from_frame(pd.DataFrame(value))
+    except (ValueError, TypeError):
+        return None
     return None
 
 
@@ -206,62 +264,63 @@ def _json_table(text: str) -> pd.DataFrame | None:
 
 @dataclass(frozen=True)
 class TableShape:
-    """What each column of a table holds."""
+    """What each column of a table holds (column positions)."""
 
-    labels: list[str]
-    counts: list[str]
-    magnitudes: list[str]
+    labels: list[int]
+    counts: list[int]
+    magnitudes: list[int]
 
 
 def _name(column: object) -> str:
     return str(column).strip().lower().replace(" ", "_").replace("-", "_")
 
 
-def classify_columns(frame: pd.DataFrame) -> TableShape:
+def classify_columns(table: Table) -> TableShape:
     """Tell label, count and magnitude columns apart (by name first, then by their values)."""
-    labels: list[str] = []
-    counts: list[str] = []
-    magnitudes: list[str] = []
-    for column in frame.columns:
-        series = frame[column]
+    labels: list[int] = []
+    counts: list[int] = []
+    magnitudes: list[int] = []
+    for index, column in enumerate(table.names):
+        numbers = table.numbers[index]
         name = _name(column)
-        numeric = pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
-        if not numeric:
-            labels.append(column)
+        if numbers is None:
+            labels.append(index)
         elif _COUNT_NAMES.match(name):
-            counts.append(column)
+            counts.append(index)
         elif _MAGNITUDE_NAMES.search(name):
-            magnitudes.append(column)
+            magnitudes.append(index)
         elif _LABEL_NAMES.search(name):
-            labels.append(column)
+            labels.append(index)
         else:
-            values = series.to_numpy(dtype=float, na_value=np.nan)
-            finite = values[np.isfinite(values)]
+            finite = numbers[np.isfinite(numbers)]
             whole = bool(np.all(finite == np.round(finite)) and np.all(finite >= 0))
-            (counts if whole else magnitudes).append(column)
+            (counts if whole else magnitudes).append(index)
     return TableShape(labels, counts, magnitudes)
 
 
-def check_table(frame: pd.DataFrame, *, rules: OutputRules, acro: dict[str, Any] | None = None
-                ) -> list[Check]:
+def check_table(table: Table | pd.DataFrame, *, rules: OutputRules,
+                acro: dict[str, Any] | None = None) -> list[Check]:
     """The record-level, cell-threshold and dominance checks of one table.
 
     Where ACRO made the table (and its threshold is at least the holder's), ACRO's own count of
     the records behind each cell decides the threshold and dominance checks: it saw the persons,
     where the file shows only the published numbers.
     """
-    shape = classify_columns(frame)
-    checks = [_record_level(frame, shape, rules)]
+    if isinstance(table, pd.DataFrame):
+        table = Table.from_frame(table)
+    shape = classify_columns(table)
+    checks = [_record_level(table, shape, rules)]
     if acro is not None and _acro_threshold(rules) >= rules.cell_threshold:
         checks.extend(_acro_cells(acro, rules))
         return checks
-    checks.append(_cell_threshold(frame, shape, rules))
-    dominance = _dominance(frame, shape, rules)
+    checks.append(_cell_threshold(table, shape, rules))
+    dominance = _dominance(table, shape, rules)
     if dominance is not None:
         checks.append(dominance)
-    extremes = [c for c in shape.magnitudes if _EXTREME_NAMES.search(_name(c))]
+    extremes = [table.names[c] for c in shape.magnitudes
+                if _EXTREME_NAMES.search(_name(table.names[c]))]
     if extremes:
-        names = ", ".join(map(str, extremes))
+        names = ", ".join(extremes)
         checks.append(_check(
             "extremes", "warn",
             f"minimum and maximum are one person's value ({names}): release them only for "
@@ -271,21 +330,22 @@ def check_table(frame: pd.DataFrame, *, rules: OutputRules, acro: dict[str, Any]
     return checks
 
 
-def _record_level(frame: pd.DataFrame, shape: TableShape, rules: OutputRules) -> Check:
-    rows = len(frame)
-    named = [c for c in frame.columns if "pseudonym" in _name(c)]
+def _share(values: list[str], pattern: re.Pattern[str]) -> float:
+    sample = [v for v in values[:1000] if v]
+    return sum(1 for v in sample if pattern.fullmatch(v)) / len(sample) if sample else 0.0
+
+
+def _record_level(table: Table, shape: TableShape, rules: OutputRules) -> Check:
+    rows = table.rows
+    named = [c for c in table.names if "pseudonym" in _name(c)]
     if named:
         return _check("record_level", "fail",
-                      f"a pseudonym column ({', '.join(map(str, named))}): record-level data",
-                      f"en pseudonymkolonne ({', '.join(map(str, named))}): data på "
-                      "personniveau")
-    for column in shape.labels:
-        values = frame[column].dropna().astype(str)
-        if values.empty:
-            continue
-        sample = values.iloc[:1000]
-        if (sample.str.fullmatch(_PSEUDONYM_VALUE).mean() >= 0.5
-                or sample.str.fullmatch(_ID_VALUE).mean() >= 0.5):
+                      f"a pseudonym column ({', '.join(named)}): record-level data",
+                      f"en pseudonymkolonne ({', '.join(named)}): data på personniveau")
+    for index in shape.labels:
+        values = table.text[index]
+        if _share(values, _PSEUDONYM_VALUE) >= 0.5 or _share(values, _ID_VALUE) >= 0.5:
+            column = table.names[index]
             return _check("record_level", "fail",
                           f"column {column} holds pseudonym-like identifiers: record-level data",
                           f"kolonnen {column} indeholder pseudonym-lignende id'er: data på "
@@ -296,7 +356,7 @@ def _record_level(frame: pd.DataFrame, shape: TableShape, rules: OutputRules) ->
                       f"{rows} rows for a cohort of {cohort} persons: one row per person?",
                       f"{rows} rækker for en kohorte på {cohort} personer: én række pr. person?")
     if not shape.counts and rows >= 100 and any(
-            frame[c].nunique(dropna=True) == rows for c in shape.labels):
+            len(set(table.text[c])) == rows for c in shape.labels):
         return _check("record_level", "warn",
                       f"{rows} rows without counts and a column with a distinct value in every "
                       "row: it may be one row per person",
@@ -311,7 +371,7 @@ def small_cells(values: np.ndarray, threshold: int) -> np.ndarray:
     return (values > 0) & (values < threshold)
 
 
-def _cell_threshold(frame: pd.DataFrame, shape: TableShape, rules: OutputRules) -> Check:
+def _cell_threshold(table: Table, shape: TableShape, rules: OutputRules) -> Check:
     threshold = rules.cell_threshold
     if not shape.counts:
         if shape.magnitudes:
@@ -322,15 +382,15 @@ def _cell_threshold(frame: pd.DataFrame, shape: TableShape, rules: OutputRules) 
                           f"at hver celle har mindst {threshold} personer")
         return _check("cell_threshold", "pass", "no counts in the table",
                       "ingen optællinger i tabellen")
-    block = frame[shape.counts].to_numpy(dtype=float, na_value=np.nan)
+    block = np.column_stack([table.numbers[c] for c in shape.counts])
     small = small_cells(np.nan_to_num(block, nan=0.0), threshold)
     found = int(small.sum())
     if found:
         rows, cols = np.nonzero(small)
-        where = ", ".join(f"{shape.counts[c]} row {r + 1}" for r, c in
-                          zip(rows[:5], cols[:5], strict=True))
-        where_da = ", ".join(f"{shape.counts[c]} række {r + 1}" for r, c in
-                             zip(rows[:5], cols[:5], strict=True))
+        names = [table.names[c] for c in shape.counts]
+        pairs = list(zip(rows[:5].tolist(), cols[:5].tolist(), strict=True))
+        where = ", ".join(f"{names[c]} row {r + 1}" for r, c in pairs)
+        where_da = ", ".join(f"{names[c]} række {r + 1}" for r, c in pairs)
         more = " …" if found > 5 else ""
         return _check("cell_threshold", "fail",
                       f"{found} cell(s) with fewer than {threshold} persons ({where}{more})",
@@ -354,15 +414,17 @@ def dominated(total: np.ndarray, largest: np.ndarray, second: np.ndarray, *, k: 
     return (nk | pp) & (total > 0)
 
 
-def _dominance(frame: pd.DataFrame, shape: TableShape, rules: OutputRules) -> Check | None:
-    names = {_name(c): c for c in frame.columns}
-    largest = next((c for n, c in names.items() if _LARGEST.match(n)), None)
-    second = next((c for n, c in names.items() if _SECOND.match(n)), None)
-    total = next((c for n, c in names.items() if _TOTAL.match(n)), None)
+def _dominance(table: Table, shape: TableShape, rules: OutputRules) -> Check | None:
+    names = {_name(c): i for i, c in enumerate(table.names)}
+    largest = next((i for n, i in names.items() if _LARGEST.match(n)), None)
+    second = next((i for n, i in names.items() if _SECOND.match(n)), None)
+    total = next((i for n, i in names.items() if _TOTAL.match(n)), None)
     if largest is not None and total is not None:
-        def numbers(column: object) -> np.ndarray:
-            values = pd.to_numeric(frame[column], errors="coerce")
-            return np.abs(values.to_numpy(dtype=float, na_value=0.0))
+        def numbers(index: int) -> np.ndarray:
+            values = table.numbers[index]
+            if values is None:
+                return np.zeros(table.rows)
+            return np.abs(np.nan_to_num(values, nan=0.0))
 
         top, rest = numbers(largest), numbers(second) if second is not None else 0.0
         bad = dominated(numbers(total), top, np.broadcast_to(rest, top.shape),
@@ -384,7 +446,7 @@ def _dominance(frame: pd.DataFrame, shape: TableShape, rules: OutputRules) -> Ch
                       f"ingen celle domineres (N-K {rules.dominance_n} > {percent_k} %, "
                       f"p % {percent_p} %)")
     sums = [c for c in shape.magnitudes if re.search(r"(^|_)(sum|total|amount|beløb|cost)($|_)",
-                                                      _name(c))]
+                                                      _name(table.names[c]))]
     if sums:
         return _check("dominance", "warn",
                       "a magnitude table without the largest contributions per cell: dominance "
@@ -495,12 +557,12 @@ def read_acro_results(output_dir: Path) -> dict[str, Any] | None:
         if candidate.is_file() and candidate.stat().st_size <= 20 * 1024 * 1024:
             try:
                 value = json.loads(candidate.read_text(encoding="utf-8"))
-            except (ValueError, UnicodeError):
+            except (ValueError, UnicodeError, RecursionError):
                 continue
             if isinstance(value, dict) and isinstance(value.get("results"), dict):
                 config = candidate.parent / "config.json"
                 if config.is_file() and config.stat().st_size <= 1024 * 1024:
-                    with contextlib.suppress(ValueError, UnicodeError):
+                    with contextlib.suppress(ValueError, UnicodeError, RecursionError):
                         value["config"] = json.loads(config.read_text(encoding="utf-8"))
                 return value
     return None

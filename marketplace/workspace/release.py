@@ -440,6 +440,8 @@ def released_outputs(session: Session, *, permit_ids: Iterable[int]
         .where(WorkspaceOutput.permit_id.in_(ids), WorkspaceOutput.status == "released")
         .order_by(WorkspaceOutput.released_at, WorkspaceOutput.id))
     for output_id, job_id, permit_id, name, sha256, released_at in rows:
+        if released_at is None:
+            continue
         found.setdefault(permit_id, []).append(
             ReleasedOutput(output_id, job_id, permit_id, name, sha256, released_at))
     return found

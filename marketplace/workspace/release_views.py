@@ -2,6 +2,9 @@
 the holders' output rules."""
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 from flask import (
     Blueprint,
     Response,
@@ -14,6 +17,7 @@ from flask import (
     stream_with_context,
     url_for,
 )
+from flask.typing import ResponseReturnValue
 from flask_openapi3 import APIBlueprint, Tag
 from pydantic import ValidationError
 
@@ -21,7 +25,8 @@ from marketplace.db import get_session, utcnow
 from marketplace.errors import Invalid, NotFound
 from marketplace.identity.auth import api_auth, current_principal, login_required
 from marketplace.security import current_keyring
-from marketplace.web.api import MAX_ID, field_errors, requires, responses
+from marketplace.web.api import MAX_ID, field_errors, requires
+from marketplace.web.api import responses as _responses
 from marketplace.web.i18n import current_language
 from marketplace.web.i18n import gettext as _
 from marketplace.workspace import release
@@ -36,12 +41,18 @@ from marketplace.workspace.release_schemas import (
     ReviewIn,
 )
 
+
+def responses(*spec: Any) -> Any:
+    """The documented responses of an operation (typed loosely for flask-openapi3's signature)."""
+    return _responses(*spec)
+
+
 release_api = APIBlueprint("release_api", __name__, abp_tags=[Tag(name="output release")])
 release_pages = Blueprint("release_pages", __name__)
 
 
-def _data_dir():  # type: ignore[no-untyped-def]
-    return current_app.config["DATA_DIR"]
+def _data_dir() -> Path:
+    return Path(current_app.config["DATA_DIR"])
 
 
 # --- API -----------------------------------------------------------------------------------------
@@ -172,12 +183,12 @@ def review_page(output_id: int) -> str:
 
 @release_pages.post("/output-reviews/<int:output_id>")
 @login_required(kinds=("staff",))
-def review_submit(output_id: int) -> Response | tuple[str, int]:
+def review_submit(output_id: int) -> ResponseReturnValue:
     form = {"decision": request.form.get("decision", ""),
             "comment": request.form.get("comment", "")}
     db = get_session()
     try:
-        review = ReviewIn(**form)
+        review = ReviewIn.model_validate(form)
         output = release.review_output(db, actor=current_principal(),
                                        output_id=_page_id(output_id), review=review,
                                        keyring=current_keyring(), data_dir=_data_dir(),
@@ -225,14 +236,14 @@ def output_policy_page(dataset_id: int) -> str:
 
 @release_pages.post("/datasets/<int:dataset_id>/output-policy")
 @login_required(kinds=("staff",))
-def output_policy_submit(dataset_id: int) -> Response | tuple[str, int]:
+def output_policy_submit(dataset_id: int) -> ResponseReturnValue:
     db = get_session()
     dataset_id = _page_id(dataset_id)
     raw = {"cell_threshold": request.form.get("cell_threshold", ""),
            "checkers_required": request.form.get("checkers_required", ""),
            "allowed_types": request.form.getlist("allowed_types")}
     try:
-        body = OutputPolicyIn(**raw)  # type: ignore[arg-type]
+        body = OutputPolicyIn.model_validate(raw)
     except ValidationError as error:
         errors = {item["field"].split("[")[0]: item["message"] for item in field_errors(error)}
         shown = {"dataset_id": dataset_id, **raw}
