@@ -310,3 +310,13 @@ def test_approving_a_failed_check_on_the_page_asks_for_the_reasoning(client, rel
                            data={"csrf_token": headers["X-CSRF-Token"], "decision": "approve"})
     assert response.status_code == 422
     assert "forklar, hvorfor resultatet er sikkert" in response.get_data(as_text=True)
+
+
+def test_the_openapi_document_describes_the_release_api(client):
+    document = client.get("/api/openapi.json").get_json()
+    review = document["paths"]["/api/v1/outputs/{output_id}/reviews"]["post"]
+    assert {"201", "403", "404", "409", "422"} <= set(review["responses"])
+    body = review["requestBody"]["content"]["application/json"]["schema"]
+    assert "ReviewIn" in json.dumps(body)
+    assert "/api/v1/output-reviews" in document["paths"]
+    assert "put" in document["paths"]["/api/v1/datasets/{dataset_id}/output-policy"]
