@@ -7,6 +7,7 @@ applied: numbers issued since 1 October 2007 may fail it.
 
 from __future__ import annotations
 
+import itertools
 import re
 import sys
 import unicodedata
@@ -152,11 +153,15 @@ _GROUPINGS_12 = {(8, 4), (2, 2, 4, 4), (2, 2, 4, 2, 2)}
 # Groupings also common for other numbers: a CPR number only when they are the whole chain.
 _WHOLE_CHAIN_ONLY = {(2, 2, 2, 2, 2), (2, 2, 4, 2, 2)}
 
-_DIGITS = r"[0-9](?:\x00*[0-9])*"
+_DIGITS = r"[0-9]+(?:\x00+[0-9]+)*"
 _SEPARATOR = r"\x00*(?: ?[-./:] ?| )\x00*"
 # The lookahead rejects, at C speed, every number too short to hold a CPR number.
-_CHAIN = re.compile(rf"(?<![0-9\x00])(?=[0-9\x00 ./:-]{{10,}}){_DIGITS}(?:{_SEPARATOR}{_DIGITS})*")
+# It starts with a digit so that the engine skips other characters at C speed; the lookbehind
+# keeps it from starting inside a longer number.
+_CHAIN = re.compile(rf"[0-9](?<![0-9\x00][0-9])(?=[0-9\x00 ./:-]{{9}})[0-9]*(?:\x00+[0-9]+)*"
+                    rf"(?:{_SEPARATOR}{_DIGITS})*")
 _GROUP = re.compile(_DIGITS)
+_BETWEEN_GROUPS = re.compile(r"\x00*[^0-9\x00]+\x00*")
 
 
 @lru_cache(maxsize=1)
@@ -209,23 +214,35 @@ def _candidate(digits: str, lengths: tuple[int, ...]) -> str | None:
 def _cpr_spans(text: str) -> Iterator[tuple[int, int, str]]:
     plain = _plain(text)
     for chain in _CHAIN.finditer(plain):
-        groups = [(g.start(), g.end(), g.group().replace("\x00", ""))
-                  for g in _GROUP.finditer(chain.group())]
-        base, count, start = chain.start(), len(groups), 0
+        body, base = chain.group(), chain.start()
+        if body.isdigit():  # the common case: one plain number
+            if len(body) == 10 and _is_cpr_digits(body):
+                yield base, chain.end(), body
+            continue
+        digits = _BETWEEN_GROUPS.split(body)
+        if "\x00" in body:
+            digits = [d.replace("\x00", "") for d in digits]
+        sizes = [len(d) for d in digits]
+        # Digits before each group: a run of groups holds exactly 10 or 12 digits where two of
+        # these differ by that much, so each group is one dictionary look-up.
+        before = list(itertools.accumulate(sizes, initial=0))
+        ends = {total: index for index, total in enumerate(before)}
+        count, start = len(digits), 0
+        spans: list[tuple[int, int]] = []
         while start < count:
             found = False
-            for end in range(start + 1, min(count, start + 5) + 1):
-                parts = groups[start:end]
-                digits = "".join(part[2] for part in parts)
-                if len(digits) > 12:
-                    break
-                lengths = tuple(len(part[2]) for part in parts)
-                if lengths in _WHOLE_CHAIN_ONLY and (start, end) != (0, count):
+            for width in (10, 12):
+                stop = ends.get(before[start] + width)
+                if stop is None or stop - start > 5:
                     continue
-                cpr = _candidate(digits, lengths)
+                lengths = tuple(sizes[start:stop])
+                if lengths in _WHOLE_CHAIN_ONLY and (start, stop) != (0, count):
+                    continue
+                cpr = _candidate("".join(digits[start:stop]), lengths)
                 if cpr is not None:
-                    yield base + parts[0][0], base + parts[-1][1], cpr
-                    start, found = end, True
+                    spans = spans or [group.span() for group in _GROUP.finditer(body)]
+                    yield base + spans[start][0], base + spans[stop - 1][1], cpr
+                    start, found = stop, True
                     break
             if not found:
                 start += 1
