@@ -382,7 +382,7 @@ def _cell_threshold(table: Table, shape: TableShape, rules: OutputRules) -> Chec
                           f"at hver celle har mindst {threshold} personer")
         return _check("cell_threshold", "pass", "no counts in the table",
                       "ingen optællinger i tabellen")
-    block = np.column_stack([table.numbers[c] for c in shape.counts])
+    block = np.column_stack([n for c in shape.counts if (n := table.numbers[c]) is not None])
     small = small_cells(np.nan_to_num(block, nan=0.0), threshold)
     found = int(small.sum())
     if found:

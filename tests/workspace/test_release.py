@@ -20,7 +20,7 @@ from tests.workspace.release_world import SAFE_TABLE, SMALL_CELLS, make_job, mak
 app = fixtures.app
 release_world = fixtures.release_world
 
-APPROVE = ReviewIn(decision="approve")
+APPROVE = ReviewIn(decision="approve", comment="")
 
 
 @pytest.fixture
