@@ -9,6 +9,7 @@ the same transaction.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -405,7 +406,9 @@ def download_output(session: Session, *, actor: Principal, output_id: int, keyri
         if pending:
             yield pending
 
-    leaf = Path(output.name).name or f"output-{output.id}"
+    # The script chose the name: keep it recognisable but safe inside a header.
+    leaf = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(output.name).name).strip("._") or \
+        f"output-{output.id}"
     return OutputDownload(output, output.media_type or "application/octet-stream", leaf, body())
 
 

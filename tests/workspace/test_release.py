@@ -270,3 +270,14 @@ def test_acro_results_are_summarised_for_the_checker(release_world):
     assert summary["comments"] == ["Kønsfordeling"]
 
 
+
+
+def test_a_hostile_output_name_gives_a_safe_download_name(session, release_world, decide,
+                                                          keyring, data_dir):
+    world = release_world
+    output = world.make_output(name='tabel "1"\r\nX-Evil: ja.csv')
+    decide(world, world.checker_a, output)
+    decide(world, world.checker_b, output)
+    download = release.download_output(session, actor=world.principal(world.company_user),
+                                       output_id=output.id, keyring=keyring, data_dir=data_dir)
+    assert download.filename == "tabel_1_X-Evil_ja.csv"
