@@ -7,8 +7,14 @@ applied: numbers issued since 1 October 2007 may fail it.
 
 from __future__ import annotations
 
+import itertools
 import re
+import sys
+import unicodedata
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -66,8 +72,8 @@ def is_valid_cpr(text: object) -> bool:
 
 
 def contains_cpr(text: str) -> bool:
-    """Tell whether free text holds a valid CPR number (hyphenated, spaced or plain)."""
-    return any(is_valid_cpr(match.group(0)) for match in CPR_IN_TEXT.finditer(text))
+    """Tell whether free text holds a valid CPR number, however it is spelled (see find_cprs)."""
+    return next(_cpr_spans(text), None) is not None
 
 
 def sex_of(cpr: str) -> str:
@@ -119,3 +125,153 @@ def valid_cpr_mask(values: pd.Series) -> np.ndarray:
     last_day = _DAYS_IN_MONTH[np.clip(month, 1, 12) - 1] + ((month == 2) & leap)
     result[shaped] = (century > 0) & good_month & (day >= 1) & (day <= last_day)
     return result
+
+
+# --- finding CPR numbers in text, however they are written -----------------------------------
+#
+# People and programs write a CPR number in many ways: 0101901234, 010190-1234, 010190 1234,
+# 01.01.90-1234, 01/01/90 1234, 01-01-1990-1234, with an en dash, a no-break space, full-width or
+# Arabic-Indic digits, or a zero-width character slipped in. The text is first translated one
+# character for one character (so positions stay those of the original text): every decimal
+# digit becomes its ASCII digit, every dash a hyphen, every space a space, and characters that
+# show nothing become NUL, which may sit anywhere inside a number. A number is then a chain of
+# digit groups joined by single separators, and a CPR number is a run of groups with one of the
+# groupings below whose digits are a real CPR number (date and century rule).
+#
+# What is deliberately NOT taken for a CPR number, to spare ordinary numbers: thousands grouping
+# (2.101.901.234 kr), phone numbers (+45 20 10 19 01, and runs of two-digit groups longer than one
+# CPR number), twelve digits without separators, and any part of a longer digit run.
+
+_ZERO_WIDTH = "\u00ad\u180e\u200b\u200c\u200d\u2060\u2061\u2062\u2063\u2064\ufeff"
+_DASHES = "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d"
+_OTHER_SEPARATORS = {"\uff0e": ".", "\u2024": ".", "\uff0f": "/", "\u2044": "/", "\u2215": "/",
+                     "\uff1a": ":"}
+
+# Groupings of ten digits (DDMMYY SSSS) and of twelve (DD MM YYYY SSSS) that are CPR numbers.
+_GROUPINGS_10 = {(10,), (6, 4), (2, 2, 2, 4), (4, 2, 4), (6, 2, 2), (2, 2, 6), (2, 2, 2, 2, 2)}
+_GROUPINGS_12 = {(8, 4), (2, 2, 4, 4), (2, 2, 4, 2, 2)}
+# Groupings also common for other numbers: a CPR number only when they are the whole chain.
+_WHOLE_CHAIN_ONLY = {(2, 2, 2, 2, 2), (2, 2, 4, 2, 2)}
+
+_DIGITS = r"[0-9]+(?:\x00+[0-9]+)*"
+_SEPARATOR = r"\x00*(?: ?[-./:] ?| )\x00*"
+# The lookahead rejects, at C speed, every number too short to hold a CPR number.
+# It starts with a digit so that the engine skips other characters at C speed; the lookbehind
+# keeps it from starting inside a longer number.
+_CHAIN = re.compile(rf"[0-9](?<![0-9\x00][0-9])(?=[0-9\x00 ./:-]{{9}})[0-9]*(?:\x00+[0-9]+)*"
+                    rf"(?:{_SEPARATOR}{_DIGITS})*")
+_GROUP = re.compile(_DIGITS)
+_BETWEEN_GROUPS = re.compile(r"\x00*[^0-9\x00]+\x00*")
+
+
+@lru_cache(maxsize=1)
+def _translation() -> dict[int, int]:
+    table: dict[int, int] = {}
+    for code in range(128, sys.maxunicode + 1):
+        char = chr(code)
+        category = unicodedata.category(char)
+        if category == "Nd":
+            table[code] = 48 + unicodedata.decimal(char)
+        elif category == "Zs":
+            table[code] = 32
+    for char in _ZERO_WIDTH:
+        table[ord(char)] = 0
+    for char in _DASHES:
+        table[ord(char)] = ord("-")
+    for char, plain in _OTHER_SEPARATORS.items():
+        table[ord(char)] = ord(plain)
+    table[0] = 0x1A  # a NUL in the text itself must not glue digits together
+    table[ord("\t")] = 0x1A
+    return table
+
+
+def _plain(text: str) -> str:
+    """The text with every digit, dash and space spelled in ASCII, same length as the original."""
+    if text.isascii():
+        return text.replace("\x00", "\x1a") if "\x00" in text else text
+    return text.translate(_translation())
+
+
+def _is_cpr_digits(digits: str) -> bool:
+    try:
+        birth_date(digits)
+    except ValueError:
+        return False
+    return True
+
+
+def _candidate(digits: str, lengths: tuple[int, ...]) -> str | None:
+    if lengths in _GROUPINGS_10 and _is_cpr_digits(digits):
+        return digits
+    if lengths in _GROUPINGS_12:
+        # DD MM YYYY SSSS: the four-digit year must agree with the century the serial gives.
+        cpr = digits[:4] + digits[6:]
+        if _is_cpr_digits(cpr) and birth_date(cpr).year == int(digits[4:8]):
+            return cpr
+    return None
+
+
+def _cpr_spans(text: str) -> Iterator[tuple[int, int, str]]:
+    plain = _plain(text)
+    for chain in _CHAIN.finditer(plain):
+        body, base = chain.group(), chain.start()
+        if body.isdigit():  # the common case: one plain number
+            if len(body) == 10 and _is_cpr_digits(body):
+                yield base, chain.end(), body
+            continue
+        digits = _BETWEEN_GROUPS.split(body)
+        if "\x00" in body:
+            digits = [d.replace("\x00", "") for d in digits]
+        sizes = [len(d) for d in digits]
+        # Digits before each group: a run of groups holds exactly 10 or 12 digits where two of
+        # these differ by that much, so each group is one dictionary look-up.
+        before = list(itertools.accumulate(sizes, initial=0))
+        ends = {total: index for index, total in enumerate(before)}
+        count, start = len(digits), 0
+        spans: list[tuple[int, int]] = []
+        while start < count:
+            found = False
+            for width in (10, 12):
+                stop = ends.get(before[start] + width)
+                if stop is None or stop - start > 5:
+                    continue
+                lengths = tuple(sizes[start:stop])
+                if lengths in _WHOLE_CHAIN_ONLY and (start, stop) != (0, count):
+                    continue
+                cpr = _candidate("".join(digits[start:stop]), lengths)
+                if cpr is not None:
+                    spans = spans or [group.span() for group in _GROUP.finditer(body)]
+                    yield base + spans[start][0], base + spans[stop - 1][1], cpr
+                    start, found = stop, True
+                    break
+            if not found:
+                start += 1
+
+
+@dataclass(frozen=True)
+class CprInText:
+    start: int
+    end: int
+    cpr: str  # the ten digits
+
+    def __repr__(self) -> str:  # never show the number itself in a traceback or log
+        return f"CprInText(start={self.start}, end={self.end})"
+
+
+def find_cprs(text: str) -> list[CprInText]:
+    """Every CPR number in `text`, in any spelling, with its place in the original text."""
+    return [CprInText(start, end, cpr) for start, end, cpr in _cpr_spans(text)]
+
+
+def scrub_cpr(text: str, placeholder: str = "[CPR]") -> str:
+    """Replace every CPR number in `text`, in any spelling, by `placeholder`."""
+    pieces: list[str] = []
+    last = 0
+    for start, end, _cpr in _cpr_spans(text):
+        pieces.append(text[last:start])
+        pieces.append(placeholder)
+        last = end
+    if not pieces:
+        return text
+    pieces.append(text[last:])
+    return "".join(pieces)

@@ -13,7 +13,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from marketplace.cpr import CPR_IN_TEXT, valid_cpr_mask
+from marketplace.cpr import contains_cpr, scrub_cpr, valid_cpr_mask
 
 CPR_PLACEHOLDER = "[CPR]"
 
@@ -33,10 +33,11 @@ class LeakScan:
 
 
 def redact_cprs(values: pd.Series) -> pd.Series:
-    """Replace every CPR-like number inside free text by a placeholder (on distinct values)."""
+    """Replace every CPR number inside free text, in any spelling, by a placeholder (on distinct
+    values)."""
     codes, uniques = pd.factorize(values, sort=False)
     text = pd.Index(uniques).astype(str)
-    redacted = text.str.replace(CPR_IN_TEXT.pattern, CPR_PLACEHOLDER, regex=True)
+    redacted = pd.Index([scrub_cpr(value, CPR_PLACEHOLDER) for value in text], dtype=object)
     new_codes, new_uniques = pd.factorize(redacted, sort=False)
     remapped = np.where(codes >= 0, new_codes[np.maximum(codes, 0)], -1)
     return pd.Series(
@@ -61,14 +62,10 @@ def _cpr_like(distinct: pd.Series) -> bool:
             return False
         return bool(valid_cpr_mask(candidates.astype(np.int64).map("{:010d}".format)).any())
     text = pa.array(pd.Index(distinct).astype("str").array, type=pa.string())
-    # Cheap test first: only values with six digits in a row can hold a CPR number.
-    candidates = distinct[pc.match_substring_regex(text, r"\d{6}").to_numpy(zero_copy_only=False)]
-    if candidates.empty:
-        return False
-    found = candidates.astype(str).str.extractall(CPR_IN_TEXT.pattern)
-    if found.empty:
-        return False
-    return bool(valid_cpr_mask(found[0] + found[1]).any())
+    # Cheap test first: only values with ten digits (in any script) can hold a CPR number.
+    enough = pc.greater_equal(pc.count_substring_regex(text, r"\p{Nd}"), 10)
+    candidates = distinct[enough.to_numpy(zero_copy_only=False)]
+    return any(contains_cpr(value) for value in candidates.astype(str))
 
 
 def scan(frame: pd.DataFrame, *, forbidden_columns: Iterable[str]) -> LeakScan:

@@ -37,3 +37,22 @@ def test_redaction_replaces_cpr_numbers_in_free_text():
     out = leaks.redact_cprs(pd.Series(["Set 010190-1234 og 0202901234", "Ingen"]))
     assert out.tolist() == ["Set [CPR] og [CPR]", "Ingen"]
     leaks.scan(pd.DataFrame({"note": out}), forbidden_columns=[])
+
+
+@pytest.mark.parametrize("value", [
+    "01.01.90-1234", "01-01-1990-1234", "010190\u20131234", "0101\u200b901234",
+    "\uff10\uff11\uff10\uff11\uff19\uff10\uff0d\uff11\uff12\uff13\uff14", "010190\u00a01234",
+])
+def test_scan_fails_on_cpr_numbers_in_any_spelling(value):
+    with pytest.raises(leaks.LeakFound):
+        leaks.scan(pd.DataFrame({"note": [value, "ok"]}), forbidden_columns=[])
+
+
+@pytest.mark.parametrize("value", ["+45 20 10 19 01", "2.101.901.234 kr", "tlf 0045 2010 1901"])
+def test_scan_passes_phone_numbers_and_amounts(value):
+    leaks.scan(pd.DataFrame({"note": [value]}), forbidden_columns=[])
+
+
+def test_redaction_catches_unusual_spellings_too():
+    out = leaks.redact_cprs(pd.Series(["Se 01.01.90\u20131234", "Se 01.01.90\u20131234", None]))
+    assert out.tolist()[:2] == ["Se [CPR]", "Se [CPR]"]
