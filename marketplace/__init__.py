@@ -70,4 +70,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
             app.register_api(module.api)
         if hasattr(module, "bp"):  # pages and non-JSON endpoints
             app.register_blueprint(module.bp)
+    from marketplace.workspace import release_views  # output checking has its own module
+
+    app.register_api(release_views.release_api)
+    app.register_blueprint(release_views.release_pages)
     return app

@@ -23,7 +23,6 @@ from marketplace.workspace.models import (
     output_context,
     output_path,
 )
-from marketplace.workspace.release_views import release_api, release_pages
 
 pytestmark = pytest.mark.browser
 
@@ -97,9 +96,6 @@ def _world(app: Any, tmp: Path) -> int:
 def release_server(live_server: Any, tmp_path_factory: pytest.TempPathFactory
                    ) -> Iterator[tuple[Any, int]]:
     app = live_server.app
-    if "release_api" not in app.blueprints:  # until create_app registers them
-        app.register_api(release_api)
-        app.register_blueprint(release_pages)
     yield live_server, _world(app, tmp_path_factory.mktemp("output"))
 
 

@@ -10,10 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
-from flask import Flask
 from sqlalchemy.orm import Session
 
 from marketplace import audit
@@ -31,22 +29,12 @@ from marketplace.workspace.models import (
     output_context,
     output_path,
 )
-from marketplace.workspace.release_views import release_api, release_pages
 
 SCRIPT = ("import pandas as pd\n"
           "data = pd.read_parquet('/data/1.parquet')\n"
           "data.groupby('sex').size().rename('n').to_csv('/output/table.csv')\n")
 SAFE_TABLE = b"sex,n\nfemale,40\nmale,35\n"
 SMALL_CELLS = b"sex,n\nfemale,40\nmale,3\n"
-
-
-@pytest.fixture
-def app(app: Any) -> Flask:
-    """The app with the release API and pages (create_app registers them once wired up)."""
-    if "release_api" not in app.blueprints:
-        app.register_api(release_api)
-        app.register_blueprint(release_pages)
-    return app
 
 
 @dataclass

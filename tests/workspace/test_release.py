@@ -17,7 +17,6 @@ from marketplace.workspace.release_schemas import OutputPolicyIn, ReviewIn
 from tests.workspace import release_world as fixtures
 from tests.workspace.release_world import SAFE_TABLE, SMALL_CELLS, make_job, make_permit
 
-app = fixtures.app
 release_world = fixtures.release_world
 
 APPROVE = ReviewIn(decision="approve", comment="")

@@ -12,7 +12,6 @@ from marketplace.workspace import release
 from tests.workspace import release_world as fixtures
 from tests.workspace.release_world import SAFE_TABLE, SMALL_CELLS
 
-app = fixtures.app
 release_world = fixtures.release_world
 
 HUGE = 2**31
