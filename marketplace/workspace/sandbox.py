@@ -1,0 +1,254 @@
+"""Running a company's script in Debian's bubblewrap: no network, no view of the platform.
+
+The sandbox sees a read-only minimal root (/usr and the analysis environment at /env), the
+permit's data read-only at /data/<dataset_id>.parquet, a bounded private /tmp and /output/, the
+one writable host folder. Every namespace is unshared, so the network namespace has no
+interface but a loopback that is down. Limits: CPU seconds, address space, processes, file size
+(rlimits set by `prlimit` before bubblewrap starts), total output size and file count (watched
+while the script runs) and wall-clock time (the process group is killed).
+
+When the worker runs as root, the sandbox runs as an unprivileged user of its own per job
+(`setpriv`), so that the process limit holds (root is exempt from RLIMIT_NPROC) and nothing it
+starts can read another job's folder. Pure of the database and of Flask.
+"""
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from marketplace.cpr import is_valid_cpr
+
+BWRAP = "/usr/bin/bwrap"
+PRLIMIT = "/usr/bin/prlimit"
+SETPRIV = "/usr/bin/setpriv"
+ENV_MOUNT = "/env"
+CPR_PLACEHOLDER = "[CPR]"
+
+# Ten digits with at most one separator (space, dash, dot, slash) between any two: every
+# spelling the leak scan knows, and those it missed ("0101 80-1234", "01.01.80.1234", ...).
+_CPR_LIKE = re.compile(r"(?<![\d])(?:\d[ \t./-]?){9}\d(?![\d])")
+
+Outcome = Literal["finished", "failed", "timed_out", "cancelled", "cpu_exceeded",
+                  "file_too_large", "output_too_large", "killed", "not_started"]
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one job may use."""
+
+    cpu_seconds: int = 600
+    memory_mb: int = 4096
+    wall_seconds: int = 900
+    processes: int = 64
+    file_mb: int = 200
+    output_mb: int = 250
+    output_files: int = 50
+    tmp_mb: int = 256
+    log_bytes: int = 200_000
+    open_files: int = 256
+
+
+@dataclass(frozen=True)
+class SandboxRun:
+    """How a run ended: `outcome`, the script's exit code and its scrubbed, bounded log."""
+
+    outcome: Outcome
+    exit_code: int | None
+    log: str
+    wall_seconds: float
+    output_bytes: int
+
+    @property
+    def succeeded(self) -> bool:
+        return self.outcome == "finished" and self.exit_code == 0
+
+
+def scrub_cprs(text: str) -> str:
+    """Replace every CPR-like number in any spelling (a valid date and century) by [CPR]."""
+
+    def replace(match: re.Match[str]) -> str:
+        digits = re.sub(r"\D", "", match.group(0))
+        return CPR_PLACEHOLDER if is_valid_cpr(digits) else match.group(0)
+
+    return _CPR_LIKE.sub(replace, text)
+
+
+def _root_mounts() -> list[str]:
+    """A minimal read-only root: /usr and the merged-/usr links (or binds) of /bin and /lib*."""
+    args = ["--ro-bind", "/usr", "/usr"]
+    for name in ("bin", "sbin", "lib", "lib64", "lib32"):
+        host = Path("/") / name
+        if host.is_symlink():
+            args += ["--symlink", os.readlink(host), f"/{name}"]
+        elif host.is_dir():
+            args += ["--ro-bind", str(host), f"/{name}"]
+    return args
+
+
+def bwrap_command(*, environment: Path, script: Path, data: Mapping[str, Path], output_dir: Path,
+                  limits: Limits, uid: int | None) -> list[str]:
+    """The command line that runs `script` in the sandbox (limits, user, bubblewrap)."""
+    rlimits = [
+        PRLIMIT,
+        f"--cpu={limits.cpu_seconds}:{limits.cpu_seconds + 5}",
+        f"--as={limits.memory_mb * 1024 * 1024}",
+        f"--nproc={limits.processes}",
+        f"--fsize={limits.file_mb * 1024 * 1024}",
+        f"--nofile={limits.open_files}",
+        "--core=0",
+        "--",
+    ]
+    user = [SETPRIV, f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--"] if uid else []
+    sandbox = [
+        BWRAP, "--unshare-all", "--unshare-user", "--die-with-parent", "--new-session", "--disable-userns",
+        "--clearenv", "--hostname", "workspace",
+        *_root_mounts(),
+        "--proc", "/proc", "--dev", "/dev",
+        "--size", str(limits.tmp_mb * 1024 * 1024), "--tmpfs", "/tmp",
+        "--ro-bind", str(environment), ENV_MOUNT,
+        "--dir", "/data",
+    ]
+    for dataset_id, path in sorted(data.items()):
+        sandbox += ["--ro-bind", str(path), f"/data/{dataset_id}.parquet"]
+    sandbox += [
+        "--ro-bind", str(script), "/job/script.py",
+        "--bind", str(output_dir), "/output",
+        "--remount-ro", "/",
+        "--chdir", "/output",
+        "--setenv", "PATH", f"{ENV_MOUNT}/bin:/usr/bin:/bin",
+        "--setenv", "HOME", "/tmp",
+        "--setenv", "TMPDIR", "/tmp",
+        "--setenv", "MPLBACKEND", "Agg",
+        "--setenv", "MPLCONFIGDIR", "/tmp",
+        "--setenv", "PYTHONDONTWRITEBYTECODE", "1",
+        "--setenv", "PYTHONUNBUFFERED", "1",
+        "--setenv", "OMP_NUM_THREADS", "1",
+        "--setenv", "OPENBLAS_NUM_THREADS", "1",
+        "--setenv", "LANG", "C.UTF-8",
+        "--",
+        f"{ENV_MOUNT}/bin/python", "-B", "/job/script.py",
+    ]
+    return rlimits + user + sandbox
+
+
+class _LogReader(threading.Thread):
+    """Drain the sandbox's stdout+stderr, keeping at most `limit` bytes (the rest is counted)."""
+
+    def __init__(self, stream: object, limit: int):
+        super().__init__(daemon=True)
+        self.stream = stream
+        self.limit = limit
+        self.kept = bytearray()
+        self.dropped = 0
+
+    def run(self) -> None:
+        read = self.stream.read1  # type: ignore[attr-defined]
+        while chunk := read(65536):
+            room = self.limit - len(self.kept)
+            if room > 0:
+                self.kept += chunk[:room]
+            self.dropped += max(0, len(chunk) - max(room, 0))
+
+    def text(self) -> str:
+        text = scrub_cprs(bytes(self.kept).decode("utf-8", errors="replace"))
+        if self.dropped:
+            text += f"\n[… {self.dropped} more bytes of log not kept]\n"
+        return text
+
+
+def output_usage(output_dir: Path) -> tuple[int, int]:
+    """Bytes and entries under the output folder (symlinks counted, never followed)."""
+    total = entries = 0
+    for root, dirs, files in os.walk(output_dir):
+        for name in dirs + files:
+            entries += 1
+            try:
+                total += os.lstat(os.path.join(root, name)).st_size
+            except OSError:
+                continue
+    return total, entries
+
+
+def run_script(script: str, *, environment: Path, data: Mapping[str, Path], work_dir: Path,
+               output_dir: Path, limits: Limits, uid: int | None = None,
+               should_stop: Callable[[], bool] | None = None,
+               poll_seconds: float = 0.2) -> SandboxRun:
+    """Run `script` (Python source) in the sandbox and wait for it within the limits.
+
+    `work_dir` is the job's private folder (the script is written there); `output_dir` must be
+    an empty folder, writable by `uid` (or by this process when `uid` is None). `should_stop` is
+    asked between polls; when it answers True the run is cancelled.
+    """
+    script_path = work_dir / "script.py"
+    script_path.write_text(script, encoding="utf-8")
+    if uid:
+        os.chown(script_path, uid, uid)
+    command = bwrap_command(environment=environment, script=script_path, data=data,
+                            output_dir=output_dir, limits=limits, uid=uid)
+    started = time.monotonic()
+    try:
+        process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                   stderr=subprocess.STDOUT, start_new_session=True,
+                                   cwd=work_dir, env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"})
+    except OSError as error:
+        return SandboxRun("not_started", None, f"the sandbox could not start: {error.strerror}",
+                          0.0, 0)
+    reader = _LogReader(process.stdout, limits.log_bytes)
+    reader.start()
+    outcome: Outcome | None = None
+    max_output = limits.output_mb * 1024 * 1024
+    last_usage = 0.0
+    while process.poll() is None:
+        time.sleep(poll_seconds)
+        now = time.monotonic()
+        if now - started > limits.wall_seconds:
+            outcome = "timed_out"
+        elif should_stop is not None and should_stop():
+            outcome = "cancelled"
+        elif now - last_usage >= 0.5:
+            last_usage = now
+            size, entries = output_usage(output_dir)
+            if size > max_output or entries > limits.output_files:
+                outcome = "output_too_large"
+        if outcome is not None:
+            _kill(process)
+            break
+    exit_code = process.wait()
+    reader.join(timeout=5)
+    if process.stdout is not None:
+        process.stdout.close()
+    if outcome is None:
+        outcome = _outcome_of(exit_code)
+    size, entries = output_usage(output_dir)
+    if outcome in ("finished", "failed") and (size > max_output or entries > limits.output_files):
+        outcome = "output_too_large"
+    return SandboxRun(outcome, exit_code, reader.text(), time.monotonic() - started, size)
+
+
+def _kill(process: subprocess.Popen[bytes]) -> None:
+    """Kill the sandbox's whole process group; bubblewrap's --die-with-parent does the rest."""
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def _outcome_of(exit_code: int) -> Outcome:
+    # bubblewrap exits with 128 + the signal that ended the script.
+    if exit_code == 0:
+        return "finished"
+    if exit_code in (128 + signal.SIGXCPU, -signal.SIGXCPU):
+        return "cpu_exceeded"
+    if exit_code in (128 + signal.SIGXFSZ, -signal.SIGXFSZ):
+        return "file_too_large"
+    if exit_code in (128 + signal.SIGKILL, -signal.SIGKILL):
+        return "killed"
+    return "failed"
