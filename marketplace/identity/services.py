@@ -262,6 +262,7 @@ def create_api_client(session: Session, *, keyring: Keyring, org: Organisation,
         "access:review": org.is_data_holder or org.kind == "operator",
         "access:request": org.kind in ("company", "operator", "national", "regional",
                                        "municipal"),
+        "workspace:run": org.kind == "company",
     }
     refused = [s for s in scope_list if not allowed[s]]
     if refused:
