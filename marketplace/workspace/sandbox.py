@@ -229,12 +229,16 @@ def run_script(script: str, *, environment: Path, data: Mapping[str, Path], work
     reader.join(timeout=5)
     if process.stdout is not None:
         process.stdout.close()
+    log = reader.text()
     if outcome is None:
         outcome = _outcome_of(exit_code)
+        # Python ignores SIGXFSZ: a write past the file-size limit raises EFBIG instead.
+        if outcome == "failed" and "[Errno 27] File too large" in log:
+            outcome = "file_too_large"
     size, entries = output_usage(output_dir)
     if outcome in ("finished", "failed") and (size > max_output or entries > limits.output_files):
         outcome = "output_too_large"
-    return SandboxRun(outcome, exit_code, reader.text(), time.monotonic() - started, size)
+    return SandboxRun(outcome, exit_code, log, time.monotonic() - started, size)
 
 
 def _kill(process: subprocess.Popen[bytes]) -> None:

@@ -21,7 +21,7 @@ REPOSITORY = Path(__file__).resolve().parents[2]
 def analysis_environment() -> Path:
     """The real analysis venv; built once with `make analysis-env` when it is missing."""
     if not environment.DEFAULT_PYTHON.exists():
-        subprocess.run(["make", "analysis-env"], cwd=REPOSITORY, check=True,  # noqa: S607
+        subprocess.run(["make", "analysis-env"], cwd=REPOSITORY, check=True,
                        timeout=1800)
     root = environment.DEFAULT_PYTHON.parent.parent
     assert (root / "pyvenv.cfg").exists()

@@ -18,7 +18,8 @@ import pandas as pd, glob
 frames = {p: pd.read_parquet(p) for p in glob.glob('/data/*.parquet')}
 for path, frame in frames.items():
     print(path, len(frame), sorted(frame.columns))
-    frame.groupby('sex', observed=True).size().reset_index(name='n').to_csv('/output/by_sex.csv', index=False)
+    counts = frame.groupby('sex', observed=True).size().reset_index(name='n')
+    counts.to_csv('/output/by_sex.csv', index=False)
     frame.head(50).to_csv('/output/first_rows.csv', index=False)
 print('done')
 """
@@ -70,8 +71,8 @@ def test_a_script_runs_on_pseudonymised_shuffled_data_and_its_outputs_wait_for_r
 
 
 def test_the_order_is_keyed_per_permit(client, world, api_headers, run_job, session) -> None:
-    script = ("import pandas as pd; f = pd.read_parquet('/data/%d.parquet'); "
-              "print(','.join(f['length_of_stay'].astype(str).head(40)))") % world.dataset.id
+    script = (f"import pandas as pd; f = pd.read_parquet('/data/{world.dataset.id}.parquet'); "
+              "print(','.join(f['length_of_stay'].astype(str).head(40)))")
     headers = api_headers(world.company, "workspace:run")
     logs = []
     for _ in range(2):
