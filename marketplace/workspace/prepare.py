@@ -46,7 +46,10 @@ def _chunk(frame: pd.DataFrame, plan: pipeline.ExtractPlan) -> pipeline.Released
                           index=pd.RangeIndex(len(selected)))
     keys = np.array([], dtype=object)
     if pipeline.SUBJECT_KEY in selected:
-        keys = pd.unique(selected[pipeline.SUBJECT_KEY].astype(str).to_numpy())
+        # Distinct persons through the column's dictionary, not per row.
+        codes, uniques = pipeline.distinct_codes(selected[pipeline.SUBJECT_KEY])
+        used = np.unique(codes[codes >= 0])
+        keys = np.asarray(pd.Index(uniques)[used].astype(str), dtype=object)
     return pipeline.ReleasedChunk(frame=result, subject_keys=keys)
 
 
@@ -66,7 +69,7 @@ def prepare(frames: Iterable[pd.DataFrame], plan: pipeline.ExtractPlan, *, order
     for frame in frames:
         rows_read += len(frame)
         chunks.append(_chunk(frame, plan))
-    persons = len(np.unique(np.concatenate([c.subject_keys for c in chunks]))) if chunks else 0
+    persons = len(set().union(*(c.subject_keys for c in chunks)))
     combined = pipeline.concat_released(chunks)
     if combined.empty and not len(combined.columns):
         combined = pd.DataFrame({name if name != plan.subject_column else pipeline.PSEUDONYM:
