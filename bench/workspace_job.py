@@ -64,7 +64,7 @@ def build_extract(data: bytes, extract_plan: pipeline.ExtractPlan) -> int:
     return output.write_parquet(chunk.frame for chunk in released.chunks).rows
 
 
-def timed(function, repeats: int) -> tuple[float, object]:
+def timed(function, repeats: int):
     times, result = [], None
     for _ in range(repeats):
         started = time.perf_counter()

@@ -18,6 +18,7 @@ from flask import (
 )
 from flask_openapi3 import APIBlueprint, Tag
 from pydantic import ValidationError
+from werkzeug.wrappers import Response as WerkzeugResponse
 
 from marketplace.db import get_session, utcnow
 from marketplace.errors import Invalid, TooLarge
@@ -146,7 +147,7 @@ def _script_from_form() -> str:
 
 @bp.post("/workspace/<int:permit_id>/jobs")
 @login_required(kinds=("staff",))
-def workspace_submit(permit_id: int) -> Response:
+def workspace_submit(permit_id: int) -> WerkzeugResponse:
     try:
         body = JobIn(name=request.form.get("name", ""), script=_script_from_form())
     except ValidationError as error:
@@ -166,7 +167,7 @@ def workspace_submit(permit_id: int) -> Response:
 
 @bp.post("/workspace/jobs/<int:job_id>/cancel")
 @login_required(kinds=("staff",))
-def workspace_cancel(job_id: int) -> Response:
+def workspace_cancel(job_id: int) -> WerkzeugResponse:
     db = get_session()
     job = services.cancel_job(db, actor=current_principal(), job_id=job_id, now=utcnow())
     db.commit()
