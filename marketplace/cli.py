@@ -19,7 +19,7 @@ from marketplace.identity import services as identity
 from marketplace.identity.models import ORG_KINDS, ROLES
 from marketplace.security import current_keyring
 
-DEMO_ORDER = ("catalog", "consent", "access", "testbeds", "delivery")
+DEMO_ORDER = ("catalog", "consent", "access", "testbeds", "delivery", "workspace")
 
 
 def _echo_json(data: Any) -> None:
