@@ -412,6 +412,31 @@ def _acro_results(found: list[FoundOutput]) -> dict[str, Any] | None:
     return None
 
 
+def _acro_entry(acro: dict[str, Any] | None, name: str) -> dict[str, Any] | None:
+    """ACRO's record of the output that wrote file `name` (status, exception, comments)."""
+    results = (acro or {}).get("results")
+    if not isinstance(results, dict):
+        return None
+    for uid, entry in results.items():
+        if not isinstance(entry, dict):
+            continue
+        files = [f.get("name") for f in entry.get("files") or [] if isinstance(f, dict)]
+        if Path(name).name in files:
+            return {"uid": str(uid), "status": entry.get("status"),
+                    "type": entry.get("type"), "properties": entry.get("properties"),
+                    "exception": entry.get("exception") or "",
+                    "comments": entry.get("comments") or [], "outcome": entry.get("outcome")}
+    return None
+
+
+def _justification(entry: dict[str, Any] | None) -> str:
+    if not entry:
+        return ""
+    comments = entry.get("comments") or []
+    parts = [str(entry.get("exception") or "")] + [str(c) for c in comments]
+    return "\n".join(p for p in parts if p)[:5000]
+
+
 def collect_outputs(session: Session, *, job: WorkspaceJob, permit: Permit, output_dir: Path,
                     keyring: Keyring, data_dir: Path, limits: sandbox.Limits,
                     cohort_size: int | None, now: datetime) -> list[str]:
@@ -428,6 +453,7 @@ def collect_outputs(session: Session, *, job: WorkspaceJob, permit: Permit, outp
     due = sla.add_working_days(now, REVIEW_WORKING_DAYS)
     for item in found:
         results = checks.check_output(item.path, name=item.name, rules=rules)
+        entry = _acro_entry(acro, item.name)
         digest = hashlib.sha256()
         with open(item.path, "rb") as source:
             while block := source.read(1 << 20):
@@ -437,7 +463,8 @@ def collect_outputs(session: Session, *, job: WorkspaceJob, permit: Permit, outp
             byte_size=item.path.stat().st_size, sha256=digest.hexdigest(),
             media_type=mimetypes.guess_type(item.name)[0] or "application/octet-stream",
             status="pending_review", checks=[c.to_json() for c in results],
-            justification="", acro=acro, holder_org_ids=holders, review_due_at=due,
+            justification=_justification(entry), acro=entry, holder_org_ids=holders,
+            review_due_at=due,
             created_at=now)
         session.add(output)
         session.flush()
@@ -543,6 +570,7 @@ def remove_folder(folder: Path) -> None:
 def output_to_json(output: WorkspaceOutput) -> dict[str, Any]:
     return {"id": output.id, "name": output.name, "bytes": output.byte_size,
             "status": output.status, "checks": list(output.checks or []),
+            "acro": output.acro, "justification": output.justification or "",
             "review_due_at": output.review_due_at.isoformat() if output.review_due_at else None}
 
 

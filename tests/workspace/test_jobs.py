@@ -162,3 +162,77 @@ def test_jobs_are_listed_in_the_workspace(client, world, api_headers, session) -
     body = client.get(f"/api/v1/permits/{permit.id}/workspace", headers=headers).get_json()
     assert [j["name"] for j in body["jobs"]] == ["Første"]
     assert session.scalar(sa.select(sa.func.count()).select_from(WorkspaceJob)) == 1
+
+
+ACRO_SCRIPT = """
+import glob
+import pandas as pd
+from acro import ACRO
+[path] = glob.glob('/data/*.parquet')
+frame = pd.read_parquet(path)
+acro = ACRO(suppress=False)
+acro.crosstab(frame['sex'], frame['diagnosis'])
+acro.add_exception('output_0', 'De små celler er aggregeret i artiklen.')
+acro.finalise('/output/acro', 'json')
+"""
+
+
+def test_acro_results_travel_with_the_outputs(client, session, world, api_headers,
+                                              run_job) -> None:
+    permit = world.make_permit(pseudonymised=True)
+    headers = api_headers(world.company, "workspace:run")
+    job = run_job(submit(client, headers, permit.id, ACRO_SCRIPT, name="ACRO"))
+    assert job.status == "succeeded", (job.error, job.log)
+    body = client.get(f"/api/v1/jobs/{job.id}", headers=headers).get_json()
+    table = next(o for o in body["outputs"] if o["name"] == "acro/output_0_0.csv")
+    assert table["acro"]["uid"] == "output_0" and table["acro"]["status"] in ("pass", "fail",
+                                                                              "review")
+    assert "aggregeret" in table["justification"]
+    assert any(o["name"] == "acro/results.json" for o in body["outputs"])
+
+
+def test_the_strictest_holder_rules_apply(client, session, world, api_headers, run_job) -> None:
+    from marketplace.workspace.models import OutputPolicy
+
+    session.add(OutputPolicy(dataset_id=world.dataset.id, cell_threshold=10,
+                             checkers_required=2, allowed_types=["png", "txt"]))
+    permit = world.make_permit(pseudonymised=True)
+    headers = api_headers(world.company, "workspace:run")
+    job = run_job(submit(client, headers, permit.id,
+                         "open('/output/t.csv','w').write('a\\n1\\n')\n"
+                         "open('/output/n.txt','w').write('ok')"))
+    checks = {o.name: {c["rule"]: c["outcome"] for c in o.checks} for o in job.outputs}
+    assert checks["t.csv"]["file_type"] == "fail" and checks["n.txt"]["file_type"] == "pass"
+
+
+def test_links_devices_and_deep_folders_are_refused(client, world, api_headers, run_job) -> None:
+    permit = world.make_permit(pseudonymised=True)
+    headers = api_headers(world.company, "workspace:run")
+    script = ("import os\nos.symlink('/etc/passwd', '/output/passwd')\n"
+              "os.symlink('/data', '/output/data')\nos.mkfifo('/output/pipe')\n"
+              "os.makedirs('/output/a/b/c')\nopen('/output/a/b/c/deep.txt','w').write('x')\n"
+              "open('/output/a/b/ok.txt','w').write('x')\n")
+    job = run_job(submit(client, headers, permit.id, script))
+    assert job.status == "succeeded", job.log
+    assert [o.name for o in job.outputs] == ["a/b/ok.txt"]
+    for refused in ("passwd (a link)", "data (a link)", "pipe (not a regular file)",
+                    "a/b/c (nested too deep)"):
+        assert refused in job.log
+
+
+def test_a_running_job_stops_when_cancelled(app, session, world) -> None:
+    permit = world.make_permit(pseudonymised=True)
+    job = services.submit_job(session, actor=world.company_actor, permit_id=permit.id,
+                              name="Lang", script="import time\ntime.sleep(60)", now=utcnow())
+    claimed = services.claim_next_job(session, worker="w", now=utcnow(), job_id=job.id)
+    asked = []
+
+    def cancelled() -> bool:
+        asked.append(True)
+        return len(asked) > 3
+
+    started = utcnow()
+    services.run_job(session, job=claimed, settings=jobs.settings_for(app, job.id),
+                     now=utcnow(), should_stop=cancelled)
+    assert claimed.status == "cancelled" and (utcnow() - started).total_seconds() < 30
+    assert not (jobs.work_root(app) / f"job-{job.id}").exists()
