@@ -93,6 +93,19 @@ def require_workspace_permit(session: Session, *, permit_id: int, actor: Princip
     return permit
 
 
+def list_workspaces(session: Session, *, actor: Principal, now: datetime) -> list[Permit]:
+    """The active permits to pseudonymised data of the actor's company (all for the operator),
+    newest first: each has a workspace."""
+    if actor.org_id is None and not actor.is_operator:
+        raise Forbidden("only organisations hold permits")
+    query = (sa.select(Permit).where(Permit.pseudonymised.is_(True),
+                                     Permit.stored_status == "active", Permit.valid_until > now)
+             .order_by(Permit.id.desc()))
+    if not actor.is_operator:
+        query = query.where(Permit.company_org_id == actor.org_id)
+    return list(session.scalars(query))
+
+
 @dataclass(frozen=True)
 class WorkspaceDataset:
     dataset: Dataset

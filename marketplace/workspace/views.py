@@ -122,6 +122,13 @@ def api_cancel_job(path: JobPath) -> Response:
 # --- pages -------------------------------------------------------------------------------------
 
 
+@bp.get("/workspace")
+@login_required(kinds=("staff",))
+def workspaces_page() -> str:
+    permits = services.list_workspaces(get_session(), actor=current_principal(), now=utcnow())
+    return render_template("workspace/index.html", permits=permits)
+
+
 @bp.get("/workspace/<int:permit_id>")
 @login_required(kinds=("staff",))
 def workspace_page(permit_id: int) -> str:

@@ -165,3 +165,17 @@ def test_a_holder_sees_no_workspace_page(client, world, login, make_user) -> Non
     permit = world.make_permit(pseudonymised=True)
     login(make_user(world.holder, role="holder_admin"))
     assert client.get(f"/workspace/{permit.id}").status_code == 403
+
+
+def test_the_workspace_list_shows_only_the_companys_record_level_permits(
+        client, world, login, make_org) -> None:
+    mine = world.make_permit(pseudonymised=True)
+    anonymised = world.make_permit(pseudonymised=False)
+    theirs = world.make_permit(pseudonymised=True,
+                               company_org=make_org(kind="company", slug="other-co"))
+    login(world.company_user)
+    page = client.get("/workspace").get_data(as_text=True)
+    assert f'href="/workspace/{mine.id}"' in page
+    assert f'href="/workspace/{anonymised.id}"' not in page
+    assert f'href="/workspace/{theirs.id}"' not in page
+    assert 'href="/workspace"' in page  # in the navigation
