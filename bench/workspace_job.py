@@ -103,28 +103,37 @@ def main() -> None:
         direct_s, _ = timed(lambda: subprocess.run([python, str(direct_script)], check=True,
                                                    capture_output=True), repeats)
         limits = sandbox.Limits()
+        uid = environment.sandbox_uid(1, {})
+        folders = services.make_job_folders(work / "jobs", job_id=1, uid=uid)
+        target = folders.data / "1.parquet"
+        shutil.copyfile(folder / "1.parquet", target)
+        if uid:
+            os.chown(target, uid, uid)
 
-        def in_sandbox() -> sandbox.SandboxRun:
-            uid = environment.sandbox_uid(1, {})
-            folders = services.make_job_folders(work / "jobs", job_id=1, uid=uid)
-            target = folders.data / "1.parquet"
-            shutil.copyfile(folder / "1.parquet", target)
-            if uid:
-                os.chown(target, uid, uid)
-            run = sandbox.run_script(SCRIPT.format(path="/data/1.parquet", out="/output"),
-                                     environment=env, data={"1": target},
+        def in_sandbox(script: str) -> sandbox.SandboxRun:
+            run = sandbox.run_script(script, environment=env, data={"1": target},
                                      work_dir=folders.root, output_dir=folders.output,
                                      limits=limits, uid=uid)
-            services.remove_folder(folders.root)
             assert run.succeeded, run.log
             return run
 
-        sandbox_s, run = timed(in_sandbox, repeats)
+        sandbox_s, run = timed(lambda: in_sandbox(
+            SCRIPT.format(path="/data/1.parquet", out="/output")), repeats)
         print(f"script run directly:    median {direct_s:.2f} s")
         print(f"script run as a job:    median {sandbox_s:.2f} s "
               f"(sandbox overhead {sandbox_s - direct_s:+.2f} s, target < 2 s; "
               f"script said: {run.log.strip()})")
         print(f"ratio job / direct: {sandbox_s / direct_s:.2f}")
+        # Start-up alone: an empty script, directly and in the sandbox with the data mounted.
+        empty = work / "empty.py"
+        empty.write_text("pass\n")
+        startup_direct, _ = timed(lambda: subprocess.run([python, str(empty)], check=True),
+                                  repeats * 3)
+        startup_sandbox, _ = timed(lambda: in_sandbox("pass\n"), repeats * 3)
+        print(f"start-up, empty script: directly {startup_direct * 1000:.0f} ms, "
+              f"in the sandbox {startup_sandbox * 1000:.0f} ms "
+              f"(overhead {(startup_sandbox - startup_direct) * 1000:+.0f} ms; "
+              f"ratio {startup_sandbox / startup_direct:.2f})")
     finally:
         services.remove_folder(work)
 

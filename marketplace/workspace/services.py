@@ -243,6 +243,23 @@ def cancel_job(session: Session, *, actor: Principal, job_id: int, now: datetime
     return job
 
 
+def retry_job(session: Session, *, actor: Principal, job_id: int, now: datetime
+              ) -> WorkspaceJob:
+    """Queue a failed job again (the same script); raise Conflict unless it failed, Forbidden
+    for others, and Conflict when the permit is no longer active."""
+    job = require_visible_job(session, job_id=job_id, actor=actor)
+    require_workspace_permit(session, permit_id=job.permit_id, actor=actor, now=now,
+                             to_run=True)
+    if job.status != "failed":
+        raise Conflict(f"only a failed job can be retried (this one is {job.status})")
+    job.status, job.progress, job.error, job.log = "queued", 0.0, None, ""
+    job.attempts, job.cancel_requested, job.finished_at = 0, False, None
+    job.lease_owner = job.lease_expires_at = None
+    audit.record_audit(session, actor=actor, action="workspace.job_retried",
+                       subject_type="workspace_job", subject_id=str(job.id), details={})
+    return job
+
+
 def claim_next_job(session: Session, *, worker: str, now: datetime,
                    job_id: int | None = None) -> WorkspaceJob | None:
     """Lease the oldest queued job, or one whose worker's lease ran out (it stopped).

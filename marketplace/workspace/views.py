@@ -119,6 +119,19 @@ def api_cancel_job(path: JobPath) -> Response:
     return jsonify(services.job_to_json(job))
 
 
+@api.post("/api/v1/jobs/<int:job_id>/retry",
+          responses=responses(202, JobOut, 401, 403, 404, 409, 422),
+          security=requires("workspace:run"))
+@api_auth("workspace:run")
+def api_retry_job(path: JobPath) -> tuple[Response, int]:
+    """Queue a failed job again."""
+    db = get_session()
+    job = services.retry_job(db, actor=current_principal(), job_id=path.job_id, now=utcnow())
+    db.commit()
+    _start(job.id)
+    return jsonify(services.job_to_json(job)), 202
+
+
 # --- pages -------------------------------------------------------------------------------------
 
 

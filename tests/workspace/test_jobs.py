@@ -236,3 +236,17 @@ def test_a_running_job_stops_when_cancelled(app, session, world) -> None:
                      now=utcnow(), should_stop=cancelled)
     assert claimed.status == "cancelled" and (utcnow() - started).total_seconds() < 30
     assert not (jobs.work_root(app) / f"job-{job.id}").exists()
+
+
+def test_a_failed_job_can_be_retried_and_nothing_else(client, world, api_headers,
+                                                      run_job) -> None:
+    permit = world.make_permit(pseudonymised=True)
+    headers = api_headers(world.company, "workspace:run")
+    job_id = submit(client, headers, permit.id, "import sys\nsys.exit(1)")
+    assert run_job(job_id).status == "failed"
+    response = client.post(f"/api/v1/jobs/{job_id}/retry", headers=headers)
+    assert response.status_code == 202 and response.get_json()["status"] == "queued"
+    assert run_job(job_id).status == "failed"
+    queued = submit(client, headers, permit.id, "print(1)")
+    refused = client.post(f"/api/v1/jobs/{queued}/retry", headers=headers)
+    assert refused.status_code == 409 and refused.mimetype == "application/problem+json"
