@@ -171,3 +171,14 @@ def test_the_data_is_read_only_at_its_place(run) -> None:
         frames={"7": pd.DataFrame({"pseudonym": ["abc"], "n": [1]})})
     assert "abc" in result.log and "Read-only file system" in result.log
     assert pd.read_parquet(folders.data / "7.parquet")["n"].tolist() == [1]
+
+
+def test_shared_memory_and_tmp_are_bounded_and_dev_is_read_only(run) -> None:
+    script = ("import os\nfor folder in ('/dev/shm', '/tmp', '/dev'):\n    try:\n"
+              "        open(folder + '/x', 'wb').write(b'x' * (64 * 1024 * 1024))\n"
+              "        print(folder, 'took 64 MB')\n    except OSError as error:\n"
+              "        print(folder, 'refused', error.errno)\n")
+    result, _ = run(script)
+    assert result.succeeded, result.log
+    assert "took 64 MB" not in result.log
+    assert "/dev refused 30" in result.log  # read-only file system
