@@ -35,7 +35,7 @@ from marketplace.errors import Conflict, Forbidden, Invalid, NotFound
 from marketplace.identity.principal import Principal
 from marketplace.security import Keyring
 from marketplace.workspace import checks, dummy, prepare, sandbox
-from marketplace.workspace.environment import AnalysisEnvironment
+from marketplace.workspace.environment import AnalysisEnvironment, readable_by_others
 from marketplace.workspace.models import (
     DEFAULT_CELL_THRESHOLD,
     DEFAULT_OUTPUT_TYPES,
@@ -526,6 +526,16 @@ class RunSettings:
     uid: int | None
 
 
+def require_environment(root: Path, *, uid: int | None) -> None:
+    """Raise Conflict when the analysis environment is missing or out of the sandbox's reach."""
+    if not (root / "bin" / "python").exists():
+        raise Conflict("the analysis environment is not installed on this worker "
+                       "(make analysis-env)")
+    if uid and not readable_by_others(root):
+        raise Conflict("the analysis environment is not readable by the sandbox's users; "
+                       "install it in a folder every user can pass through")
+
+
 def run_job(session: Session, *, job: WorkspaceJob, settings: RunSettings, now: datetime,
             should_stop: Callable[[], bool] | None = None,
             on_progress: Callable[[float], None] | None = None) -> WorkspaceJob:
@@ -539,6 +549,7 @@ def run_job(session: Session, *, job: WorkspaceJob, settings: RunSettings, now: 
     status = permit.status_at(now)
     if status != "active":
         raise Conflict(f"permit {status}")
+    require_environment(settings.environment, uid=settings.uid)
     folders = make_job_folders(settings.work_root, job_id=job.id, uid=settings.uid)
     try:
         prepared = prepare_job_data(session, permit=permit, keyring=settings.keyring,

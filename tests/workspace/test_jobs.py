@@ -250,3 +250,13 @@ def test_a_failed_job_can_be_retried_and_nothing_else(client, world, api_headers
     queued = submit(client, headers, permit.id, "print(1)")
     refused = client.post(f"/api/v1/jobs/{queued}/retry", headers=headers)
     assert refused.status_code == 409 and refused.mimetype == "application/problem+json"
+
+
+def test_a_missing_analysis_environment_fails_the_job_clearly(app, session, world, tmp_path,
+                                                              run_job) -> None:
+    app.config["ANALYSIS_PYTHON"] = str(tmp_path / "nowhere" / "bin" / "python")
+    permit = world.make_permit(pseudonymised=True)
+    job = services.submit_job(session, actor=world.company_actor, permit_id=permit.id,
+                              name="x", script="print(1)", now=utcnow())
+    done = run_job(job.id)
+    assert done.status == "failed" and "analysis environment" in done.error

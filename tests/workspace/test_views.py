@@ -179,3 +179,28 @@ def test_the_workspace_list_shows_only_the_companys_record_level_permits(
     assert f'href="/workspace/{anonymised.id}"' not in page
     assert f'href="/workspace/{theirs.id}"' not in page
     assert 'href="/workspace"' in page  # in the navigation
+
+
+def test_pages_refuse_other_companies_and_unknown_permits(client, session, world, login,
+                                                          make_org, make_user) -> None:
+    permit = world.make_permit(pseudonymised=True)
+    from marketplace.db import utcnow as now
+    from marketplace.workspace import services
+
+    job = services.submit_job(session, actor=world.company_actor, permit_id=permit.id,
+                              name="x", script="print(1)", now=now())
+    session.commit()
+    login(make_user(make_org(kind="company", slug="page-rival"), role="company_member"))
+    token = client.get("/api/v1/me").get_json()["csrf_token"]
+    html = {"Accept": "text/html"}
+    assert client.get(f"/workspace/{permit.id}", headers=html).status_code == 403
+    assert client.get("/workspace/999999", headers=html).status_code == 404
+    refused = client.post(f"/workspace/jobs/{job.id}/cancel", data={"csrf_token": token},
+                          headers=html)
+    assert refused.status_code == 403 and "<html" in refused.get_data(as_text=True).lower()
+    refused = client.post(f"/workspace/{permit.id}/jobs", headers=html,
+                          data={"csrf_token": token, "name": "x", "script": "print(2)"})
+    assert refused.status_code == 403
+    session.expire_all()
+    assert session.get(WorkspaceJob, job.id).status == "queued"
+    assert session.query(WorkspaceJob).count() == 1
