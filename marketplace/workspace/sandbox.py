@@ -33,6 +33,7 @@ SETPRIV = "/usr/bin/setpriv"
 ENV_MOUNT = "/env"
 CPR_PLACEHOLDER = "[CPR]"
 SANDBOX_TMP = "/tmp"  # noqa: S108 - the sandbox's own private tmpfs, not the host's
+SANDBOX_SHM = "/dev/shm"  # noqa: S108 - likewise
 
 # Ten digits with at most one separator (space, dash, dot, slash) between any two: every
 # spelling the leak scan knows, and those it missed ("0101 80-1234", "01.01.80.1234", ...).
@@ -116,7 +117,7 @@ def bwrap_command(*, environment: Path, script: Path, data: Mapping[str, Path], 
         "--proc", "/proc", "--dev", "/dev",
         # bubblewrap's /dev is a writable tmpfs without a size: shared memory gets a bounded
         # one, and /dev itself is made read-only below.
-        "--size", str(limits.tmp_mb * 1024 * 1024), "--tmpfs", "/dev/shm",
+        "--size", str(limits.tmp_mb * 1024 * 1024), "--tmpfs", SANDBOX_SHM,
         "--size", str(limits.tmp_mb * 1024 * 1024), "--tmpfs", SANDBOX_TMP,
         "--ro-bind", str(environment), ENV_MOUNT,
         "--dir", "/data",
