@@ -26,7 +26,6 @@ from marketplace.workspace import environment, services
 log = logging.getLogger(__name__)
 
 LEASE_RENEW_SECONDS = 5.0
-LOCK_FILE = ".lock"
 
 
 def work_root(app: Flask) -> Path:
@@ -50,28 +49,33 @@ def settings_for(app: Flask, job_id: int) -> services.RunSettings:
     )
 
 
+def _lock_path(root: Path, job_id: int) -> Path:
+    return root / f"job-{job_id}.lock"
+
+
 def clean_stale_folders(app: Flask) -> list[str]:
-    """Remove job folders that no running job holds (left by a worker that died)."""
+    """Remove job folders that no running job holds (left by a process that died).
+
+    A runner locks `job-N.lock` before it creates `job-N/` and releases it after removing
+    the folder, so a folder whose lock can be taken belongs to nobody.
+    """
     root = work_root(app)
     removed: list[str] = []
     if not root.exists():
         return removed
     for folder in root.glob("job-*"):
-        lock = folder / LOCK_FILE
-        try:
-            handle = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
-        except OSError:
-            services.remove_folder(folder)
-            removed.append(folder.name)
+        if not folder.is_dir():
             continue
+        handle = os.open(root / f"{folder.name}.lock", os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             continue  # a live job holds it
+        else:
+            services.remove_folder(folder)
+            removed.append(folder.name)
         finally:
             os.close(handle)
-        services.remove_folder(folder)
-        removed.append(folder.name)
     return removed
 
 
@@ -118,20 +122,18 @@ def run_next(app: Flask, *, worker: str, job_id: int | None = None) -> int | Non
                               message="the job failed because of an internal error")
             session.commit()
         finally:
-            os.close(holder)
             services.remove_folder(settings.work_root / f"job-{claimed}")
+            os.close(holder)
         return claimed
     finally:
         session.close()
 
 
 def _hold_folder(root: Path, job_id: int) -> int:
-    """Lock a file beside the job folder's contents so no starting worker removes it."""
+    """Lock the job's folder (before it exists) so that no starting worker removes it."""
     root.mkdir(parents=True, exist_ok=True)
     root.chmod(0o711)
-    folder = root / f"job-{job_id}"
-    folder.mkdir(mode=0o700, exist_ok=True)
-    handle = os.open(folder / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+    handle = os.open(_lock_path(root, job_id), os.O_RDWR | os.O_CREAT, 0o600)
     fcntl.flock(handle, fcntl.LOCK_EX)
     return handle
 
@@ -141,6 +143,7 @@ def start_inline(app: Flask, job_id: int) -> threading.Thread:
 
     def work() -> None:
         with app.app_context():
+            clean_stale_folders(app)  # a crashed process of this instance may have left one
             run_next(app, worker=worker_name("inline"), job_id=job_id)
 
     thread = threading.Thread(target=work, name=f"workspace-job-{job_id}", daemon=True)

@@ -180,8 +180,8 @@ def workspace_submit(permit_id: int) -> WerkzeugResponse:
                               name=body.name, script=body.script, now=utcnow())
     db.commit()
     _start(job.id)
-    flash(_("Jobbet er sendt. Det kører i det sikre miljø; genindlæs siden for at se status."),
-          "success")
+    flash(_("Jobbet er sendt. Det kører i det sikre miljø; siden viser resultatet, når det er "
+            "færdigt."), "success")
     return redirect(url_for("workspace.workspace_page", permit_id=permit_id) + f"#job-{job.id}")
 
 
