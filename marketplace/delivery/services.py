@@ -197,6 +197,11 @@ def require_downloadable_permit(permit: Permit) -> None:
             title="Record-level data stays in the secure processing environment")
 
 
+def is_record_level(session: Session, *, extract: Extract) -> bool:
+    """Whether the extract's permit is to pseudonymised data (analysed in the workspace only)."""
+    return access_services.require_permit(session, permit_id=extract.permit_id).pseudonymised
+
+
 # --- the job ---------------------------------------------------------------------------------
 
 

@@ -187,3 +187,15 @@ def test_the_extracts_page_points_record_level_permits_to_the_workspace(client, 
     login(world.company_user)
     page = client.get("/extracts").get_data(as_text=True)
     assert f'href="/workspace/{permit.id}"' in page
+
+
+def test_an_extract_page_of_record_level_data_links_the_workspace_not_downloads(
+        client, session, world, company_headers, build, login):
+    permit = world.make_permit()
+    extract_id = _order(client, permit, company_headers).get_json()["id"]
+    build(extract_id)
+    permit.pseudonymised = True
+    session.commit()
+    login(world.company_user)
+    page = client.get(f"/extracts/{extract_id}").get_data(as_text=True)
+    assert f'href="/workspace/{permit.id}"' in page and "format=parquet" not in page
