@@ -1,9 +1,10 @@
 """Request models of the secure processing environment's API."""
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic_core import PydanticCustomError
 
 from marketplace.web.api import Body, FreeText, Id, Out
 
@@ -28,11 +29,25 @@ class DummyQuery(BaseModel):
     format: Literal["parquet", "csv"] = "parquet"
 
 
+def _plain_text(value: str) -> str:
+    # The database cannot hold NUL characters, and a lone surrogate is no UTF-8 text.
+    if "\x00" in value:
+        raise PydanticCustomError("nul_in_text", "må ikke indeholde NUL-tegn")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise PydanticCustomError("string_unicode", "skal være gyldig Unicode-tekst") from None
+    return value
+
+
+PlainText = AfterValidator(_plain_text)
+
+
 class JobIn(Body):
     """A script to run against the permit's data (Python source)."""
 
-    name: FreeText(200, min_length=1)  # type: ignore[valid-type]
-    script: str = Field(min_length=1, max_length=MAX_SCRIPT_CHARS)
+    name: Annotated[FreeText(200, min_length=1), PlainText]  # type: ignore[misc]
+    script: Annotated[str, Field(min_length=1, max_length=MAX_SCRIPT_CHARS), PlainText]
 
 
 class CheckOut(Out):

@@ -79,6 +79,9 @@ def test_unknown_and_anonymised_permits(client, world, company) -> None:
     ({"name": "Borger 010180-1234", "script": "print(1)"}, "name"),
     ({"name": "x", "script": "print(1)", "sudo": True}, "sudo"),
     ({"name": ["x"], "script": "print(1)"}, "name"),
+    ({"name": "x", "script": "print(1)\x00"}, "script"),
+    ({"name": "a\x00b", "script": "print(1)"}, "name"),
+    ({"name": "x", "script": "print('\ud800')"}, "script"),
 ])
 def test_bad_job_bodies_are_422_in_the_callers_language(client, session, world, company, body,
                                                         field) -> None:
