@@ -46,7 +46,7 @@ PlainText = AfterValidator(_plain_text)
 class JobIn(Body):
     """A script to run against the permit's data (Python source)."""
 
-    name: Annotated[FreeText(200, min_length=1), PlainText]  # type: ignore[misc]
+    name: Annotated[FreeText(200, min_length=1), PlainText]  # type: ignore[valid-type]
     script: Annotated[str, Field(min_length=1, max_length=MAX_SCRIPT_CHARS), PlainText]
 
 
