@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shlex
 import signal
 import subprocess
 import threading
@@ -184,6 +185,60 @@ def output_usage(output_dir: Path) -> tuple[int, int]:
     return total, entries
 
 
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+
+
+@dataclass
+class JobCgroups:
+    """Per-job control groups, where the host lets this process make them: memory (the total
+    of all the script's processes, tmpfs included) and process count. Rlimits bound each
+    process; these bound the job as a whole. Empty where cgroups are not writable."""
+
+    folders: list[Path]
+
+    @classmethod
+    def create(cls, name: str, limits: Limits, root: Path = CGROUP_ROOT) -> JobCgroups:
+        made: list[Path] = []
+        settings = {
+            "memory": {"memory.limit_in_bytes": limits.memory_mb * 1024 * 1024},
+            "pids": {"pids.max": limits.processes},
+        }
+        for controller, values in settings.items():
+            parent = root / controller  # cgroup v1, one hierarchy per controller
+            if not (parent / "cgroup.procs").exists() or not os.access(parent, os.W_OK):
+                continue
+            folder = parent / name
+            try:
+                folder.mkdir(exist_ok=True)
+                for file, value in values.items():
+                    (folder / file).write_text(str(value))
+            except OSError:
+                with contextlib.suppress(OSError):
+                    folder.rmdir()
+                continue
+            made.append(folder)
+        return cls(made)
+
+    def enter_command(self) -> list[str]:
+        """A prefix that moves the command into the groups before it starts."""
+        if not self.folders:
+            return []
+        moves = " && ".join(f"echo $$ > {shlex.quote(str(f / 'cgroup.procs'))}"
+                            for f in self.folders)
+        return ["/bin/sh", "-c", f'{moves} && exec "$@"', "sandbox"]
+
+    def remove(self) -> None:
+        for folder in self.folders:
+            for _ in range(50):  # the last processes may still be on their way out
+                if not folder.exists():
+                    break
+                try:
+                    folder.rmdir()
+                    break
+                except OSError:
+                    time.sleep(0.1)
+
+
 def run_script(script: str, *, environment: Path, data: Mapping[str, Path], work_dir: Path,
                output_dir: Path, limits: Limits, uid: int | None = None,
                should_stop: Callable[[], bool] | None = None,
@@ -200,6 +255,19 @@ def run_script(script: str, *, environment: Path, data: Mapping[str, Path], work
         os.chown(script_path, uid, uid)
     command = bwrap_command(environment=environment, script=script_path, data=data,
                             output_dir=output_dir, limits=limits, uid=uid)
+    cgroups = JobCgroups.create(f"marketplace-{work_dir.name}-{os.getpid()}", limits)
+    try:
+        return _run(command, work_dir=work_dir, output_dir=output_dir, limits=limits,
+                    should_stop=should_stop, poll_seconds=poll_seconds,
+                    prefix=cgroups.enter_command())
+    finally:
+        cgroups.remove()
+
+
+def _run(command: list[str], *, work_dir: Path, output_dir: Path, limits: Limits,
+         should_stop: Callable[[], bool] | None, poll_seconds: float, prefix: list[str]
+         ) -> SandboxRun:
+    command = prefix + command
     started = time.monotonic()
     try:
         # The command is ours; the company's script is only a file the sandbox reads.

@@ -182,3 +182,20 @@ def test_shared_memory_and_tmp_are_bounded_and_dev_is_read_only(run) -> None:
     assert result.succeeded, result.log
     assert "took 64 MB" not in result.log
     assert "/dev refused 30" in result.log  # read-only file system
+
+
+def test_processes_together_stay_within_the_memory_limit(run) -> None:
+    limits = Limits(**{**SMALL.__dict__, "memory_mb": 256})
+    if not sandbox.JobCgroups.create("marketplace-probe", limits).folders:
+        pytest.skip("this host does not let the worker create memory control groups; "
+                    "each process is still bounded by RLIMIT_AS")
+    sandbox.JobCgroups.create("marketplace-probe", limits).remove()
+    script = ("import os, time\nkids = []\nfor _ in range(6):\n    pid = os.fork()\n"
+              "    if pid == 0:\n        block = bytearray(100 * 1024 * 1024)\n"
+              "        for i in range(0, len(block), 4096):\n            block[i] = 1\n"
+              "        time.sleep(2)\n        os._exit(0)\n    kids.append(pid)\n"
+              "codes = [os.waitpid(p, 0)[1] for p in kids]\n"
+              "print('killed', sum(1 for c in codes if c == 9))\n")
+    result, _ = run(script, limits=limits)
+    assert "killed 0" not in result.log, result.log
+    assert not list((sandbox.CGROUP_ROOT / "memory").glob("marketplace-job-*"))
