@@ -207,3 +207,17 @@ def test_pages_refuse_other_companies_and_unknown_permits(client, session, world
     session.expire_all()
     assert session.get(WorkspaceJob, job.id).status == "queued"
     assert session.query(WorkspaceJob).count() == 1
+
+
+def test_the_operator_reads_a_workspace_but_runs_nothing(client, session, world, login,
+                                                          make_org, make_user) -> None:
+    permit = world.make_permit(pseudonymised=True)
+    login(make_user(make_org(kind="operator", slug="ops"), role="operator"))
+    assert client.get(f"/api/v1/permits/{permit.id}/workspace").status_code == 200
+    page = client.get(f"/workspace/{permit.id}").get_data(as_text=True)
+    assert "Kør scriptet" not in page
+    token = client.get("/api/v1/me").get_json()["csrf_token"]
+    refused = client.post(f"/api/v1/permits/{permit.id}/jobs", headers={"X-CSRF-Token": token},
+                          json={"name": "x", "script": "print(1)"})
+    assert refused.status_code == 403
+    assert session.query(WorkspaceJob).count() == 0
