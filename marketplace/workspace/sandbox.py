@@ -36,9 +36,10 @@ CPR_PLACEHOLDER = "[CPR]"
 SANDBOX_TMP = "/tmp"  # noqa: S108 - the sandbox's own private tmpfs, not the host's
 SANDBOX_SHM = "/dev/shm"  # noqa: S108 - likewise
 
-# Ten digits with at most one separator (space, dash, dot, slash) between any two: every
-# spelling the leak scan knows, and those it missed ("0101 80-1234", "01.01.80.1234", ...).
-_CPR_LIKE = re.compile(r"(?<![\d])(?:\d[ \t./-]?){9}\d(?![\d])")
+# Ten digits with at most one separator (space, dash of any length, dot, slash, underscore)
+# between any two: every spelling the leak scan knows, and those it missed ("0101 80-1234",
+# "01.01.80.1234", "010180–1234", full-width digits, ...).
+_CPR_LIKE = re.compile(r"(?<![\d])(?:\d[ \t./_\-\u2010-\u2015\u2212]?){9}\d(?![\d])")
 
 Outcome = Literal["finished", "failed", "timed_out", "cancelled", "cpu_exceeded",
                   "file_too_large", "output_too_large", "killed", "not_started"]
@@ -79,7 +80,7 @@ def scrub_cprs(text: str) -> str:
     """Replace every CPR-like number in any spelling (a valid date and century) by [CPR]."""
 
     def replace(match: re.Match[str]) -> str:
-        digits = re.sub(r"\D", "", match.group(0))
+        digits = "".join(str(int(c)) for c in match.group(0) if c.isdigit())
         return CPR_PLACEHOLDER if is_valid_cpr(digits) else match.group(0)
 
     return _CPR_LIKE.sub(replace, text)

@@ -134,10 +134,12 @@ def test_a_script_that_runs_forever_is_stopped(run) -> None:
 
 def test_cprs_in_the_log_are_scrubbed(run) -> None:
     result, _ = run("for cpr in ['0101801234', '010180-1234', '010180 1234', '01.01.80-1234',\n"
-                    "            '01 01 80 12 34', '0101 80-1234']:\n"
+                    "            '01 01 80 12 34', '0101 80-1234', '010180\u20131234',\n"
+                    "            '01/01/80_1234', '\uff10\uff11\uff10\uff11\uff18\uff10"
+                    "\uff11\uff12\uff13\uff14']:\n"
                     "    print('person', cpr)\nprint('sum 0.1234567890')")
-    assert result.succeeded
-    assert result.log.count("[CPR]") == 6 and "1234\n" not in result.log
+    assert result.succeeded, result.log
+    assert result.log.count("[CPR]") == 9 and "1234\n" not in result.log
     assert "0.1234567890" in result.log
 
 
