@@ -5,7 +5,14 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export MARKETPLACE_INSTANCE_PATH ?= $(CURDIR)/instance
 
-.PHONY: run test lint drift unit bench-quick provider clean
+.PHONY: run test lint drift unit bench-quick provider clean analysis-env
+
+# The secure processing environment's analysis environment: a separate venv from Debian's
+# Python (readable by the sandbox's unprivileged users), with the published, pinned packages.
+ANALYSIS_BASE_PYTHON ?= /usr/bin/python3
+ANALYSIS_VENV := .analysis-venv
+ANALYSIS_REQUIREMENTS := marketplace/workspace/analysis-requirements.txt
+ANALYSIS_STAMP := $(ANALYSIS_VENV)/.installed
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -13,7 +20,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-run: $(STAMP)
+$(ANALYSIS_STAMP): $(ANALYSIS_REQUIREMENTS)
+	test -d $(ANALYSIS_VENV) || $(ANALYSIS_BASE_PYTHON) -m venv $(ANALYSIS_VENV)
+	$(ANALYSIS_VENV)/bin/pip install --quiet -r $(ANALYSIS_REQUIREMENTS)
+	touch $@
+
+analysis-env: $(ANALYSIS_STAMP)
+
+run: $(STAMP) analysis-env
 	$(BIN)/marketplace db upgrade
 	$(BIN)/marketplace demo
 	@$(BIN)/marketplace dev-provider --port 9400 & echo $$! > $(MARKETPLACE_INSTANCE_PATH)/provider.pid
@@ -35,8 +49,8 @@ bench-quick: $(STAMP)
 
 # The whole suite: lint, schema drift, unit and PostgreSQL tests (when
 # MARKETPLACE_TEST_POSTGRES_URL is set) and the browser tests in Debian's Chromium.
-test: $(STAMP) lint drift
+test: $(STAMP) analysis-env lint drift
 	$(BIN)/pytest
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(ANALYSIS_VENV) .pytest_cache .ruff_cache

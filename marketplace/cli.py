@@ -19,7 +19,7 @@ from marketplace.identity import services as identity
 from marketplace.identity.models import ORG_KINDS, ROLES
 from marketplace.security import current_keyring
 
-DEMO_ORDER = ("catalog", "consent", "access", "testbeds", "delivery", "growth")
+DEMO_ORDER = ("catalog", "consent", "access", "testbeds", "delivery", "workspace", "growth")
 
 
 def _echo_json(data: Any) -> None:

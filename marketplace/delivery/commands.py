@@ -1,4 +1,5 @@
-"""`marketplace worker [--once]`: builds queued extracts, with a progress bar per extract."""
+"""`marketplace worker [--once]`: builds queued extracts (with a progress bar per extract) and
+runs queued workspace jobs."""
 from __future__ import annotations
 
 import json
@@ -10,16 +11,20 @@ from flask.cli import with_appcontext
 from tqdm import tqdm
 
 from marketplace.delivery import jobs
+from marketplace.workspace import jobs as workspace_jobs
 
 
 @click.command("worker")
-@click.option("--once", is_flag=True, help="Build every waiting extract, then exit.")
+@click.option("--once", is_flag=True,
+              help="Build every waiting extract and run every waiting job, then exit.")
 @click.option("--poll-seconds", default=2.0, show_default=True, type=click.FloatRange(0.1, 60))
 @with_appcontext
 def worker(once: bool, poll_seconds: float) -> None:
-    """Run queued extract jobs (and take over jobs whose worker stopped)."""
+    """Run queued extract and workspace jobs (and take over jobs whose worker stopped)."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     name = jobs.worker_name()
+    # Prepared data of a worker that died must not stay on disk.
+    workspace_jobs.clean_stale_folders(app)
     built = 0
     bars: dict[int, tqdm] = {}
 
@@ -35,6 +40,9 @@ def worker(once: bool, poll_seconds: float) -> None:
             bar.close()
         bars.clear()
         if extract_id is not None:
+            built += 1
+            continue
+        if workspace_jobs.run_next(app, worker=name) is not None:
             built += 1
             continue
         if once:

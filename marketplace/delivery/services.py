@@ -139,6 +139,7 @@ def request_extract(session: Session, *, actor: Principal, permit_id: int,
     """
     permit = access_services.require_usable_permit(session, permit_id=permit_id, actor=actor,
                                                    now=now)
+    require_downloadable_permit(permit)
     entry = _permitted_entry(permit, dataset_id)
     dataset = catalog_services.require_dataset(session, dataset_id=entry["dataset_id"])
     if dataset.status == "retired":
@@ -182,6 +183,23 @@ def retry_extract(session: Session, *, actor: Principal, extract_id: int, now: d
     audit.record_audit(session, actor=actor, action="extract.retried",
                                  subject_type="extract", subject_id=str(extract.id), details={})
     return extract
+
+
+def require_downloadable_permit(permit: Permit) -> None:
+    """Raise Conflict for a permit to pseudonymised (record-level) data: such data stays in
+    the secure processing environment (EHDS Art. 73) and is analysed in the permit's workspace.
+    """
+    if permit.pseudonymised:
+        raise Conflict(
+            f"pseudonymised record-level data cannot be downloaded; analyse it in the secure "
+            f"processing environment at /workspace/{permit.id} "
+            f"(API: /api/v1/permits/{permit.id}/workspace)",
+            title="Record-level data stays in the secure processing environment")
+
+
+def is_record_level(session: Session, *, extract: Extract) -> bool:
+    """Whether the extract's permit is to pseudonymised data (analysed in the workspace only)."""
+    return access_services.require_permit(session, permit_id=extract.permit_id).pseudonymised
 
 
 # --- the job ---------------------------------------------------------------------------------
@@ -418,8 +436,9 @@ def _require_downloadable(session: Session, *, actor: Principal, extract_id: int
     extract = require_extract(session, extract_id=extract_id)
     if not actor.belongs_to(extract.company_org_id):
         raise Forbidden("only the company holding the permit may download its extracts")
-    access_services.require_usable_permit(session, permit_id=extract.permit_id, actor=actor,
-                                          now=now)
+    permit = access_services.require_usable_permit(session, permit_id=extract.permit_id,
+                                                   actor=actor, now=now)
+    require_downloadable_permit(permit)
     if extract.status != "succeeded" or not extract.path:
         raise Conflict(f"the extract is not ready (status {extract.status})")
     return extract

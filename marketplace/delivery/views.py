@@ -148,7 +148,9 @@ def extracts_order() -> Response:
 @bp.get("/extracts/<int:extract_id>")
 @login_required(kinds=("staff",))
 def extract_page(extract_id: int) -> str:
-    extract = services.require_visible_extract(get_session(), extract_id=extract_id,
+    db = get_session()
+    extract = services.require_visible_extract(db, extract_id=extract_id,
                                                actor=current_principal())
     return render_template("delivery/extract.html", extract=extract,
+                           record_level=services.is_record_level(db, extract=extract),
                            signing_key=services.signing_key(current_keyring()))

@@ -30,6 +30,7 @@ _NAV: tuple[tuple[str, str, frozenset[str]], ...] = (
     ("/requests", "Ansøgninger", frozenset({"company_member", "holder_admin", "reviewer",
                                            "operator"})),
     ("/extracts", "Udtræk", frozenset({"company_member", "operator"})),
+    ("/workspace", "Analysemiljø", frozenset({"company_member", "operator"})),
     ("/reviews", "Sagsbehandling", frozenset({"holder_admin", "reviewer", "operator"})),
     ("/test-environments", "Testmiljøer", frozenset({"*"})),
     ("/matches", "Find testmiljø", frozenset({"company_member", "operator"})),

@@ -94,7 +94,8 @@ def world(session: Session, make_org: Callable[..., Organisation],
     def make_permit(*, columns: list[str] | None = None, cohort: dict | None = None,
                     approved_at: datetime | None = None, valid_for: timedelta = timedelta(days=90),
                     k_min: int | None = None, datasets: list[Dataset] | None = None,
-                    company_org: Organisation | None = None) -> Permit:
+                    company_org: Organisation | None = None,
+                    pseudonymised: bool = False) -> Permit:
         approved = approved_at or utcnow() - timedelta(minutes=1)
         owner = company_org or company
         chosen = datasets or [dataset]
@@ -107,7 +108,8 @@ def world(session: Session, make_org: Callable[..., Organisation],
         session.flush()
         permit = Permit(
             access_request_id=request.id, company_org_id=owner.id, purpose="company_research",
-            datasets=entries, cohort=cohort or {}, k_min=k_min, pseudonymised=True, duties=[],
+            datasets=entries, cohort=cohort or {}, k_min=k_min, pseudonymised=pseudonymised,
+            duties=[],
             policy_version="test", approved_at=approved, valid_until=approved + valid_for)
         session.add(permit)
         session.flush()

@@ -159,3 +159,43 @@ def test_the_order_form_needs_its_csrf_token(client, world, login):
 def test_the_extract_page_needs_a_signed_in_staff_member(client, world):
     response = client.get("/extracts")
     assert response.status_code == 302 and "/auth/login" in response.headers["Location"]
+
+
+def test_record_level_data_is_neither_ordered_nor_downloaded_but_analysed_in_the_workspace(
+        client, session, world, company_headers, build):
+    permit = world.make_permit(pseudonymised=True)
+    refused = _order(client, permit, company_headers)
+    assert refused.status_code == 409
+    assert refused.mimetype == "application/problem+json"
+    assert f"/workspace/{permit.id}" in refused.get_json()["detail"]
+    # An extract built before the rule (anonymised permit turned record-level) stays inside.
+    earlier = world.make_permit()
+    extract_id = _order(client, earlier, company_headers).get_json()["id"]
+    build(extract_id)
+    earlier.pseudonymised = True
+    session.commit()
+    for fmt in ("parquet", "csv"):
+        response = client.get(f"/api/v1/extracts/{extract_id}/data?format={fmt}",
+                              headers=company_headers)
+        assert response.status_code == 409
+        assert f"/workspace/{earlier.id}" in response.get_json()["detail"]
+        assert b"PAR1" not in response.data
+
+
+def test_the_extracts_page_points_record_level_permits_to_the_workspace(client, world, login):
+    permit = world.make_permit(pseudonymised=True)
+    login(world.company_user)
+    page = client.get("/extracts").get_data(as_text=True)
+    assert f'href="/workspace/{permit.id}"' in page
+
+
+def test_an_extract_page_of_record_level_data_links_the_workspace_not_downloads(
+        client, session, world, company_headers, build, login):
+    permit = world.make_permit()
+    extract_id = _order(client, permit, company_headers).get_json()["id"]
+    build(extract_id)
+    permit.pseudonymised = True
+    session.commit()
+    login(world.company_user)
+    page = client.get(f"/extracts/{extract_id}").get_data(as_text=True)
+    assert f'href="/workspace/{permit.id}"' in page and "format=parquet" not in page
