@@ -193,12 +193,12 @@ class ClassTable:
             else:
                 record = np.zeros(0, dtype=np.uint64)
         person_class, _ = pd.factorize(record)
-        persons_per_class = np.bincount(person_class, minlength=int(person_class.max(initial=-1)) + 1)
+        persons_per_class = np.bincount(person_class,
+                                        minlength=int(person_class.max(initial=-1)) + 1)
         return person_class.astype(np.int64), persons_per_class.astype(np.int64)
 
     def _evaluate_persons(self, node: Sequence[int], requirement: Requirement) -> NodeOutcome:
         person_class, persons = self.person_classes(node)
-        n_classes = len(persons)
         ok = persons >= requirement.k
         class_of_entry = person_class[self.persons]
         for name, l_min in requirement.l_diversity.items():
@@ -327,7 +327,8 @@ def _diverse_in_persons(class_of_entry: np.ndarray, person_of_entry: np.ndarray,
     """Per class: at least `l_min` distinct values, each missing from >= l_min - 1 persons."""
     n = len(persons_per_class)
     span = int(values.max(initial=0)) + 1
-    holders = pd.unique(person_of_entry.astype(np.int64) * span + values)
+    known = values >= 0  # entries of datasets without the column hold no value
+    holders = pd.unique(person_of_entry[known].astype(np.int64) * span + values[known])
     person, value = holders // span, holders % span
     # The persons of one class are consecutive entries' persons: map person -> class.
     class_of_person = np.zeros(int(person_of_entry.max(initial=-1)) + 1, dtype=np.int64)
