@@ -171,21 +171,26 @@ class ClassTable:
         return self._cache[key]
 
     def _level_hashes(self, column: int, level: int) -> np.ndarray:
+        """Every entry's label at one level of one column, hashed with a hash of its own per
+        column (computed once, reused by all nodes)."""
         key = (column, level)
         if key not in self._hash_cache:
             codes = self._level_codes(column, level).astype(np.uint64)
-            self._hash_cache[key] = _mix(codes + np.uint64((column + 1) * 0x9E3779B97F4A7C15
-                                                           % 2**64))
+            with np.errstate(over="ignore"):
+                salted = codes + np.uint64((column + 1) * 0x9E3779B97F4A7C15 % 2**64)
+            self._hash_cache[key] = _mix(salted)
         return self._hash_cache[key]
 
     def person_classes(self, node: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
         """Group the persons by their whole record at `node`: (class of each person, persons per
         class)."""
-        entry = np.zeros(len(self.rows), dtype=np.uint64)
         with np.errstate(over="ignore"):
+            # A row tuple's hash: the sum of independent per-column hashes, mixed once more so
+            # that the sum over a person's rows does not mix labels across rows.
+            entry = np.zeros(len(self.rows), dtype=np.uint64)
             for column, level in enumerate(node):
-                entry = _mix(entry * np.uint64(0x100000001B3) ^ self._level_hashes(column, level))
-            weighted = entry * self.rows.astype(np.uint64)
+                entry += self._level_hashes(column, level)
+            weighted = _mix(entry) * self.rows.astype(np.uint64)
             if len(weighted):
                 record = np.add.reduceat(weighted, self.person_starts)
                 # The row count joins the fingerprint, so records of different length never meet.
