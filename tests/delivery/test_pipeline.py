@@ -232,3 +232,33 @@ def test_dask_on_a_local_cluster_gives_the_same_output_as_pandas():
     assert len(got) == 1 and seen == [(p, n) for p in (1, 2) for n in range(4)]
     pd.testing.assert_frame_equal(pipeline.concat_released(
         pipeline.ReleasedChunk(frame=f, subject_keys=np.array([])) for f in got), expected)
+
+
+def test_what_the_company_received_under_another_permit_joins_the_record():
+    frame = synthetic.admissions(1_500, 600, seed=12).drop_duplicates("_subject_key")
+    first = plan_for(5, permitted=("cpr", "birth_date", "sex"), key=b"1" * 32)
+    second = plan_for(5, permitted=("cpr", "postcode"), key=b"2" * 32)
+    first_decision, first_out = run(frame, first)
+    alone, _ = run(frame, second)
+    companion = pipeline.Companion(frames=lambda: [frame], plan=first,
+                                   fixed=first_decision.levels)
+    released = pipeline.run_pandas(lambda: [frame], second, companions=[companion])
+    joined = released.decision
+    second_out = pipeline.concat_released(released.chunks)
+    assert joined.datasets_assessed == 2
+    assert (joined.anonymisation.node, joined.anonymisation.rows_suppressed) != (
+        alone.anonymisation.node, alone.anonymisation.rows_suppressed)
+    # Linked through the platform's knowledge, the two files together still hold every
+    # person's whole record in at least k persons.
+    who_first = pseudonymise(frame["_subject_key"], key=first.pseudonym_key).astype(str)
+    who_second = pseudonymise(frame["_subject_key"], key=second.pseudonym_key).astype(str)
+    person = dict(zip(who_second, frame["_subject_key"].astype(str), strict=True))
+    first_person = dict(zip(who_first, frame["_subject_key"].astype(str), strict=True))
+    a = first_out.assign(person=first_out["pseudonym"].astype(str).map(first_person))
+    b = second_out.assign(person=second_out["pseudonym"].astype(str).map(person))
+    labels = a["birth_date"].astype("string") + a["sex"].astype("string")
+    record_a = labels.groupby(a["person"]).agg(lambda s: "#".join(sorted(s)))
+    record_b = b["postcode"].astype("string").groupby(b["person"]).agg(
+        lambda s: "#".join(sorted(s)))
+    union = (record_a.reindex(record_b.index).fillna("") + "|" + record_b)
+    assert union.map(union.value_counts()).min() >= 5
