@@ -107,16 +107,17 @@ def rule_for(column: Mapping) -> Rule:
     return Rule(column=column["name"], kind=spec.get("kind", "none"), spec=spec)
 
 
-def _from_distinct(codes: np.ndarray, labels: np.ndarray, index: pd.Index) -> pd.Series:
+def _from_distinct(codes: np.ndarray, labels: np.ndarray | pd.Index, index: pd.Index
+                   ) -> pd.Series:
     """Build a categorical from per-row codes into `labels` (labels of distinct raw values).
 
     Several raw values may share a label; codes are remapped so categories stay unique.
     """
-    labels = pd.Index(labels).fillna(MISSING).astype(str)
+    text = pd.Index(labels).fillna(MISSING).astype(str)
     if (codes < 0).any():
-        codes = np.where(codes >= 0, codes, len(labels))
-        labels = labels.append(pd.Index([MISSING]))
-    label_codes, categories = pd.factorize(labels, sort=True)
+        codes = np.where(codes >= 0, codes, len(text))
+        text = text.append(pd.Index([MISSING]))
+    label_codes, categories = pd.factorize(text, sort=True)
     remapped = label_codes[codes]
     return pd.Series(
         pd.Categorical.from_codes(remapped, categories=pd.Index(categories), validate=False),

@@ -145,7 +145,7 @@ class ClassTable:
         self.sensitive = {name: pd.factorize(table[name])[0].astype(np.int32)[order]
                           for name in sensitive}
         self.total_rows = int(self.rows.sum())
-        if self.persons is not None:
+        if self.persons is not None and self.person_numbers is not None:
             self.n_persons = len(self.person_numbers)
             self.person_starts = np.flatnonzero(
                 np.r_[True, self.persons[1:] != self.persons[:-1]]) if len(self.persons) else (
@@ -203,6 +203,7 @@ class ClassTable:
         return person_class.astype(np.int64), persons_per_class.astype(np.int64)
 
     def _evaluate_persons(self, node: Sequence[int], requirement: Requirement) -> NodeOutcome:
+        assert self.persons is not None
         person_class, persons = self.person_classes(node)
         ok = persons >= requirement.k
         class_of_entry = person_class[self.persons]

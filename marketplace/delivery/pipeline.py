@@ -313,10 +313,11 @@ def cohort_mask(
 def selection_mask(frame: pd.DataFrame, plan: ExtractPlan) -> tuple[np.ndarray, int, int]:
     """Rows with consent (as of approval) that meet the cohort, and the rows dropped by each."""
     consent = np.ones(len(frame), dtype=bool)
-    if plan.include is not None and SUBJECT_KEY in frame:
+    include = plan.include
+    if include is not None and SUBJECT_KEY in frame:
         # Consent is a property of the person: evaluate it once per distinct subject key.
         consent = _on_distinct(frame[SUBJECT_KEY],
-                               lambda keys: plan.include(pd.Series(keys.astype("str"))))
+                               lambda keys: include(pd.Series(keys.astype("str"))))
     cohort = cohort_mask(
         frame, columns=plan.columns, cohort=plan.cohort, reference_date=plan.reference_date
     )
@@ -526,8 +527,8 @@ def decide(parts: list[TablePart], plan: ExtractPlan,
         for h in hierarchies if h.name == own_dimension[rule.column]
     }
     kept_keys = np.zeros(0, dtype=np.int64)
-    if by_person:
-        kept = np.isin(own_persons, result.kept_persons)
+    if own_persons is not None and own_rows is not None and result.kept_persons is not None:
+        kept = _sorted_member(own_persons, result.kept_persons)
         own_suppressed = int(own_rows[~kept].sum())
     else:
         own_suppressed = result.rows_suppressed
