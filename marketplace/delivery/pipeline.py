@@ -41,6 +41,8 @@ DEFAULT_SHIFT_DAYS = 30
 # Released rows are put in keyed order one bucket at a time; a bucket holds at most this many.
 ORDER_BUCKET_ROWS = 4_000_000
 ROW_GROUP_ROWS = 262_144
+# Selections up to this many rows stay prepared between the passes instead of being read again.
+KEPT_BETWEEN_PASSES_ROWS = 2_000_000
 _PLACEHOLDER = ""  # the label of a quasi-identifier in entries of a dataset that lacks it
 _CODE_TYPES = ("string", "category")
 _SEX = {"m": "male", "male": "male", "mand": "male", "k": "female", "f": "female",
@@ -372,23 +374,49 @@ def _person_hash(keys: pd.Series) -> np.ndarray:
     return np.where(codes >= 0, numbers[np.maximum(codes, 0)], 0).astype(np.uint64)
 
 
-def class_table_part(frame: pd.DataFrame, plan: ExtractPlan) -> TablePart:
-    """Pass 1 on one chunk: its contribution to the class table (categorical, deduplicated)."""
+@dataclass(frozen=True)
+class Prepared:
+    """One chunk filtered and generalised to the descriptor's level: what both passes start
+    from (kept between them when the extract is small enough, see `run_pandas`)."""
+
+    selected: pd.DataFrame
+    positions: np.ndarray  # of the selected rows within the chunk
+    labels: dict[str, pd.Series]
+    persons: np.ndarray
+    rows_read: int
+    rows_without_consent: int
+    rows_outside_cohort: int
+
+
+def prepare(frame: pd.DataFrame, plan: ExtractPlan) -> Prepared:
+    """Select (consent, cohort) and generalise one chunk to the descriptor's level."""
     mask, without_consent, outside_cohort = selection_mask(frame, plan)
-    selected = frame.loc[mask]
+    positions = np.flatnonzero(mask)
+    selected = frame.iloc[positions]
+    persons = (_person_hash(selected[SUBJECT_KEY]) if SUBJECT_KEY in selected
+               else np.zeros(len(selected), dtype=np.uint64))
+    return Prepared(selected=selected, positions=positions,
+                    labels=base_generalised(selected, plan), persons=persons,
+                    rows_read=len(frame), rows_without_consent=without_consent,
+                    rows_outside_cohort=outside_cohort)
+
+
+def class_table_part(frame: pd.DataFrame | Prepared, plan: ExtractPlan) -> TablePart:
+    """Pass 1 on one chunk: its contribution to the class table (categorical, deduplicated)."""
+    prepared = frame if isinstance(frame, Prepared) else prepare(frame, plan)
+    selected = prepared.selected
     parts: dict[str, pd.Series | np.ndarray] = {
-        name: series.reset_index(drop=True)
-        for name, series in base_generalised(selected, plan).items()
+        name: series.reset_index(drop=True) for name, series in prepared.labels.items()
     }
     if SUBJECT_KEY in selected:
-        parts[kanon.PERSON] = _person_hash(selected[SUBJECT_KEY])
+        parts[kanon.PERSON] = prepared.persons
     for name in plan.l_diversity:
         parts[name] = _as_category(selected[name].astype(str)).reset_index(drop=True)
     parts[kanon.ROWS] = np.ones(len(selected), dtype=np.int32)
     table = pd.DataFrame(parts, index=pd.RangeIndex(len(selected)))
-    merged = _merge_parts([TablePart(table, len(frame))])
-    return replace(merged, rows_without_consent=without_consent,
-                   rows_outside_cohort=outside_cohort)
+    merged = _merge_parts([TablePart(table, prepared.rows_read)])
+    return replace(merged, rows_without_consent=prepared.rows_without_consent,
+                   rows_outside_cohort=prepared.rows_outside_cohort)
 
 
 def _merge_parts(parts: Sequence[TablePart], *, deduplicate: bool = True) -> TablePart:
@@ -614,19 +642,16 @@ def _in_bucket(order: np.ndarray, bucket: tuple[int, int]) -> np.ndarray:
     return (top * np.uint64(buckets)) >> np.uint64(32) == np.uint64(number)
 
 
-def release_chunk(frame: pd.DataFrame, plan: ExtractPlan, decision: Decision, *,
+def release_chunk(frame: pd.DataFrame | Prepared, plan: ExtractPlan, decision: Decision, *,
                   first_row: int = 0, bucket: tuple[int, int] = (0, 1)) -> ReleasedChunk:
     """Pass 2 on one chunk (whose first row is row `first_row` of the data version): the
     de-identified rows of `bucket` that may leave, or raise LeakFound."""
-    mask = selection_mask(frame, plan)[0]
-    positions = np.flatnonzero(mask)
-    selected = frame.iloc[positions]
-    labels = base_generalised(selected, plan)
+    prepared = frame if isinstance(frame, Prepared) else prepare(frame, plan)
+    selected, positions, persons = prepared.selected, prepared.positions, prepared.persons
+    labels = dict(prepared.labels)
     rules = plan.quasi_identifiers
     for rule, level in zip(rules, decision.anonymisation.node, strict=True):
         labels[rule.column] = generalise.apply_level(labels[rule.column], rule, level)
-    persons = (_person_hash(selected[SUBJECT_KEY]) if SUBJECT_KEY in selected
-               else np.zeros(len(selected), dtype=np.uint64))
     if decision.kept_persons is not None:
         keep = _sorted_member(persons, decision.kept_persons)
     elif rules:
@@ -710,7 +735,7 @@ def _with_offsets(frames: Iterable[pd.DataFrame]) -> Iterator[tuple[pd.DataFrame
         first += len(frame)
 
 
-def _release_at(item: tuple[pd.DataFrame, int], plan: ExtractPlan, decision: Decision,
+def _release_at(item: tuple[pd.DataFrame | Prepared, int], plan: ExtractPlan, decision: Decision,
                 bucket: tuple[int, int]) -> ReleasedChunk:
     frame, first_row = item
     return release_chunk(frame, plan, decision, first_row=first_row, bucket=bucket)
@@ -723,15 +748,27 @@ def run_pandas(
     companions: Sequence[Companion] = (),
     on_chunk: Callable[[int, int], None] | None = None,
     rows_per_bucket: int = ORDER_BUCKET_ROWS,
+    rows_kept_between_passes: int = KEPT_BETWEEN_PASSES_ROWS,
 ) -> Released:
-    """Run both passes over chunks from `frames()` (called once per pass and order bucket);
-    release chunks lazily, in keyed order.
+    """Run both passes over chunks from `frames()`; release chunks lazily, in keyed order.
 
+    A selection of at most `rows_kept_between_passes` rows is kept prepared from pass 1 to
+    pass 2; a larger one is read again (`frames()` is called once per pass and order bucket).
     `on_chunk(pass_number, chunk_number)` is called after every chunk, for progress reporting.
     """
     parts = []
+    kept: list[tuple[Prepared, int]] | None = []
+    first, kept_rows = 0, 0
     for number, frame in enumerate(frames()):
-        parts.append(class_table_part(frame, plan))
+        prepared = prepare(frame, plan)
+        parts.append(class_table_part(prepared, plan))
+        kept_rows += len(prepared.selected)
+        if kept is not None and kept_rows <= rows_kept_between_passes:
+            kept.append((prepared, first))
+        else:
+            kept = None
+        first += len(frame)
+        del prepared
         if on_chunk:
             on_chunk(1, number)
     joined = [([class_table_part(frame, c.plan) for frame in c.frames()], c) for c in companions]
@@ -739,7 +776,9 @@ def run_pandas(
     buckets = decision.order_buckets(rows_per_bucket)
 
     def bucket_chunks(bucket: int) -> Iterator[ReleasedChunk]:
-        for number, item in enumerate(_with_offsets(frames())):
+        source: Iterable[tuple[pd.DataFrame | Prepared, int]] = (
+            kept if kept is not None and buckets == 1 else _with_offsets(frames()))
+        for number, item in enumerate(source):
             yield _release_at(item, plan, decision, (bucket, buckets))
             if on_chunk and bucket == buckets - 1:
                 on_chunk(2, number)
