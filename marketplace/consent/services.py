@@ -458,9 +458,10 @@ def record_data_uses(session: Session, *, extract_id: int, permit_id: int, datas
     # One set-based statement per batch: the database expands the keys (an array on PostgreSQL,
     # a JSON array on SQLite), so no Python object or parameter set is made per citizen.
     postgres = session.get_bind().dialect.name == "postgresql"
-    statement = sa.text(_BULK_DATA_USES_POSTGRES if postgres else _BULK_DATA_USES_SQLITE
-                        ).bindparams(sa.bindparam("at", type_=UTCDateTime()),
-                 sa.bindparam("keys", type_=ARRAY(sa.Text) if postgres else sa.Text))
+    statement = sa.text(_BULK_DATA_USES_POSTGRES if postgres else _BULK_DATA_USES_SQLITE)
+    statement = statement.bindparams(
+        sa.bindparam("at", type_=UTCDateTime()),
+        sa.bindparam("keys", type_=ARRAY(sa.Text) if postgres else sa.Text))
     for start in range(0, len(new), _BULK_BATCH):
         batch = new[start:start + _BULK_BATCH]
         session.execute(statement, {**common, "keys": batch if postgres else json.dumps(batch)})
