@@ -38,11 +38,12 @@ SUBJECT_KEY = "_subject_key"
 PSEUDONYM = "pseudonym"
 DATASET = "_dataset"
 DEFAULT_SHIFT_DAYS = 30
-# Released rows are put in keyed order one bucket at a time; a bucket holds at most this many.
-ORDER_BUCKET_ROWS = 4_000_000
+# Released rows are put in keyed order one bucket at a time; a bucket holds at most this many
+# (about 0.5 GB while it is sorted). A larger extract reads its data once more per bucket.
+ORDER_BUCKET_ROWS = 2_000_000
 ROW_GROUP_ROWS = 262_144
 # Selections up to this many rows stay prepared between the passes instead of being read again.
-KEPT_BETWEEN_PASSES_ROWS = 2_000_000
+KEPT_BETWEEN_PASSES_ROWS = 1_000_000
 _PLACEHOLDER = ""  # the label of a quasi-identifier in entries of a dataset that lacks it
 _CODE_TYPES = ("string", "category")
 _SEX = {"m": "male", "male": "male", "mand": "male", "k": "female", "f": "female",
@@ -775,9 +776,14 @@ def run_pandas(
     decision = decide(parts, plan, joined)
     buckets = decision.order_buckets(rows_per_bucket)
 
+    def handed_over(items: list[tuple[Prepared, int]]) -> Iterator[tuple[Prepared, int]]:
+        items.reverse()
+        while items:  # each prepared chunk is let go once released
+            yield items.pop()
+
     def bucket_chunks(bucket: int) -> Iterator[ReleasedChunk]:
         source: Iterable[tuple[pd.DataFrame | Prepared, int]] = (
-            kept if kept is not None and buckets == 1 else _with_offsets(frames()))
+            handed_over(kept) if kept is not None and buckets == 1 else _with_offsets(frames()))
         for number, item in enumerate(source):
             yield _release_at(item, plan, decision, (bucket, buckets))
             if on_chunk and bucket == buckets - 1:
