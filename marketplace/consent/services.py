@@ -5,6 +5,7 @@ snapshot as of a permit's approval time and records which citizens' data it used
 """
 import dataclasses
 import hmac
+import json
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable
@@ -14,6 +15,7 @@ from hashlib import sha256
 
 import pandas as pd
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from marketplace import cpr as cpr_rules
@@ -33,7 +35,7 @@ from marketplace.consent.evaluation import (
 )
 from marketplace.consent.models import ConsentEvent, DataUse, Guardianship
 from marketplace.consent.purposes import Purpose, load_taxonomy
-from marketplace.db import utcnow
+from marketplace.db import UTCDateTime, utcnow
 from marketplace.errors import Forbidden, Invalid, NotFound, Unauthorized
 from marketplace.identity import services as identity_services
 from marketplace.identity.models import Citizen, Organisation
@@ -46,7 +48,15 @@ _SUBJECT_KEY = r"[0-9a-f]{64}"
 _SNAPSHOT_CACHE_SIZE = 64
 _snapshots: OrderedDict[tuple, ConsentSnapshot] = OrderedDict()
 _snapshot_lock = threading.Lock()
-_INSERT_BATCH = 10_000
+_BULK_BATCH = 500_000
+_BULK_DATA_USES_POSTGRES = (
+    "INSERT INTO data_use (extract_id, permit_id, dataset_id, holder_org_id, company_org_id, "
+    "purpose, subject_key, at) SELECT :extract_id, :permit_id, :dataset_id, :holder_org_id, "
+    ":company_org_id, :purpose, k, :at FROM unnest(:keys) AS k")
+_BULK_DATA_USES_SQLITE = (
+    "INSERT INTO data_use (extract_id, permit_id, dataset_id, holder_org_id, company_org_id, "
+    "purpose, subject_key, at) SELECT :extract_id, :permit_id, :dataset_id, :holder_org_id, "
+    ":company_org_id, :purpose, j.value, :at FROM json_each(:keys) AS j")
 
 
 # --- purposes -----------------------------------------------------------------------------------
@@ -445,9 +455,16 @@ def record_data_uses(session: Session, *, extract_id: int, permit_id: int, datas
     common = {"extract_id": extract_id, "permit_id": permit_id, "dataset_id": dataset_id,
               "holder_org_id": holder_org_id, "company_org_id": company_org_id,
               "purpose": purpose, "at": at}
-    for start in range(0, len(new), _INSERT_BATCH):
-        session.execute(sa.insert(DataUse), [
-            {**common, "subject_key": k} for k in new[start:start + _INSERT_BATCH]])
+    # One set-based statement per batch: the database expands the keys (an array on PostgreSQL,
+    # a JSON array on SQLite), so no Python object or parameter set is made per citizen.
+    postgres = session.get_bind().dialect.name == "postgresql"
+    statement = sa.text(_BULK_DATA_USES_POSTGRES if postgres else _BULK_DATA_USES_SQLITE)
+    statement = statement.bindparams(
+        sa.bindparam("at", type_=UTCDateTime()),
+        sa.bindparam("keys", type_=ARRAY(sa.Text) if postgres else sa.Text))
+    for start in range(0, len(new), _BULK_BATCH):
+        batch = new[start:start + _BULK_BATCH]
+        session.execute(statement, {**common, "keys": batch if postgres else json.dumps(batch)})
     return len(new)
 
 

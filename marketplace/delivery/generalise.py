@@ -3,6 +3,8 @@
 Every rule turns raw values into labels (categorical: the work happens on distinct values, never
 per row) and names the coarser levels the k-anonymity search may climb to when the descriptor's
 own level would suppress too much. Every ladder ends in "*" (value fully suppressed).
+Diagnosis codes and similar (kind "code") climb from the full code to the ICD-10 category and
+the chapter letter.
 """
 from __future__ import annotations
 
@@ -105,16 +107,17 @@ def rule_for(column: Mapping) -> Rule:
     return Rule(column=column["name"], kind=spec.get("kind", "none"), spec=spec)
 
 
-def _from_distinct(codes: np.ndarray, labels: np.ndarray, index: pd.Index) -> pd.Series:
+def _from_distinct(codes: np.ndarray, labels: np.ndarray | pd.Index, index: pd.Index
+                   ) -> pd.Series:
     """Build a categorical from per-row codes into `labels` (labels of distinct raw values).
 
     Several raw values may share a label; codes are remapped so categories stay unique.
     """
-    labels = pd.Index(labels).fillna(MISSING).astype(str)
+    text = pd.Index(labels).fillna(MISSING).astype(str)
     if (codes < 0).any():
-        codes = np.where(codes >= 0, codes, len(labels))
-        labels = labels.append(pd.Index([MISSING]))
-    label_codes, categories = pd.factorize(labels, sort=True)
+        codes = np.where(codes >= 0, codes, len(text))
+        text = text.append(pd.Index([MISSING]))
+    label_codes, categories = pd.factorize(text, sort=True)
     remapped = label_codes[codes]
     return pd.Series(
         pd.Categorical.from_codes(remapped, categories=pd.Index(categories), validate=False),
@@ -224,6 +227,34 @@ def region_of_municipality(codes: pd.Index) -> pd.Index:
     return pd.Index([REGION_OF_MUNICIPALITY.get(c, SUPPRESSED) for c in normalised])
 
 
+def _quarter(labels: pd.Index) -> pd.Index:
+    """"2021-03" or "2021-03-09" -> "2021-Q1" (labels that are not dates are suppressed)."""
+    labels = pd.Index(labels).astype(str)
+    month = pd.to_numeric(labels.str.slice(5, 7), errors="coerce")
+    valid = ~np.isnan(month) & labels.str.match(r"^\d{4}-\d{2}")
+    quarter = ((np.nan_to_num(month, nan=1).astype(np.int64) - 1) // 3 + 1).astype(str)
+    return pd.Index(np.where(valid, labels.str.slice(0, 4) + "-Q" + quarter, SUPPRESSED))
+
+
+def _sks_prefixed(labels: pd.Index) -> np.ndarray:
+    """Danish SKS diagnosis codes are ICD-10 codes behind a "D" (DJ441 is ICD-10 J44.1)."""
+    return np.asarray(labels.str.match(r"^D[A-Z]"), dtype=bool)
+
+
+def _code_category(labels: pd.Index) -> pd.Index:
+    """ICD-10 category: the letter and two digits (DJ441 -> DJ44, J441 -> J44)."""
+    labels = pd.Index(labels).astype(str).str.upper().str.replace(".", "", regex=False)
+    return pd.Index(np.where(_sks_prefixed(labels), labels.str.slice(0, 4),
+                             labels.str.slice(0, 3)))
+
+
+def _code_chapter(labels: pd.Index) -> pd.Index:
+    """The code's letter (DJ441 -> DJ, J441 -> J): roughly the ICD-10 chapter."""
+    labels = pd.Index(labels).astype(str).str.upper()
+    return pd.Index(np.where(_sks_prefixed(labels), labels.str.slice(0, 2),
+                             labels.str.slice(0, 1)))
+
+
 def _suppress_all(labels: pd.Index) -> pd.Index:
     return pd.Index([SUPPRESSED] * len(labels))
 
@@ -264,15 +295,43 @@ def coarser_levels(rule: Rule) -> list[Level]:
     elif rule.kind == "date":
         to = spec.get("to", "month")
         if to in ("shift", "day"):
-            levels = [_prefix(7), _prefix(4)]
-        elif to in ("month", "quarter", "week"):
+            levels = [_prefix(7), _quarter, _prefix(4)]
+        elif to == "month":
+            levels = [_quarter, _prefix(4)]
+        elif to in ("quarter", "week"):
             levels = [_prefix(4)]
+    elif rule.kind == "code":
+        levels = [_code_category, _code_chapter]
     elif rule.kind == "postcode" and spec.get("to") == "municipality":
         levels = [region_of_municipality]
     elif rule.kind == "truncate":
         chars = int(spec.get("chars", 3))
         levels = [_prefix(n) for n in range(chars - 1, 0, -1)]
     return [*levels, _suppress_all]
+
+
+def describe_level(rule: Rule, level: int) -> str:
+    """Say in a few words what the values of a quasi-identifier are at a level of its ladder."""
+    if level >= len(coarser_levels(rule)):
+        return "suppressed"
+    spec = rule.spec
+    if rule.kind == "age_band":
+        width = int(spec.get("width", 5)) * (1, 2, 4)[level]
+        return f"age band of {width} years"
+    if rule.kind == "date":
+        to = spec.get("to", "month")
+        ladder = {"shift": ["day, shifted per person", "month", "quarter", "year"],
+                  "day": ["day", "month", "quarter", "year"], "month": ["month", "quarter", "year"],
+                  "quarter": ["quarter", "year"], "week": ["week", "year"], "year": ["year"]}
+        return ladder.get(to, [to])[level]
+    if rule.kind == "postcode":
+        to = spec.get("to", "region")
+        return ["municipality", "region"][level] if to == "municipality" else to
+    if rule.kind == "truncate":
+        return f"first {int(spec.get('chars', 3)) - level} characters"
+    if rule.kind == "code":
+        return ["full code", "ICD-10 category", "ICD-10 chapter letter"][level]
+    return "as recorded"
 
 
 def apply_level(series: pd.Series, rule: Rule, level: int) -> pd.Series:

@@ -1,9 +1,21 @@
-"""k-anonymity counted in distinct citizens, l-diversity, and a full-domain generalisation search.
+"""k-anonymity of each person's whole record, per-person l-diversity, and a full-domain
+generalisation search.
 
 The input is a *class table*: one row per distinct combination of quasi-identifier labels,
 person and sensitive values, with a `rows` column saying how many data rows it stands for.
-Working on that table (never on raw rows) is what makes the search cheap, and counting distinct
-persons in it is what makes five admissions of one citizen count as one person.
+Working on that table (never on raw rows) is what makes the search cheap.
+
+When the table names persons, what must be k-anonymous is the person's whole record: the
+multiset of the quasi-identifier tuples of all of that person's rows (static attributes such as
+age band and sex, and every event period and diagnosis, across all datasets of the permit). An
+attacker who knows three admission quarters and one diagnosis of a neighbour looks for exactly
+that; a row-level class of k persons does not stop them when the combination is unique. Two
+persons are alike when their multisets are equal; each record is fingerprinted by a sum of
+64-bit hashes of its row tuples, so a lattice node costs a few vector passes. Persons whose
+record is shared by fewer than k persons are suppressed whole (all their rows).
+l-diversity is counted in persons too: a class needs at least l distinct sensitive values, and
+every value must be missing from at least l - 1 of its persons, so one person with many rows
+cannot lend a class diversity that its other members lack.
 
 The search walks the generalisation lattice (one level per quasi-identifier) like Flash: nodes
 are visited bottom-up; an unclassified node starts a path upwards that is binary-searched, and
@@ -72,11 +84,15 @@ class Requirement:
 
 @dataclass(frozen=True)
 class NodeOutcome:
+    """One lattice node's equivalence classes. With persons, a class is a group of persons with
+    equal records and `person_class` says which group each person is in."""
+
     node: tuple[int, ...]
     class_of_entry: np.ndarray  # class id of each class-table entry
     class_ok: np.ndarray  # per class: satisfies k and l
     class_persons: np.ndarray
     rows_suppressed: int
+    person_class: np.ndarray | None = None
 
     @property
     def achieved_k(self) -> int:
@@ -96,6 +112,11 @@ class Anonymisation:
     information_loss: float
     nodes_evaluated: int
     kept_classes: pd.DataFrame  # one row per released class: the labels at the chosen node
+    kept_persons: np.ndarray | None = None  # sorted person numbers released (person tables)
+    persons_in: int = 0
+    persons_suppressed: int = 0
+    risk: Mapping[str, float] = field(default_factory=dict)
+    risk_before: Mapping[str, float] = field(default_factory=dict)
 
 
 class ClassTable:
@@ -109,12 +130,32 @@ class ClassTable:
         sensitive: Sequence[str] = (),
     ):
         self.hierarchies = tuple(hierarchies)
-        self.base_codes = [_codes_against(table[h.name], h.labels[0]) for h in self.hierarchies]
-        self.rows = table[ROWS].to_numpy(dtype=np.int32)
-        self.persons = pd.factorize(table[PERSON])[0].astype(np.int32) if PERSON in table else None
-        self.sensitive = {name: pd.factorize(table[name])[0].astype(np.int32) for name in sensitive}
+        order: np.ndarray | slice = slice(None)
+        self.persons: np.ndarray | None = None
+        self.person_numbers: np.ndarray | None = None
+        if PERSON in table:
+            codes, numbers = pd.factorize(table[PERSON])
+            # Entries sorted by person: a person's record is then one contiguous run.
+            order = np.argsort(codes, kind="stable")
+            self.persons = codes[order].astype(np.int32)
+            self.person_numbers = np.asarray(numbers)
+        self.base_codes = [_codes_against(table[h.name], h.labels[0])[order]
+                           for h in self.hierarchies]
+        self.rows = table[ROWS].to_numpy(dtype=np.int32)[order]
+        self.sensitive = {name: pd.factorize(table[name])[0].astype(np.int32)[order]
+                          for name in sensitive}
         self.total_rows = int(self.rows.sum())
+        if self.persons is not None and self.person_numbers is not None:
+            self.n_persons = len(self.person_numbers)
+            self.person_starts = np.flatnonzero(
+                np.r_[True, self.persons[1:] != self.persons[:-1]]) if len(self.persons) else (
+                np.zeros(0, dtype=np.int64))
+            self.rows_of_person = (np.add.reduceat(self.rows.astype(np.int64), self.person_starts)
+                                   if self.n_persons else np.zeros(0, dtype=np.int64))
+        else:
+            self.n_persons = 0
         self._cache: dict[tuple[int, int], np.ndarray] = {}
+        self._hash_cache: dict[tuple[int, int], np.ndarray] = {}
 
     def class_ids(self, node: Sequence[int]) -> np.ndarray:
         """Number the equivalence classes of `node`, one id per class-table entry."""
@@ -129,14 +170,63 @@ class ClassTable:
             self._cache[key] = self.hierarchies[column].codes[level][self.base_codes[column]]
         return self._cache[key]
 
+    def _level_hashes(self, column: int, level: int) -> np.ndarray:
+        """Every entry's label at one level of one column, hashed with a hash of its own per
+        column (computed once, reused by all nodes)."""
+        key = (column, level)
+        if key not in self._hash_cache:
+            codes = self._level_codes(column, level).astype(np.uint64)
+            with np.errstate(over="ignore"):
+                salted = codes + np.uint64((column + 1) * 0x9E3779B97F4A7C15 % 2**64)
+            self._hash_cache[key] = _mix(salted)
+        return self._hash_cache[key]
+
+    def person_classes(self, node: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+        """Group the persons by their whole record at `node`: (class of each person, persons per
+        class)."""
+        with np.errstate(over="ignore"):
+            # A row tuple's hash: the sum of independent per-column hashes, mixed once more so
+            # that the sum over a person's rows does not mix labels across rows.
+            entry = np.zeros(len(self.rows), dtype=np.uint64)
+            for column, level in enumerate(node):
+                entry += self._level_hashes(column, level)
+            weighted = _mix(entry) * self.rows.astype(np.uint64)
+            if len(weighted):
+                record = np.add.reduceat(weighted, self.person_starts)
+                # The row count joins the fingerprint, so records of different length never meet.
+                record = _mix(record ^ self.rows_of_person.astype(np.uint64))
+            else:
+                record = np.zeros(0, dtype=np.uint64)
+        person_class, _ = pd.factorize(record)
+        persons_per_class = np.bincount(person_class,
+                                        minlength=int(person_class.max(initial=-1)) + 1)
+        return person_class.astype(np.int64), persons_per_class.astype(np.int64)
+
+    def _evaluate_persons(self, node: Sequence[int], requirement: Requirement) -> NodeOutcome:
+        assert self.persons is not None
+        person_class, persons = self.person_classes(node)
+        ok = persons >= requirement.k
+        class_of_entry = person_class[self.persons]
+        for name, l_min in requirement.l_diversity.items():
+            ok &= _diverse_in_persons(class_of_entry, self.persons, self.sensitive[name],
+                                      persons, l_min)
+        person_ok = ok[person_class]
+        return NodeOutcome(
+            node=tuple(int(x) for x in node),
+            class_of_entry=class_of_entry,
+            class_ok=ok,
+            class_persons=persons,
+            rows_suppressed=int(self.rows_of_person[~person_ok].sum()),
+            person_class=person_class,
+        )
+
     def evaluate(self, node: Sequence[int], requirement: Requirement) -> NodeOutcome:
+        if self.persons is not None:
+            return self._evaluate_persons(node, requirement)
         classes = self.class_ids(node)
         n_classes = int(classes.max(initial=-1)) + 1
         rows_per_class = np.bincount(classes, weights=self.rows, minlength=n_classes)
-        if self.persons is None:
-            persons = rows_per_class.astype(np.int64)
-        else:
-            persons = _distinct_per_class(classes, self.persons, n_classes)
+        persons = rows_per_class.astype(np.int64)
         ok = persons >= requirement.k
         for name, l_min in requirement.l_diversity.items():
             ok &= _distinct_per_class(classes, self.sensitive[name], n_classes) >= l_min
@@ -158,6 +248,32 @@ class ClassTable:
         ]
         kept = self.total_rows - outcome.rows_suppressed
         return (kept * float(np.mean(heights or [0.0])) + outcome.rows_suppressed) / self.total_rows
+
+    def kept_persons(self, outcome: NodeOutcome) -> np.ndarray | None:
+        """The numbers of the persons released at the node, sorted (None without persons)."""
+        if outcome.person_class is None or self.person_numbers is None:
+            return None
+        return np.sort(self.person_numbers[outcome.class_ok[outcome.person_class]])
+
+    def risk(self, outcome: NodeOutcome, *, released_only: bool = True) -> dict[str, float]:
+        """Re-identification risk of the (released) persons under a prosecutor who knows the
+        target is in the file: unique share, maximum and average of 1 / class size."""
+        if outcome.person_class is not None:
+            sizes = outcome.class_persons[outcome.person_class]
+            if released_only:
+                sizes = sizes[outcome.class_ok[outcome.person_class]]
+        else:
+            sizes = np.repeat(outcome.class_persons, outcome.class_persons)
+            if released_only:
+                sizes = sizes[np.repeat(outcome.class_ok, outcome.class_persons)]
+        if not len(sizes):
+            return {"unique_persons_share": 0.0, "max_prosecutor_risk": 0.0,
+                    "average_prosecutor_risk": 0.0}
+        return {
+            "unique_persons_share": round(float((sizes == 1).mean()), 6),
+            "max_prosecutor_risk": round(float(1.0 / sizes.min()), 6),
+            "average_prosecutor_risk": round(float((1.0 / sizes).mean()), 6),
+        }
 
     def kept_classes(self, outcome: NodeOutcome) -> pd.DataFrame:
         """One row per released class: its labels at the node."""
@@ -202,6 +318,36 @@ def _codes_against(values: pd.Series, labels: pd.Index) -> np.ndarray:
     return codes.astype(np.int32)
 
 
+def _mix(values: np.ndarray) -> np.ndarray:
+    """SplitMix64's finaliser: a well-spread 64-bit hash of each value (wrapping arithmetic)."""
+    with np.errstate(over="ignore"):
+        z = values.astype(np.uint64) + np.uint64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return z ^ (z >> np.uint64(31))
+
+
+def _diverse_in_persons(class_of_entry: np.ndarray, person_of_entry: np.ndarray,
+                        values: np.ndarray, persons_per_class: np.ndarray, l_min: int
+                        ) -> np.ndarray:
+    """Per class: at least `l_min` distinct values, each missing from >= l_min - 1 persons."""
+    n = len(persons_per_class)
+    span = int(values.max(initial=0)) + 1
+    known = values >= 0  # entries of datasets without the column hold no value
+    holders = pd.unique(person_of_entry[known].astype(np.int64) * span + values[known])
+    person, value = holders // span, holders % span
+    # The persons of one class are consecutive entries' persons: map person -> class.
+    class_of_person = np.zeros(int(person_of_entry.max(initial=-1)) + 1, dtype=np.int64)
+    class_of_person[person_of_entry] = class_of_entry
+    pairs = class_of_person[person] * span + value
+    pair_keys, holders_per_pair = np.unique(pairs, return_counts=True)
+    pair_class = pair_keys // span
+    distinct = np.bincount(pair_class, minlength=n)
+    most_held = np.zeros(n, dtype=np.int64)
+    np.maximum.at(most_held, pair_class, holders_per_pair)
+    return (distinct >= l_min) & (persons_per_class - most_held >= l_min - 1)
+
+
 def _distinct_per_class(classes: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
     """Number of distinct `values` in each class."""
     span = int(values.max(initial=0)) + 1
@@ -212,11 +358,13 @@ def _distinct_per_class(classes: np.ndarray, values: np.ndarray, n: int) -> np.n
 class _Lattice:
     """The generalisation lattice as a dense grid, with each node's known anonymity."""
 
-    def __init__(self, table: ClassTable, requirement: Requirement, bottom: tuple[int, ...]):
+    def __init__(self, table: ClassTable, requirement: Requirement, bottom: tuple[int, ...],
+                 top: tuple[int, ...] | None = None):
         self.table = table
         self.requirement = requirement
         self.bottom = np.array(bottom, dtype=np.int64)
-        self.top = np.array([h.height for h in table.hierarchies], dtype=np.int64)
+        heights = [h.height for h in table.hierarchies]
+        self.top = np.array(top if top is not None else heights, dtype=np.int64)
         self.budget = int(np.floor(requirement.max_suppressed_fraction * table.total_rows))
         ranges = [range(b, t + 1) for b, t in zip(self.bottom, self.top, strict=True)]
         self.grid = np.array(np.meshgrid(*ranges, indexing="ij")).reshape(len(ranges), -1).T
@@ -287,15 +435,19 @@ class _Lattice:
 
 
 def anonymise(
-    table: ClassTable, requirement: Requirement, *, bottom: Sequence[int] | None = None
+    table: ClassTable, requirement: Requirement, *, bottom: Sequence[int] | None = None,
+    top: Sequence[int] | None = None,
 ) -> Anonymisation:
-    """Find the least lossy node meeting `requirement` and the classes it releases.
+    """Find the least lossy node meeting `requirement` and the classes (or persons) it releases.
+
+    `bottom` and `top` bound the search per quasi-identifier; equal bounds fix a column at a
+    level (data already released elsewhere at that level).
 
     When the bottom node already fits the suppression budget no search happens. When not even
     the top node (everything "*") fits it, the top node is used: it suppresses the least.
     """
     start = tuple(bottom) if bottom is not None else tuple(0 for _ in table.hierarchies)
-    lattice = _Lattice(table, requirement, start)
+    lattice = _Lattice(table, requirement, start, tuple(top) if top is not None else None)
     if lattice.check(np.array(start)):
         best = lattice.outcome(np.array(start))
     elif not lattice.check(lattice.top.copy()):
@@ -306,6 +458,8 @@ def anonymise(
             candidates,
             key=lambda o: (table.information_loss(o), o.rows_suppressed, sum(o.node)),
         )
+    kept_persons = table.kept_persons(best)
+    before = lattice.outcome(np.array(start))
     return Anonymisation(
         node=best.node,
         names=tuple(h.name for h in table.hierarchies),
@@ -314,5 +468,11 @@ def anonymise(
         achieved_k=best.achieved_k,
         information_loss=table.information_loss(best),
         nodes_evaluated=len(lattice.outcomes),
-        kept_classes=table.kept_classes(best),
+        kept_classes=table.kept_classes(best) if kept_persons is None else pd.DataFrame(),
+        kept_persons=kept_persons,
+        persons_in=table.n_persons,
+        persons_suppressed=(table.n_persons - len(kept_persons)) if kept_persons is not None
+        else 0,
+        risk=table.risk(best),
+        risk_before=table.risk(before, released_only=False),
     )

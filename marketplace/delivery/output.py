@@ -1,11 +1,15 @@
 """Extract files: deterministic Parquet from released chunks, CSV on request, signed manifests.
 
-Parquet output carries no timestamps and keeps the input order, so rebuilding an extract from
-the same data version under the same permit gives byte-identical files.
+Parquet output carries no timestamps and the rows' order is keyed by the permit, so rebuilding
+an extract from the same data version under the same permit gives byte-identical files; the CSV
+form is a pure function of the Parquet bytes, so its hash can be signed in the manifest too.
+Text cells that a spreadsheet would run as a formula (`=HYPERLINK(...)`) are defused in the CSV
+whatever the upload's format: CSV uploads refuse them, Parquet uploads could carry them.
 """
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -13,6 +17,8 @@ from typing import Any
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -21,8 +27,14 @@ from marketplace.streams import ByteSink
 
 MANIFEST_FIELDS = ("extract_id", "permit_id", "dataset_id", "rows_in", "rows_out",
                    "rows_suppressed", "k", "columns", "sha256", "created_at", "signature",
-                   "public_key")
+                   "public_key",
+                   # the anonymity assessment (see pipeline.Decision.manifest_fields)
+                   "csv_sha256", "generalisation", "rows_dropped", "persons_in",
+                   "persons_suppressed", "k_required", "datasets_assessed", "risk",
+                   "risk_before")
 _CSV_BATCH_ROWS = 100_000
+# Cells starting with one of these are formulas to spreadsheets (OWASP "CSV injection").
+_FORMULA_START = r"^[=+\-@\t\r]"
 
 
 @dataclass(frozen=True)
@@ -111,17 +123,46 @@ def schema_columns(schema: pa.Schema) -> list[dict[str, str]]:
     return [{"name": f.name, "type": plain(f.type)} for f in schema]
 
 
+def defuse_formulas(values: pa.Array) -> pa.Array:
+    """Prefix an apostrophe to text cells that spreadsheets would run as formulas."""
+    if pa.types.is_dictionary(values.type):
+        return pa.DictionaryArray.from_arrays(values.indices, defuse_formulas(values.dictionary))
+    if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
+        return values
+    risky = pc.match_substring_regex(values, _FORMULA_START)
+    if not pc.any(risky).as_py():
+        return values
+    return pc.if_else(risky, pc.binary_join_element_wise("'", values, ""), values)
+
+
+def _csv_ready(batch: pa.RecordBatch) -> pa.RecordBatch:
+    columns = []
+    for column in batch.columns:
+        column = defuse_formulas(column)
+        if pa.types.is_dictionary(column.type):
+            column = column.cast(column.type.value_type)
+        columns.append(column)
+    return pa.RecordBatch.from_arrays(columns, names=batch.schema.names)
+
+
 def parquet_to_csv(data: pa.Buffer | bytes) -> Iterator[bytes]:
-    """Convert an extract's Parquet bytes to UTF-8 CSV, batch by batch."""
+    """Convert an extract's Parquet bytes to UTF-8 CSV, batch by batch, formulas defused."""
     parquet = pq.ParquetFile(pa.BufferReader(data))
-    header = True
+    names = [f.name for f in parquet.schema_arrow]
+    yield pd.DataFrame(columns=names).to_csv(index=False).encode("utf-8")
     for batch in parquet.iter_batches(batch_size=_CSV_BATCH_ROWS):
-        frame = batch.to_pandas()
-        yield frame.to_csv(index=False, header=header).encode("utf-8")
-        header = False
-    if header:
-        names = [f.name for f in parquet.schema_arrow]
-        yield pd.DataFrame(columns=names).to_csv(index=False).encode("utf-8")
+        sink = pa.BufferOutputStream()
+        pacsv.write_csv(_csv_ready(batch), sink,
+                        write_options=pacsv.WriteOptions(include_header=False))
+        yield sink.getvalue().to_pybytes()
+
+
+def csv_sha256(data: pa.Buffer | bytes) -> str:
+    """The SHA-256 of the CSV form of an extract's Parquet bytes (what a CSV download sends)."""
+    digest = hashlib.sha256()
+    for piece in parquet_to_csv(data):
+        digest.update(piece)
+    return digest.hexdigest()
 
 
 def canonical_bytes(manifest: dict[str, Any]) -> bytes:

@@ -51,7 +51,7 @@ def prf_blocks(key: bytes, blocks: np.ndarray) -> np.ndarray:
 
 def canonical_identifiers(values: pd.Index | pd.Series | np.ndarray) -> pa.Array:
     """Spell identifiers one way (CPR numbers lose the optional hyphen or space), as Arrow text."""
-    text = pa.array(pd.Index(values).astype("str").array, type=pa.string())
+    text = pa.array(pd.Index(values).astype("str").array, type=pa.large_string())
     if isinstance(text, pa.ChunkedArray):
         text = text.combine_chunks()
     return pc.replace_substring(pc.replace_substring(text, "-", ""), " ", "")

@@ -31,7 +31,7 @@ from marketplace.catalog.models import Dataset, DataVersion
 from marketplace.consent import evaluation as consent_evaluation
 from marketplace.consent import services as consent_services
 from marketplace.db import utcnow
-from marketplace.delivery import leaks, output, pipeline
+from marketplace.delivery import assessment, leaks, output, pipeline
 from marketplace.delivery.models import Extract
 from marketplace.errors import Conflict, Forbidden, Invalid, NotFound
 from marketplace.identity.principal import Principal
@@ -356,10 +356,17 @@ def _build(session: Session, *, extract: Extract, keyring: Keyring, data_dir: Pa
     plan = plan_for(session, permit=permit, dataset=dataset, keyring=keyring)
     chunks_per_pass = max(1, -(-int(version.number_of_rows or 0) // batch_rows))
 
-    def frames() -> Iterator[pd.DataFrame]:
+    def frames_of(of: DataVersion, of_plan: pipeline.ExtractPlan) -> Iterator[pd.DataFrame]:
         return catalog_services.read_version_frames(
-            version, keyring=keyring, data_dir=data_dir,
-            columns=plan.input_columns, batch_rows=batch_rows)
+            of, keyring=keyring, data_dir=data_dir,
+            columns=of_plan.input_columns, batch_rows=batch_rows)
+
+    def frames() -> Iterator[pd.DataFrame]:
+        return frames_of(version, plan)
+
+    companions = assessment.companions_for(
+        session, permit=permit, dataset=dataset, frames_of=frames_of,
+        plan_of=lambda p, d: plan_for(session, permit=p, dataset=d, keyring=keyring))
 
     def progress(pass_number: int, chunk: int) -> None:
         if on_progress:
@@ -372,18 +379,26 @@ def _build(session: Session, *, extract: Extract, keyring: Keyring, data_dir: Pa
     with ExitStack() as stack:
         if on_dask:
             client = stack.enter_context(_dask_client(dask_scheduler_address))
-            released = pipeline.run_dask(frames, plan, client=client, on_chunk=progress)
+            released = pipeline.run_dask(frames, plan, client=client, companions=companions,
+                                         on_chunk=progress)
         else:
-            released = pipeline.run_pandas(frames, plan, on_chunk=progress)
+            released = pipeline.run_pandas(frames, plan, companions=companions,
+                                           on_chunk=progress)
 
         def frames_out() -> Iterator[pd.DataFrame]:
             for chunk in released.chunks:
                 subject_keys.append(chunk.subject_keys)
                 yield chunk.frame
 
-        # Chunk by chunk from the pipeline through the Parquet writer into the encrypted file.
+        # Chunk by chunk from the pipeline through the Parquet writer into the encrypted file;
+        # the compressed Parquet is kept to sign the hash of its CSV form as well.
         parquet = output.ParquetStream(frames_out())
-        sha256 = keyring.write_encrypted(path, parquet, context=_extract_context(extract.id))
+        written: list[bytes] = []
+        sha256 = keyring.write_encrypted(path, (written.append(piece) or piece
+                                                for piece in parquet),
+                                         context=_extract_context(extract.id))
+    csv_sha256 = output.csv_sha256(b"".join(written))
+    del written
     anonymisation = released.decision.anonymisation
     finished = utcnow()
     manifest = output.sign_manifest(
@@ -397,7 +412,9 @@ def _build(session: Session, *, extract: Extract, keyring: Keyring, data_dir: Pa
             "k": anonymisation.achieved_k,
             "columns": parquet.columns,
             "sha256": sha256,
+            "csv_sha256": csv_sha256,
             "created_at": finished.isoformat(),
+            **released.decision.manifest_fields(plan),
         },
         key=keyring.signing_key, public_key_b64=keyring.public_key_b64)
     people = np.unique(np.concatenate(subject_keys)) if subject_keys else np.array([])

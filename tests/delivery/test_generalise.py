@@ -56,4 +56,14 @@ def test_coarser_levels_widen_bands_and_cut_dates():
     labels = _labels([42], rule.spec)
     assert generalise.apply_level(labels, rule, 1).tolist() == ["40-49"]
     month = generalise.Rule(column="c", kind="date", spec={"kind": "date", "to": "month"})
-    assert generalise.apply_level(pd.Series(["2021-03"]), month, 1).tolist() == ["2021"]
+    assert generalise.apply_level(pd.Series(["2021-03"]), month, 1).tolist() == ["2021-Q1"]
+    assert generalise.apply_level(pd.Series(["2021-03"]), month, 2).tolist() == ["2021"]
+
+
+def test_diagnosis_codes_climb_from_code_to_category_to_chapter():
+    rule = generalise.Rule(column="c", kind="code", spec={"kind": "code"})
+    codes = pd.Series(["DJ441", "DJ449", "J441", "DC341"])
+    assert [generalise.apply_level(codes, rule, level).tolist() for level in (1, 2, 3)] == [
+        ["DJ44", "DJ44", "J44", "DC34"], ["DJ", "DJ", "J", "DC"], ["*"] * 4]
+    assert [generalise.describe_level(rule, level) for level in range(4)] == [
+        "full code", "ICD-10 category", "ICD-10 chapter letter", "suppressed"]

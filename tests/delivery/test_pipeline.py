@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from marketplace.consent import evaluation
 from marketplace.delivery import leaks, pipeline, synthetic
+from marketplace.delivery.pseudonymise import pseudonymise
 
 APPROVED = datetime(2025, 6, 1, 12, tzinfo=UTC)
 OUTPUT = ("cpr", "name", "address", "birth_date", "sex", "postcode", "admission_date",
@@ -34,16 +35,20 @@ def run(frame: pd.DataFrame, plan: pipeline.ExtractPlan, chunk: int = 97):
     return released.decision, pipeline.concat_released(released.chunks)
 
 
-def class_persons(out: pd.DataFrame, frame: pd.DataFrame, plan) -> pd.Series:
+def record_sizes(out: pd.DataFrame, plan) -> pd.Series:
+    """How many persons share each released person's whole record (all rows' quasi-identifiers)."""
     qis = [r.column for r in plan.quasi_identifiers]
-    return out.groupby(qis, observed=True)["pseudonym"].nunique()
+    rows = out[qis].astype(str).agg("|".join, axis=1)
+    records = rows.groupby(out["pseudonym"].astype(str).to_numpy()).agg(
+        lambda r: "#".join(sorted(r)))
+    return records.map(records.value_counts())
 
 
 data_shapes = st.tuples(st.integers(20, 400), st.integers(5, 120), st.integers(0, 10_000),
                         st.integers(2, 8))
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data_shapes)
 def test_no_output_ever_contains_an_input_cpr_name_or_address(shape):
     rows, persons, seed, k = shape
@@ -62,15 +67,15 @@ def test_no_output_ever_contains_an_input_cpr_name_or_address(shape):
         assert name not in cells
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data_shapes)
-def test_every_released_class_holds_at_least_k_distinct_citizens(shape):
+def test_every_released_persons_whole_record_is_shared_by_at_least_k_citizens(shape):
     rows, persons, seed, k = shape
     frame = synthetic.admissions(rows, persons, seed=seed)
     plan = plan_for(k, suppression=0.0)
     decision, out = run(frame, plan)
     if len(out):
-        assert class_persons(out, frame, plan).min() >= k
+        assert record_sizes(out, plan).min() >= k
         assert decision.anonymisation.achieved_k >= k
     assert len(out) + decision.anonymisation.rows_suppressed == len(frame)
 
@@ -106,17 +111,18 @@ def test_l_diversity_suppresses_classes_with_one_diagnosis():
 
 def test_generalisation_is_raised_when_the_descriptor_level_suppresses_too_much():
     frame = synthetic.admissions(400, 150, seed=5)
-    plan = plan_for(5, permitted=("cpr", "birth_date", "admission_date"), suppression=0.02)
+    plan = plan_for(5, permitted=("cpr", "birth_date", "admission_date"), suppression=0.2)
     decision, out = run(frame, plan)
     assert len(out) + decision.anonymisation.rows_suppressed == len(frame)
-    assert decision.anonymisation.rows_suppressed <= 0.02 * len(frame)
+    assert decision.anonymisation.rows_suppressed <= 0.2 * len(frame)
     assert sum(decision.anonymisation.node) > 0
+    assert record_sizes(out, plan).min() >= 5
 
 
 opt_out_times = st.lists(st.integers(-400, 400), min_size=1, max_size=12)
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(opt_out_times, st.sampled_from(["opt_out", "opt_in"]))
 def test_opt_outs_before_approval_exclude_and_after_approval_do_not(days, model):
     frame = synthetic.admissions(200, 40, seed=11)
@@ -190,11 +196,13 @@ def test_date_shift_is_stable_per_citizen_within_the_permit():
     plan = plan_for(1, columns=columns, permitted=("cpr", "admission_date"), suppression=1.0)
     decision, out = run(frame, plan)
     if decision.anonymisation.node == (0,):
-        shifted = pd.to_datetime(out["admission_date"].astype(str))
-        original = frame["admission_date"].iloc[: len(out)]
-        delta = (shifted.to_numpy() - original.to_numpy()).astype("timedelta64[D]").astype(int)
-        per_person = pd.Series(delta).groupby(out["pseudonym"].astype(str).to_numpy()).nunique()
-        assert per_person.max() == 1 and np.abs(delta).max() <= 20
+        names = pseudonymise(frame["_subject_key"], key=plan.pseudonym_key).astype(str)
+        original = frame["admission_date"].groupby(names.to_numpy()).agg(sorted)
+        shifted = pd.to_datetime(out["admission_date"].astype(str)).groupby(
+            out["pseudonym"].astype(str).to_numpy()).agg(sorted)
+        for person, dates in shifted.items():
+            delta = {(s - o).days for s, o in zip(dates, original[person], strict=True)}
+            assert len(delta) == 1 and abs(delta.pop()) <= 20
 
 
 def test_chunking_does_not_change_the_output():
@@ -221,6 +229,65 @@ def test_dask_on_a_local_cluster_gives_the_same_output_as_pandas():
     assert released.decision.anonymisation.node == decision.anonymisation.node
     assert (released.decision.anonymisation.rows_suppressed
             == decision.anonymisation.rows_suppressed)
-    assert len(got) == 4 and seen == [(p, n) for p in (1, 2) for n in range(4)]
+    assert len(got) == 1 and seen == [(p, n) for p in (1, 2) for n in range(4)]
     pd.testing.assert_frame_equal(pipeline.concat_released(
         pipeline.ReleasedChunk(frame=f, subject_keys=np.array([])) for f in got), expected)
+
+
+def test_what_the_company_received_under_another_permit_joins_the_record():
+    frame = synthetic.admissions(1_500, 600, seed=12).drop_duplicates("_subject_key")
+    first = plan_for(5, permitted=("cpr", "birth_date", "sex"), key=b"1" * 32)
+    second = plan_for(5, permitted=("cpr", "postcode"), key=b"2" * 32)
+    first_decision, first_out = run(frame, first)
+    alone, _ = run(frame, second)
+    companion = pipeline.Companion(frames=lambda: [frame], plan=first,
+                                   fixed=first_decision.levels)
+    released = pipeline.run_pandas(lambda: [frame], second, companions=[companion])
+    joined = released.decision
+    second_out = pipeline.concat_released(released.chunks)
+    assert joined.datasets_assessed == 2
+    assert (joined.anonymisation.node, joined.anonymisation.rows_suppressed) != (
+        alone.anonymisation.node, alone.anonymisation.rows_suppressed)
+    # Linked through the platform's knowledge, the two files together still hold every
+    # person's whole record in at least k persons.
+    who_first = pseudonymise(frame["_subject_key"], key=first.pseudonym_key).astype(str)
+    who_second = pseudonymise(frame["_subject_key"], key=second.pseudonym_key).astype(str)
+    person = dict(zip(who_second, frame["_subject_key"].astype(str), strict=True))
+    first_person = dict(zip(who_first, frame["_subject_key"].astype(str), strict=True))
+    a = first_out.assign(person=first_out["pseudonym"].astype(str).map(first_person))
+    b = second_out.assign(person=second_out["pseudonym"].astype(str).map(person))
+    labels = a["birth_date"].astype("string") + a["sex"].astype("string")
+    record_a = labels.groupby(a["person"]).agg(lambda s: "#".join(sorted(s)))
+    record_b = b["postcode"].astype("string").groupby(b["person"]).agg(
+        lambda s: "#".join(sorted(s)))
+    union = (record_a.reindex(record_b.index).fillna("") + "|" + record_b)
+    assert union.map(union.value_counts()).min() >= 5
+
+
+def test_order_buckets_and_rereading_give_the_same_file_as_one_bucket_in_memory():
+    frame = synthetic.admissions(800, 200, seed=13)
+    plan = plan_for(3)
+    chunks = lambda: (frame.iloc[i:i + 150] for i in range(0, len(frame), 150))  # noqa: E731
+    one = pipeline.concat_released(pipeline.run_pandas(chunks, plan).chunks)
+    released = pipeline.run_pandas(chunks, plan, rows_per_bucket=100,
+                                   rows_kept_between_passes=0)
+    assert released.decision.order_buckets(100) > 4
+    many = pipeline.concat_released(released.chunks)
+    pd.testing.assert_frame_equal(one.astype(str), many.astype(str))
+
+
+def test_rows_leave_in_keyed_order_not_upload_order():
+    frame = synthetic.admissions(600, 150, seed=14)
+    _, out = run(frame, plan_for(1, permitted=("cpr", "length_of_stay"), suppression=1.0))
+    _, again = run(frame, plan_for(1, permitted=("cpr", "length_of_stay"), suppression=1.0))
+    _, other_permit = run(frame, plan_for(1, permitted=("cpr", "length_of_stay"),
+                                          key=b"o" * 32, suppression=1.0))
+    pd.testing.assert_frame_equal(out, again)  # the same permit rebuilds the same file
+    # Rows of one person are scattered, not in the upload's runs, and another permit's order
+    # is unrelated.
+    runs = (out["pseudonym"] != out["pseudonym"].shift()).sum()
+    assert runs > 0.9 * len(out)
+    assert not np.array_equal(out["length_of_stay"].to_numpy(),
+                              other_permit["length_of_stay"].to_numpy())
+    assert not np.array_equal(out["length_of_stay"].to_numpy(),
+                              frame["length_of_stay"].to_numpy())
