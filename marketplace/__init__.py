@@ -15,12 +15,12 @@ DOMAINS = ("identity", "catalog", "consent", "access", "delivery", "testbeds", "
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the app: configuration, keys, database, policies, security and every blueprint."""
-    from marketplace import db, errors
+    from marketplace import db, errors, ops
     from marketplace.access import decisions
     from marketplace.config import load_config
     from marketplace.identity import auth, oauth
     from marketplace.identity.views import init_oidc
-    from marketplace.security import Keyring, decode_master_key, install_log_redaction
+    from marketplace.security import Keyring, decode_master_key
     from marketplace.web import api, i18n, protection
     from marketplace.web import views as web_views
 
@@ -42,7 +42,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
         app.wsgi_app = ProxyFix(app.wsgi_app, x_proto=1, x_host=1)  # type: ignore[method-assign]
-    install_log_redaction()
+    # Request ids, JSON logs (CPR redacted) and request metrics come first: every later hook's
+    # log line carries the id and the measured time covers authentication too.
+    ops.init_app(app)
     app.extensions["marketplace.keyring"] = Keyring(decode_master_key(app.config["MASTER_KEY"]))
     # Policies fail closed: a bundle that does not validate stops start-up here.
     app.extensions["marketplace.policies"] = decisions.load_policy_bundle(
@@ -50,7 +52,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     )
     db.init_app(app)
     i18n.init_app(app)
-    app.before_request(auth.load_principal)
+    app.before_request(ops.unless_probe(auth.load_principal))
     protection.init_app(app)
     app.before_request(protection.apply_body_limit)
     app.before_request(protection.check_csrf)

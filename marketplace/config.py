@@ -33,6 +33,11 @@ DEFAULTS: dict[str, Any] = {
     "DASK_SCHEDULER_ADDRESS": None,
     "POLICIES_DIR": None,
     "PREFERRED_URL_SCHEME": "http",
+    # Operations: JSON log lines (or "text"), the marketplace's log level, and the bearer token
+    # that opens /metrics to a scraper that is not on loopback (unset: loopback only).
+    "LOG_FORMAT": "json",
+    "LOG_LEVEL": "INFO",
+    "METRICS_TOKEN": None,
 }
 
 
@@ -85,4 +90,7 @@ def load_config(app: Flask, overrides: dict[str, Any] | None) -> None:
         for key in ("OIDC_ISSUER", "OIDC_CLIENT_ID", "OIDC_CLIENT_SECRET"):
             if config[key] == DEFAULTS[key]:
                 raise RuntimeError(f"MARKETPLACE_{key} is required in production")
+        # Several app and worker processes share one database: SQLite cannot serve that.
+        if str(config["DATABASE_URL"]).startswith("sqlite"):
+            raise RuntimeError("MARKETPLACE_DATABASE_URL must name PostgreSQL in production")
     os.makedirs(config["DATA_DIR"], exist_ok=True)

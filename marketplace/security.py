@@ -184,14 +184,27 @@ def current_keyring() -> Keyring:
     return current_app.extensions["marketplace.keyring"]
 
 
+_RECORD_TEXT_SKIPPED = frozenset({"msg", "message", "exc_text", "pathname", "filename",
+                                   "module", "funcName", "name", "levelname", "processName",
+                                   "threadName", "taskName", "stack_info"})
+
+
 class CprRedactingFilter(logging.Filter):
-    """Replace anything that looks like a CPR number in log messages: logs never hold a CPR."""
+    """Replace anything that looks like a CPR number in log records: logs never hold a CPR.
+
+    The message and every extra text field (a request path, an object's attribute) are
+    redacted, since a JSON formatter writes the extras as they are.
+    """
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
         if CPR_IN_TEXT.search(message):
             record.msg = CPR_IN_TEXT.sub("[CPR]", message)
             record.args = None
+        for key, value in vars(record).items():
+            if (isinstance(value, str) and key not in _RECORD_TEXT_SKIPPED
+                    and CPR_IN_TEXT.search(value)):
+                setattr(record, key, CPR_IN_TEXT.sub("[CPR]", value))
         if record.exc_info and record.exc_info[1] is not None:
             text = str(record.exc_info[1])
             if CPR_IN_TEXT.search(text):
