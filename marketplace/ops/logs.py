@@ -122,7 +122,7 @@ class _Act:
     inserted: ClassVar[dict[str, tuple[str, tuple[str, ...]]]] = {
         # table: (message, attributes to log)
         "sign_in": ("sign-in started", ("kind", "subject_id")),
-        "access_decision": ("access decision recorded", ("outcome", "request_id")),
+        "access_decision": ("access decision recorded", ("outcome", "access_request_id")),
         "audit_entry": ("act recorded in the audit chain",
                         ("action", "subject_type", "subject_id", "actor")),
         "extract": ("extract queued", ("id", "permit_id")),
@@ -133,7 +133,7 @@ class _Act:
         "extract": "extract", "workspace_job": "workspace job", "workspace_output": "output",
     }
     # A record attribute of the same name would clash with LogRecord's own or with ours.
-    renamed: ClassVar[dict[str, str]] = {"id": "object_id", "request_id": "access_request_id"}
+    renamed: ClassVar[dict[str, str]] = {"id": "object_id"}
 
 
 def _collect_acts(session: Session, _context: Any) -> None:

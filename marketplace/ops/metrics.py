@@ -40,6 +40,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy.orm import Session
 
 from marketplace.errors import Forbidden
+from marketplace.web.i18n import gettext as _
 
 # `*_created` series double the page and no dashboard reads them.
 disable_created_metrics()
@@ -108,8 +109,8 @@ class DatabaseCollector(Collector):
                                       "Access decisions ever made, by outcome.",
                                       labels=["outcome"])
         table = sa.table("access_decision", sa.column("outcome"))
-        counts = dict(self.session.execute(
-            sa.select(table.c.outcome, sa.func.count()).group_by(table.c.outcome)).tuples().all())
+        counts: dict[str, int] = {outcome: count for outcome, count in self.session.execute(
+            sa.select(table.c.outcome, sa.func.count()).group_by(table.c.outcome))}
         for outcome in sorted({"permit", "deny", "review", *counts}):
             decisions.add_metric([outcome], counts.get(outcome, 0))
         yield decisions
@@ -140,14 +141,14 @@ def database_metrics(session: Session, *, now: datetime) -> bytes:
 def check_metrics_access(*, token: str | None) -> None:
     """Let loopback callers that came directly (no proxy) in, or callers with the token."""
     if token:
-        scheme, _, offered = request.headers.get("Authorization", "").partition(" ")
+        scheme, _space, offered = request.headers.get("Authorization", "").partition(" ")
         if scheme.lower() == "bearer" and hmac.compare_digest(offered.strip().encode(),
                                                               token.encode()):
             return
     elif (request.remote_addr in ("127.0.0.1", "::1")
           and "X-Forwarded-For" not in request.headers and "Forwarded" not in request.headers):
         return
-    raise Forbidden("the metrics are for the operator's monitoring only")
+    raise Forbidden(_("Målingerne er kun for driftens overvågning"))
 
 
 def metrics_response(session: Session, *, now: datetime) -> Response:

@@ -11,6 +11,9 @@ import logging
 import signal
 import threading
 from types import FrameType
+from typing import Any
+
+import click
 
 log = logging.getLogger(__name__)
 
@@ -25,10 +28,23 @@ def _request_stop(signum: int, _frame: FrameType | None) -> None:
 
 
 def install_stop_handlers() -> None:
-    """Turn SIGTERM and SIGINT into a stop request (call from the main thread)."""
+    """Turn SIGTERM and SIGINT into a stop request (call from the main thread).
+
+    Inside a click command the previous handlers come back when the command ends, so a
+    process that runs the loop in passing (a test, an embedding) keeps its own handling.
+    """
     _stop.clear()
-    signal.signal(signal.SIGTERM, _request_stop)
-    signal.signal(signal.SIGINT, _request_stop)
+    previous = {signum: signal.signal(signum, _request_stop)
+                for signum in (signal.SIGTERM, signal.SIGINT)}
+    context = click.get_current_context(silent=True)
+    if context is not None:
+        context.call_on_close(lambda: _restore(previous))
+    log.info("waiting for jobs; SIGTERM finishes the current job, then stops")
+
+
+def _restore(previous: dict[int, Any]) -> None:
+    for signum, handler in previous.items():
+        signal.signal(signum, handler)
 
 
 def stop_requested() -> bool:
