@@ -7,7 +7,7 @@ Sized for a small machine and overridable through the environment:
   MARKETPLACE_WEB_THREADS threads each, so requests that wait on the database or on a client
   overlap. A gthread worker's main loop keeps signalling the arbiter while its threads serve
   requests, so `timeout` only catches a process that is truly stuck: a 2 GiB upload that streams
-  for minutes is not killed (tests/test_server.py sends a request slower than the timeout).
+  for minutes is not killed (tests/ops/test_server.py sends a request slower than the timeout).
 - The app writes one JSON line per request with its id, so gunicorn's own access log is off;
   gunicorn's messages are JSON lines too.
 - Request metrics use prometheus-client's multiprocess mode: PROMETHEUS_MULTIPROC_DIR is set
@@ -31,6 +31,10 @@ def _env_int(name: str, default: int) -> int:
 _cores = os.cpu_count() or 1
 
 wsgi_app = "marketplace:create_app()"
+# The app is built once in the arbiter: a bad configuration stops start-up with its message,
+# workers fork ready in milliseconds (so `timeout` never races a slow import) and share the
+# loaded code. Database connections are never shared: see post_fork.
+preload_app = True
 bind = os.environ.get("MARKETPLACE_WEB_BIND", "127.0.0.1:8000")
 worker_class = "gthread"
 workers = _env_int("MARKETPLACE_WEB_WORKERS", _cores)
@@ -43,6 +47,8 @@ keepalive = 5
 # A reverse proxy in front terminates TLS; only trust its forwarded headers from loopback.
 forwarded_allow_ips = os.environ.get("MARKETPLACE_WEB_FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
 accesslog = None
+# The control socket would live in $HOME, shared by every gunicorn of the user; not needed.
+control_socket_disable = True
 errorlog = "-"
 loglevel = "info"
 
@@ -73,6 +79,14 @@ def on_starting(_server: Any) -> None:
     # Samples of an earlier run would be added to this run's.
     for stale in Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]).glob("*.db"):
         stale.unlink()
+
+
+def post_fork(server: Any, _worker: Any) -> None:
+    # A pooled connection opened before the fork would be shared by every worker.
+    app = server.app.wsgi()
+    engine = app.extensions.get("marketplace.engine")
+    if engine is not None:
+        engine.dispose(close=False)
 
 
 def child_exit(_server: Any, worker: Any) -> None:
