@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
-from flask_openapi3 import OpenAPI
+from flask_openapi3 import Info, OpenAPI
 
 DOMAINS = ("identity", "catalog", "consent", "access", "delivery", "testbeds", "workspace")
 
@@ -29,7 +29,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         instance_path=os.environ.get("MARKETPLACE_INSTANCE_PATH") or None,
         template_folder="web/templates",
         static_folder="web/static",
-        info={"title": "Greater Copenhagen health-data marketplace", "version": "2"},
+        info=Info(title="Greater Copenhagen health-data marketplace", version="2"),
         security_schemes=api.SECURITY_SCHEMES,
         validation_error_status="422",
         validation_error_model=api.Problem,

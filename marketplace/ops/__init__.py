@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from flask import Flask, request
+from flask.typing import ResponseReturnValue
 
 PROBE_ENDPOINTS = frozenset({"ops.healthz", "ops.readyz", "ops.prometheus_metrics"})
 
@@ -23,11 +24,12 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(views.bp)
 
 
-def unless_probe(hook: Callable[[], object]) -> Callable[[], object]:
+def unless_probe(hook: Callable[[], ResponseReturnValue | None]
+                 ) -> Callable[[], ResponseReturnValue | None]:
     """Skip a before-request hook for the probes: they neither sign anyone in nor read the
     caller's token (the metrics token is not an API token)."""
 
-    def hook_unless_probe() -> object:
+    def hook_unless_probe() -> ResponseReturnValue | None:
         if request.endpoint in PROBE_ENDPOINTS:
             return None
         return hook()

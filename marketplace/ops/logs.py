@@ -36,7 +36,7 @@ request_log = logging.getLogger("marketplace.request")
 acts_log = logging.getLogger("marketplace.acts")
 
 
-class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+class _StderrHandler(logging.StreamHandler):
     """Write to whatever sys.stderr is now (a test's capture, a re-opened stream)."""
 
     marketplace_handler = True
@@ -44,7 +44,7 @@ class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
     def __init__(self) -> None:
         super().__init__(sys.stderr)
 
-    @property  # type: ignore[override]
+    @property
     def stream(self) -> TextIO:
         return sys.stderr
 

@@ -63,7 +63,7 @@ class QueueSource:
     waiting: str = "queued"
     since_column: str = "created_at"
 
-    def select(self) -> sa.Select[tuple[int, datetime | None]]:
+    def select(self) -> sa.Select[int, datetime | None]:
         table = sa.table(self.table, sa.column(self.status_column), sa.column(self.since_column))
         return (sa.select(sa.func.count(), sa.func.min(table.c[self.since_column]))
                 .where(table.c[self.status_column] == self.waiting))

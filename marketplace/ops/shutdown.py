@@ -42,7 +42,7 @@ def install_stop_handlers() -> None:
     log.info("waiting for jobs; SIGTERM finishes the current job, then stops")
 
 
-def _restore(previous: dict[int, Any]) -> None:
+def _restore(previous: dict[signal.Signals, Any]) -> None:
     for signum, handler in previous.items():
         signal.signal(signum, handler)
 
