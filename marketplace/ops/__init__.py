@@ -11,7 +11,7 @@ from flask.typing import ResponseReturnValue
 PROBE_ENDPOINTS = frozenset({"ops.healthz", "ops.readyz", "ops.prometheus_metrics"})
 
 
-def init_app(app: Flask) -> None:
+def init_app(app: Flask) -> None:  # the app is flask_openapi3.OpenAPI
     """Install request ids, JSON logs, request metrics and the /healthz, /readyz, /metrics routes.
 
     Call it before any other before-request hook so every later log line carries the request id
@@ -21,7 +21,7 @@ def init_app(app: Flask) -> None:
 
     logs.init_app(app)
     metrics.init_app(app)
-    app.register_blueprint(views.bp)
+    app.register_api(views.bp)  # type: ignore[attr-defined]
 
 
 def unless_probe(hook: Callable[[], ResponseReturnValue | None]
