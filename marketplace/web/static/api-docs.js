@@ -7,7 +7,7 @@ document.addEventListener("DOMContentLoaded", function () {
   window.SwaggerUIBundle({
     url: target.dataset.specUrl,
     domNode: target,
-    deepLinking: true,
+    deepLinking: false,
     docExpansion: "list",
     defaultModelsExpandDepth: 0,
     validatorUrl: null,
