@@ -34,6 +34,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -164,7 +165,7 @@ def drive(port: int, make_request: Callable[[random.Random], Request], seconds: 
                 ok = 200 <= answer.status < 300
                 if not ok and not first_error:
                     first_error = f"{answer.status} {payload[:200]!r}"
-            except (OSError, http.client.HTTPException) as error:
+            except Exception as error:  # counted as an error of the server, never lost
                 ok = False
                 first_error = first_error or repr(error)
                 connection.close()
@@ -222,7 +223,8 @@ def main() -> None:
 
             def search(rng: random.Random) -> Request:
                 term = rng.choice(SEARCH_TERMS)
-                return "GET", f"/api/v1/datasets?q={term}&page=1&per_page=20", None, {}
+                return ("GET", f"/api/v1/datasets?q={quote(term)}&page=1&per_page=20", None,
+                        {})
 
             def register(_rng: random.Random) -> Request:
                 return "GET", "/api/v1/register", None, {}

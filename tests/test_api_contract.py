@@ -81,15 +81,19 @@ def _failure_summary(error: BaseException) -> str:
     return " | ".join(lines[:4])[:400]
 
 
-def run_contract(app: Flask, token: str) -> tuple[int, dict[str, str], list[str]]:
+def run_contract(app: Flask, token: str | None) -> tuple[int, dict[str, str], list[str]]:
     """Test every operation; return how many ran, the failures by operation, and the skipped."""
     api = schemathesis.openapi.from_wsgi("/api/openapi.json", app)
-    headers = {"Authorization": f"Bearer {token}"}
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
     failures: dict[str, str] = {}
     skipped: list[str] = []
     tested = 0
     deadline = time.monotonic() + BUDGET_SECONDS_PER_CALLER
     for loaded in api.get_all_operations():
+        if not hasattr(loaded, "ok"):  # the document is broken for this operation
+            error = loaded.err()
+            failures[str(getattr(error, "path", "") or error)] = _failure_summary(error)
+            continue
         operation = loaded.ok()
         if time.monotonic() > deadline:
             skipped.append(operation.label)
@@ -105,7 +109,7 @@ def run_contract(app: Flask, token: str) -> tuple[int, dict[str, str], list[str]
         tested += 1
         try:
             check()
-        except Exception as error:  # a broken check, reported per operation
+        except (Exception, BaseExceptionGroup) as error:  # a broken check, per operation
             failures[operation.label] = _failure_summary(error)
     return tested, failures, skipped
 
@@ -117,3 +121,36 @@ def test_every_operation_keeps_its_contract(world: World, caller: str) -> None:
     report = "\n".join(f"{label}: {why}" for label, why in sorted(failures.items()))
     assert not failures, f"{len(failures)} of {tested} operations broke the contract:\n{report}"
     assert not skipped, f"time budget ran out before: {', '.join(skipped)}"
+
+
+def test_the_check_notices_a_broken_operation(app: Flask) -> None:
+    """The harness itself: a wrong response shape and a server error are both reported."""
+    from flask import jsonify
+    from flask_openapi3 import APIBlueprint
+    from pydantic import BaseModel
+
+    from marketplace.web.api import PUBLIC, responses
+
+    class Count(BaseModel):
+        n: int
+
+    broken = APIBlueprint("broken_for_test", __name__)
+
+    @broken.get("/test-only/wrong-shape", responses=responses(200, Count), security=PUBLIC)
+    def wrong_shape():  # type: ignore[no-untyped-def]
+        """Answer a string where the document promises an integer."""
+        return jsonify({"n": "many"})
+
+    @broken.get("/test-only/crash", responses=responses(200, Count), security=PUBLIC)
+    def crash():  # type: ignore[no-untyped-def]
+        """Fail with a server error."""
+        raise RuntimeError("boom")
+
+    app.register_api(broken)  # type: ignore[attr-defined]
+    tested, failures, skipped = run_contract(app, None)
+    assert tested >= 5  # the probes and the two broken operations
+    assert not skipped
+    assert set(failures) == {"GET /test-only/wrong-shape", "GET /test-only/crash"}, failures
+    assert "500" in failures["GET /test-only/crash"] or "Server error" in failures[
+        "GET /test-only/crash"]
+    assert "schema" in failures["GET /test-only/wrong-shape"].lower()
