@@ -53,9 +53,8 @@ errorlog = "-"
 loglevel = "info"
 
 _JSON = {"()": "pythonjsonlogger.json.JsonFormatter",
-         "fmt": ["asctime", "levelname", "name", "message"],
-         "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
-         "datefmt": "%Y-%m-%dT%H:%M:%S%z"}
+         "fmt": ["levelname", "name", "message"], "timestamp": "time",
+         "rename_fields": {"levelname": "level", "name": "logger"}}
 logconfig_dict: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,

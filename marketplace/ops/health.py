@@ -18,16 +18,20 @@ from marketplace.security import Keyring
 Check = Callable[[], str | None]
 
 
-def check_database(session: Session) -> str | None:
-    """The database answers and carries the migrated schema."""
+def check_database(session: Session, *, expected: frozenset[str]) -> str | None:
+    """The database answers and its schema is at the revisions this code expects."""
     try:
         session.execute(sa.text("SELECT 1"))
-        version = session.execute(sa.text("SELECT version_num FROM alembic_version")).first()
+        versions = set(session.scalars(sa.text("SELECT version_num FROM alembic_version")))
     except sa.exc.SQLAlchemyError as error:
         session.rollback()
         return f"the database cannot be queried ({type(error).__name__})"
-    if version is None:
+    if not versions:
         return "the database has no schema yet: run `marketplace db upgrade`"
+    if versions != expected:
+        # New code on an old schema (or the reverse) would fail on its first query.
+        return (f"the schema is at {', '.join(sorted(versions))}, the code expects "
+                f"{', '.join(sorted(expected))}: run `marketplace db upgrade`")
     return None
 
 

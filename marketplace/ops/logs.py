@@ -67,11 +67,9 @@ class RequestIdFilter(logging.Filter):
 def _formatter(kind: str) -> logging.Formatter:
     if kind == "text":
         return logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
-    return JsonFormatter(
-        ["asctime", "levelname", "name", "message"],
-        rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
-        datefmt="%Y-%m-%dT%H:%M:%S%z",
-    )
+    # "time" is UTC ISO 8601 with microseconds, so lines from several processes sort.
+    return JsonFormatter(["levelname", "name", "message"], timestamp="time",
+                         rename_fields={"levelname": "level", "name": "logger"})
 
 
 def configure_logging(*, level: str = "INFO", kind: str = "json") -> None:

@@ -12,6 +12,7 @@ from flask import Response, current_app, jsonify
 from flask_openapi3 import APIBlueprint, Tag
 from pydantic import BaseModel
 
+from marketplace import schema
 from marketplace.db import get_session, utcnow
 from marketplace.ops import health, metrics
 from marketplace.security import current_keyring
@@ -52,7 +53,7 @@ def readyz() -> tuple[Response, int]:
     """Database, data folder and keys usable: 200, or 503 naming the failed check."""
     session = get_session()
     ready, checks = health.run_checks({
-        "database": lambda: health.check_database(session),
+        "database": lambda: health.check_database(session, expected=schema.head_revisions()),
         "data_dir": lambda: health.check_data_dir(Path(current_app.config["DATA_DIR"])),
         "keys": lambda: health.check_keys(current_keyring()),
     })

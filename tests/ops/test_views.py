@@ -6,6 +6,7 @@ import re
 from datetime import timedelta
 
 import pytest
+import sqlalchemy as sa
 from sqlalchemy.orm import sessionmaker
 
 from marketplace.access.models import AccessDecision
@@ -62,6 +63,15 @@ def test_readyz_fails_without_a_migrated_database(app, client, tmp_path) -> None
     assert response.status_code == 503
     assert response.get_json()["checks"]["database"]["ok"] is False
     assert response.get_json()["checks"]["data_dir"] == {"ok": True}
+
+
+def test_readyz_fails_when_the_schema_is_behind_the_code(client, session) -> None:
+    session.execute(sa.text("UPDATE alembic_version SET version_num = '0001'"))
+    session.commit()
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    error = response.get_json()["checks"]["database"]["error"]
+    assert "the schema is at 0001" in error and "marketplace db upgrade" in error
 
 
 def test_the_caller_s_request_id_is_kept_and_a_hostile_one_replaced(client) -> None:
