@@ -6,7 +6,7 @@ They are documented in /api/openapi.json like every other operation (tag "operat
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from flask import Response, current_app, jsonify
 from flask_openapi3 import APIBlueprint, Tag
@@ -35,7 +35,7 @@ class Readiness(Out):
     checks: dict[str, CheckOutcome]
 
 
-_PROMETHEUS_TEXT = {
+_PROMETHEUS_TEXT: dict[str, Any] = {
     "description": "Prometheus text exposition format",
     "content": {"text/plain": {"schema": {"type": "string"}}},
 }
