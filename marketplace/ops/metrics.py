@@ -34,7 +34,7 @@ from prometheus_client import (
     disable_created_metrics,
     generate_latest,
 )
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 from sqlalchemy.orm import Session
@@ -90,7 +90,7 @@ class DatabaseCollector(Collector):
         self.session = session
         self.now = now
 
-    def collect(self) -> Iterator[GaugeMetricFamily]:
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
         depth = GaugeMetricFamily("marketplace_job_queue_depth",
                                   "Jobs waiting to be picked up, by queue.", labels=["queue"])
         age = GaugeMetricFamily("marketplace_job_queue_oldest_age_seconds",
@@ -105,9 +105,10 @@ class DatabaseCollector(Collector):
         yield depth
         yield age
 
-        decisions = GaugeMetricFamily("marketplace_access_decisions",
-                                      "Access decisions ever made, by outcome.",
-                                      labels=["outcome"])
+        # Counted from the stored decisions: it only grows, so rate() works as on a counter.
+        decisions = CounterMetricFamily("marketplace_access_decisions",
+                                        "Access decisions ever made, by outcome.",
+                                        labels=["outcome"])
         table = sa.table("access_decision", sa.column("outcome"))
         counts: dict[str, int] = {outcome: count for outcome, count in self.session.execute(
             sa.select(table.c.outcome, sa.func.count()).group_by(table.c.outcome))}

@@ -124,8 +124,8 @@ def test_metrics_show_queues_decisions_and_outputs(client, session, world) -> No
     assert _sample(text, "marketplace_job_queue_oldest_age_seconds", queue="extract") >= 300
     assert _sample(text, "marketplace_job_queue_depth", queue="workspace_job") == 0
     assert _sample(text, "marketplace_job_queue_oldest_age_seconds", queue="workspace_job") == 0
-    assert _sample(text, "marketplace_access_decisions", outcome="deny") == 1
-    assert _sample(text, "marketplace_access_decisions", outcome="permit") == 0
+    assert _sample(text, "marketplace_access_decisions_total", outcome="deny") == 1
+    assert _sample(text, "marketplace_access_decisions_total", outcome="permit") == 0
     assert _sample(text, "marketplace_outputs_awaiting_review") == 0
 
 
