@@ -200,6 +200,8 @@ def main() -> None:
     parser.add_argument("--database-url", default=os.environ.get(
         "MARKETPLACE_BENCH_POSTGRES_URL") or os.environ.get("MARKETPLACE_TEST_POSTGRES_URL"),
                         help="PostgreSQL to use (emptied first)")
+    parser.add_argument("--workers", type=int, help="gunicorn processes (default: per core)")
+    parser.add_argument("--threads", type=int, help="threads per process (default: 8)")
     args = parser.parse_args()
     if not args.database_url or not args.database_url.startswith("postgresql"):
         raise SystemExit("name a PostgreSQL database: --database-url or "
@@ -210,6 +212,10 @@ def main() -> None:
         tmp = Path(folder)
         started = time.monotonic()
         env = prepare_database(args.database_url, tmp, citizens)
+        if args.workers:
+            env["MARKETPLACE_WEB_WORKERS"] = str(args.workers)
+        if args.threads:
+            env["MARKETPLACE_WEB_THREADS"] = str(args.threads)
         client_id, secret, datasets = company_client(args.database_url)
         print(f"demo world ({citizens} citizens, {len(datasets)} datasets) in "
               f"{time.monotonic() - started:.0f} s", flush=True)
@@ -249,7 +255,9 @@ def main() -> None:
                 ("GET /api/v1/register", register, "goal p99 < 100 ms"),
                 ("POST /api/v1/access-requests", apply, "goal >= 150 req/s, p99 < 300 ms"),
             ]
-            print(f"gunicorn {os.cpu_count()} cores, {CONNECTIONS} connections, "
+            print(f"gunicorn on {os.cpu_count()} cores, workers "
+                  f"{env.get('MARKETPLACE_WEB_WORKERS', 'per core')}, threads "
+                  f"{env.get('MARKETPLACE_WEB_THREADS', '8')}; {CONNECTIONS} connections, "
                   f"{seconds:.0f} s per scenario after {warmup:.0f} s warm-up")
             print(f"{'scenario':34} {'requests':>8} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} "
                   f"{'errors':>6} {'vs base':>8}")
