@@ -30,7 +30,7 @@ from tests.conftest import base_config
 pytestmark = pytest.mark.slow
 
 EXAMPLES_PER_OPERATION = 6
-BUDGET_SECONDS_PER_CALLER = 120
+BUDGET_SECONDS_PER_CALLER = 90
 CHECKS = [not_a_server_error, response_schema_conformance, status_code_conformance]
 
 # Who calls, from which demo organisation, with which scopes (the round-2 scopes
