@@ -44,6 +44,10 @@ timeout = _env_int("MARKETPLACE_WEB_TIMEOUT", 60)
 # On SIGTERM, requests under way get this long to finish (an upload on a slow line needs it).
 graceful_timeout = _env_int("MARKETPLACE_WEB_GRACEFUL_TIMEOUT", 120)
 keepalive = 5
+# Heartbeat files in memory: a slow or full /tmp must not look like a stuck worker.
+_SHM = "/dev/shm"  # noqa: S108 (gunicorn creates its files there with mkstemp)
+if os.path.isdir(_SHM):
+    worker_tmp_dir = _SHM
 # A reverse proxy in front terminates TLS; only trust its forwarded headers from loopback.
 forwarded_allow_ips = os.environ.get("MARKETPLACE_WEB_FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
 accesslog = None
