@@ -15,9 +15,10 @@ import hmac
 import logging
 import os
 import struct
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes, serialization
@@ -214,8 +215,28 @@ class CprRedactingFilter(logging.Filter):
         return True
 
 
+def _redacting_record_factory(factory: Callable[..., logging.LogRecord]
+                              ) -> Callable[..., logging.LogRecord]:
+    redact = CprRedactingFilter()
+
+    def make_record(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = factory(*args, **kwargs)
+        redact.filter(record)
+        return record
+
+    make_record.redacts_cpr = True  # type: ignore[attr-defined]
+    return make_record
+
+
 def install_log_redaction() -> None:
-    """Attach the CPR filter to the root logger's handlers (and future basicConfig ones)."""
+    """Redact CPR-like numbers from every log record, whichever handler writes it.
+
+    Messages are redacted when a record is made (so a handler added later, by a library or a
+    test, never sees a CPR); extra fields are set after that, so the root logger's handlers
+    carry the filter too.
+    """
+    if not getattr(logging.getLogRecordFactory(), "redacts_cpr", False):
+        logging.setLogRecordFactory(_redacting_record_factory(logging.getLogRecordFactory()))
     root = logging.getLogger()
     if not root.handlers:
         # Libraries stay at WARNING (some are chatty at INFO); our own messages show at INFO.

@@ -109,3 +109,21 @@ def test_an_audit_entry_is_logged_without_its_details(session, capsys) -> None:
                      "action": "permit.revoked", "subject_type": "permit", "subject_id": "7",
                      "actor": "system"}]
     assert CPR not in err  # the details are never logged
+
+
+def test_a_handler_added_later_never_sees_a_cpr_in_a_message(client) -> None:
+    seen: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(record.getMessage())
+
+    late = Collect()
+    logging.getLogger().handlers.insert(0, late)  # first: before any redacting handler filter
+    try:
+        logging.getLogger("some.library").warning("looked up %s", CPR_DASHED)
+        client.get(f"/catalog/{CPR}")
+    finally:
+        logging.getLogger().removeHandler(late)
+    assert "looked up [CPR]" in seen
+    assert not [message for message in seen if CPR in message or CPR_DASHED in message]
