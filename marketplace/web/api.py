@@ -28,7 +28,6 @@ from collections.abc import Iterable
 from typing import Annotated, Any
 
 from flask import Response, jsonify
-from flask_openapi3.types import ResponseDict
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 from pydantic import ValidationError as PydanticValidationError
 from pydantic_core import PydanticCustomError
@@ -122,23 +121,20 @@ _PROBLEM_TEXT = {
 }
 
 
-def responses(*spec: int | type[BaseModel] | None) -> ResponseDict:
+def responses(*spec: int | type[BaseModel] | None) -> dict[Any, Any]:
     """Build the `responses` of an operation: a status followed by its model, or a bare problem.
 
     `responses(201, AccessRequestOut, 401, 403, 422)` documents 201 with the model and the
     problem statuses with the Problem shape. A success status followed by `None` has no body.
     """
-    result: ResponseDict = {}
+    result: dict[Any, Any] = {}  # keyed by status; flask-openapi3 also takes ints and HTTPStatus
     items = list(spec)
     while items:
         status = items.pop(0)
         if not isinstance(status, int):
             raise TypeError(f"expected a status code, got {status!r}")
         if status < 400:
-            model: type[BaseModel] | None = None
-            if items and not isinstance(items[0], int):
-                following = items.pop(0)
-                model = None if isinstance(following, int) else following
+            model = items.pop(0) if items and not isinstance(items[0], int) else None
             result[str(status)] = model
         else:
             result[str(status)] = {
