@@ -2,7 +2,8 @@
 /api/openapi.json and checks the answers against it, as a company and as a data holder.
 
 Bounded: a few examples per operation and a time budget per caller, in a demo-like world on
-SQLite. Every operation is tried; a failure names the operation and the check it broke.
+SQLite. An anonymous caller runs too: refusals must be documented answers, not surprises.
+Every operation is tried; a failure names the operation and the check it broke.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from tests.conftest import base_config
 pytestmark = pytest.mark.slow
 
 EXAMPLES_PER_OPERATION = 6
-BUDGET_SECONDS_PER_CALLER = 90
+BUDGET_SECONDS_PER_CALLER = 75
 CHECKS = [not_a_server_error, response_schema_conformance, status_code_conformance]
 
 # Who calls, from which demo organisation, with which scopes (the round-2 scopes
@@ -114,9 +115,9 @@ def run_contract(app: Flask, token: str | None) -> tuple[int, dict[str, str], li
     return tested, failures, skipped
 
 
-@pytest.mark.parametrize("caller", sorted(CALLERS))
+@pytest.mark.parametrize("caller", [*sorted(CALLERS), "anonymous"])
 def test_every_operation_keeps_its_contract(world: World, caller: str) -> None:
-    tested, failures, skipped = run_contract(world.app, world.tokens[caller])
+    tested, failures, skipped = run_contract(world.app, world.tokens.get(caller))
     assert tested >= 3  # at least the operations of the foundation itself
     report = "\n".join(f"{label}: {why}" for label, why in sorted(failures.items()))
     assert not failures, f"{len(failures)} of {tested} operations broke the contract:\n{report}"
