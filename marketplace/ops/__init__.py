@@ -1,5 +1,6 @@
 """Operations: health and readiness, Prometheus metrics, JSON logs, the production server and
-a worker's graceful stop. Nothing here holds business rules; it sits above every domain."""
+a worker's graceful stop. Nothing here holds business rules. The probes, metrics and logs sit
+above every domain; `shutdown` is a foundation piece that any edge (the job worker) may use."""
 
 from __future__ import annotations
 
