@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export MARKETPLACE_INSTANCE_PATH ?= $(CURDIR)/instance
 
-.PHONY: run test lint drift unit bench-quick provider clean analysis-env
+.PHONY: run serve test lint drift unit bench-quick provider clean analysis-env
 
 # The secure processing environment's analysis environment: a separate venv from Debian's
 # Python (readable by the sandbox's unprivileged users), with the published, pinned packages.
@@ -35,8 +35,11 @@ run: $(STAMP) analysis-env
 	  echo "Open http://127.0.0.1:5000 and sign in as one of the users above (sign-in provider: http://127.0.0.1:9400)"; \
 	  $(BIN)/marketplace run --host 127.0.0.1 --port 5000
 
+# Style, the architecture's import contracts (pyproject [tool.importlinter]) and types.
 lint: $(STAMP)
 	$(BIN)/ruff check marketplace tests bench migrations/env.py
+	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 drift: $(STAMP)
 	$(BIN)/python -m marketplace.db_drift
@@ -47,10 +50,16 @@ unit: $(STAMP)
 bench-quick: $(STAMP)
 	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script --quick || exit 1; done
 
-# The whole suite: lint, schema drift, unit and PostgreSQL tests (when
-# MARKETPLACE_TEST_POSTGRES_URL is set) and the browser tests in Debian's Chromium.
+# The production server (gunicorn, marketplace/ops/gunicorn_config.py) on 127.0.0.1:8000.
+serve: $(STAMP)
+	$(BIN)/marketplace db upgrade
+	$(BIN)/marketplace serve
+
+# The whole suite: lint (ruff, import contracts, mypy), schema drift, unit and PostgreSQL tests
+# (when MARKETPLACE_TEST_POSTGRES_URL is set), the API contract (Schemathesis) and the browser
+# tests in Debian's Chromium. pytest's exit code 5 (nothing collected) fails the run.
 test: $(STAMP) analysis-env lint drift
-	$(BIN)/pytest
+	$(BIN)/pytest $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) $(ANALYSIS_VENV) .pytest_cache .ruff_cache

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
-from flask_openapi3 import OpenAPI
+from flask_openapi3 import Info, OpenAPI
 
 DOMAINS = ("identity", "catalog", "consent", "access", "delivery", "testbeds", "workspace",
            "growth")
@@ -16,12 +16,12 @@ DOMAINS = ("identity", "catalog", "consent", "access", "delivery", "testbeds", "
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the app: configuration, keys, database, policies, security and every blueprint."""
-    from marketplace import audit, db, errors
+    from marketplace import audit, db, errors, ops
     from marketplace.access import decisions
     from marketplace.config import load_config
     from marketplace.identity import auth, oauth, throttle
     from marketplace.identity.views import init_oidc
-    from marketplace.security import Keyring, decode_master_key, install_log_redaction
+    from marketplace.security import Keyring, decode_master_key
     from marketplace.web import api, i18n, protection
     from marketplace.web import views as web_views
 
@@ -30,7 +30,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         instance_path=os.environ.get("MARKETPLACE_INSTANCE_PATH") or None,
         template_folder="web/templates",
         static_folder="web/static",
-        info={"title": "Greater Copenhagen health-data marketplace", "version": "2"},
+        info=Info(title="Greater Copenhagen health-data marketplace", version="2"),
         security_schemes=api.SECURITY_SCHEMES,
         validation_error_status="422",
         validation_error_model=api.Problem,
@@ -43,7 +43,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
         app.wsgi_app = ProxyFix(app.wsgi_app, x_proto=1, x_host=1)  # type: ignore[method-assign]
-    install_log_redaction()
+    # Request ids, JSON logs (CPR redacted) and request metrics come first: every later hook's
+    # log line carries the id and the measured time covers authentication too.
+    ops.init_app(app)
     app.extensions["marketplace.keyring"] = Keyring(decode_master_key(app.config["MASTER_KEY"]))
     # Policies fail closed: a bundle that does not validate stops start-up here.
     app.extensions["marketplace.policies"] = decisions.load_policy_bundle(
@@ -54,7 +56,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.extensions["marketplace.sessionmaker"].configure(
         info={audit.AUDIT_KEY: app.extensions["marketplace.keyring"].audit_key})
     i18n.init_app(app)
-    app.before_request(auth.load_principal)
+    app.before_request(ops.unless_probe(auth.load_principal))
     protection.init_app(app)
     app.before_request(protection.apply_body_limit)
     app.before_request(protection.check_csrf)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import json
+import os
 import sys
 import time
 from typing import Any
@@ -104,6 +105,24 @@ def dev_provider(port: int) -> None:
                 time.sleep(3600)
         except KeyboardInterrupt:
             pass
+
+
+@cli.command("serve")
+@click.option("--bind", default=None,
+              help="host:port to listen on (default: MARKETPLACE_WEB_BIND or 127.0.0.1:8000).")
+@click.option("--workers", default=None, type=click.IntRange(1, 64),
+              help="Worker processes (default: MARKETPLACE_WEB_WORKERS or one per core).")
+@click.option("--threads", default=None, type=click.IntRange(1, 256),
+              help="Threads per worker (default: MARKETPLACE_WEB_THREADS or 8).")
+def serve(bind: str | None, workers: int | None, threads: int | None) -> None:
+    """Run the production server: gunicorn with marketplace/ops/gunicorn_config.py."""
+    args = [sys.executable, "-m", "gunicorn", "--config", "python:marketplace.ops.gunicorn_config"]
+    for flag, value in (("--bind", bind), ("--workers", workers), ("--threads", threads)):
+        if value is not None:
+            args += [flag, str(value)]
+    sys.stdout.flush()
+    # gunicorn takes this process over, so SIGTERM from the supervisor reaches its arbiter.
+    os.execv(sys.executable, args)  # noqa: S606
 
 
 @cli.group()

@@ -38,6 +38,11 @@ DEFAULTS: dict[str, Any] = {
     "DASK_SCHEDULER_ADDRESS": None,
     "POLICIES_DIR": None,
     "PREFERRED_URL_SCHEME": "http",
+    # Operations: JSON log lines (or "text"), the marketplace's log level, and the bearer token
+    # that opens /metrics to a scraper that is not on loopback (unset: loopback only).
+    "LOG_FORMAT": "json",
+    "LOG_LEVEL": "INFO",
+    "METRICS_TOKEN": None,
 }
 
 

@@ -15,9 +15,10 @@ import hmac
 import logging
 import os
 import struct
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes, serialization
@@ -189,14 +190,27 @@ def current_keyring() -> Keyring:
     return current_app.extensions["marketplace.keyring"]
 
 
+_RECORD_TEXT_SKIPPED = frozenset({"msg", "message", "exc_text", "pathname", "filename",
+                                   "module", "funcName", "name", "levelname", "processName",
+                                   "threadName", "taskName", "stack_info"})
+
+
 class CprRedactingFilter(logging.Filter):
-    """Replace anything that looks like a CPR number in log messages: logs never hold a CPR."""
+    """Replace anything that looks like a CPR number in log records: logs never hold a CPR.
+
+    The message and every extra text field (a request path, an object's attribute) are
+    redacted, since a JSON formatter writes the extras as they are.
+    """
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
         if CPR_IN_TEXT.search(message):
             record.msg = CPR_IN_TEXT.sub("[CPR]", message)
             record.args = None
+        for key, value in vars(record).items():
+            if (isinstance(value, str) and key not in _RECORD_TEXT_SKIPPED
+                    and CPR_IN_TEXT.search(value)):
+                setattr(record, key, CPR_IN_TEXT.sub("[CPR]", value))
         if record.exc_info and record.exc_info[1] is not None:
             text = str(record.exc_info[1])
             if CPR_IN_TEXT.search(text):
@@ -206,8 +220,28 @@ class CprRedactingFilter(logging.Filter):
         return True
 
 
+def _redacting_record_factory(factory: Callable[..., logging.LogRecord]
+                              ) -> Callable[..., logging.LogRecord]:
+    redact = CprRedactingFilter()
+
+    def make_record(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = factory(*args, **kwargs)
+        redact.filter(record)
+        return record
+
+    make_record.redacts_cpr = True  # type: ignore[attr-defined]
+    return make_record
+
+
 def install_log_redaction() -> None:
-    """Attach the CPR filter to the root logger's handlers (and future basicConfig ones)."""
+    """Redact CPR-like numbers from every log record, whichever handler writes it.
+
+    Messages are redacted when a record is made (so a handler added later, by a library or a
+    test, never sees a CPR); extra fields are set after that, so the root logger's handlers
+    carry the filter too.
+    """
+    if not getattr(logging.getLogRecordFactory(), "redacts_cpr", False):
+        logging.setLogRecordFactory(_redacting_record_factory(logging.getLogRecordFactory()))
     root = logging.getLogger()
     if not root.handlers:
         # Libraries stay at WARNING (some are chatty at INFO); our own messages show at INFO.

@@ -3,7 +3,6 @@ runs queued workspace jobs."""
 from __future__ import annotations
 
 import json
-import time
 
 import click
 from flask import current_app
@@ -11,6 +10,7 @@ from flask.cli import with_appcontext
 from tqdm import tqdm
 
 from marketplace.delivery import jobs
+from marketplace.ops import shutdown
 from marketplace.workspace import jobs as workspace_jobs
 
 
@@ -34,7 +34,9 @@ def worker(once: bool, poll_seconds: float) -> None:
             bar = bars[extract_id] = tqdm(total=100, desc=f"extract {extract_id}", unit="%")
         bar.update(round(fraction * 100) - bar.n)
 
-    while True:
+    # SIGTERM (a deploy, a scale-down) lets the running extract finish, then exits 0.
+    shutdown.install_stop_handlers()
+    while not shutdown.stop_requested():
         extract_id = jobs.run_next(app, worker=name, on_progress=show)
         for bar in bars.values():
             bar.close()
@@ -48,4 +50,5 @@ def worker(once: bool, poll_seconds: float) -> None:
         if once:
             click.echo(json.dumps({"processed": built}))
             return
-        time.sleep(poll_seconds)
+        shutdown.wait(poll_seconds)
+    click.echo(json.dumps({"processed": built, "stopped": True}))

@@ -3,15 +3,27 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Flask, Response, current_app, jsonify, render_template
+import flask_openapi3_swagger
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    current_app,
+    jsonify,
+    render_template,
+    send_from_directory,
+)
 
 from marketplace.identity.auth import current_principal
 from marketplace.identity.principal import Principal
 from marketplace.web.i18n import gettext as _
 
 bp = Blueprint("web", __name__)
+
+SWAGGER_UI_ASSETS = Path(flask_openapi3_swagger.__file__).resolve().parent / "templates" / "swagger"
 
 
 @dataclass(frozen=True)
@@ -96,16 +108,24 @@ def home() -> str:
     )
 
 
-@bp.get("/healthz")
-def healthz() -> Response:
-    """Report that the app is up (for load balancers)."""
-    return jsonify({"status": "ok"})
-
-
 @bp.get("/api/openapi.json")
 def openapi() -> Response:
     """The OpenAPI 3.1 description of the API, generated from the models that validate it."""
     return jsonify(build_openapi(current_app))
+
+
+@bp.get("/api/docs")
+def api_docs() -> str:
+    """The API reference, drawn by Swagger UI from /api/openapi.json (assets served here)."""
+    return render_template("web/api_docs.html")
+
+
+@bp.get("/api/docs/assets/<path:filename>")
+def api_docs_asset(filename: str) -> Response:
+    """Swagger UI's own files, from the installed package: no third-party host, strict CSP."""
+    response = send_from_directory(SWAGGER_UI_ASSETS, filename, max_age=86_400)
+    response.headers["Cache-Control"] = "public, max-age=86400"
+    return response
 
 
 def build_openapi(app: Flask) -> dict[str, Any]:

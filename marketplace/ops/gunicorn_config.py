@@ -1,0 +1,103 @@
+"""The production server's settings: `marketplace serve`, or
+
+    gunicorn --config python:marketplace.ops.gunicorn_config
+
+Sized for a small machine and overridable through the environment:
+- `gthread` workers: one process per core (Python runs one thread at a time per process) and
+  MARKETPLACE_WEB_THREADS threads each, so requests that wait on the database or on a client
+  overlap. A gthread worker's main loop keeps signalling the arbiter while its threads serve
+  requests, so `timeout` only catches a process that is truly stuck: a 2 GiB upload that streams
+  for minutes is not killed (tests/ops/test_server.py sends a request slower than the timeout).
+- The app writes one JSON line per request with its id, so gunicorn's own access log is off;
+  gunicorn's messages are JSON lines too.
+- Request metrics use prometheus-client's multiprocess mode: PROMETHEUS_MULTIPROC_DIR is set
+  here, before any worker imports the client, and a dead worker's live gauges are dropped.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value else default
+
+
+_cores = os.cpu_count() or 1
+
+wsgi_app = "marketplace:create_app()"
+# The app is built once in the arbiter: a bad configuration stops start-up with its message,
+# workers fork ready in milliseconds (so `timeout` never races a slow import) and share the
+# loaded code. Database connections are never shared: see post_fork.
+preload_app = True
+bind = os.environ.get("MARKETPLACE_WEB_BIND", "127.0.0.1:8000")
+worker_class = "gthread"
+workers = _env_int("MARKETPLACE_WEB_WORKERS", _cores)
+threads = _env_int("MARKETPLACE_WEB_THREADS", 8)
+# Seconds without a heartbeat before a worker is restarted (not a limit on a request).
+timeout = _env_int("MARKETPLACE_WEB_TIMEOUT", 60)
+# On SIGTERM, requests under way get this long to finish (an upload on a slow line needs it).
+graceful_timeout = _env_int("MARKETPLACE_WEB_GRACEFUL_TIMEOUT", 120)
+keepalive = 5
+# Heartbeat files in memory: a slow or full /tmp must not look like a stuck worker.
+_SHM = "/dev/shm"  # noqa: S108 (gunicorn creates its files there with mkstemp)
+if os.path.isdir(_SHM):
+    worker_tmp_dir = _SHM
+# A reverse proxy in front terminates TLS; only trust its forwarded headers from loopback.
+forwarded_allow_ips = os.environ.get("MARKETPLACE_WEB_FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
+accesslog = None
+# The control socket would live in $HOME, shared by every gunicorn of the user; not needed.
+control_socket_disable = True
+errorlog = "-"
+loglevel = "info"
+
+_JSON = {"()": "pythonjsonlogger.json.JsonFormatter",
+         "fmt": ["levelname", "name", "message"], "timestamp": "time",
+         "rename_fields": {"levelname": "level", "name": "logger"}}
+logconfig_dict: dict[str, Any] = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    # The app adds its own JSON handler to the root logger in each worker.
+    "root": {"level": "WARNING", "handlers": []},
+    "loggers": {
+        "gunicorn.error": {"level": "INFO", "handlers": ["stderr"], "propagate": False},
+        "gunicorn.access": {"level": "INFO", "handlers": [], "propagate": False},
+    },
+    "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "json",
+                            "stream": "ext://sys.stderr"}},
+    "formatters": {"json": _JSON},
+}
+
+_own_metrics_dir = "PROMETHEUS_MULTIPROC_DIR" not in os.environ
+if _own_metrics_dir:
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="marketplace-metrics-")
+
+
+def on_starting(_server: Any) -> None:
+    # Samples of an earlier run would be added to this run's.
+    for stale in Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]).glob("*.db"):
+        stale.unlink()
+
+
+def post_fork(server: Any, _worker: Any) -> None:
+    # A pooled connection opened before the fork would be shared by every worker.
+    app = server.app.wsgi()
+    engine = app.extensions.get("marketplace.engine")
+    if engine is not None:
+        engine.dispose(close=False)
+
+
+def child_exit(_server: Any, worker: Any) -> None:
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(_server: Any) -> None:
+    if _own_metrics_dir:
+        shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)

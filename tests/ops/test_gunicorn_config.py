@@ -1,0 +1,52 @@
+"""The production server's settings: sized from the machine, overridable from the environment."""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import Callable
+from types import ModuleType
+
+import pytest
+
+
+@pytest.fixture
+def load_config(monkeypatch: pytest.MonkeyPatch) -> Callable[[], ModuleType]:
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", "/nonexistent-for-this-test")
+    for name in ("MARKETPLACE_WEB_WORKERS", "MARKETPLACE_WEB_THREADS", "MARKETPLACE_WEB_TIMEOUT",
+                 "MARKETPLACE_WEB_BIND"):
+        monkeypatch.delenv(name, raising=False)
+
+    def load() -> ModuleType:
+        from marketplace.ops import gunicorn_config
+
+        return importlib.reload(gunicorn_config)
+
+    return load
+
+
+def test_defaults_fit_the_machine(load_config) -> None:
+    config = load_config()
+    assert config.worker_class == "gthread"
+    assert config.workers == (os.cpu_count() or 1)
+    assert config.threads == 8
+    assert config.preload_app is True
+    assert config.bind == "127.0.0.1:8000"
+    # The worker timeout restarts a stuck process; requests get far longer on shutdown.
+    assert config.timeout == 60 and config.graceful_timeout >= 120
+    assert config.accesslog is None  # the app writes its own request lines
+    assert config.control_socket_disable is True
+
+
+def test_environment_overrides(load_config, monkeypatch) -> None:
+    monkeypatch.setenv("MARKETPLACE_WEB_WORKERS", "3")
+    monkeypatch.setenv("MARKETPLACE_WEB_THREADS", "16")
+    monkeypatch.setenv("MARKETPLACE_WEB_BIND", "0.0.0.0:9000")
+    config = load_config()
+    assert (config.workers, config.threads, config.bind) == (3, 16, "0.0.0.0:9000")
+
+
+def test_a_bad_number_stops_start_up(load_config, monkeypatch) -> None:
+    monkeypatch.setenv("MARKETPLACE_WEB_WORKERS", "many")
+    with pytest.raises(ValueError, match="many"):
+        load_config()
