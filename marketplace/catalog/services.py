@@ -16,7 +16,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from marketplace.catalog import dcat, ingest
-from marketplace.catalog.descriptor import normalise_descriptor
+from marketplace.catalog.descriptor import (
+    LOCKED_WITH_DATA,
+    Descriptor,
+    DescriptorChanges,
+    merge_changes,
+)
 from marketplace.catalog.models import Dataset, DatasetTag, DataVersion
 from marketplace.catalog.search import LEVELS, CatalogIndex, IndexEntry, SearchQuery, SearchResult
 from marketplace.db import utcnow
@@ -26,7 +31,6 @@ from marketplace.identity.principal import Principal
 from marketplace.security import Keyring
 
 DATA_HOLDER_KINDS = ("national", "regional", "municipal")
-LOCKED_WITH_DATA = ("columns", "subject_column")
 SPOOL_CHUNK = 1 << 20
 
 
@@ -120,11 +124,11 @@ def count_published_by_level(session: Session) -> dict[str, int]:
 
 # --- descriptors -----------------------------------------------------------------------------
 
-def create_dataset(session: Session, *, actor: Principal, data: dict) -> Dataset:
-    """Create a draft descriptor for the actor's data holder; raise Forbidden or Invalid."""
+def create_dataset(session: Session, *, actor: Principal, descriptor: Descriptor) -> Dataset:
+    """Create a draft descriptor for the actor's data holder; raise Forbidden."""
     if not actor.has_scope("catalog:write") or actor.org_kind not in DATA_HOLDER_KINDS:
         raise Forbidden("only national, regional and municipal data holders publish datasets")
-    clean = normalise_descriptor(data)
+    clean = descriptor.stored()
     dataset = Dataset(publisher_org_id=actor.org_id, status="draft")
     _apply(dataset, clean)
     session.add(dataset)
@@ -133,12 +137,13 @@ def create_dataset(session: Session, *, actor: Principal, data: dict) -> Dataset
 
 
 def update_dataset(session: Session, *, actor: Principal, dataset_id: int,
-                   data: dict) -> Dataset:
-    """Change fields of the actor's descriptor; raise Forbidden, Conflict or Invalid."""
+                   changes: DescriptorChanges) -> Dataset:
+    """Change fields of the actor's descriptor; raise Forbidden or Conflict, and pydantic's
+    ValidationError when the changed descriptor does not hold together."""
     dataset = require_owned_dataset(session, dataset_id=dataset_id, actor=actor)
     if dataset.status == "retired":
         raise Conflict("a retired dataset cannot change")
-    clean = normalise_descriptor(data, base=descriptor_fields(dataset))
+    clean = merge_changes(descriptor_fields(dataset), changes).stored()
     if current_version(session, dataset=dataset) is not None:
         changed = [f for f in LOCKED_WITH_DATA if clean[f] != getattr(dataset, f)]
         if changed:

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from marketplace.consent.models import ConsentEvent
-from marketplace.consent.purposes import load_taxonomy
+from marketplace.catalog.purposes import load_taxonomy
 from marketplace.identity.demo import DemoWorld
 
 # Share of the population per kind of choice (the rest never changes anything).

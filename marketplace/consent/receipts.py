@@ -16,7 +16,7 @@ from marketplace.consent.evaluation import (
     CitizenConsent,
     StandingChoice,
 )
-from marketplace.consent.purposes import Purpose, Taxonomy
+from marketplace.catalog.purposes import Purpose, Taxonomy
 
 EHDS_ELI = "http://data.europa.eu/eli/reg/2025/327/oj"
 PSEUDONYM_SYSTEM = "urn:marketplace:citizen-pseudonym"

@@ -32,7 +32,7 @@ from marketplace.consent.evaluation import (
     StandingChoice,
 )
 from marketplace.consent.models import ConsentEvent, DataUse, Guardianship
-from marketplace.consent.purposes import Purpose, load_taxonomy
+from marketplace.catalog.purposes import Purpose, load_taxonomy
 from marketplace.db import utcnow
 from marketplace.errors import Forbidden, Invalid, NotFound, Unauthorized
 from marketplace.identity import services as identity_services

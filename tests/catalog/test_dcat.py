@@ -2,6 +2,7 @@
 shapes for each dataset's access rights."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,8 @@ from rdflib.namespace import DCAT, DCTERMS, RDF, SH
 
 from marketplace.catalog import dcat
 
-SHARED = Path(__file__).resolve().parents[2] / ".." / "shared" / "standards"
+SHARED = Path(os.environ.get("MARKETPLACE_STANDARDS_DIR")
+              or Path(__file__).resolve().parents[2] / ".." / "shared" / "standards")
 SHAPES_BY_ACCESS = {"PUBLIC": "opendata", "RESTRICTED": "protected", "NON_PUBLIC": "sensitive"}
 EU_ACCESS = "http://publications.europa.eu/resource/authority/access-right/"
 

@@ -250,7 +250,7 @@ def test_search_full_text_facets_and_paging(client, published):
 def test_search_rejects_bad_parameters(client):
     response = client.get("/api/v1/datasets?per_page=1000&theme=NOPE&page=x")
     assert response.status_code == 422
-    assert {e["field"] for e in response.get_json()["errors"]} == {"per_page", "theme", "page"}
+    assert {e["field"] for e in response.get_json()["errors"]} == {"per_page", "theme[0]", "page"}
 
 
 def test_search_treats_wildcards_literally(client, published):

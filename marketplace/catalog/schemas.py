@@ -1,0 +1,121 @@
+"""What the catalog API reads and answers: path, query and response models.
+
+Request bodies are the descriptor models of `catalog.descriptor` (the browser form validates
+through them too); a raw data upload is documented by `DataUpload`.
+"""
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from flask_openapi3 import RawModel
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+from marketplace.catalog import vocabulary as voc
+from marketplace.catalog.descriptor import Descriptor
+from marketplace.catalog.search import LEVELS, MAX_PER_PAGE, MAX_QUERY, SearchQuery
+from marketplace.web.api import MAX_PAGE, FreeText, Id, Out
+
+
+class DatasetPath(BaseModel):
+    dataset_id: Id
+
+
+def _comma_separated(value: Any) -> Any:
+    """`?theme=HEAL,SOCI` and `?theme=HEAL&theme=SOCI` mean the same."""
+    items = value if isinstance(value, list) else [value]
+    return [part.strip() for item in items for part in str(item).split(",") if part.strip()]
+
+
+def Choices(codes: Any) -> Any:
+    return Annotated[list[Literal[tuple(codes)]],  # type: ignore[misc]
+                     BeforeValidator(_comma_separated), Field(max_length=50)]
+
+
+class DatasetSearch(BaseModel):
+    """Full-text search over the published catalog, with facet filters and paging."""
+
+    model_config = ConfigDict(extra="ignore")
+    q: FreeText(MAX_QUERY) = ""
+    publisher_level: Choices(LEVELS) = []
+    theme: Choices(voc.THEMES) = []
+    health_category: Choices(voc.HEALTH_CATEGORIES) = []
+    access_rights: Choices(voc.ACCESS_RIGHTS) = []
+    publisher: FreeText(80) | None = None
+    page: int = Field(1, ge=1, le=MAX_PAGE)
+    per_page: int = Field(20, ge=1, le=MAX_PER_PAGE)
+
+    def to_search(self) -> SearchQuery:
+        return SearchQuery(
+            q=self.q, publisher_level=tuple(dict.fromkeys(self.publisher_level)),
+            theme=tuple(dict.fromkeys(self.theme)),
+            health_category=tuple(dict.fromkeys(self.health_category)),
+            access_rights=tuple(dict.fromkeys(self.access_rights)),
+            publisher=self.publisher or None, page=self.page, per_page=self.per_page)
+
+
+class QualityQuery(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    version: Id | None = None
+
+
+class ExportQuery(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class DataUpload(RawModel):
+    """A data version as the request body: CSV or Parquet, validated against the columns."""
+
+    mimetypes: list[str] = ["text/csv", "application/vnd.apache.parquet",  # noqa: RUF012
+                            "multipart/form-data"]
+
+
+# --- responses ------------------------------------------------------------------------------
+
+class Publisher(Out):
+    slug: str
+    name: str
+    level: str | None
+    homepage: str | None
+    email: str | None
+
+
+class QualityLink(Out):
+    url: str
+    valid_data: bool
+
+
+class DatasetOut(Descriptor):
+    """A descriptor as the API shows it: the editable fields and the server-computed facts."""
+
+    model_config = ConfigDict(extra="allow")
+    id: int
+    publisher: Publisher
+    status: Literal[voc.STATUSES]  # type: ignore[valid-type]
+    number_of_records: int | None
+    number_of_unique_individuals: int | None
+    min_typical_age: int | None
+    max_typical_age: int | None
+    quality: QualityLink
+    created_at: str | None
+    updated_at: str | None
+    published_at: str | None
+
+
+class DatasetPage(Out):
+    items: list[DatasetOut]
+    total: int
+    page: int
+    per_page: int
+    facets: dict[str, dict[str, int]]
+
+
+class DataVersionOut(Out):
+    dataset_id: int
+    version: int
+    valid: bool
+    created_at: str | None
+    media_type: str
+    byte_size: int
+    number_of_rows: int | None
+    sha256: str | None
+    report: dict[str, Any]
