@@ -11,8 +11,8 @@ import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from marketplace.consent.models import ConsentEvent
 from marketplace.catalog.purposes import load_taxonomy
+from marketplace.consent.models import ConsentEvent
 from marketplace.identity.demo import DemoWorld
 
 # Share of the population per kind of choice (the rest never changes anything).

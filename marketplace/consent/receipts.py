@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
+from marketplace.catalog.purposes import Purpose, Taxonomy
 from marketplace.consent.evaluation import (
     DENY,
     PERMIT,
@@ -16,7 +17,6 @@ from marketplace.consent.evaluation import (
     CitizenConsent,
     StandingChoice,
 )
-from marketplace.catalog.purposes import Purpose, Taxonomy
 
 EHDS_ELI = "http://data.europa.eu/eli/reg/2025/327/oj"
 PSEUDONYM_SYSTEM = "urn:marketplace:citizen-pseudonym"

@@ -18,21 +18,20 @@ from sqlalchemy.orm import Session
 
 from marketplace import cpr as cpr_rules
 from marketplace.catalog import services as catalog_services
+from marketplace.catalog.purposes import Purpose, load_taxonomy
 from marketplace.consent import evaluation, receipts
+from marketplace.consent.commands import ConsentChoice, GuardianshipRegistration
 from marketplace.consent.evaluation import (
-    CHOICE_DECISIONS,
     OPT_OUT,
     OPT_OUT_WITHDRAWN,
     SCOPE_ALL,
     SCOPE_DATASET,
     SCOPE_HOLDER,
-    SCOPE_TYPES,
     CitizenConsent,
     ConsentSnapshot,
     StandingChoice,
 )
 from marketplace.consent.models import ConsentEvent, DataUse, Guardianship
-from marketplace.catalog.purposes import Purpose, load_taxonomy
 from marketplace.db import utcnow
 from marketplace.errors import Forbidden, Invalid, NotFound, Unauthorized
 from marketplace.identity import services as identity_services
@@ -149,25 +148,11 @@ def list_consent_events(session: Session, *, actor: Principal,
     return _citizen_events(session, citizen_id=citizen.id)
 
 
-def _validate_choice(session: Session, *, scope_type: object, scope_id: object, purpose: object,
-                     decision: object) -> tuple[str, int | None, str, str]:
-    errors = []
-    selectable = {p.code for p in load_taxonomy().selectable}
-    if decision not in CHOICE_DECISIONS:
-        errors.append({"field": "decision", "message": "Must be permit, deny or clear."})
-    if not isinstance(purpose, str) or purpose not in selectable:
-        message = ("This use is prohibited and can never be permitted."
-                   if isinstance(purpose, str) and get_purpose(purpose) else "Unknown purpose.")
-        errors.append({"field": "purpose", "message": message})
-    if scope_type not in SCOPE_TYPES:
-        errors.append({"field": "scope.type", "message": "Must be all, holder or dataset."})
-    elif scope_type == SCOPE_ALL and scope_id is not None:
-        errors.append({"field": "scope.id", "message": "A choice for all holders has no id."})
-    elif scope_type != SCOPE_ALL and not _scope_exists(session, scope_type, scope_id):
-        errors.append({"field": "scope.id", "message": f"No such {scope_type}."})
-    if errors:
-        raise Invalid("The consent choice is not valid.", errors=errors)
-    return scope_type, scope_id, purpose, decision
+def _require_scope(session: Session, choice: ConsentChoice) -> None:
+    """Raise Invalid unless the choice names a data holder or a published dataset that exists."""
+    scope = choice.scope
+    if scope.type != SCOPE_ALL and not _scope_exists(session, scope.type, scope.id):
+        raise Invalid.field("scope.id", f"No such {scope.type}.")
 
 
 def _scope_exists(session: Session, scope_type: str, scope_id: object) -> bool:
@@ -194,9 +179,9 @@ def _append(session: Session, *, citizen: Citizen, actor: Principal, decision: s
     return event
 
 
-def set_consent(session: Session, *, actor: Principal, scope_type: object, scope_id: object,
-                purpose: object, decision: object, subject_citizen_id: int | None = None,
-                channel: str = "web", now: datetime | None = None) -> CitizenConsent:
+def set_consent(session: Session, *, actor: Principal, choice: ConsentChoice,
+                subject_citizen_id: int | None = None, channel: str = "web",
+                now: datetime | None = None) -> CitizenConsent:
     """Permit, deny or clear a purpose for all holders, one holder or one dataset.
 
     Records a new event only when the choice changes (or was made under an older notice).
@@ -206,8 +191,9 @@ def set_consent(session: Session, *, actor: Principal, scope_type: object, scope
     now = now or utcnow()
     citizen = _require_subject_to_change(session, actor=actor,
                                          subject_citizen_id=subject_citizen_id, now=now)
-    scope_type, scope_id, purpose, decision = _validate_choice(
-        session, scope_type=scope_type, scope_id=scope_id, purpose=purpose, decision=decision)
+    _require_scope(session, choice)
+    scope_type, scope_id = choice.scope.type, choice.scope.id
+    purpose, decision = choice.purpose, choice.decision
     standing = _standing(session, citizen_id=citizen.id)
     current = standing.choice(purpose=purpose, scope_type=scope_type, scope_id=scope_id)
     unchanged = (current is None if decision == evaluation.CLEAR else
@@ -547,7 +533,7 @@ def _require_operator(actor: Principal) -> None:
 
 
 def register_guardianship(session: Session, *, actor: Principal, keyring: Keyring,
-                          guardian_cpr: object, child_cpr: object,
+                          registration: GuardianshipRegistration,
                           now: datetime | None = None) -> Guardianship:
     """Register a parent's custody of a child under 15 (operator only).
 
@@ -555,12 +541,12 @@ def register_guardianship(session: Session, *, actor: Principal, keyring: Keyrin
     """
     _require_operator(actor)
     now = now or utcnow()
+    guardian_cpr, child_cpr = registration.guardian_cpr, registration.child_cpr
     errors = []
-    guardian_valid = isinstance(guardian_cpr, str) and cpr_rules.is_valid_cpr(guardian_cpr)
+    guardian_valid = cpr_rules.is_valid_cpr(guardian_cpr)
     if not guardian_valid:
         errors.append({"field": "guardian_cpr", "message": "Not a valid CPR number."})
-    child = (_child_from_cpr(session, keyring=keyring, child_cpr=child_cpr, today=now.date())
-             if isinstance(child_cpr, str) else None)
+    child = _child_from_cpr(session, keyring=keyring, child_cpr=child_cpr, today=now.date())
     if child is None:
         errors.append({"field": "child_cpr",
                        "message": "Not a valid CPR number of a child under 15."})

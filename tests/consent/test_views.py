@@ -71,7 +71,7 @@ def test_opt_out_and_back(client, citizen, headers):
 
 @pytest.mark.parametrize(("body", "status"), [
     ("not json", 400),
-    ("[1, 2]", 400),
+    ("[1, 2]", 422),  # JSON, but not the object the model describes
     (json.dumps({"scope": "all", "purpose": PURPOSE, "decision": "permit"}), 422),
     (json.dumps({"scope": {"type": "all"}, "purpose": "advertising_marketing",
                  "decision": "permit"}), 422),
