@@ -31,7 +31,7 @@ from marketplace.consent.evaluation import (
     ConsentSnapshot,
     StandingChoice,
 )
-from marketplace.consent.models import ConsentEvent, DataUse, Guardianship
+from marketplace.consent.models import ConsentEvent, ConsentRevision, DataUse, Guardianship
 from marketplace.db import utcnow
 from marketplace.errors import Forbidden, Invalid, NotFound, Unauthorized
 from marketplace.identity import services as identity_services
@@ -176,7 +176,21 @@ def _append(session: Session, *, citizen: Citizen, actor: Principal, decision: s
                          notice_version=notice_version(), channel=channel)
     session.add(event)
     session.flush()
+    bump_consent_revision(session)
     return event
+
+
+def bump_consent_revision(session: Session) -> None:
+    """Count consent events added in this transaction (call once per batch of inserts).
+
+    The row lock this takes makes concurrent writers of consent commit one after the other, so
+    the counter a reader sees always covers every event that reader can see.
+    """
+    bumped = session.execute(sa.update(ConsentRevision).where(ConsentRevision.id == 1)
+                             .values(revision=ConsentRevision.revision + 1))
+    if bumped.rowcount == 0:  # type: ignore[attr-defined]  # a database made without migrations
+        session.add(ConsentRevision(id=1, revision=1))
+        session.flush()
 
 
 def set_consent(session: Session, *, actor: Principal, choice: ConsentChoice,
@@ -360,14 +374,17 @@ def consent_snapshot(session: Session, *, purpose: str, holder_org_id: int | Non
                      dataset_id: int | None, as_of: datetime) -> ConsentSnapshot:
     """Consent for a purpose, holder and dataset from the events in force at `as_of`.
 
-    Snapshots are kept per consent state: while no event is added, every `as_of` at or after the
-    newest event sees the same snapshot, so access decisions (which ask "as of now") reuse it.
+    Snapshots are kept per consent revision: while no event is added, every `as_of` at or after
+    the newest event sees the same snapshot, so access decisions (which ask "as of now") reuse
+    it. The revision, not the newest id or time, keys the cache: an event that commits after a
+    higher-numbered one still moves the revision on.
     """
-    latest_id, latest_at = session.execute(
-        sa.select(sa.func.max(ConsentEvent.id), sa.func.max(ConsentEvent.at))).one()
+    revision, latest_at = session.execute(sa.select(
+        sa.select(ConsentRevision.revision).where(ConsentRevision.id == 1).scalar_subquery(),
+        sa.select(sa.func.max(ConsentEvent.at)).scalar_subquery())).one()
     moment = "current" if latest_at is None or as_of >= latest_at else as_of
-    key = (str(session.get_bind().engine.url), purpose, holder_org_id, dataset_id, latest_id,
-           latest_at, moment)
+    key = (str(session.get_bind().engine.url), purpose, holder_org_id, dataset_id, revision,
+           moment)
     with _snapshot_lock:
         if key in _snapshots:
             _snapshots.move_to_end(key)
@@ -407,8 +424,9 @@ def _build_snapshot(session: Session, *, purpose: str, holder_org_id: int | None
 
 
 def consent_revision(session: Session) -> int:
-    """A number that changes whenever any consent event is added (a safe cache key)."""
-    return session.scalar(sa.select(sa.func.coalesce(sa.func.max(ConsentEvent.id), 0)))
+    """A number that grows whenever consent events are committed (a safe cache key)."""
+    revision = session.scalar(sa.select(ConsentRevision.revision).where(ConsentRevision.id == 1))
+    return int(revision or 0)
 
 
 # --- transparency: who used my data -------------------------------------------------------------

@@ -358,3 +358,53 @@ def test_a_child_under_15_can_read_but_not_change_their_own_consent(session, mak
     with pytest.raises(Forbidden):
         services.set_opt_out(session, actor=child, opted_out=True, now=NOW)
     assert event_count(session) == 0
+
+
+def test_a_snapshot_never_misses_an_event_that_commits_late(database, keyring):
+    """Two citizens choose at once; the one with the lower event id commits last. The cached
+    snapshot must still show that choice once it is committed (PostgreSQL, real sessions)."""
+    import threading
+
+    from sqlalchemy.orm import Session as OrmSession
+
+    if database.backend != "postgresql":
+        pytest.skip("concurrent commits need separate PostgreSQL sessions")
+    engine = database.engine
+    cprs = ("0101801234", "0202801234")
+    with OrmSession(engine) as setup:
+        early, late = (identity.register_citizen(setup, keyring=keyring, cpr=c) for c in cprs)
+        setup.commit()
+        people = [(p.id, p.cpr_index) for p in (early, late)]
+    try:
+        slow, fast = OrmSession(engine), OrmSession(engine)
+        as_of = datetime.now(UTC) + timedelta(days=1)
+        # The slow writer takes the lower event id and keeps its transaction open.
+        services.set_consent(slow, actor=identity.citizen_principal(slow.get(
+            type(early), people[0][0])), choice=_choice(decision="deny"))
+
+        def fast_writer() -> None:
+            services.set_consent(fast, actor=identity.citizen_principal(fast.get(
+                type(late), people[1][0])), choice=_choice(decision="deny"))
+            fast.commit()
+
+        thread = threading.Thread(target=fast_writer)
+        thread.start()
+        thread.join(timeout=1.0)  # commits now without the fix; waits for the slow one with it
+        with OrmSession(engine) as reader:
+            services.consent_snapshot(reader, purpose=PURPOSE, holder_org_id=None,
+                                      dataset_id=None, as_of=as_of)
+        slow.commit()
+        thread.join()
+        with OrmSession(engine) as reader:
+            snapshot = services.consent_snapshot(reader, purpose=PURPOSE, holder_org_id=None,
+                                                 dataset_id=None, as_of=as_of)
+        keys = pd.Series([key for _, key in people], dtype="str")
+        assert included_mask(keys, snapshot, consent_model="opt_out").tolist() == [False, False]
+    finally:
+        slow.close()
+        fast.close()
+        with OrmSession(engine) as cleanup:
+            ids = [citizen_id for citizen_id, _ in people]
+            cleanup.execute(sa.delete(ConsentEvent).where(ConsentEvent.citizen_id.in_(ids)))
+            cleanup.execute(sa.delete(type(early)).where(type(early).id.in_(ids)))
+            cleanup.commit()
