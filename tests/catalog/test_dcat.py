@@ -74,3 +74,27 @@ def test_a_minimal_descriptor_still_conforms():
     assert _violations(graph, _shapes("NON_PUBLIC")) == []
     titles = list(graph.objects(URIRef("https://example.org/catalog/9"), DCTERMS.title))
     assert [str(t) for t in titles] == ["<b>Minimal</b>"]
+
+
+def test_hostile_text_comes_out_unchanged_in_both_formats():
+    from rdflib import Literal
+    from rdflib.compare import isomorphic
+
+    title = 'Citat " og \\ skråstreg\nny linje\ttab \x01 🙂 æøå <b>'
+    descriptor = {
+        "id": 3, "title": title, "description": "x", "keywords": ["a\"b"],
+        "themes": ["HEAL"], "health_categories": ["REGISTRY"], "access_rights": "PUBLIC",
+        "legal_basis": "GDPR", "data_use": {"permission": "DS", "diseases": ["DJ44"],
+                                            "modifiers": ["TS:12"]},
+        "contact_point": {"name": None, "email": "a@b.dk", "url": 'https://x.example/a b"c'},
+        "publisher": {"slug": "x", "name": "X", "level": "municipal"}, "columns": [],
+        "temporal": {"start": "2020-01-01", "end": None},
+    }
+    turtle, jsonld = (dcat.export([descriptor], base_url="https://example.org", title="K",
+                                  fmt=fmt) for fmt in ("ttl", "jsonld"))
+    from_turtle = Graph().parse(data=turtle, format="turtle")
+    from_jsonld = Graph().parse(data=jsonld, format="json-ld")
+    assert isomorphic(from_turtle, from_jsonld)
+    dataset = URIRef("https://example.org/catalog/3")
+    assert Literal(title, lang="da") in set(from_turtle.objects(dataset, DCTERMS.title))
+    assert URIRef("https://x.example/a%20b%22c") in set(from_turtle.subjects())
