@@ -347,6 +347,34 @@ def search_datasets(session: Session, *, query: SearchQuery) -> SearchResult:
                         facets=facets, query=query)
 
 
+@dataclass(frozen=True)
+class SearchPage:
+    """One page of search results as the API shows it."""
+
+    items: list[dict]
+    total: int
+    page: int
+    per_page: int
+    facets: dict[str, dict[str, int]]
+
+
+def search_catalog(session: Session, *, query: SearchQuery) -> SearchPage:
+    """Return one page of the published catalog as public descriptors, with facet counts.
+
+    The answer comes from this process's index of the catalog: popular searches and the
+    descriptors they show are kept until any descriptor changes, so a repeated search costs
+    one small query (is the catalog unchanged?) and no ORM work.
+    """
+    index = _catalog_index(session)
+    ids, total, facets = index.search(query)
+    missing = [i for i in ids if i not in index.documents]
+    if missing:
+        for dataset in session.scalars(sa.select(Dataset).where(Dataset.id.in_(missing))):
+            index.documents[dataset.id] = dataset_to_json(dataset)
+    return SearchPage(items=[index.documents[i] for i in ids if i in index.documents],
+                      total=total, page=query.page, per_page=query.per_page, facets=facets)
+
+
 _index_lock = threading.Lock()
 _index: tuple[tuple, CatalogIndex] | None = None
 

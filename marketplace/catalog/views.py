@@ -77,10 +77,9 @@ def _dataset(dataset: Any) -> Response:
 @api.get("/api/v1/datasets", responses=responses(200, DatasetPage, 422), security=PUBLIC)
 def api_search(query: DatasetSearch) -> Response:
     """Search the published catalog (full text, facets, paging)."""
-    result = services.search_datasets(get_session(), query=query.to_search())
-    return jsonify({"items": [services.dataset_to_json(d) for d in result.items],
-                    "total": result.total, "page": result.query.page,
-                    "per_page": result.query.per_page, "facets": result.facets})
+    page = services.search_catalog(get_session(), query=query.to_search())
+    return jsonify({"items": page.items, "total": page.total, "page": page.page,
+                    "per_page": page.per_page, "facets": page.facets})
 
 
 @api.post("/api/v1/datasets", responses=responses(201, DatasetOut, 400, 401, 403, 422),
