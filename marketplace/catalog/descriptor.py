@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeAlias
 
 from pydantic import (
     AfterValidator,
@@ -81,27 +81,12 @@ def _clean_text(value: str) -> str:
     return value
 
 
-def Text(max_length: int, *, min_length: int = 0,
-         pattern: str | None = None) -> Any:
-    """Text a person typed: stripped, bounded, no NUL, no lone surrogates, no CPR numbers."""
-    return Annotated[str, Field(min_length=min_length, max_length=max_length, pattern=pattern),
-                     BeforeValidator(lambda v: v.strip() if isinstance(v, str) else v),
-                     AfterValidator(_clean_text)]
+def _strip(value: Any) -> Any:
+    return value.strip() if isinstance(value, str) else value
 
 
 def _blank_to_none(value: Any) -> Any:
     return None if isinstance(value, str) and not value.strip() else value
-
-
-def OptionalText(max_length: int, *, pattern: str | None = None) -> Any:
-    return Annotated[Text(max_length, pattern=pattern) | None, BeforeValidator(_blank_to_none)]
-
-
-Code = Annotated[str, Field(max_length=200), AfterValidator(_clean_text)]
-
-
-def _unique(values: list[Any]) -> list[Any]:
-    return list(dict.fromkeys(values))
 
 
 def _strip_blanks(value: Any) -> Any:
@@ -111,15 +96,33 @@ def _strip_blanks(value: Any) -> Any:
     return value
 
 
-def CodeList(item: Any, *, max_length: int = 50) -> Any:
-    """A list of codes: blanks dropped, duplicates dropped, bounded."""
-    return Annotated[list[item], Field(max_length=max_length), BeforeValidator(_strip_blanks),
-                     AfterValidator(_unique)]
+def _unique(values: list[Any]) -> list[Any]:
+    return list(dict.fromkeys(values))
 
 
-Theme = Literal[tuple(voc.THEMES)]  # type: ignore[valid-type]
-HealthCategory = Literal[tuple(voc.HEALTH_CATEGORIES)]  # type: ignore[valid-type]
-Keyword = Text(80, min_length=1)
+# Text a person typed: stripped, bounded, no NUL, no lone surrogates, no CPR numbers.
+Stripped, Clean = BeforeValidator(_strip), AfterValidator(_clean_text)
+BlankIsNone = BeforeValidator(_blank_to_none)
+# Lists of codes: blanks and duplicates dropped.
+Listed, Unique = BeforeValidator(_strip_blanks), AfterValidator(_unique)
+
+Code = Annotated[str, Field(max_length=200), Clean]
+Keyword = Annotated[str, Field(min_length=1, max_length=80), Stripped, Clean]
+Name = Annotated[Annotated[str, Field(max_length=200), Stripped, Clean] | None, BlankIsNone]
+Email = Annotated[Annotated[str, Field(max_length=200, pattern=EMAIL), Stripped, Clean] | None,
+                  BlankIsNone]
+Url = Annotated[Annotated[str, Field(max_length=500, pattern=r"^https?://"), Stripped, Clean]
+                | None, BlankIsNone]
+ColumnDescription = Annotated[Annotated[str, Field(max_length=1000), Stripped, Clean] | None,
+                              BlankIsNone]
+
+
+if TYPE_CHECKING:  # the codes are data (vocabulary); a type checker sees text
+    Theme: TypeAlias = str
+    HealthCategory: TypeAlias = str
+else:
+    Theme = Literal[tuple(voc.THEMES)]
+    HealthCategory = Literal[tuple(voc.HEALTH_CATEGORIES)]
 
 
 def normalise_icd10(code: Any) -> str | None:
@@ -224,9 +227,12 @@ class DataUse(Model):
     """The conditions of use: a DUO permission, ICD-10 diseases for DS, DUO modifiers."""
 
     permission: Literal[voc.DUO_PERMISSIONS]  # type: ignore[valid-type]
-    diseases: CodeList(Annotated[Code, AfterValidator(_icd10)]) = []
-    modifiers: Annotated[CodeList(Code), AfterValidator(_modifiers)] = []
-    purposes: CodeList(Annotated[Code, AfterValidator(_purpose)]) | None = None
+    diseases: Annotated[list[Annotated[Code, AfterValidator(_icd10)]], Field(max_length=50),
+                        Listed, Unique] = []
+    modifiers: Annotated[list[Code], Field(max_length=50), Listed, Unique,
+                         AfterValidator(_modifiers)] = []
+    purposes: Annotated[list[Annotated[Code, AfterValidator(_purpose)]], Field(max_length=50),
+                        Listed, Unique] | None = None
 
     @model_validator(mode="after")
     def _diseases_for_ds_only(self) -> DataUse:
@@ -279,9 +285,9 @@ class Temporal(Model):
 
 
 class ContactPoint(Model):
-    name: OptionalText(200) = None
-    email: OptionalText(200, pattern=EMAIL) = None
-    url: OptionalText(500, pattern=r"^https?://") = None
+    name: Name = None
+    email: Email = None
+    url: Url = None
 
     @model_validator(mode="before")
     @classmethod
@@ -346,11 +352,12 @@ class Column(Model):
     identifier_kind: Literal[voc.IDENTIFIER_KINDS] | None = None  # type: ignore[valid-type]
     generalise: Annotated[Generalisation | None, BeforeValidator(
         lambda v: None if v is None else _generalise(v))] = None
-    allowed_values: CodeList(Annotated[Code, Field(min_length=1)], max_length=5000) | None = None
+    allowed_values: Annotated[list[Annotated[Code, Field(min_length=1)]], Field(max_length=5000),
+                              Listed, Unique] | None = None
     minimum: Bound | None = None
     maximum: Bound | None = None
     pattern: Annotated[str, Field(min_length=1, max_length=200)] | None = None
-    description: OptionalText(1000) = None
+    description: ColumnDescription = None
     shareable: StrictBool | None = None
     required: StrictBool = False
     unique: StrictBool = False
@@ -442,15 +449,20 @@ class Column(Model):
 
 # --- the descriptor ----------------------------------------------------------------------------
 
-Title = Text(300, min_length=1)
-Description = Text(10_000, min_length=1)
-Keywords = CodeList(Keyword)
-Themes = Annotated[CodeList(Theme), Field(min_length=1)]
-HealthCategories = Annotated[CodeList(HealthCategory), Field(min_length=1)]
+Title = Annotated[str, Field(min_length=1, max_length=300), Stripped, Clean]
+TitleEn = Annotated[Annotated[str, Field(max_length=300), Stripped, Clean] | None, BlankIsNone]
+Description = Annotated[str, Field(min_length=1, max_length=10_000), Stripped, Clean]
+DescriptionEn = Annotated[Annotated[str, Field(max_length=10_000), Stripped, Clean] | None,
+                          BlankIsNone]
+Keywords = Annotated[list[Keyword], Field(max_length=50), Listed, Unique]
+Themes = Annotated[list[Theme], Field(min_length=1, max_length=50), Listed, Unique]
+HealthCategories = Annotated[list[HealthCategory], Field(min_length=1, max_length=50), Listed,
+                             Unique]
 AccessRights = Literal[voc.ACCESS_RIGHTS]  # type: ignore[valid-type]
-LegalBasis = Text(500, min_length=1)
+LegalBasis = Annotated[str, Field(min_length=1, max_length=500), Stripped, Clean]
 ConsentModel = Literal[voc.CONSENT_MODELS]  # type: ignore[valid-type]
-Spatial = CodeList(Annotated[Code, AfterValidator(_spatial)], max_length=120)
+Spatial = Annotated[list[Annotated[Code, AfterValidator(_spatial)]], Field(max_length=120),
+                    Listed, Unique]
 KMin = Annotated[StrictInt, Field(ge=K_MIN_RANGE[0], le=K_MIN_RANGE[1])]
 SubjectColumn = Annotated[str, Field(max_length=63)]
 Columns = Annotated[list[Column], Field(max_length=MAX_COLUMNS)]
@@ -469,9 +481,9 @@ class Descriptor(_IgnoresServerFields):
     """A dataset descriptor (ARCHITECTURE.md 4.4); server-computed fields are ignored."""
 
     title: Title
-    title_en: OptionalText(300) = None
+    title_en: TitleEn = None
     description: Description
-    description_en: OptionalText(10_000) = None
+    description_en: DescriptionEn = None
     keywords: Keywords = []
     themes: Themes = ["HEAL"]
     health_categories: HealthCategories
@@ -529,9 +541,9 @@ class DescriptorChanges(_IgnoresServerFields):
     """The fields of a descriptor to change (PATCH); the result is validated as a whole."""
 
     title: Title | None = None
-    title_en: OptionalText(300) = None
+    title_en: TitleEn = None
     description: Description | None = None
-    description_en: OptionalText(10_000) = None
+    description_en: DescriptionEn = None
     keywords: Keywords | None = None
     themes: Themes | None = None
     health_categories: HealthCategories | None = None

@@ -5,15 +5,15 @@ through them too); a raw data upload is documented by `DataUpload`.
 """
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeAlias
 
 from flask_openapi3 import RawModel
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from marketplace.catalog import vocabulary as voc
-from marketplace.catalog.descriptor import Descriptor
-from marketplace.catalog.search import LEVELS, MAX_PER_PAGE, MAX_QUERY, SearchQuery
-from marketplace.web.api import MAX_PAGE, FreeText, Id, Out
+from marketplace.catalog.descriptor import Clean, Descriptor, Stripped
+from marketplace.catalog.search import MAX_PER_PAGE, MAX_QUERY, SearchQuery
+from marketplace.web.api import MAX_PAGE, Id, Out
 
 
 class DatasetPath(BaseModel):
@@ -26,21 +26,32 @@ def _comma_separated(value: Any) -> Any:
     return [part.strip() for item in items for part in str(item).split(",") if part.strip()]
 
 
-def Choices(codes: Any) -> Any:
-    return Annotated[list[Literal[tuple(codes)]],  # type: ignore[misc]
-                     BeforeValidator(_comma_separated), Field(max_length=50)]
+Separated = BeforeValidator(_comma_separated)
+Level = Literal["national", "regional", "municipal"]
+if TYPE_CHECKING:  # the codes are data (vocabulary); a type checker sees text
+    Theme: TypeAlias = str
+    HealthCategory: TypeAlias = str
+else:
+    Theme = Literal[tuple(voc.THEMES)]
+    HealthCategory = Literal[tuple(voc.HEALTH_CATEGORIES)]
+if TYPE_CHECKING:
+    AccessRights: TypeAlias = str
+else:
+    AccessRights = Literal[tuple(voc.ACCESS_RIGHTS)]
+SearchText = Annotated[str, Field(max_length=MAX_QUERY), Stripped, Clean]
+PublisherSlug = Annotated[str, Field(max_length=80), Stripped, Clean]
 
 
 class DatasetSearch(BaseModel):
     """Full-text search over the published catalog, with facet filters and paging."""
 
     model_config = ConfigDict(extra="ignore")
-    q: FreeText(MAX_QUERY) = ""
-    publisher_level: Choices(LEVELS) = []
-    theme: Choices(voc.THEMES) = []
-    health_category: Choices(voc.HEALTH_CATEGORIES) = []
-    access_rights: Choices(voc.ACCESS_RIGHTS) = []
-    publisher: FreeText(80) | None = None
+    q: SearchText = ""
+    publisher_level: Annotated[list[Level], Separated, Field(max_length=50)] = []
+    theme: Annotated[list[Theme], Separated, Field(max_length=50)] = []
+    health_category: Annotated[list[HealthCategory], Separated, Field(max_length=50)] = []
+    access_rights: Annotated[list[AccessRights], Separated, Field(max_length=50)] = []
+    publisher: PublisherSlug | None = None
     page: int = Field(1, ge=1, le=MAX_PAGE)
     per_page: int = Field(20, ge=1, le=MAX_PER_PAGE)
 

@@ -307,8 +307,9 @@ def read_version_frames(version: DataVersion, *, keyring: Keyring, data_dir: Pat
     The plaintext is held once, in one buffer; text columns come as pandas categoricals.
     Raises Invalid when the stored file was tampered with or truncated.
     """
-    plaintext = ingest.decrypt_to_buffer(keyring, version_path(version, data_dir=data_dir),
-                                         context=version_context(version.path))
+    path = version_path(version, data_dir=data_dir)  # raises NotFound for an invalid version
+    plaintext = ingest.decrypt_to_buffer(keyring, path,
+                                         context=version_context(version.path or ""))
     try:
         yield from ingest.read_frames(plaintext, columns=columns, batch_rows=batch_rows)
     except Exception as exc:  # a decrypted file that is not Parquet is as bad as a tampered one

@@ -14,7 +14,9 @@ from flask import (
     url_for,
 )
 from flask_openapi3 import APIBlueprint, Tag
+from flask_openapi3.types import ResponseDict
 from pydantic import ValidationError
+from werkzeug.wrappers import Response as WerkzeugResponse
 
 from marketplace.catalog import forms, services
 from marketplace.catalog import vocabulary as voc
@@ -177,7 +179,7 @@ def api_retire(path: DatasetPath) -> Response:
     return _dataset(dataset)
 
 
-def _document(media_type: str) -> dict[str, Any]:
+def _document(media_type: str) -> ResponseDict:
     return {"200": {"description": "HealthDCAT-AP (DCAT-AP 3) of every published dataset",
                     "content": {media_type: {"schema": {"type": "string"}}}}}
 
@@ -222,7 +224,8 @@ def catalog_page() -> str:
         result, problem = services.search_datasets(get_session(), query=query), None
     except ValidationError as error:
         problem = Invalid(_("Søgningen er ikke gyldig."), errors=field_errors(error))
-        result = services.search_datasets(get_session(), query=DatasetSearch().to_search())
+        result = services.search_datasets(
+            get_session(), query=DatasetSearch.model_validate({}).to_search())
     return render_template("catalog/search.html", result=result, problem=problem,
                            labels=_labels(), page_url=_page_url)
 
@@ -362,19 +365,19 @@ def upload_page(dataset_id: int) -> Any:
 
 @bp.post("/catalog/<int:dataset_id>/publish")
 @login_required(kinds=("staff",))
-def publish_page(dataset_id: int) -> Response:
+def publish_page(dataset_id: int) -> WerkzeugResponse:
     return _change_status(services.publish_dataset, dataset_id,
                           _("Datasættet er udgivet i kataloget."))
 
 
 @bp.post("/catalog/<int:dataset_id>/retire")
 @login_required(kinds=("staff",))
-def retire_page(dataset_id: int) -> Response:
+def retire_page(dataset_id: int) -> WerkzeugResponse:
     return _change_status(services.retire_dataset, dataset_id,
                           _("Datasættet er trukket tilbage fra kataloget."))
 
 
-def _change_status(change: Any, dataset_id: int, message: str) -> Response:
+def _change_status(change: Any, dataset_id: int, message: str) -> WerkzeugResponse:
     db = get_session()
     try:
         change(db, actor=current_principal(), dataset_id=dataset_id)

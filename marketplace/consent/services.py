@@ -109,6 +109,13 @@ def require_subject(session: Session, *, actor: Principal, subject_citizen_id: i
     return child
 
 
+def citizen_id(actor: Principal) -> int:
+    """The signed-in citizen's id; raises Unauthorized for anyone else."""
+    if actor.kind != "citizen" or actor.citizen_id is None:
+        raise Unauthorized("Sign in as a citizen to manage consent.")
+    return actor.citizen_id
+
+
 def _require_subject_to_change(session: Session, *, actor: Principal,
                                subject_citizen_id: int | None, now: datetime) -> Citizen:
     """As require_subject; children under 15 cannot change their own consent (a parent does)."""
@@ -273,8 +280,10 @@ class ScopeName:
 def _scope_names(session: Session, choices: Iterable[StandingChoice | ConsentEvent]
                  ) -> dict[tuple[str, int], ScopeName]:
     """Names of the holders and datasets the choices are scoped to (blank when gone)."""
-    names = {}
+    names: dict[tuple[str, int], ScopeName] = {}
     for choice in choices:
+        if choice.scope_id is None:
+            continue
         if choice.scope_type == SCOPE_HOLDER:
             org = identity_services.get_org_by_id(session, org_id=choice.scope_id)
             names[(SCOPE_HOLDER, choice.scope_id)] = (ScopeName(org.slug, org.name) if org
@@ -299,8 +308,8 @@ def consent_overview(session: Session, *, actor: Principal,
     purposes = tuple(PurposeOverview(
         purpose=purpose, general=consent.choice(purpose=purpose.code),
         exceptions=tuple(ScopedChoice(choice=c, scope_name=names[(c.scope_type, c.scope_id)].name)
-                         for c in consent.choices
-                         if c.purpose == purpose.code and c.scope_type != SCOPE_ALL))
+                         for c in consent.choices if c.purpose == purpose.code
+                         and c.scope_type != SCOPE_ALL and c.scope_id is not None))
         for purpose in taxonomy.selectable)
     holders = tuple(org for org in identity_services.list_orgs(
         session, kinds=("national", "regional", "municipal")) if org.is_data_holder)
@@ -310,7 +319,7 @@ def consent_overview(session: Session, *, actor: Principal,
         citizen=citizen, acting_for_child=citizen.id != actor.citizen_id, consent=consent,
         purposes=purposes, prohibited=tuple(p for p in taxonomy.purposes if p.prohibited),
         holders=holders, datasets=datasets,
-        wards=tuple(list_wards(session, guardian_citizen_id=actor.citizen_id, now=now)),
+        wards=tuple(list_wards(session, guardian_citizen_id=citizen_id(actor), now=now)),
         may_change=citizen.id != actor.citizen_id or not is_child(citizen, today=now.date()))
 
 
@@ -568,7 +577,7 @@ def register_guardianship(session: Session, *, actor: Principal, keyring: Keyrin
     if child is None:
         errors.append({"field": "child_cpr",
                        "message": "Not a valid CPR number of a child under 15."})
-    if errors:
+    if errors or child is None:
         raise Invalid("The guardianship is not valid.", errors=errors)
     guardian = identity_services.find_citizen_by_cpr(session, keyring=keyring, cpr=guardian_cpr)
     if guardian is None:

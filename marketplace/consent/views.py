@@ -16,13 +16,14 @@ from flask import (
     url_for,
 )
 from flask_openapi3 import APIBlueprint, Tag
+from flask_openapi3.types import ResponseDict
 from pydantic import ValidationError
+from werkzeug.wrappers import Response as WerkzeugResponse
 
 from marketplace.consent import receipts, services
 from marketplace.consent.commands import (
     ActingFor,
     ConsentChoice,
-    ConsentScope,
     GuardianshipRegistration,
 )
 from marketplace.consent.evaluation import CitizenConsent, StandingChoice
@@ -67,7 +68,7 @@ def forget_stale_acting_for() -> None:
     """Stop acting for a child who has turned 15 or is no longer in the citizen's care."""
     child_id = session.get(ACTING_FOR)
     principal = current_principal()
-    if child_id is None or principal.kind != "citizen":
+    if child_id is None or principal.kind != "citizen" or principal.citizen_id is None:
         return
     wards = services.list_wards(get_session(), guardian_citizen_id=principal.citizen_id,
                                 now=utcnow())
@@ -113,7 +114,8 @@ def _choice_json(choice: StandingChoice, citizen_id: int) -> dict:
 
 def _consents_json(consent: CitizenConsent, citizen_id: int) -> dict:
     return {"citizen_id": citizen_id, "opt_out": consent.opt_out,
-            "opt_out_since": consent.opt_out_since.isoformat() if consent.opt_out else None,
+            "opt_out_since": consent.opt_out_since.isoformat()
+            if consent.opt_out and consent.opt_out_since else None,
             "choices": [_choice_json(c, citizen_id) for c in consent.choices]}
 
 
@@ -132,12 +134,13 @@ def _guardianship_json(link: Guardianship) -> dict:
 
 
 def _subject_for_response() -> int:
-    return _subject_id() or current_principal().citizen_id
+    return _subject_id() or _own_citizen_id()
 
 
 # --- API ----------------------------------------------------------------------------------------
 
-CITIZEN = [{"session": []}]  # a citizen's own browser sign-in; no token speaks for a citizen
+# A citizen's own browser sign-in; no token speaks for a citizen.
+CITIZEN: list[dict[str, list[str]]] = [{"session": []}]
 
 
 @api.get("/api/v1/purposes", responses=responses(200, PurposeList), security=PUBLIC)
@@ -214,7 +217,7 @@ def _receipt_facts() -> receipts.ReceiptFacts:
         subject_citizen_id=_subject_id())
 
 
-def _receipt(media_type: str, description: str) -> dict[str, Any]:
+def _receipt(media_type: str, description: str) -> ResponseDict:
     return responses(401, 403, 422) | {"200": {
         "description": description,
         "content": {media_type: {"schema": {"type": "object"}}}}}
@@ -279,9 +282,7 @@ def api_acting_for(body: ActingFor) -> Response:
 
 
 def _own_citizen_id() -> int:
-    citizen_id = current_principal().citizen_id
-    assert citizen_id is not None  # citizen_required let only citizens in
-    return citizen_id
+    return services.citizen_id(current_principal())
 
 
 def _remember_subject(citizen_id: int) -> None:
@@ -351,20 +352,21 @@ def consent_page() -> str:
                            notice_version=services.notice_version(), lang=current_language())
 
 
-def _after_form(anchor: str = "") -> Response:
+def _after_form(anchor: str = "") -> WerkzeugResponse:
     return redirect(url_for("consent.consent_page") + anchor, code=303)
 
 
 @bp.post("/consent/choices")
 @citizen_required
-def consent_choice_form() -> Response:
+def consent_choice_form() -> WerkzeugResponse:
     """Save a choice from the consent page."""
     db = get_session()
     purpose = request.form.get("purpose", "")
     try:
         scope_type, scope_id = _form_target()
-        choice = ConsentChoice(scope=ConsentScope(type=scope_type, id=scope_id),
-                               purpose=purpose, decision=request.form.get("decision", ""))
+        choice = ConsentChoice.model_validate({
+            "scope": {"type": scope_type, "id": scope_id}, "purpose": purpose,
+            "decision": request.form.get("decision", "")})
         services.set_consent(db, actor=current_principal(), subject_citizen_id=_subject_id(),
                              choice=choice, channel="web")
     except (Invalid, ValidationError) as error:
@@ -388,7 +390,7 @@ def _invalid_reason(error: Invalid | ValidationError) -> str:
 
 @bp.post("/consent/opt-out")
 @citizen_required
-def opt_out_form() -> Response:
+def opt_out_form() -> WerkzeugResponse:
     """Opt out of, or back into, secondary use from the consent page."""
     action = request.form.get("action")
     if action not in ("opt_out", "withdraw"):
@@ -406,7 +408,7 @@ def opt_out_form() -> Response:
 
 @bp.post("/consent/acting-for")
 @citizen_required
-def acting_for_form() -> Response:
+def acting_for_form() -> WerkzeugResponse:
     """Switch between managing one's own consent and a child's."""
     try:
         child_id = _form_int("citizen_id")

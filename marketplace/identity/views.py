@@ -21,6 +21,7 @@ from flask import (
 )
 from flask_openapi3 import APIBlueprint, Tag
 from flask_wtf.csrf import generate_csrf
+from werkzeug.wrappers import Response as WerkzeugResponse
 
 from marketplace.db import get_session
 from marketplace.errors import Unauthorized
@@ -81,7 +82,7 @@ def login() -> Response:
 
 
 @bp.get("/auth/callback")
-def callback() -> Response:
+def callback() -> WerkzeugResponse:
     """Finish sign-in: check state, nonce and PKCE, then recognise the citizen or staff member."""
     try:
         token = _client().authorize_access_token()
@@ -107,7 +108,7 @@ def callback() -> Response:
 
 
 @bp.post("/auth/logout")
-def logout() -> Response:
+def logout() -> WerkzeugResponse:
     """End the sign-in here; a copied cookie stops working too."""
     db = get_session()
     sessions.end_sign_in(db, sid=session.get("sid"))
