@@ -335,7 +335,7 @@ def _generalise(value: Any) -> Any:
     if isinstance(value, Model):
         return value
     kind = value.get("kind") if isinstance(value, dict) else None
-    if kind not in GENERALISE_RULES:
+    if not isinstance(kind, str) or kind not in GENERALISE_RULES:
         raise problem("ukendt generalisering; brug age_band, date, postcode eller truncate")
     return GENERALISE_RULES[kind].model_validate(value)
 

@@ -179,19 +179,20 @@ def api_retire(path: DatasetPath) -> Response:
     return _dataset(dataset)
 
 
-def _document(media_type: str) -> ResponseDict:
+def _document(media_type: str, kind: str) -> ResponseDict:
     return {"200": {"description": "HealthDCAT-AP (DCAT-AP 3) of every published dataset",
-                    "content": {media_type: {"schema": {"type": "string"}}}}}
+                    "content": {media_type: {"schema": {"type": kind}}}}}
 
 
-@api.get("/catalog.ttl", responses=_document("text/turtle"), security=PUBLIC)
+@api.get("/catalog.ttl", responses=_document("text/turtle", "string"), security=PUBLIC)
 def export_turtle() -> Response:
     """HealthDCAT-AP (DCAT-AP 3) catalog of every published dataset, as Turtle."""
     body = services.export_catalog(get_session(), base_url=request.url_root, fmt="ttl")
     return Response(body, mimetype="text/turtle")
 
 
-@api.get("/catalog.jsonld", responses=_document("application/ld+json"), security=PUBLIC)
+@api.get("/catalog.jsonld", responses=_document("application/ld+json", "object"),
+         security=PUBLIC)
 def export_jsonld() -> Response:
     """HealthDCAT-AP (DCAT-AP 3) catalog of every published dataset, as JSON-LD."""
     body = services.export_catalog(get_session(), base_url=request.url_root, fmt="jsonld")

@@ -80,6 +80,8 @@ def test_bad_fields_are_named(descriptor, change, field):
     ({"name": "_subject_key"}, "columns[5].name"),
     ({"pattern": "("}, "columns[5].pattern"),
     ({"generalise": {"kind": "age_band", "width": 5}}, "columns[5].generalise"),
+    ({"generalise": {"kind": {}, "chars": 1}}, "columns[5].generalise"),
+    ({"generalise": ["age_band"]}, "columns[5].generalise"),
     ({"identifier_kind": "cpr"}, "columns[5].identifier_kind"),
     ({"l_diversity": 3}, "columns[5].l_diversity"),
     ({"concept": "shoe_size"}, "columns[5].concept"),
