@@ -491,3 +491,7 @@ def test_validation_errors_speak_english_on_request(client, holder_headers, desc
     danish = client.post("/api/v1/datasets?lang=da", json=descriptor | {"k_min": 1},
                          headers=holder_headers)
     assert {"field": "k_min", "message": "skal være mindst 2"} in danish.get_json()["errors"]
+    descriptor["data_use"] = {"permission": "DS"}
+    ours = client.post("/api/v1/datasets?lang=en", json=descriptor, headers=holder_headers)
+    assert {"field": "data_use.diseases", "message": "DS (disease-specific) needs at least one "
+            "disease"} in ours.get_json()["errors"]
