@@ -288,6 +288,7 @@ def _form_page(dataset: Any, descriptor: dict, *, errors: list | None = None,
                status: int = 200) -> tuple[str, int]:
     return render_template(
         "catalog/form.html", dataset=dataset, d=descriptor, errors=errors or [],
+        beside=forms.errors_by_input(errors or []),
         rows=forms.form_rows(descriptor.get("columns") or []), voc=voc, labels=_labels(),
         options=_FORM_OPTIONS), status
 
