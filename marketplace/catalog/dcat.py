@@ -15,6 +15,7 @@ import json
 import re
 from collections.abc import Iterable
 from datetime import UTC, date, datetime
+from functools import lru_cache
 from typing import Any
 
 from rdflib import Graph
@@ -54,10 +55,6 @@ Obj = tuple[str, ...]
 Triple = tuple[str, str, Obj]
 
 
-def _i(iri: str) -> Obj:
-    return ("i", iri)
-
-
 def _text(text: str, lang: str = "") -> Obj:
     return ("l", text, lang)
 
@@ -79,7 +76,7 @@ def build_triples(descriptors: Iterable[dict], *, base_url: str, title: str,
     builder = _Builder(base_url)
     add = builder.add
     catalog = f"{base_url}/catalog"
-    add(catalog, RDF_TYPE, _i(_DCAT + "Catalog"))
+    add(catalog, RDF_TYPE, ("i", _DCAT + "Catalog"))
     add(catalog, _DCT + "title", _text(title, "da"))
     add(catalog, _DCT + "description", _text(
         "Sundhedsdata fra nationale, regionale og kommunale dataejere i Region Hovedstaden.",
@@ -118,14 +115,14 @@ class _Builder:
         for cls in classes:
             if (iri, cls) not in self.described:
                 self.described.add((iri, cls))
-                self.add(iri, RDF_TYPE, _i(cls))
-        return _i(iri)
+                self.add(iri, RDF_TYPE, ("i", cls))
+        return ("i", iri)
 
     def concept(self, iri: str, label_da: str, label_en: str | None = None) -> str:
         if (iri, _SKOS + "Concept") in self.described:
             return iri
         self.described.add((iri, _SKOS + "Concept"))
-        self.add(iri, RDF_TYPE, _i(_SKOS + "Concept"))
+        self.add(iri, RDF_TYPE, ("i", _SKOS + "Concept"))
         self.add(iri, _SKOS + "prefLabel", _text(label_da, "da"))
         if label_en:
             self.add(iri, _SKOS + "prefLabel", _text(label_en, "en"))
@@ -137,16 +134,16 @@ class _Builder:
             homepage = org.get("homepage") or f"{self.base}/catalog?publisher={key}"
             self.describe_agent(node, name=org["name"], email=org.get("email")
                                 or "kontakt@sundhedsdata.dk", homepage=homepage, level=level)
-        return _i(node)
+        return ("i", node)
 
     def describe_agent(self, node: str, *, name: str, email: str, homepage: str,
                        level: str | None) -> None:
         add = self.add
         self.described.add((node, _FOAF + "Agent"))
-        add(node, RDF_TYPE, _i(_FOAF + "Agent"))
+        add(node, RDF_TYPE, ("i", _FOAF + "Agent"))
         add(node, _FOAF + "name", _text(name))
         kind, label_da, label_en = PUBLISHER_TYPES.get(level or "", PUBLISHER_TYPES["national"])
-        publisher_type = _i(self.concept(f"http://purl.org/adms/publishertype/{kind}", label_da,
+        publisher_type = ("i", self.concept(f"http://purl.org/adms/publishertype/{kind}", label_da,
                                          label_en))
         add(node, _DCT + "type", publisher_type)
         add(node, HEALTH + "publisherType", publisher_type)
@@ -154,13 +151,13 @@ class _Builder:
             f"{label_da} og dataejer på markedspladsen for sundhedsdata.", "da"))
         add(node, HEALTH + "trustedDataHolder", _typed(True, "boolean"))
         add(node, _FOAF + "homepage", self.typed(_safe_iri(homepage), _FOAF + "Document"))
-        add(node, _FOAF + "mbox", _i(_safe_iri(f"mailto:{email}")))
+        add(node, _FOAF + "mbox", ("i", _safe_iri(f"mailto:{email}")))
 
     def dataset(self, d: dict) -> Obj:
         node = f"{self.base}/catalog/{d['id']}"
         triples = self.triples
         add = triples.append
-        add((node, RDF_TYPE, _i(_DCAT + "Dataset")))
+        add((node, RDF_TYPE, ("i", _DCAT + "Dataset")))
         add((node, _DCT + "identifier", _typed(f"{self.base}/api/v1/datasets/{d['id']}",
                                                "anyURI")))
         add((node, _DCT + "title", _text(d["title"], "da")))
@@ -178,16 +175,16 @@ class _Builder:
             _DCT + "RightsStatement")))
         add((node, DCATAP + "applicableLegislation", self.legislation()))
         for theme in d["themes"]:
-            add((node, _DCAT + "theme", _i(self.concept(EU + f"data-theme/{theme}",
+            add((node, _DCAT + "theme", ("i", self.concept(EU + f"data-theme/{theme}",
                                                         *voc.THEMES[theme]))))
         for category in d["health_categories"]:
-            add((node, HEALTH + "healthCategory", _i(self.concept(
+            add((node, HEALTH + "healthCategory", ("i", self.concept(
                 f"{self.base}/vocabulary/health-category/{category}",
                 *voc.HEALTH_CATEGORIES[category]))))
         for keyword in keywords:
-            add((node, HEALTH + "healthTheme", _i(self.concept(
+            add((node, HEALTH + "healthTheme", ("i", self.concept(
                 f"{self.base}/vocabulary/health-theme/{_slug(keyword)}", keyword))))
-        add((node, _DCT + "type", _i(self.concept(
+        add((node, _DCT + "type", ("i", self.concept(
             f"{self.base}/vocabulary/dataset-type/health-data", "Sundhedsdata", "Health data"))))
         publisher = d["publisher"]
         add((node, _DCT + "publisher", self.agent(publisher, level=publisher.get("level"),
@@ -209,7 +206,7 @@ class _Builder:
         add((node, ADMS + "sample", self.sample(d)))
         add((node, _DCAT + "landingPage", self.typed(f"{self.base}/catalog/{d['id']}",
                                                      _FOAF + "Document")))
-        return _i(node)
+        return ("i", node)
 
     def legislation(self) -> Obj:
         return self.typed(EHDS, ELI + "LegalResource")
@@ -222,21 +219,21 @@ class _Builder:
         name = contact.get("name") or publisher["name"]
         email = contact.get("email") or publisher.get("email") or "kontakt@sundhedsdata.dk"
         url = contact.get("url") or publisher.get("homepage") or f"{self.base}/catalog/{d['id']}"
-        self.add(node, RDF_TYPE, _i(VCARD + "Kind"))
+        self.add(node, RDF_TYPE, ("i", VCARD + "Kind"))
         self.add(node, VCARD + "fn", _text(name))
-        self.add(node, VCARD + "hasEmail", _i(_safe_iri(f"mailto:{email}")))
-        self.add(node, VCARD + "hasURL", _i(_safe_iri(url)))
+        self.add(node, VCARD + "hasEmail", ("i", _safe_iri(f"mailto:{email}")))
+        self.add(node, VCARD + "hasURL", ("i", _safe_iri(url)))
         self.describe_agent(node, name=name, email=email, homepage=url,
                             level=publisher.get("level"))
-        return _i(node)
+        return ("i", node)
 
     def provenance(self, d: dict) -> Obj:
         node = self.bnode()
-        self.add(node, RDF_TYPE, _i(_DCT + "ProvenanceStatement"))
+        self.add(node, RDF_TYPE, ("i", _DCT + "ProvenanceStatement"))
         self.add(node, _RDFS + "label", _text(
             f"Udgivet af {d['publisher']['name']}; data valideret mod kolonneordbogen på "
             "markedspladsen.", "da"))
-        return _i(node)
+        return ("i", node)
 
     def purposes(self, node: str, d: dict) -> None:
         use = d["data_use"]
@@ -247,9 +244,9 @@ class _Builder:
 
     def legal_basis(self, node: str, d: dict) -> None:
         basis = self.bnode()
-        self.add(basis, RDF_TYPE, _i(DPV + "LegalBasis"))
+        self.add(basis, RDF_TYPE, ("i", DPV + "LegalBasis"))
         self.add(basis, _RDFS + "label", _text(d["legal_basis"], "da"))
-        self.add(node, DPV + "hasLegalBasis", _i(basis))
+        self.add(node, DPV + "hasLegalBasis", ("i", basis))
         if any(c.get("role") in ("direct_identifier", "quasi_identifier", "sensitive")
                for c in d.get("columns") or []):
             self.add(node, DPV + "hasPersonalData", self.typed(
@@ -268,12 +265,12 @@ class _Builder:
         if not temporal or not (temporal.get("start") or temporal.get("end")):
             return
         period = self.bnode()
-        self.add(period, RDF_TYPE, _i(_DCT + "PeriodOfTime"))
+        self.add(period, RDF_TYPE, ("i", _DCT + "PeriodOfTime"))
         for field, prop in (("start", "startDate"), ("end", "endDate")):
             if temporal.get(field):
                 self.add(period, _DCAT + prop, _typed(date.fromisoformat(temporal[field]),
                                                       "date"))
-        self.add(node, _DCT + "temporal", _i(period))
+        self.add(node, _DCT + "temporal", ("i", period))
 
     def code_values(self, node: str, d: dict) -> None:
         if any(c.get("code_system") == "icd10" for c in d.get("columns") or []):
@@ -288,12 +285,12 @@ class _Builder:
             if (ICD10, _DCT + "title") not in self.described:
                 self.described.add((ICD10, _DCT + "title"))
                 self.add(ICD10, _DCT + "title", _text("ICD-10 (SKS)"))
-            self.add(node, HEALTH + "hasCodeValues", _i(code))
+            self.add(node, HEALTH + "hasCodeValues", ("i", code))
 
     def distribution(self, d: dict) -> Obj:
         node = f"{self.base}/catalog/{d['id']}#distribution"
         add = self.add
-        add(node, RDF_TYPE, _i(_DCAT + "Distribution"))
+        add(node, RDF_TYPE, ("i", _DCAT + "Distribution"))
         add(node, _DCAT + "accessURL", self.typed(f"{self.base}/catalog/{d['id']}",
                                                   _RDFS + "Resource"))
         add(node, DCATAP + "applicableLegislation", self.legislation())
@@ -303,24 +300,24 @@ class _Builder:
             "http://www.iana.org/assignments/media-types/application/vnd.apache.parquet",
             _DCT + "MediaType"))
         rights = self.bnode()
-        add(rights, RDF_TYPE, _i(_DCT + "RightsStatement"))
+        add(rights, RDF_TYPE, ("i", _DCT + "RightsStatement"))
         add(rights, _RDFS + "label", _text(
             "Udleveres kun med en dataadgangstilladelse, pseudonymiseret eller anonymiseret, "
             "og kun til det godkendte formål.", "da"))
-        add(node, _DCT + "rights", _i(rights))
+        add(node, _DCT + "rights", ("i", rights))
         add(node, _DCT + "title", _text("Krypteret Parquet-udtræk efter tilladelse", "da"))
-        return _i(node)
+        return ("i", node)
 
     def sample(self, d: dict) -> Obj:
         node = f"{self.base}/catalog/{d['id']}#column-dictionary"
-        self.add(node, RDF_TYPE, _i(_DCAT + "Distribution"))
+        self.add(node, RDF_TYPE, ("i", _DCAT + "Distribution"))
         self.add(node, _DCAT + "accessURL", self.typed(
             f"{self.base}/api/v1/datasets/{d['id']}", _RDFS + "Resource"))
         self.add(node, _DCT + "format", self.typed(EU + "file-type/JSON",
                                                    _DCT + "MediaTypeOrExtent"))
         self.add(node, _DCT + "description", _text(
             "Kolonneordbog og kvalitetsrapport (ingen persondata).", "da"))
-        return _i(node)
+        return ("i", node)
 
 
 _IRI_UNSAFE = re.compile(r'[\x00-\x20<>"{}|^`\\]')
@@ -328,9 +325,12 @@ _IRI_UNSAFE = re.compile(r'[\x00-\x20<>"{}|^`\\]')
 
 def _safe_iri(text: str) -> str:
     """Percent-encode what an IRI may not hold (a typed URL with a space, say)."""
+    if not _IRI_UNSAFE.search(text):
+        return text
     return _IRI_UNSAFE.sub(lambda m: "".join(f"%{b:02X}" for b in m.group(0).encode()), text)
 
 
+@lru_cache(maxsize=4096)
 def _slug(text: str) -> str:
     text = text.lower().replace("æ", "ae").replace("ø", "oe").replace("å", "aa")
     return re.sub(r"[^a-z0-9]+", "-", text).strip("-") or "emne"
@@ -382,54 +382,55 @@ def to_ntriples(triples: Iterable[Triple]) -> str:
 _JSON_ESCAPE = re.compile(r'[\\"\x00-\x1f]')
 
 
-def _json_string(text: str) -> str:
-    return json.dumps(text, ensure_ascii=False) if _JSON_ESCAPE.search(text) else f'"{text}"'
-
-
 def to_jsonld(triples: Iterable[Triple]) -> str:
     """Write the triples as flattened JSON-LD with full IRIs, in one pass.
 
     Consecutive triples about one subject share a node object; a subject met again later gets
     another node object, which a JSON-LD processor merges (nodes are identified by @id).
     """
-    quoted: dict[str, str] = {}
+    quoted: dict[str, str] = {}  # IRIs repeat a lot: encode each once
+    get = quoted.get
+    needs_escape = _JSON_ESCAPE.search
 
-    def q(text: str) -> str:  # IRIs repeat a lot: encode each once
-        value = quoted.get(text)
-        if value is None:
-            value = quoted[text] = _json_string(text)
+    def q(text: str) -> str:
+        value = quoted[text] = json.dumps(text, ensure_ascii=False) if needs_escape(text) \
+            else f'"{text}"'
         return value
 
     nodes: list[str] = []
     current: str | None = None
     fields: dict[str, list[str]] = {}
-
-    def flush() -> None:
-        if current is not None:
-            nodes.append('{"@id":' + q(current) + "," + ",".join(
-                f"{key}:[{','.join(values)}]" for key, values in fields.items()) + "}")
-
     for subject, predicate, obj in triples:
         if subject != current:
-            flush()
+            if current is not None:
+                nodes.append('{"@id":' + (get(current) or q(current)) + "," + ",".join(
+                    [key + ":[" + ",".join(values) + "]" for key, values in fields.items()])
+                    + "}")
             current, fields = subject, {}
+        kind = obj[0]
         if predicate == RDF_TYPE:
-            key, value = '"@type"', q(obj[1])
+            key, value = '"@type"', get(obj[1]) or q(obj[1])
         else:
-            key = q(predicate)
-            if obj[0] == "i":
-                value = '{"@id":' + q(obj[1]) + "}"
-            elif obj[0] == "l":
-                value = ('{"@value":' + _json_string(obj[1]) + ',"@language":"' + obj[2] + '"}'
-                         if obj[2] else '{"@value":' + _json_string(obj[1]) + "}")
+            key = get(predicate) or q(predicate)
+            if kind == "i":
+                value = '{"@id":' + (get(obj[1]) or q(obj[1])) + "}"
             else:
-                value = '{"@value":' + _json_string(obj[1]) + ',"@type":' + q(obj[2]) + "}"
+                text = obj[1]
+                text = json.dumps(text, ensure_ascii=False) if needs_escape(text) \
+                    else '"' + text + '"'
+                if kind == "l":
+                    value = ('{"@value":' + text + ',"@language":"' + obj[2] + '"}' if obj[2]
+                             else '{"@value":' + text + "}")
+                else:
+                    value = '{"@value":' + text + ',"@type":' + (get(obj[2]) or q(obj[2])) + "}"
         values = fields.get(key)
         if values is None:
             fields[key] = [value]
         else:
             values.append(value)
-    flush()
+    if current is not None:
+        nodes.append('{"@id":' + (get(current) or q(current)) + "," + ",".join(
+            [key + ":[" + ",".join(values) + "]" for key, values in fields.items()]) + "}")
     return '{"@graph":[\n' + ",\n".join(nodes) + "\n]}\n"
 
 
