@@ -54,6 +54,8 @@ SERVER_FIELDS = frozenset({
     "published_at", "current_version", "links", "byte_size",
 })
 LOCKED_WITH_DATA = ("columns", "subject_column")
+# Half of a UTF-16 pair on its own: JSON can carry it, no database or file can store it.
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def problem(message: str) -> PydanticCustomError:
@@ -74,7 +76,7 @@ def raise_at(errors: list[tuple[tuple[str | int, ...], str, Any]], title: str) -
 def _clean_text(value: str) -> str:
     if "\x00" in value:
         raise problem("må ikke indeholde NUL-tegn")
-    if any("\ud800" <= char <= "\udfff" for char in value):
+    if LONE_SURROGATE.search(value):
         raise problem("skal være gyldig Unicode-tekst")
     if contains_cpr(value):
         raise problem("fjern CPR-numre fra teksten")

@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, model_validator
 from pydantic_core import PydanticCustomError
 
-from marketplace.catalog.descriptor import raise_at
+from marketplace.catalog.descriptor import LONE_SURROGATE, raise_at
 from marketplace.catalog.purposes import load_taxonomy
 from marketplace.consent.evaluation import SCOPE_ALL
 
@@ -18,7 +18,7 @@ MAX_ID = 2**31 - 1
 
 
 def _clean(value: str) -> str:
-    if "\x00" in value or any("\ud800" <= char <= "\udfff" for char in value):
+    if "\x00" in value or LONE_SURROGATE.search(value):
         raise PydanticCustomError("text", "skal være gyldig Unicode-tekst uden NUL-tegn")
     return value
 
