@@ -374,3 +374,13 @@ def test_guardianship_ids_out_of_range_are_422(client, make_org, api_headers):
                            json={"guardian_cpr": "1" * 10_000, "child_cpr": "x"})
     assert too_long.status_code == 422
     assert "1" * 20 not in too_long.get_data(as_text=True)
+
+
+def test_choice_errors_speak_english_on_request(client, citizen, headers):
+    body = {"scope": {"type": "all"}, "purpose": "advertising_marketing", "decision": "permit"}
+    english = client.put("/api/v1/me/consents?lang=en", headers=headers, data=json.dumps(body))
+    assert {"field": "purpose", "message": "this use is prohibited and can never be permitted"
+            } in english.get_json()["errors"]
+    danish = client.put("/api/v1/me/consents?lang=da", headers=headers, data=json.dumps(body))
+    assert {"field": "purpose", "message": "denne brug er forbudt og kan aldrig tillades"
+            } in danish.get_json()["errors"]
