@@ -14,6 +14,7 @@ from marketplace.catalog import vocabulary as voc
 from marketplace.catalog.descriptor import Clean, Descriptor, Stripped
 from marketplace.catalog.search import MAX_PER_PAGE, MAX_QUERY, SearchQuery
 from marketplace.web.api import MAX_PAGE, Id, Out
+from marketplace.web.requests import QueryModel
 
 
 class DatasetPath(BaseModel):
@@ -42,15 +43,19 @@ SearchText = Annotated[str, Field(max_length=MAX_QUERY), Stripped, Clean]
 PublisherSlug = Annotated[str, Field(max_length=80), Stripped, Clean]
 
 
-class DatasetSearch(BaseModel):
+class DatasetSearch(QueryModel):
     """Full-text search over the published catalog, with facet filters and paging."""
 
     model_config = ConfigDict(extra="ignore")
     q: SearchText = ""
-    publisher_level: Annotated[list[Level], Separated, Field(max_length=50)] = []
-    theme: Annotated[list[Theme], Separated, Field(max_length=50)] = []
-    health_category: Annotated[list[HealthCategory], Separated, Field(max_length=50)] = []
-    access_rights: Annotated[list[AccessRights], Separated, Field(max_length=50)] = []
+    publisher_level: Annotated[list[Level], Separated, Field(max_length=50)] = Field(
+        default_factory=list)
+    theme: Annotated[list[Theme], Separated, Field(max_length=50)] = Field(
+        default_factory=list)
+    health_category: Annotated[list[HealthCategory], Separated, Field(max_length=50)] = Field(
+        default_factory=list)
+    access_rights: Annotated[list[AccessRights], Separated, Field(max_length=50)] = Field(
+        default_factory=list)
     publisher: PublisherSlug | None = None
     page: int = Field(1, ge=1, le=MAX_PAGE)
     per_page: int = Field(20, ge=1, le=MAX_PER_PAGE)
@@ -64,13 +69,9 @@ class DatasetSearch(BaseModel):
             publisher=self.publisher or None, page=self.page, per_page=self.per_page)
 
 
-class QualityQuery(BaseModel):
+class QualityQuery(QueryModel):
     model_config = ConfigDict(extra="ignore")
     version: Id | None = None
-
-
-class ExportQuery(BaseModel):
-    model_config = ConfigDict(extra="ignore")
 
 
 class DataUpload(RawModel):

@@ -7,13 +7,14 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, RootModel
 
 from marketplace.web.api import Id, Out
+from marketplace.web.requests import QueryModel
 
 
 class GuardianshipPath(BaseModel):
     guardianship_id: Id
 
 
-class ReceiptQuery(BaseModel):
+class ReceiptQuery(QueryModel):
     """`?download=1` asks the browser to save the receipt as a file."""
 
     model_config = ConfigDict(extra="ignore")

@@ -7,9 +7,11 @@ different mistake (400, "send JSON"), told apart here before the model sees it. 
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from flask import current_app, request
+from pydantic import BaseModel
 from werkzeug.exceptions import BadRequest as WerkzeugBadRequest
 
 from marketplace.errors import BadRequest
@@ -48,3 +50,20 @@ def json_object(*, allow_empty: bool = False) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise BadRequest("send a JSON object (Content-Type: application/json)")
     return body
+
+
+class QueryModel(BaseModel):
+    """Base of query-parameter models: the typed edge asks for the model's JSON schema on every
+    request (to tell list parameters from single ones); generating it costs milliseconds, so
+    each model's schema is made once and handed out as a copy."""
+
+    @classmethod
+    def model_json_schema(cls, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        key = (cls, args, tuple(sorted(kwargs.items())))
+        schema = _SCHEMAS.get(key)
+        if schema is None:
+            schema = _SCHEMAS[key] = super().model_json_schema(*args, **kwargs)
+        return copy.deepcopy(schema)
+
+
+_SCHEMAS: dict[tuple, dict[str, Any]] = {}
