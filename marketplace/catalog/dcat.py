@@ -50,6 +50,8 @@ PUBLISHER_TYPES = {
 HDAB = {"name": "Sundhedsdatastyrelsen (sundhedsdataadgangsorgan)",
         "homepage": "https://sundhedsdatastyrelsen.dk", "email": "kontakt@sundhedsdata.dk"}
 
+PERSONAL_ROLES = ("direct_identifier", "quasi_identifier", "sensitive")
+
 # An object is ("i", iri), ("l", text, language or "") or ("t", lexical form, datatype IRI).
 Obj = tuple[str, ...]
 Triple = tuple[str, str, Obj]
@@ -247,8 +249,10 @@ class _Builder:
         self.add(basis, RDF_TYPE, ("i", DPV + "LegalBasis"))
         self.add(basis, _RDFS + "label", _text(d["legal_basis"], "da"))
         self.add(node, DPV + "hasLegalBasis", ("i", basis))
-        if any(c.get("role") in ("direct_identifier", "quasi_identifier", "sensitive")
-               for c in d.get("columns") or []):
+        personal = d.get("has_personal_data")
+        if personal is None:
+            personal = any(c.get("role") in PERSONAL_ROLES for c in d.get("columns") or [])
+        if personal:
             self.add(node, DPV + "hasPersonalData", self.typed(
                 "https://w3id.org/dpv/pd#HealthRecord", DPV + "PersonalData"))
 
@@ -273,7 +277,10 @@ class _Builder:
         self.add(node, _DCT + "temporal", ("i", period))
 
     def code_values(self, node: str, d: dict) -> None:
-        if any(c.get("code_system") == "icd10" for c in d.get("columns") or []):
+        icd10 = d.get("uses_icd10")
+        if icd10 is None:
+            icd10 = any(c.get("code_system") == "icd10" for c in d.get("columns") or [])
+        if icd10:
             self.add(node, HEALTH + "hasCodingSystem", self.typed(ICD10, _DCT + "Standard"))
         for disease in d["data_use"].get("diseases") or []:
             code = self.concept(f"{self.base}/vocabulary/sks/{disease}", disease)

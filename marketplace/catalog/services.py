@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -427,6 +428,23 @@ def export_catalog(session: Session, *, base_url: str, fmt: str) -> str:
         return _exports[key]
 
 
+_PERSONAL_ROLE = re.compile(r'"role":\s*"(?:direct_identifier|quasi_identifier|sensitive)"')
+_ICD10_CODES = re.compile(r'"code_system":\s*"icd10"')
+
+
+def _column_facts(columns: str | list | None) -> dict[str, bool]:
+    """What the export says about a column dictionary, read from its stored JSON text.
+
+    Decoding 10,000 dictionaries only to ask two questions of them was a third of the export.
+    """
+    if isinstance(columns, str):
+        return {"has_personal_data": bool(_PERSONAL_ROLE.search(columns)),
+                "uses_icd10": bool(_ICD10_CODES.search(columns))}
+    columns = columns or []  # drivers that decode JSON themselves (PostgreSQL's jsonb)
+    return {"has_personal_data": any(c.get("role") in dcat.PERSONAL_ROLES for c in columns),
+            "uses_icd10": any(c.get("code_system") == "icd10" for c in columns)}
+
+
 def _export_descriptors(session: Session) -> list[dict]:
     """The published descriptors with what the export states, in one query."""
     sizes = _current_byte_sizes(session)
@@ -434,7 +452,8 @@ def _export_descriptors(session: Session) -> list[dict]:
     rows = session.execute(
         sa.select(d.id, d.title, d.title_en, d.description, d.description_en, d.keywords,
                   d.themes, d.health_categories, d.access_rights, d.legal_basis, d.data_use,
-                  d.spatial, d.temporal, d.contact_point, d.columns, d.number_of_records,
+                  d.spatial, d.temporal, d.contact_point,
+                  sa.type_coerce(d.columns, sa.Text).label("columns"), d.number_of_records,
                   d.number_of_unique_individuals, d.min_typical_age, d.max_typical_age,
                   d.updated_at, org.slug, org.name, org.kind, org.homepage, org.email)
         .join(org, d.publisher_org_id == org.id)
@@ -444,7 +463,8 @@ def _export_descriptors(session: Session) -> list[dict]:
         "description_en": r.description_en, "keywords": r.keywords, "themes": r.themes,
         "health_categories": r.health_categories, "access_rights": r.access_rights,
         "legal_basis": r.legal_basis, "data_use": r.data_use, "spatial": r.spatial,
-        "temporal": r.temporal, "contact_point": r.contact_point, "columns": r.columns,
+        "temporal": r.temporal, "contact_point": r.contact_point,
+        **_column_facts(r.columns),
         "number_of_records": r.number_of_records,
         "number_of_unique_individuals": r.number_of_unique_individuals,
         "min_typical_age": r.min_typical_age, "max_typical_age": r.max_typical_age,

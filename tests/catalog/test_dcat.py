@@ -46,6 +46,10 @@ def test_demo_catalog_has_zero_violations(client, demo_world):
     rights = {str(graph.value(d, DCTERMS.accessRights)).removeprefix(EU_ACCESS)
               for d in datasets}
     assert len(datasets) == 7 and rights == {"PUBLIC", "RESTRICTED", "NON_PUBLIC"}
+    dpv, health = "https://w3id.org/dpv#", "http://healthdataportal.eu/ns/health#"
+    # Six demo datasets hold personal data with ICD-10 diagnoses; the seventh is aggregated.
+    assert len(set(graph.subjects(URIRef(dpv + "hasPersonalData")))) == 6
+    assert len(set(graph.subjects(URIRef(health + "hasCodingSystem")))) == 6
     for access_rights in sorted(rights):
         # Every dataset carries what the strictest shapes ask, so each set of shapes can judge
         # the whole catalog; the datasets of this access level are certainly among them.
