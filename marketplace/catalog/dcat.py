@@ -356,33 +356,33 @@ def _term(value: str) -> str:
     return value if value.startswith("_:") else f"<{value}>"
 
 
-def _nt_object(obj: Obj) -> str:
-    if obj[0] == "i":
-        return _term(obj[1])
-    text = _escape(obj[1]) if _NEEDS_ESCAPE.search(obj[1]) else obj[1]
-    if obj[0] == "l":
-        return f'"{text}"@{obj[2]}' if obj[2] else f'"{text}"'
-    return f'"{text}"^^<{obj[2]}>'
-
-
 def to_ntriples(triples: Iterable[Triple]) -> str:
     """Write the triples as N-Triples, which is also valid Turtle."""
     terms: dict[str, str] = {}  # subjects, predicates and IRIs repeat: render each once
-    lines = []
+    get = terms.get
+    needs_escape = _NEEDS_ESCAPE.search
+    lines: list[str] = []
+    append = lines.append
     for subject, predicate, obj in triples:
-        s = terms.get(subject)
+        s = get(subject)
         if s is None:
             s = terms[subject] = _term(subject)
-        p = terms.get(predicate)
+        p = get(predicate)
         if p is None:
             p = terms[predicate] = f"<{predicate}>"
-        if obj[0] == "i":
-            o = terms.get(obj[1])
+        kind, value = obj[0], obj[1]
+        if kind == "i":
+            o = get(value)
             if o is None:
-                o = terms[obj[1]] = _term(obj[1])
+                o = terms[value] = _term(value)
         else:
-            o = _nt_object(obj)
-        lines.append(f"{s} {p} {o} .\n")
+            if needs_escape(value):
+                value = _escape(value)
+            if kind == "l":
+                o = f'"{value}"@{obj[2]}' if obj[2] else f'"{value}"'
+            else:
+                o = f'"{value}"^^<{obj[2]}>'
+        append(f"{s} {p} {o} .\n")
     return "".join(lines)
 
 
