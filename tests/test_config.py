@@ -10,7 +10,7 @@ from tests.conftest import TEST_MASTER_KEY
 
 def test_production_refuses_sqlite(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("MARKETPLACE_INSTANCE_PATH", str(tmp_path / "instance"))
-    with pytest.raises(RuntimeError, match="must name PostgreSQL in production"):
+    with pytest.raises(RuntimeError, match="must name a PostgreSQL database in production"):
         create_app({"ENV": "production", "SECRET_KEY": "x" * 40, "MASTER_KEY": TEST_MASTER_KEY,
                     "OIDC_ISSUER": "https://broker.example", "OIDC_CLIENT_ID": "marketplace",
                     "OIDC_CLIENT_SECRET": "broker-secret",

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from marketplace.catalog import services
 from marketplace.catalog import vocabulary as voc
+from marketplace.catalog.descriptor import Descriptor
 from marketplace.catalog.models import Dataset, DatasetTag
 from marketplace.identity.demo import MUNICIPALITIES, DemoWorld
 from marketplace.identity.models import Organisation
@@ -370,7 +371,8 @@ def seed_demo(session: Session, world: DemoWorld) -> None:
         if exists is not None:
             continue
         actor = holder_principal(org)
-        dataset = services.create_dataset(session, actor=actor, data=demo.descriptor)
+        dataset = services.create_dataset(
+            session, actor=actor, descriptor=Descriptor.model_validate(demo.descriptor))
         frame = demo.rows(world, np.random.default_rng(world.seed + index))
         _upload_frame(session, actor=actor, dataset=dataset, frame=frame, world=world)
         services.publish_dataset(session, actor=actor, dataset_id=dataset.id)

@@ -3,6 +3,7 @@
 The form has one row of inputs per column of the dictionary (`col-<i>-<field>`); rows with an
 empty name are ignored so the page can offer blank rows for new columns without scripts.
 """
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -130,3 +131,29 @@ def form_rows(columns: list[dict]) -> list[dict]:
     blank = {"name": "", "type": "string", "role": "attribute", "shareable": True,
              "generalise_choice": "", "allowed_text": ""}
     return rows + [dict(blank) for _ in range(BLANK_ROWS)]
+
+
+_INPUTS = {
+    "data_use.permission": "duo_permission", "data_use.diseases": "duo_diseases",
+    "data_use.modifiers": "duo_modifiers", "temporal": "temporal_start",
+    "temporal.start": "temporal_start", "temporal.end": "temporal_end",
+    "contact_point": "contact_email", "contact_point.name": "contact_name",
+    "contact_point.email": "contact_email", "contact_point.url": "contact_url",
+}
+_COLUMN_FIELD = re.compile(r"^columns\[(\d+)\]\.(\w+)")
+_INDEX = re.compile(r"\[\d+\]$")
+
+
+def errors_by_input(errors: list[dict]) -> dict[str, str]:
+    """Which form input each error belongs beside (`col-2-name` for `columns[2].name`)."""
+    placed: dict[str, str] = {}
+    for error in errors:
+        field = error.get("field") or ""
+        column = _COLUMN_FIELD.match(field)
+        if column:
+            name = f"col-{column.group(1)}-{column.group(2)}"
+        else:
+            field = _INDEX.sub("", field)
+            name = _INPUTS.get(field, field)
+        placed.setdefault(name, error["message"])
+    return placed

@@ -1,12 +1,13 @@
-"""Catalog search (pure): parse what a browser or API client asks for, and answer it from an
-in-memory index of the published catalog."""
-from collections.abc import Mapping
+"""Catalog search (pure): answer a search from an in-memory index of the published catalog.
+
+The API and the catalog page read a search with `catalog.schemas.DatasetSearch`."""
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from marketplace.catalog import vocabulary as voc
-from marketplace.errors import Invalid
 
 MAX_PER_PAGE = 100
 MAX_QUERY = 200
@@ -41,56 +42,6 @@ class SearchResult:
         return max(1, -(-self.total // self.query.per_page))
 
 
-def _values(args: Mapping, name: str, allowed: tuple[str, ...] | dict,
-            errors: list[dict]) -> tuple[str, ...]:
-    getlist = getattr(args, "getlist", None)
-    raw = getlist(name) if getlist else ([args[name]] if name in args else [])
-    values = [v.strip() for item in raw for v in str(item).split(",") if v.strip()]
-    for value in values:
-        if value not in allowed:
-            errors.append({"field": name, "message": f"Unknown value {value[:40]!r}; use one "
-                           "of " + ", ".join(allowed) + "."})
-    return tuple(dict.fromkeys(values))
-
-
-def _number(args: Mapping, name: str, default: int, low: int, high: int,
-            errors: list[dict]) -> int:
-    raw = args.get(name)
-    if raw in (None, ""):
-        return default
-    try:
-        value = int(raw)
-    except (TypeError, ValueError):
-        errors.append({"field": name, "message": "Must be a whole number."})
-        return default
-    if not low <= value <= high:
-        errors.append({"field": name, "message": f"Must be between {low} and {high}."})
-        return default
-    return value
-
-
-def parse_search_args(args: Mapping) -> SearchQuery:
-    """Return the search the request asks for; raise Invalid naming each bad parameter."""
-    errors: list[dict] = []
-    q = str(args.get("q") or "").strip()
-    if len(q) > MAX_QUERY:
-        errors.append({"field": "q", "message": f"At most {MAX_QUERY} characters."})
-    query = SearchQuery(
-        q=q[:MAX_QUERY],
-        publisher_level=_values(args, "publisher_level", LEVELS, errors),
-        theme=_values(args, "theme", voc.THEMES, errors),
-        health_category=_values(args, "health_category", voc.HEALTH_CATEGORIES, errors),
-        access_rights=_values(args, "access_rights", voc.ACCESS_RIGHTS, errors),
-        publisher=(str(args.get("publisher")).strip()[:80] or None)
-        if args.get("publisher") else None,
-        page=_number(args, "page", 1, 1, 100_000, errors),
-        per_page=_number(args, "per_page", 20, 1, MAX_PER_PAGE, errors),
-    )
-    if errors:
-        raise Invalid("The search parameters are not valid.", errors=errors)
-    return query
-
-
 @dataclass(frozen=True)
 class IndexEntry:
     id: int
@@ -108,7 +59,13 @@ class CatalogIndex:
     """The published catalog as columns in memory: matching and facet counts are a handful of
     vectorised operations over all entries instead of several SQL scans per search."""
 
+    RESULTS_KEPT = 512
+
     def __init__(self, entries: list[IndexEntry]) -> None:
+        # Answers to recent searches, and the public descriptors shown, for this catalog state.
+        self.results: OrderedDict[SearchQuery, tuple[list[int], int, dict]] = OrderedDict()
+        self.documents: dict[int, dict] = {}
+        self._lock = threading.Lock()
         self.ids = np.array([e.id for e in entries], dtype=np.int64)
         self.text = [e.text for e in entries]
         self.title = [e.title.lower() for e in entries]
@@ -127,6 +84,17 @@ class CatalogIndex:
 
     def search(self, query: SearchQuery) -> tuple[list[int], int, dict[str, dict[str, int]]]:
         """Return the ids of the requested page, the total and the facet counts."""
+        with self._lock:
+            answer = self.results.get(query)
+        if answer is None:
+            answer = self._search(query)
+            with self._lock:
+                self.results[query] = answer
+                if len(self.results) > self.RESULTS_KEPT:
+                    self.results.popitem(last=False)
+        return answer
+
+    def _search(self, query: SearchQuery) -> tuple[list[int], int, dict[str, dict[str, int]]]:
         mask = np.ones(len(self.ids), dtype=bool)
         for term in query.terms:
             mask &= _contains(self.text, term)

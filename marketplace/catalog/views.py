@@ -13,23 +13,40 @@ from flask import (
     request,
     url_for,
 )
+from flask_openapi3 import APIBlueprint, Tag
+from flask_openapi3.types import ResponseDict
+from pydantic import ValidationError
+from werkzeug.wrappers import Response as WerkzeugResponse
 
 from marketplace.catalog import forms, services
 from marketplace.catalog import vocabulary as voc
-from marketplace.catalog.descriptor import DEFAULTS
+from marketplace.catalog.descriptor import DEFAULTS, Descriptor, DescriptorChanges
 from marketplace.catalog.models import DataVersion
-from marketplace.catalog.search import parse_search_args
+from marketplace.catalog.schemas import (
+    DatasetOut,
+    DatasetPage,
+    DatasetPath,
+    DatasetSearch,
+    DataUpload,
+    DataVersionOut,
+    QualityQuery,
+)
 from marketplace.db import get_session
 from marketplace.errors import BadRequest, Conflict, Invalid
 from marketplace.identity.auth import api_auth, current_principal, login_required
 from marketplace.security import current_keyring
+from marketplace.web.api import PUBLIC, field_errors, requires, responses, validation_problem
 from marketplace.web.charts import bar_chart
 from marketplace.web.i18n import current_language
 from marketplace.web.i18n import gettext as _
 from marketplace.web.protection import large_body
-from marketplace.web.requests import json_object
+from marketplace.web.requests import parse_json_body
 
+api = APIBlueprint("catalog_api", __name__, abp_tags=[Tag(name="catalog")])
 bp = Blueprint("catalog", __name__)
+# A PATCH is validated as a whole after it is laid over the stored descriptor.
+api.register_error_handler(ValidationError, validation_problem)
+api.before_request(parse_json_body)
 
 
 def _upload(dataset_id: int, stream: Any, media_type: str) -> DataVersion:
@@ -53,56 +70,65 @@ def _require_owner(dataset_id: int) -> None:
                                    actor=current_principal())
 
 
+def _dataset(dataset: Any) -> Response:
+    return jsonify(services.dataset_to_json(dataset))
+
+
 # --- API ----------------------------------------------------------------------------------
 
-@bp.get("/api/v1/datasets")
-def api_search() -> Response:
+@api.get("/api/v1/datasets", responses=responses(200, DatasetPage, 422), security=PUBLIC)
+def api_search(query: DatasetSearch) -> Response:
     """Search the published catalog (full text, facets, paging)."""
-    result = services.search_datasets(get_session(), query=parse_search_args(request.args))
-    return jsonify({"items": [services.dataset_to_json(d) for d in result.items],
-                    "total": result.total, "page": result.query.page,
-                    "per_page": result.query.per_page, "facets": result.facets})
+    page = services.search_catalog(get_session(), query=query.to_search())
+    return jsonify({"items": page.items, "total": page.total, "page": page.page,
+                    "per_page": page.per_page, "facets": page.facets})
 
 
-@bp.post("/api/v1/datasets")
+@api.post("/api/v1/datasets", responses=responses(201, DatasetOut, 400, 401, 403, 422),
+          security=requires("catalog:write"))
 @api_auth("catalog:write")
-def api_create() -> tuple[Response, int, dict]:
+def api_create(body: Descriptor) -> tuple[Response, int, dict]:
     """Create a draft dataset descriptor for the caller's data holder."""
     db = get_session()
-    dataset = services.create_dataset(db, actor=current_principal(), data=json_object())
+    dataset = services.create_dataset(db, actor=current_principal(), descriptor=body)
     db.commit()
-    return (jsonify(services.dataset_to_json(dataset)), 201,
-            {"Location": url_for("catalog.api_get", dataset_id=dataset.id)})
+    return (_dataset(dataset), 201,
+            {"Location": url_for("catalog_api.api_get", dataset_id=dataset.id)})
 
 
-@bp.get("/api/v1/datasets/<int:dataset_id>")
-def api_get(dataset_id: int) -> Response:
+@api.get("/api/v1/datasets/<int:dataset_id>", responses=responses(200, DatasetOut, 404, 422),
+         security=PUBLIC)
+def api_get(path: DatasetPath) -> Response:
     """Read one dataset descriptor (drafts only for their holder)."""
-    dataset = services.require_visible_dataset(get_session(), dataset_id=dataset_id,
-                                               actor=current_principal())
-    return jsonify(services.dataset_to_json(dataset))
+    return _dataset(services.require_visible_dataset(
+        get_session(), dataset_id=path.dataset_id, actor=current_principal()))
 
 
-@bp.patch("/api/v1/datasets/<int:dataset_id>")
+@api.patch("/api/v1/datasets/<int:dataset_id>",
+           responses=responses(200, DatasetOut, 400, 401, 403, 404, 409, 422),
+           security=requires("catalog:write"))
 @api_auth("catalog:write")
-def api_update(dataset_id: int) -> Response:
+def api_update(path: DatasetPath, body: DescriptorChanges) -> Response:
     """Change fields of a dataset descriptor (owning holder only)."""
     db = get_session()
-    dataset = services.update_dataset(db, actor=current_principal(), dataset_id=dataset_id,
-                                      data=json_object())
+    dataset = services.update_dataset(db, actor=current_principal(),
+                                      dataset_id=path.dataset_id, changes=body)
     db.commit()
-    return jsonify(services.dataset_to_json(dataset))
+    return _dataset(dataset)
 
 
-@bp.put("/api/v1/datasets/<int:dataset_id>/data")
+@api.put("/api/v1/datasets/<int:dataset_id>/data",
+         responses=responses(200, DataVersionOut, 400, 401, 403, 404, 409, 413, 422),
+         security=requires("catalog:write"))
 @large_body
 @api_auth("catalog:write")
-def api_upload(dataset_id: int) -> Response:
+def api_upload(path: DatasetPath, raw: DataUpload) -> Response:
     """Upload a data version (text/csv or application/vnd.apache.parquet) and validate it.
 
     200 with the quality report when valid; 422 naming each failed expectation with example
     row numbers otherwise (the failed report is kept; the previous valid version stays current).
     """
+    dataset_id = path.dataset_id
     if request.mimetype == "multipart/form-data":  # a client that sends the file as a form
         _require_owner(dataset_id)  # before the form is parsed into temp files
         upload = next(iter(request.files.values()), None)
@@ -118,43 +144,55 @@ def api_upload(dataset_id: int) -> Response:
     return jsonify(services.version_to_json(version))
 
 
-@bp.get("/api/v1/datasets/<int:dataset_id>/quality")
-def api_quality(dataset_id: int) -> Response:
+@api.get("/api/v1/datasets/<int:dataset_id>/quality",
+         responses=responses(200, DataVersionOut, 404, 422), security=PUBLIC)
+def api_quality(path: DatasetPath, query: QualityQuery) -> Response:
     """Read the quality report of the latest data version (or ?version=N)."""
-    number = request.args.get("version", type=int)
-    version = services.quality_report(get_session(), dataset_id=dataset_id,
-                                      actor=current_principal(), version_number=number)
+    version = services.quality_report(get_session(), dataset_id=path.dataset_id,
+                                      actor=current_principal(), version_number=query.version)
     return jsonify(services.version_to_json(version))
 
 
-@bp.post("/api/v1/datasets/<int:dataset_id>/publish")
+@api.post("/api/v1/datasets/<int:dataset_id>/publish",
+          responses=responses(200, DatasetOut, 401, 403, 404, 409, 422),
+          security=requires("catalog:write"))
 @api_auth("catalog:write")
-def api_publish(dataset_id: int) -> Response:
+def api_publish(path: DatasetPath) -> Response:
     """Publish a dataset; 409 until a data version has passed validation."""
     db = get_session()
-    dataset = services.publish_dataset(db, actor=current_principal(), dataset_id=dataset_id)
+    dataset = services.publish_dataset(db, actor=current_principal(),
+                                       dataset_id=path.dataset_id)
     db.commit()
-    return jsonify(services.dataset_to_json(dataset))
+    return _dataset(dataset)
 
 
-@bp.post("/api/v1/datasets/<int:dataset_id>/retire")
+@api.post("/api/v1/datasets/<int:dataset_id>/retire",
+          responses=responses(200, DatasetOut, 401, 403, 404, 409, 422),
+          security=requires("catalog:write"))
 @api_auth("catalog:write")
-def api_retire(dataset_id: int) -> Response:
+def api_retire(path: DatasetPath) -> Response:
     """Retire a published dataset from the catalog."""
     db = get_session()
-    dataset = services.retire_dataset(db, actor=current_principal(), dataset_id=dataset_id)
+    dataset = services.retire_dataset(db, actor=current_principal(),
+                                      dataset_id=path.dataset_id)
     db.commit()
-    return jsonify(services.dataset_to_json(dataset))
+    return _dataset(dataset)
 
 
-@bp.get("/catalog.ttl")
+def _document(media_type: str, kind: str) -> ResponseDict:
+    return {"200": {"description": "HealthDCAT-AP (DCAT-AP 3) of every published dataset",
+                    "content": {media_type: {"schema": {"type": kind}}}}}
+
+
+@api.get("/catalog.ttl", responses=_document("text/turtle", "string"), security=PUBLIC)
 def export_turtle() -> Response:
     """HealthDCAT-AP (DCAT-AP 3) catalog of every published dataset, as Turtle."""
     body = services.export_catalog(get_session(), base_url=request.url_root, fmt="ttl")
     return Response(body, mimetype="text/turtle")
 
 
-@bp.get("/catalog.jsonld")
+@api.get("/catalog.jsonld", responses=_document("application/ld+json", "object"),
+         security=PUBLIC)
 def export_jsonld() -> Response:
     """HealthDCAT-AP (DCAT-AP 3) catalog of every published dataset, as JSON-LD."""
     body = services.export_catalog(get_session(), base_url=request.url_root, fmt="jsonld")
@@ -172,14 +210,23 @@ def _labels() -> dict[str, Any]:
                                 ("publisher_level", voc.LEVEL_LABELS))}
 
 
+def _search_args() -> dict[str, Any]:
+    return {key: request.args.getlist(key) if key in _LIST_ARGS else value
+            for key, value in request.args.items()}
+
+
+_LIST_ARGS = ("publisher_level", "theme", "health_category", "access_rights")
+
+
 @bp.get("/catalog")
 def catalog_page() -> str:
     try:
-        query = parse_search_args(request.args)
+        query = DatasetSearch.model_validate(_search_args()).to_search()
         result, problem = services.search_datasets(get_session(), query=query), None
-    except Invalid as error:
-        result, problem = services.search_datasets(
-            get_session(), query=parse_search_args({})), error
+    except ValidationError as error:
+        problem = Invalid(_("Søgningen er ikke gyldig."), errors=field_errors(error))
+        result = services.search_datasets(
+            get_session(), query=DatasetSearch.model_validate({}).to_search())
     return render_template("catalog/search.html", result=result, problem=problem,
                            labels=_labels(), page_url=_page_url)
 
@@ -202,7 +249,7 @@ def dataset_page(dataset_id: int) -> str:
 def quality_page(dataset_id: int) -> str:
     version = services.quality_report(get_session(), dataset_id=dataset_id,
                                       actor=current_principal(),
-                                      version_number=request.args.get("version", type=int))
+                                      version_number=_version_arg())
     report = version.report
     chart = bar_chart([(name, round(100 * share, 1))
                        for name, share in report.get("completeness", {}).items()],
@@ -210,6 +257,13 @@ def quality_page(dataset_id: int) -> str:
     return render_template("catalog/quality.html", version=version, report=report,
                            chart=chart, dataset_id=dataset_id,
                            rule_labels={rule: _(text) for rule, text in _RULES.items()})
+
+
+def _version_arg() -> int | None:
+    try:
+        return QualityQuery.model_validate(dict(request.args)).version
+    except ValidationError:
+        return None
 
 
 _RULES = {
@@ -234,6 +288,7 @@ def _form_page(dataset: Any, descriptor: dict, *, errors: list | None = None,
                status: int = 200) -> tuple[str, int]:
     return render_template(
         "catalog/form.html", dataset=dataset, d=descriptor, errors=errors or [],
+        beside=forms.errors_by_input(errors or []),
         rows=forms.form_rows(descriptor.get("columns") or []), voc=voc, labels=_labels(),
         options=_FORM_OPTIONS), status
 
@@ -254,9 +309,10 @@ def new_page() -> Any:
     descriptor = forms.descriptor_from_form(request.form)
     db = get_session()
     try:
-        dataset = services.create_dataset(db, actor=current_principal(), data=descriptor)
-    except Invalid as error:
-        return _form_page(None, descriptor, errors=error.errors or [], status=422)
+        dataset = services.create_dataset(db, actor=current_principal(),
+                                          descriptor=Descriptor.model_validate(descriptor))
+    except ValidationError as error:
+        return _form_page(None, descriptor, errors=field_errors(error), status=422)
     db.commit()
     flash(_("Datasættet er oprettet som kladde. Upload nu en dataversion."), "success")
     return redirect(url_for("catalog.upload_page", dataset_id=dataset.id))
@@ -272,11 +328,14 @@ def edit_page(dataset_id: int) -> Any:
         return _form_page(dataset, services.descriptor_fields(dataset))
     descriptor = forms.descriptor_from_form(request.form)
     try:
-        dataset = services.update_dataset(db, actor=current_principal(), dataset_id=dataset_id,
-                                          data=descriptor)
-    except (Invalid, Conflict) as error:
+        dataset = services.update_dataset(
+            db, actor=current_principal(), dataset_id=dataset_id,
+            changes=DescriptorChanges.model_validate(descriptor))
+    except (ValidationError, Conflict) as error:
         dataset = services.require_owned_dataset(db, dataset_id=dataset_id,
                                                  actor=current_principal())
+        if isinstance(error, ValidationError):
+            return _form_page(dataset, descriptor, errors=field_errors(error), status=422)
         errors = error.errors or [{"field": "", "message": error.detail}]
         return _form_page(dataset, descriptor, errors=errors, status=error.status)
     db.commit()
@@ -308,19 +367,19 @@ def upload_page(dataset_id: int) -> Any:
 
 @bp.post("/catalog/<int:dataset_id>/publish")
 @login_required(kinds=("staff",))
-def publish_page(dataset_id: int) -> Response:
+def publish_page(dataset_id: int) -> WerkzeugResponse:
     return _change_status(services.publish_dataset, dataset_id,
                           _("Datasættet er udgivet i kataloget."))
 
 
 @bp.post("/catalog/<int:dataset_id>/retire")
 @login_required(kinds=("staff",))
-def retire_page(dataset_id: int) -> Response:
+def retire_page(dataset_id: int) -> WerkzeugResponse:
     return _change_status(services.retire_dataset, dataset_id,
                           _("Datasættet er trukket tilbage fra kataloget."))
 
 
-def _change_status(change: Any, dataset_id: int, message: str) -> Response:
+def _change_status(change: Any, dataset_id: int, message: str) -> WerkzeugResponse:
     db = get_session()
     try:
         change(db, actor=current_principal(), dataset_id=dataset_id)

@@ -11,8 +11,9 @@ import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from marketplace.catalog.purposes import load_taxonomy
+from marketplace.consent import services
 from marketplace.consent.models import ConsentEvent
-from marketplace.consent.purposes import load_taxonomy
 from marketplace.identity.demo import DemoWorld
 
 # Share of the population per kind of choice (the rest never changes anything).
@@ -34,6 +35,7 @@ def seed_demo(session: Session, world: DemoWorld) -> None:
     rows.sort(key=lambda row: row["at"])
     for start in range(0, len(rows), 5000):
         session.execute(sa.insert(ConsentEvent), rows[start:start + 5000])
+    services.bump_consent_revision(session)
     session.flush()
 
 

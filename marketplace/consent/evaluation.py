@@ -338,7 +338,7 @@ class CitizenConsent:
 
 def fold_citizen_events(events: Iterable[EventLike]) -> CitizenConsent:
     """The citizen's standing choices and opt-out after these events (given oldest first)."""
-    choices: dict[tuple[str, str, int | None], StandingChoice] = {}
+    choices: dict[tuple[str, int | None, str], StandingChoice] = {}
     opt_out_event: EventLike | None = None
     for event in events:
         if event.decision == OPT_OUT:

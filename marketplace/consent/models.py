@@ -99,3 +99,18 @@ class DataUse(Base):
     purpose: Mapped[str] = mapped_column(sa.String(64))
     subject_key: Mapped[str] = mapped_column(BLIND_INDEX)
     at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ConsentRevision(Base):
+    """A counter of consent events, bumped in the same transaction as each of them.
+
+    Cached consent snapshots are keyed on it. Event ids and times are handed out before
+    commit, so an event can become visible after a higher-numbered one; this counter only moves
+    forward, on commit, and every waiting writer sees the count the last one left.
+    """
+
+    __tablename__ = "consent_revision"
+    __table_args__ = (sa.CheckConstraint("id = 1", name="single_row"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    revision: Mapped[int] = mapped_column(sa.BigInteger, default=0)

@@ -7,7 +7,9 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
+from marketplace.catalog.purposes import Purpose, Taxonomy
 from marketplace.consent.evaluation import (
     DENY,
     PERMIT,
@@ -16,7 +18,6 @@ from marketplace.consent.evaluation import (
     CitizenConsent,
     StandingChoice,
 )
-from marketplace.consent.purposes import Purpose, Taxonomy
 
 EHDS_ELI = "http://data.europa.eu/eli/reg/2025/327/oj"
 PSEUDONYM_SYSTEM = "urn:marketplace:citizen-pseudonym"
@@ -69,17 +70,17 @@ def _purpose_codings(purpose: Purpose, system: str) -> list[dict]:
 
 
 def _scope_description(facts: ReceiptFacts, choice: StandingChoice) -> dict:
-    if choice.scope_type == SCOPE_HOLDER:
+    if choice.scope_type == SCOPE_HOLDER and choice.scope_id is not None:
         slug, name = facts.holders.get(choice.scope_id, ("", ""))
         return {"type": choice.scope_type, "id": choice.scope_id, "slug": slug, "name": name}
-    if choice.scope_type == SCOPE_DATASET:
+    if choice.scope_type == SCOPE_DATASET and choice.scope_id is not None:
         return {"type": choice.scope_type, "id": choice.scope_id,
                 "name": facts.datasets.get(choice.scope_id, "")}
     return {"type": choice.scope_type, "id": None}
 
 
 def _performer(facts: ReceiptFacts, actor_citizen_id: int) -> dict:
-    reference = {"identifier": _pseudonym_identifier(
+    reference: dict[str, Any] = {"identifier": _pseudonym_identifier(
         facts.actor_pseudonyms.get(actor_citizen_id, facts.pseudonym))}
     if actor_citizen_id != facts.citizen_id:
         reference["display"] = "Parent with custody acting for the child"
@@ -140,6 +141,8 @@ def _choice_resource(facts: ReceiptFacts, choice: StandingChoice) -> dict:
 
 def _opt_out_resource(facts: ReceiptFacts) -> dict:
     event = facts.consent.opt_out_event
+    if event is None:
+        raise ValueError("the citizen has not opted out")
     # No purpose and no data restriction: the denial covers every secondary use (EHDS Art. 71).
     return _consent_resource(
         facts, resource_id=f"consent-event-{event.id}", moment=event.at,
@@ -178,7 +181,7 @@ def consent_record(facts: ReceiptFacts) -> dict:
     """The citizen's consents as an ISO/IEC TS 27560 consent record (JSON receipt)."""
     consent = facts.consent
     opt_out = None
-    if consent.opt_out:
+    if consent.opt_out and consent.opt_out_event and consent.opt_out_since:
         opt_out = {"state": "given", "since": _iso(consent.opt_out_since),
                    "acted_by": _acted_by(facts, consent.opt_out_event.actor_citizen_id),
                    "legal_basis": "EHDS Art. 71 (opt-out from secondary use)"}

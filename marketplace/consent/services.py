@@ -20,21 +20,20 @@ from sqlalchemy.orm import Session
 
 from marketplace import cpr as cpr_rules
 from marketplace.catalog import services as catalog_services
+from marketplace.catalog.purposes import Purpose, load_taxonomy
 from marketplace.consent import evaluation, receipts
+from marketplace.consent.commands import ConsentChoice, GuardianshipRegistration
 from marketplace.consent.evaluation import (
-    CHOICE_DECISIONS,
     OPT_OUT,
     OPT_OUT_WITHDRAWN,
     SCOPE_ALL,
     SCOPE_DATASET,
     SCOPE_HOLDER,
-    SCOPE_TYPES,
     CitizenConsent,
     ConsentSnapshot,
     StandingChoice,
 )
-from marketplace.consent.models import ConsentEvent, DataUse, Guardianship
-from marketplace.consent.purposes import Purpose, load_taxonomy
+from marketplace.consent.models import ConsentEvent, ConsentRevision, DataUse, Guardianship
 from marketplace.db import UTCDateTime, utcnow
 from marketplace.errors import Forbidden, Invalid, NotFound, Unauthorized
 from marketplace.identity import services as identity_services
@@ -120,6 +119,13 @@ def require_subject(session: Session, *, actor: Principal, subject_citizen_id: i
     return child
 
 
+def citizen_id(actor: Principal) -> int:
+    """The signed-in citizen's id; raises Unauthorized for anyone else."""
+    if actor.kind != "citizen" or actor.citizen_id is None:
+        raise Unauthorized("Sign in as a citizen to manage consent.")
+    return actor.citizen_id
+
+
 def _require_subject_to_change(session: Session, *, actor: Principal,
                                subject_citizen_id: int | None, now: datetime) -> Citizen:
     """As require_subject; children under 15 cannot change their own consent (a parent does)."""
@@ -159,25 +165,11 @@ def list_consent_events(session: Session, *, actor: Principal,
     return _citizen_events(session, citizen_id=citizen.id)
 
 
-def _validate_choice(session: Session, *, scope_type: object, scope_id: object, purpose: object,
-                     decision: object) -> tuple[str, int | None, str, str]:
-    errors = []
-    selectable = {p.code for p in load_taxonomy().selectable}
-    if decision not in CHOICE_DECISIONS:
-        errors.append({"field": "decision", "message": "Must be permit, deny or clear."})
-    if not isinstance(purpose, str) or purpose not in selectable:
-        message = ("This use is prohibited and can never be permitted."
-                   if isinstance(purpose, str) and get_purpose(purpose) else "Unknown purpose.")
-        errors.append({"field": "purpose", "message": message})
-    if scope_type not in SCOPE_TYPES:
-        errors.append({"field": "scope.type", "message": "Must be all, holder or dataset."})
-    elif scope_type == SCOPE_ALL and scope_id is not None:
-        errors.append({"field": "scope.id", "message": "A choice for all holders has no id."})
-    elif scope_type != SCOPE_ALL and not _scope_exists(session, scope_type, scope_id):
-        errors.append({"field": "scope.id", "message": f"No such {scope_type}."})
-    if errors:
-        raise Invalid("The consent choice is not valid.", errors=errors)
-    return scope_type, scope_id, purpose, decision
+def _require_scope(session: Session, choice: ConsentChoice) -> None:
+    """Raise Invalid unless the choice names a data holder or a published dataset that exists."""
+    scope = choice.scope
+    if scope.type != SCOPE_ALL and not _scope_exists(session, scope.type, scope.id):
+        raise Invalid.field("scope.id", f"No such {scope.type}.")
 
 
 def _scope_exists(session: Session, scope_type: str, scope_id: object) -> bool:
@@ -201,12 +193,26 @@ def _append(session: Session, *, citizen: Citizen, actor: Principal, decision: s
                          notice_version=notice_version(), channel=channel)
     session.add(event)
     session.flush()
+    bump_consent_revision(session)
     return event
 
 
-def set_consent(session: Session, *, actor: Principal, scope_type: object, scope_id: object,
-                purpose: object, decision: object, subject_citizen_id: int | None = None,
-                channel: str = "web", now: datetime | None = None) -> CitizenConsent:
+def bump_consent_revision(session: Session) -> None:
+    """Count consent events added in this transaction (call once per batch of inserts).
+
+    The row lock this takes makes concurrent writers of consent commit one after the other, so
+    the counter a reader sees always covers every event that reader can see.
+    """
+    bumped = session.execute(sa.update(ConsentRevision).where(ConsentRevision.id == 1)
+                             .values(revision=ConsentRevision.revision + 1))
+    if bumped.rowcount == 0:  # type: ignore[attr-defined]  # a database made without migrations
+        session.add(ConsentRevision(id=1, revision=1))
+        session.flush()
+
+
+def set_consent(session: Session, *, actor: Principal, choice: ConsentChoice,
+                subject_citizen_id: int | None = None, channel: str = "web",
+                now: datetime | None = None) -> CitizenConsent:
     """Permit, deny or clear a purpose for all holders, one holder or one dataset.
 
     Records a new event only when the choice changes (or was made under an older notice).
@@ -216,8 +222,9 @@ def set_consent(session: Session, *, actor: Principal, scope_type: object, scope
     now = now or utcnow()
     citizen = _require_subject_to_change(session, actor=actor,
                                          subject_citizen_id=subject_citizen_id, now=now)
-    scope_type, scope_id, purpose, decision = _validate_choice(
-        session, scope_type=scope_type, scope_id=scope_id, purpose=purpose, decision=decision)
+    _require_scope(session, choice)
+    scope_type, scope_id = choice.scope.type, choice.scope.id
+    purpose, decision = choice.purpose, choice.decision
     standing = _standing(session, citizen_id=citizen.id)
     current = standing.choice(purpose=purpose, scope_type=scope_type, scope_id=scope_id)
     unchanged = (current is None if decision == evaluation.CLEAR else
@@ -283,8 +290,10 @@ class ScopeName:
 def _scope_names(session: Session, choices: Iterable[StandingChoice | ConsentEvent]
                  ) -> dict[tuple[str, int], ScopeName]:
     """Names of the holders and datasets the choices are scoped to (blank when gone)."""
-    names = {}
+    names: dict[tuple[str, int], ScopeName] = {}
     for choice in choices:
+        if choice.scope_id is None:
+            continue
         if choice.scope_type == SCOPE_HOLDER:
             org = identity_services.get_org_by_id(session, org_id=choice.scope_id)
             names[(SCOPE_HOLDER, choice.scope_id)] = (ScopeName(org.slug, org.name) if org
@@ -309,8 +318,8 @@ def consent_overview(session: Session, *, actor: Principal,
     purposes = tuple(PurposeOverview(
         purpose=purpose, general=consent.choice(purpose=purpose.code),
         exceptions=tuple(ScopedChoice(choice=c, scope_name=names[(c.scope_type, c.scope_id)].name)
-                         for c in consent.choices
-                         if c.purpose == purpose.code and c.scope_type != SCOPE_ALL))
+                         for c in consent.choices if c.purpose == purpose.code
+                         and c.scope_type != SCOPE_ALL and c.scope_id is not None))
         for purpose in taxonomy.selectable)
     holders = tuple(org for org in identity_services.list_orgs(
         session, kinds=("national", "regional", "municipal")) if org.is_data_holder)
@@ -320,7 +329,7 @@ def consent_overview(session: Session, *, actor: Principal,
         citizen=citizen, acting_for_child=citizen.id != actor.citizen_id, consent=consent,
         purposes=purposes, prohibited=tuple(p for p in taxonomy.purposes if p.prohibited),
         holders=holders, datasets=datasets,
-        wards=tuple(list_wards(session, guardian_citizen_id=actor.citizen_id, now=now)),
+        wards=tuple(list_wards(session, guardian_citizen_id=citizen_id(actor), now=now)),
         may_change=citizen.id != actor.citizen_id or not is_child(citizen, today=now.date()))
 
 
@@ -384,14 +393,17 @@ def consent_snapshot(session: Session, *, purpose: str, holder_org_id: int | Non
                      dataset_id: int | None, as_of: datetime) -> ConsentSnapshot:
     """Consent for a purpose, holder and dataset from the events in force at `as_of`.
 
-    Snapshots are kept per consent state: while no event is added, every `as_of` at or after the
-    newest event sees the same snapshot, so access decisions (which ask "as of now") reuse it.
+    Snapshots are kept per consent revision: while no event is added, every `as_of` at or after
+    the newest event sees the same snapshot, so access decisions (which ask "as of now") reuse
+    it. The revision, not the newest id or time, keys the cache: an event that commits after a
+    higher-numbered one still moves the revision on.
     """
-    latest_id, latest_at = session.execute(
-        sa.select(sa.func.max(ConsentEvent.id), sa.func.max(ConsentEvent.at))).one()
+    revision, latest_at = session.execute(sa.select(
+        sa.select(ConsentRevision.revision).where(ConsentRevision.id == 1).scalar_subquery(),
+        sa.select(sa.func.max(ConsentEvent.at)).scalar_subquery())).one()
     moment = "current" if latest_at is None or as_of >= latest_at else as_of
-    key = (str(session.get_bind().engine.url), purpose, holder_org_id, dataset_id, latest_id,
-           latest_at, moment)
+    key = (str(session.get_bind().engine.url), purpose, holder_org_id, dataset_id, revision,
+           moment)
     with _snapshot_lock:
         if key in _snapshots:
             _snapshots.move_to_end(key)
@@ -431,8 +443,9 @@ def _build_snapshot(session: Session, *, purpose: str, holder_org_id: int | None
 
 
 def consent_revision(session: Session) -> int:
-    """A number that changes whenever any consent event is added (a safe cache key)."""
-    return session.scalar(sa.select(sa.func.coalesce(sa.func.max(ConsentEvent.id), 0)))
+    """A number that grows whenever consent events are committed (a safe cache key)."""
+    revision = session.scalar(sa.select(ConsentRevision.revision).where(ConsentRevision.id == 1))
+    return int(revision or 0)
 
 
 # --- transparency: who used my data -------------------------------------------------------------
@@ -564,7 +577,7 @@ def _require_operator(actor: Principal) -> None:
 
 
 def register_guardianship(session: Session, *, actor: Principal, keyring: Keyring,
-                          guardian_cpr: object, child_cpr: object,
+                          registration: GuardianshipRegistration,
                           now: datetime | None = None) -> Guardianship:
     """Register a parent's custody of a child under 15 (operator only).
 
@@ -572,16 +585,16 @@ def register_guardianship(session: Session, *, actor: Principal, keyring: Keyrin
     """
     _require_operator(actor)
     now = now or utcnow()
+    guardian_cpr, child_cpr = registration.guardian_cpr, registration.child_cpr
     errors = []
-    guardian_valid = isinstance(guardian_cpr, str) and cpr_rules.is_valid_cpr(guardian_cpr)
+    guardian_valid = cpr_rules.is_valid_cpr(guardian_cpr)
     if not guardian_valid:
         errors.append({"field": "guardian_cpr", "message": "Not a valid CPR number."})
-    child = (_child_from_cpr(session, keyring=keyring, child_cpr=child_cpr, today=now.date())
-             if isinstance(child_cpr, str) else None)
+    child = _child_from_cpr(session, keyring=keyring, child_cpr=child_cpr, today=now.date())
     if child is None:
         errors.append({"field": "child_cpr",
                        "message": "Not a valid CPR number of a child under 15."})
-    if errors:
+    if errors or child is None:
         raise Invalid("The guardianship is not valid.", errors=errors)
     guardian = identity_services.find_citizen_by_cpr(session, keyring=keyring, cpr=guardian_cpr)
     if guardian is None:

@@ -1,6 +1,7 @@
 """HTTP glue of the consent domain: the citizen's JSON API and pages, guardianship admin."""
 import json
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import (
@@ -14,19 +15,43 @@ from flask import (
     session,
     url_for,
 )
+from flask_openapi3 import APIBlueprint, Tag
+from flask_openapi3.types import ResponseDict
+from pydantic import ValidationError
+from werkzeug.wrappers import Response as WerkzeugResponse
 
 from marketplace.consent import receipts, services
+from marketplace.consent.commands import (
+    ActingFor,
+    ConsentChoice,
+    GuardianshipRegistration,
+)
 from marketplace.consent.evaluation import CitizenConsent, StandingChoice
 from marketplace.consent.models import ConsentEvent, Guardianship
+from marketplace.consent.schemas import (
+    ActingForOut,
+    ConsentsOut,
+    DataUseList,
+    EventList,
+    GuardianshipOut,
+    GuardianshipPath,
+    PurposeList,
+    ReceiptQuery,
+    WardsOut,
+)
 from marketplace.db import get_session, utcnow
 from marketplace.errors import Invalid
 from marketplace.identity import services as identity_services
+from marketplace.identity import sessions
 from marketplace.identity.auth import api_auth, citizen_required, current_principal
 from marketplace.security import current_keyring
+from marketplace.web.api import PUBLIC, requires, responses
 from marketplace.web.i18n import current_language
 from marketplace.web.i18n import gettext as _
-from marketplace.web.requests import json_object
+from marketplace.web.requests import parse_json_body
 
+api = APIBlueprint("consent_api", __name__, abp_tags=[Tag(name="consent")])
+api.before_request(parse_json_body)
 bp = Blueprint("consent", __name__)
 
 ACTING_FOR = "acting_for_citizen_id"
@@ -39,12 +64,11 @@ def consent_time(moment: datetime | None) -> str:
     return moment.astimezone(COPENHAGEN).strftime("%d-%m-%Y %H:%M") if moment else ""
 
 
-@bp.before_request
 def forget_stale_acting_for() -> None:
     """Stop acting for a child who has turned 15 or is no longer in the citizen's care."""
     child_id = session.get(ACTING_FOR)
     principal = current_principal()
-    if child_id is None or principal.kind != "citizen":
+    if child_id is None or principal.kind != "citizen" or principal.citizen_id is None:
         return
     wards = services.list_wards(get_session(), guardian_citizen_id=principal.citizen_id,
                                 now=utcnow())
@@ -53,13 +77,28 @@ def forget_stale_acting_for() -> None:
         flash(_("Du handler nu for dig selv igen."), "info")
 
 
+def _record_guardians(db: Any, signed_in: sessions.CitizenSignedIn) -> None:
+    """The children the sign-in claim names come under the citizen's care (and others end)."""
+    services.register_guardianships(db, keyring=signed_in.keyring, guardian=signed_in.citizen,
+                                    child_cprs=signed_in.child_cprs)
+
+
+@bp.record_once
+def _on_sign_in(state: Any) -> None:
+    state.app.extensions.setdefault(sessions.CITIZEN_SIGN_IN_HOOKS, []).append(_record_guardians)
+
+
+bp.before_request(forget_stale_acting_for)
+api.before_request(forget_stale_acting_for)
+
+
 def _subject_id() -> int | None:
     return session.get(ACTING_FOR)
 
 
-def _download(document: dict, *, filename: str, media_type: str) -> Response:
+def _download(document: dict, *, filename: str, media_type: str, as_file: bool) -> Response:
     response = Response(json.dumps(document, ensure_ascii=False, indent=2), mimetype=media_type)
-    if request.args.get("download"):
+    if as_file:
         response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
 
@@ -75,7 +114,8 @@ def _choice_json(choice: StandingChoice, citizen_id: int) -> dict:
 
 def _consents_json(consent: CitizenConsent, citizen_id: int) -> dict:
     return {"citizen_id": citizen_id, "opt_out": consent.opt_out,
-            "opt_out_since": consent.opt_out_since.isoformat() if consent.opt_out else None,
+            "opt_out_since": consent.opt_out_since.isoformat()
+            if consent.opt_out and consent.opt_out_since else None,
             "choices": [_choice_json(c, citizen_id) for c in consent.choices]}
 
 
@@ -94,12 +134,16 @@ def _guardianship_json(link: Guardianship) -> dict:
 
 
 def _subject_for_response() -> int:
-    return _subject_id() or current_principal().citizen_id
+    return _subject_id() or _own_citizen_id()
 
 
 # --- API ----------------------------------------------------------------------------------------
 
-@bp.get("/api/v1/purposes")
+# A citizen's own browser sign-in; no token speaks for a citizen.
+CITIZEN: list[dict[str, list[str]]] = [{"session": []}]
+
+
+@api.get("/api/v1/purposes", responses=responses(200, PurposeList), security=PUBLIC)
 def api_purposes() -> Response:
     """List the purpose taxonomy, prohibited uses included."""
     return jsonify([{
@@ -110,7 +154,8 @@ def api_purposes() -> Response:
     } for p in services.list_purposes()])
 
 
-@bp.get("/api/v1/me/consents")
+@api.get("/api/v1/me/consents", responses=responses(200, ConsentsOut, 401, 403),
+         security=CITIZEN)
 @citizen_required
 def api_consents() -> Response:
     """Show the signed-in citizen's standing consent choices and opt-out."""
@@ -119,24 +164,20 @@ def api_consents() -> Response:
     return jsonify(_consents_json(consent, _subject_for_response()))
 
 
-@bp.put("/api/v1/me/consents")
+@api.put("/api/v1/me/consents", responses=responses(200, ConsentsOut, 400, 401, 403, 422),
+         security=CITIZEN)
 @citizen_required
-def api_set_consent() -> Response:
+def api_set_consent(body: ConsentChoice) -> Response:
     """Permit, deny or clear a purpose for all holders, one holder or one dataset."""
-    body = json_object()
-    scope = body.get("scope", {"type": "all", "id": None})
-    if not isinstance(scope, dict):
-        raise Invalid.field("scope", "Must be an object with type and id.")
     db = get_session()
-    consent = services.set_consent(
-        db, actor=current_principal(), subject_citizen_id=_subject_id(),
-        scope_type=scope.get("type"), scope_id=scope.get("id"), purpose=body.get("purpose"),
-        decision=body.get("decision"), channel="api")
+    consent = services.set_consent(db, actor=current_principal(), choice=body,
+                                   subject_citizen_id=_subject_id(), channel="api")
     db.commit()
     return jsonify(_consents_json(consent, _subject_for_response()))
 
 
-@bp.post("/api/v1/me/opt-out")
+@api.post("/api/v1/me/opt-out", responses=responses(200, ConsentsOut, 401, 403),
+          security=CITIZEN)
 @citizen_required
 def api_opt_out() -> Response:
     """Opt out of all secondary use of the citizen's health data (EHDS Art. 71)."""
@@ -147,7 +188,8 @@ def api_opt_out() -> Response:
     return jsonify(_consents_json(consent, _subject_for_response()))
 
 
-@bp.delete("/api/v1/me/opt-out")
+@api.delete("/api/v1/me/opt-out", responses=responses(200, ConsentsOut, 401, 403),
+            security=CITIZEN)
 @citizen_required
 def api_withdraw_opt_out() -> Response:
     """Take back the opt-out from secondary use."""
@@ -158,7 +200,8 @@ def api_withdraw_opt_out() -> Response:
     return jsonify(_consents_json(consent, _subject_for_response()))
 
 
-@bp.get("/api/v1/me/consents/history")
+@api.get("/api/v1/me/consents/history", responses=responses(200, EventList, 401, 403),
+         security=CITIZEN)
 @citizen_required
 def api_history() -> Response:
     """List every consent event of the citizen, oldest first."""
@@ -174,23 +217,33 @@ def _receipt_facts() -> receipts.ReceiptFacts:
         subject_citizen_id=_subject_id())
 
 
-@bp.get("/api/v1/me/consents/fhir")
+def _receipt(media_type: str, description: str) -> ResponseDict:
+    return responses(401, 403, 422) | {"200": {
+        "description": description,
+        "content": {media_type: {"schema": {"type": "object"}}}}}
+
+
+@api.get("/api/v1/me/consents/fhir", security=CITIZEN,
+         responses=_receipt("application/fhir+json", "A FHIR R4 Bundle of Consent resources"))
 @citizen_required
-def api_fhir_receipt() -> Response:
+def api_fhir_receipt(query: ReceiptQuery) -> Response:
     """Receipt of the standing consents as a FHIR R4 Bundle of Consent resources."""
     return _download(receipts.fhir_bundle(_receipt_facts()), filename="samtykke-fhir.json",
-                     media_type="application/fhir+json")
+                     media_type="application/fhir+json", as_file=query.as_file)
 
 
-@bp.get("/api/v1/me/consents/receipt")
+@api.get("/api/v1/me/consents/receipt", security=CITIZEN,
+         responses=_receipt("application/json", "An ISO/IEC TS 27560 consent record"))
 @citizen_required
-def api_record_receipt() -> Response:
+def api_record_receipt(query: ReceiptQuery) -> Response:
     """Receipt of the standing consents as an ISO/IEC TS 27560 consent record."""
     return _download(receipts.consent_record(_receipt_facts()),
-                     filename="samtykke-kvittering.json", media_type="application/json")
+                     filename="samtykke-kvittering.json", media_type="application/json",
+                     as_file=query.as_file)
 
 
-@bp.get("/api/v1/me/data-uses")
+@api.get("/api/v1/me/data-uses", responses=responses(200, DataUseList, 401, 403),
+         security=CITIZEN)
 @citizen_required
 def api_data_uses() -> Response:
     """List every extract that contained the citizen's records (who used my data)."""
@@ -206,28 +259,30 @@ def api_data_uses() -> Response:
     } for use in uses])
 
 
-@bp.get("/api/v1/me/wards")
+@api.get("/api/v1/me/wards", responses=responses(200, WardsOut, 401, 403), security=CITIZEN)
 @citizen_required
 def api_wards() -> Response:
     """List the children under 15 the citizen may manage consent for."""
-    wards = services.list_wards(get_session(), guardian_citizen_id=current_principal().citizen_id,
+    wards = services.list_wards(get_session(), guardian_citizen_id=_own_citizen_id(),
                                 now=utcnow())
     return jsonify({"acting_for_citizen_id": _subject_id(), "children": [
         {"citizen_id": w.id, "name": w.name, "birth_date": w.birth_date.isoformat()}
         for w in wards]})
 
 
-@bp.put("/api/v1/me/acting-for")
+@api.put("/api/v1/me/acting-for", responses=responses(200, ActingForOut, 400, 401, 403, 422),
+         security=CITIZEN)
 @citizen_required
-def api_acting_for() -> Response:
+def api_acting_for(body: ActingFor) -> Response:
     """Act for one of the citizen's children under 15 (citizen_id) or for oneself (null)."""
-    child_id = json_object().get("citizen_id")
-    if child_id is not None and (isinstance(child_id, bool) or not isinstance(child_id, int)):
-        raise Invalid.field("citizen_id", "Must be a citizen id or null.")
     subject = services.require_subject(get_session(), actor=current_principal(),
-                                       subject_citizen_id=child_id, now=utcnow())
+                                       subject_citizen_id=body.citizen_id, now=utcnow())
     _remember_subject(subject.id)
     return jsonify({"acting_for_citizen_id": _subject_id()})
+
+
+def _own_citizen_id() -> int:
+    return services.citizen_id(current_principal())
 
 
 def _remember_subject(citizen_id: int) -> None:
@@ -237,26 +292,27 @@ def _remember_subject(citizen_id: int) -> None:
         session[ACTING_FOR] = citizen_id
 
 
-@bp.post("/api/v1/guardianships")
+@api.post("/api/v1/guardianships",
+          responses=responses(201, GuardianshipOut, 400, 401, 403, 422),
+          security=requires())
 @api_auth()
-def api_register_guardianship() -> tuple[Response, int]:
+def api_register_guardianship(body: GuardianshipRegistration) -> tuple[Response, int]:
     """Register that a parent has custody of a child under 15 (operator only)."""
-    body = json_object()
     db = get_session()
-    link = services.register_guardianship(
-        db, actor=current_principal(), keyring=current_keyring(),
-        guardian_cpr=body.get("guardian_cpr"), child_cpr=body.get("child_cpr"))
+    link = services.register_guardianship(db, actor=current_principal(),
+                                          keyring=current_keyring(), registration=body)
     db.commit()
     return jsonify(_guardianship_json(link)), 201
 
 
-@bp.delete("/api/v1/guardianships/<int:guardianship_id>")
+@api.delete("/api/v1/guardianships/<int:guardianship_id>",
+            responses=responses(200, GuardianshipOut, 401, 403, 404, 422), security=requires())
 @api_auth()
-def api_end_guardianship(guardianship_id: int) -> Response:
+def api_end_guardianship(path: GuardianshipPath) -> Response:
     """End a registered guardianship (operator only)."""
     db = get_session()
     link = services.end_guardianship(db, actor=current_principal(),
-                                     guardianship_id=guardianship_id)
+                                     guardianship_id=path.guardianship_id)
     db.commit()
     return jsonify(_guardianship_json(link))
 
@@ -296,22 +352,24 @@ def consent_page() -> str:
                            notice_version=services.notice_version(), lang=current_language())
 
 
-def _after_form(anchor: str = "") -> Response:
+def _after_form(anchor: str = "") -> WerkzeugResponse:
     return redirect(url_for("consent.consent_page") + anchor, code=303)
 
 
 @bp.post("/consent/choices")
 @citizen_required
-def consent_choice_form() -> Response:
+def consent_choice_form() -> WerkzeugResponse:
     """Save a choice from the consent page."""
     db = get_session()
     purpose = request.form.get("purpose", "")
     try:
         scope_type, scope_id = _form_target()
+        choice = ConsentChoice.model_validate({
+            "scope": {"type": scope_type, "id": scope_id}, "purpose": purpose,
+            "decision": request.form.get("decision", "")})
         services.set_consent(db, actor=current_principal(), subject_citizen_id=_subject_id(),
-                             scope_type=scope_type, scope_id=scope_id, purpose=purpose,
-                             decision=request.form.get("decision"), channel="web")
-    except Invalid as error:
+                             choice=choice, channel="web")
+    except (Invalid, ValidationError) as error:
         db.rollback()
         flash(_("Valget blev ikke gemt: {reason}", reason=_invalid_reason(error)), "error")
         return _after_form()
@@ -320,8 +378,9 @@ def consent_choice_form() -> Response:
     return _after_form(f"#purpose-{purpose}" if services.get_purpose(purpose) else "")
 
 
-def _invalid_reason(error: Invalid) -> str:
-    fields = {e["field"] for e in error.errors or []}
+def _invalid_reason(error: Invalid | ValidationError) -> str:
+    fields = ({e["field"] for e in error.errors or []} if isinstance(error, Invalid) else
+              {".".join(str(part) for part in e["loc"]) for e in error.errors()})
     if "purpose" in fields:
         return _("ukendt eller forbudt formål.")
     if fields & {"scope.id", "scope.type", "target"}:
@@ -331,7 +390,7 @@ def _invalid_reason(error: Invalid) -> str:
 
 @bp.post("/consent/opt-out")
 @citizen_required
-def opt_out_form() -> Response:
+def opt_out_form() -> WerkzeugResponse:
     """Opt out of, or back into, secondary use from the consent page."""
     action = request.form.get("action")
     if action not in ("opt_out", "withdraw"):
@@ -349,7 +408,7 @@ def opt_out_form() -> Response:
 
 @bp.post("/consent/acting-for")
 @citizen_required
-def acting_for_form() -> Response:
+def acting_for_form() -> WerkzeugResponse:
     """Switch between managing one's own consent and a child's."""
     try:
         child_id = _form_int("citizen_id")

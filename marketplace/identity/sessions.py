@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -10,11 +12,26 @@ from sqlalchemy.orm import Session
 
 from marketplace.db import utcnow
 from marketplace.identity import services
-from marketplace.identity.models import SignIn, User
+from marketplace.identity.models import Citizen, SignIn, User
 from marketplace.identity.principal import ANONYMOUS, Principal
 from marketplace.security import Keyring
 
 ABSOLUTE_LIFETIME = timedelta(hours=12)
+# Where the app keeps what other domains do when a citizen signs in (consent records the
+# children the claim names). Identity calls them without knowing those domains.
+CITIZEN_SIGN_IN_HOOKS = "marketplace.citizen_sign_in_hooks"
+
+
+@dataclass(frozen=True)
+class CitizenSignedIn:
+    """What a citizen's sign-in tells the rest of the platform."""
+
+    citizen: Citizen
+    child_cprs: list[str]
+    keyring: Keyring
+
+
+SignInHook = Callable[[Session, CitizenSignedIn], object]
 
 
 def start_sign_in(db: Session, *, kind: str, subject_id: int) -> SignIn:
@@ -26,15 +43,14 @@ def start_sign_in(db: Session, *, kind: str, subject_id: int) -> SignIn:
 
 
 def complete_sign_in(db: Session, *, keyring: Keyring, claims: dict[str, Any],
-                     cpr_claim_name: str, children_claim_name: str) -> SignIn:
+                     cpr_claim_name: str, children_claim_name: str,
+                     on_citizen: Sequence[SignInHook] = ()) -> SignIn:
     """Recognise whoever the provider vouched for and start their sign-in.
 
-    A CPR claim makes a citizen (and records the guardian links the children claim names,
-    ending links a new claim no longer names); otherwise the subject must be a staff member.
-    Raises Unauthorized for a malformed CPR claim and Forbidden for an unknown staff subject.
+    A CPR claim makes a citizen, and each of `on_citizen` hears of it with the children the
+    claim names; otherwise the subject must be a staff member. Raises Unauthorized for a
+    malformed CPR claim and Forbidden for an unknown staff subject.
     """
-    from marketplace.consent import services as consent_services
-
     cpr_claim = claims.get(cpr_claim_name)
     if cpr_claim is None:
         user = services.sign_in_staff(db, sub=str(claims.get("sub", "")), claims=claims)
@@ -42,10 +58,11 @@ def complete_sign_in(db: Session, *, keyring: Keyring, claims: dict[str, Any],
     citizen = services.sign_in_citizen(db, keyring=keyring, cpr_claim=cpr_claim,
                                        name=str(claims.get("name") or ""))
     children = claims.get(children_claim_name) or []
-    consent_services.register_guardianships(
-        db, keyring=keyring, guardian=citizen,
-        child_cprs=[str(c) for c in children] if isinstance(children, list) else [],
-    )
+    event = CitizenSignedIn(
+        citizen=citizen, keyring=keyring,
+        child_cprs=[str(c) for c in children] if isinstance(children, list) else [])
+    for hook in on_citizen:
+        hook(db, event)
     return start_sign_in(db, kind="citizen", subject_id=citizen.id)
 
 

@@ -19,14 +19,21 @@ from flask import (
     session,
     url_for,
 )
+from flask_openapi3 import APIBlueprint, Tag
 from flask_wtf.csrf import generate_csrf
+from werkzeug.wrappers import Response as WerkzeugResponse
 
 from marketplace.db import get_session
 from marketplace.errors import Unauthorized
 from marketplace.identity import services, sessions
 from marketplace.identity.auth import api_auth, current_principal
+from marketplace.identity.schemas import MeOut, TokenOut, TokenRequest
 from marketplace.security import current_keyring
+from marketplace.web.api import PUBLIC, requires, responses
+from marketplace.web.requests import parse_json_body
 
+api = APIBlueprint("identity_api", __name__, abp_tags=[Tag(name="identity")])
+api.before_request(parse_json_body)
 bp = Blueprint("identity", __name__)
 log = logging.getLogger(__name__)
 
@@ -75,7 +82,7 @@ def login() -> Response:
 
 
 @bp.get("/auth/callback")
-def callback() -> Response:
+def callback() -> WerkzeugResponse:
     """Finish sign-in: check state, nonce and PKCE, then recognise the citizen or staff member."""
     try:
         token = _client().authorize_access_token()
@@ -90,6 +97,7 @@ def callback() -> Response:
         db, keyring=current_keyring(), claims=claims,
         cpr_claim_name=current_app.config["OIDC_CPR_CLAIM"],
         children_claim_name=current_app.config["OIDC_CHILDREN_CLAIM"],
+        on_citizen=current_app.extensions.get(sessions.CITIZEN_SIGN_IN_HOOKS, ()),
     )
     db.commit()
     default_next = "/consent" if sign_in.kind == "citizen" else "/"
@@ -100,7 +108,7 @@ def callback() -> Response:
 
 
 @bp.post("/auth/logout")
-def logout() -> Response:
+def logout() -> WerkzeugResponse:
     """End the sign-in here; a copied cookie stops working too."""
     db = get_session()
     sessions.end_sign_in(db, sid=session.get("sid"))
@@ -109,8 +117,8 @@ def logout() -> Response:
     return redirect(url_for("web.home"))
 
 
-@bp.post("/oauth/token")
-def issue_token() -> Response:
+@api.post("/oauth/token", responses=responses(200, TokenOut, 400, 401, 403), security=PUBLIC)
+def issue_token(raw: TokenRequest) -> Response:
     """Issue an access token to an API client (grant client_credentials)."""
     response = current_app.extensions["marketplace.oauth_server"].create_token_response()
     if response.status_code >= 400:
@@ -143,7 +151,7 @@ _OAUTH_DETAILS = {
 }
 
 
-@bp.get("/api/v1/me")
+@api.get("/api/v1/me", responses=responses(200, MeOut, 401), security=requires())
 @api_auth()
 def me() -> Response:
     """Describe the signed-in caller, with the CSRF token for session JSON calls."""

@@ -28,6 +28,7 @@ from collections.abc import Iterable
 from typing import Annotated, Any
 
 from flask import Response, jsonify
+from flask_openapi3.types import ResponseDict
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 from pydantic import ValidationError as PydanticValidationError
 from pydantic_core import PydanticCustomError
@@ -121,13 +122,13 @@ _PROBLEM_TEXT = {
 }
 
 
-def responses(*spec: int | type[BaseModel] | None) -> dict[Any, Any]:
+def responses(*spec: int | type[BaseModel] | None) -> ResponseDict:
     """Build the `responses` of an operation: a status followed by its model, or a bare problem.
 
     `responses(201, AccessRequestOut, 401, 403, 422)` documents 201 with the model and the
     problem statuses with the Problem shape. A success status followed by `None` has no body.
     """
-    result: dict[Any, Any] = {}  # keyed by status; flask-openapi3 also takes ints and HTTPStatus
+    result: ResponseDict = {}
     items = list(spec)
     while items:
         status = items.pop(0)

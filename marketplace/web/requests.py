@@ -1,18 +1,48 @@
-"""Reading request bodies the same way in every API view."""
+"""Reading JSON request bodies the same way on every API blueprint.
+
+The typed edge validates a body against its model; a body that is not JSON at all is a
+different mistake (400, "send JSON"), told apart here before the model sees it. Register with
+`api.before_request(parse_json_body)`.
+"""
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
-from flask import request
+from flask import current_app, request
+from pydantic import BaseModel
+from werkzeug.exceptions import BadRequest as WerkzeugBadRequest
 
 from marketplace.errors import BadRequest
+
+_WITH_BODY = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def parse_json_body() -> None:
+    """Parse a JSON body once, up front; raise BadRequest for malformed or too deeply nested JSON.
+
+    Uploads that accept large bodies are left to their view: they are never read into memory.
+    """
+    if request.method not in _WITH_BODY or not request.is_json:
+        return
+    view = current_app.view_functions.get(request.endpoint or "")
+    if getattr(view, "accepts_large_body", False):
+        return
+    if not request.get_data(cache=True):
+        return
+    try:
+        request.get_json()  # cached: the model reads the same parsed value
+    except RecursionError:
+        raise BadRequest("the JSON body is nested too deeply") from None
+    except WerkzeugBadRequest:
+        raise BadRequest("the body is not valid JSON (Content-Type: application/json)") from None
 
 
 def json_object(*, allow_empty: bool = False) -> dict[str, Any]:
     """Return the JSON object in the request body; raise BadRequest for anything else.
 
-    With `allow_empty`, an empty body counts as `{}` (for actions whose body is optional).
+    For views not yet on the typed edge. With `allow_empty`, an empty body counts as `{}`.
     """
     if allow_empty and not request.get_data(cache=True):
         return {}
@@ -20,3 +50,20 @@ def json_object(*, allow_empty: bool = False) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise BadRequest("send a JSON object (Content-Type: application/json)")
     return body
+
+
+class QueryModel(BaseModel):
+    """Base of query-parameter models: the typed edge asks for the model's JSON schema on every
+    request (to tell list parameters from single ones); generating it costs milliseconds, so
+    each model's schema is made once and handed out as a copy."""
+
+    @classmethod
+    def model_json_schema(cls, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        key = (cls, args, tuple(sorted(kwargs.items())))
+        schema = _SCHEMAS.get(key)
+        if schema is None:
+            schema = _SCHEMAS[key] = super().model_json_schema(*args, **kwargs)
+        return copy.deepcopy(schema)
+
+
+_SCHEMAS: dict[tuple, dict[str, Any]] = {}

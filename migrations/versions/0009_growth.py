@@ -2,7 +2,7 @@
 procurement cases
 
 Revision ID: 0009
-Revises: 0007
+Revises: consent_revision
 """
 import sqlalchemy as sa
 from alembic import op
@@ -10,7 +10,7 @@ from alembic import op
 import marketplace.db
 
 revision = '0009'
-down_revision = '0007'
+down_revision = 'consent_revision'
 branch_labels = None
 depends_on = None
 

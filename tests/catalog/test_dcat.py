@@ -2,6 +2,7 @@
 shapes for each dataset's access rights."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,8 @@ from rdflib.namespace import DCAT, DCTERMS, RDF, SH
 
 from marketplace.catalog import dcat
 
-SHARED = Path(__file__).resolve().parents[2] / ".." / "shared" / "standards"
+SHARED = Path(os.environ.get("MARKETPLACE_STANDARDS_DIR")
+              or Path(__file__).resolve().parents[2] / ".." / "shared" / "standards")
 SHAPES_BY_ACCESS = {"PUBLIC": "opendata", "RESTRICTED": "protected", "NON_PUBLIC": "sensitive"}
 EU_ACCESS = "http://publications.europa.eu/resource/authority/access-right/"
 
@@ -44,6 +46,10 @@ def test_demo_catalog_has_zero_violations(client, demo_world):
     rights = {str(graph.value(d, DCTERMS.accessRights)).removeprefix(EU_ACCESS)
               for d in datasets}
     assert len(datasets) == 7 and rights == {"PUBLIC", "RESTRICTED", "NON_PUBLIC"}
+    dpv, health = "https://w3id.org/dpv#", "http://healthdataportal.eu/ns/health#"
+    # Six demo datasets hold personal data with ICD-10 diagnoses; the seventh is aggregated.
+    assert len(set(graph.subjects(URIRef(dpv + "hasPersonalData")))) == 6
+    assert len(set(graph.subjects(URIRef(health + "hasCodingSystem")))) == 6
     for access_rights in sorted(rights):
         # Every dataset carries what the strictest shapes ask, so each set of shapes can judge
         # the whole catalog; the datasets of this access level are certainly among them.
@@ -72,3 +78,27 @@ def test_a_minimal_descriptor_still_conforms():
     assert _violations(graph, _shapes("NON_PUBLIC")) == []
     titles = list(graph.objects(URIRef("https://example.org/catalog/9"), DCTERMS.title))
     assert [str(t) for t in titles] == ["<b>Minimal</b>"]
+
+
+def test_hostile_text_comes_out_unchanged_in_both_formats():
+    from rdflib import Literal
+    from rdflib.compare import isomorphic
+
+    title = 'Citat " og \\ skråstreg\nny linje\ttab \x01 🙂 æøå <b>'
+    descriptor = {
+        "id": 3, "title": title, "description": "x", "keywords": ["a\"b"],
+        "themes": ["HEAL"], "health_categories": ["REGISTRY"], "access_rights": "PUBLIC",
+        "legal_basis": "GDPR", "data_use": {"permission": "DS", "diseases": ["DJ44"],
+                                            "modifiers": ["TS:12"]},
+        "contact_point": {"name": None, "email": "a@b.dk", "url": 'https://x.example/a b"c'},
+        "publisher": {"slug": "x", "name": "X", "level": "municipal"}, "columns": [],
+        "temporal": {"start": "2020-01-01", "end": None},
+    }
+    turtle, jsonld = (dcat.export([descriptor], base_url="https://example.org", title="K",
+                                  fmt=fmt) for fmt in ("ttl", "jsonld"))
+    from_turtle = Graph().parse(data=turtle, format="turtle")
+    from_jsonld = Graph().parse(data=jsonld, format="json-ld")
+    assert isomorphic(from_turtle, from_jsonld)
+    dataset = URIRef("https://example.org/catalog/3")
+    assert Literal(title, lang="da") in set(from_turtle.objects(dataset, DCTERMS.title))
+    assert URIRef("https://x.example/a%20b%22c") in set(from_turtle.subjects())

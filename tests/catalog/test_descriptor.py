@@ -2,15 +2,31 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import ValidationError
 
-from marketplace.catalog.descriptor import normalise_descriptor, normalise_icd10
-from marketplace.errors import Invalid
+from marketplace.catalog.descriptor import (
+    Descriptor,
+    DescriptorChanges,
+    merge_changes,
+    normalise_icd10,
+)
+from marketplace.web.api import field_errors
+
+
+def normalise_descriptor(data, base=None) -> dict:
+    if base is None:
+        return Descriptor.model_validate(data).stored()
+    return merge_changes(base, DescriptorChanges.model_validate(data)).stored()
+
+
+def _errors(data, base=None) -> list[dict[str, str]]:
+    with pytest.raises(ValidationError) as caught:
+        normalise_descriptor(data, base=base)
+    return field_errors(caught.value)
 
 
 def _fields(data, base=None) -> set[str]:
-    with pytest.raises(Invalid) as caught:
-        normalise_descriptor(data, base=base)
-    return {e["field"] for e in caught.value.errors}
+    return {e["field"] for e in _errors(data, base)}
 
 
 def test_a_complete_descriptor_is_kept(descriptor):
@@ -64,6 +80,8 @@ def test_bad_fields_are_named(descriptor, change, field):
     ({"name": "_subject_key"}, "columns[5].name"),
     ({"pattern": "("}, "columns[5].pattern"),
     ({"generalise": {"kind": "age_band", "width": 5}}, "columns[5].generalise"),
+    ({"generalise": {"kind": {}, "chars": 1}}, "columns[5].generalise"),
+    ({"generalise": ["age_band"]}, "columns[5].generalise"),
     ({"identifier_kind": "cpr"}, "columns[5].identifier_kind"),
     ({"l_diversity": 3}, "columns[5].l_diversity"),
     ({"concept": "shoe_size"}, "columns[5].concept"),
@@ -150,9 +168,7 @@ def test_the_access_engine_reads_the_stored_arguments(descriptor):
 ])
 def test_bad_duo_modifier_arguments_are_named(descriptor, modifier):
     descriptor["data_use"] = {"permission": "GRU", "modifiers": ["IRB", modifier]}
-    with pytest.raises(Invalid) as caught:
-        normalise_descriptor(descriptor)
-    assert [e["field"] for e in caught.value.errors] == ["data_use.modifiers[1]"]
+    assert [e["field"] for e in _errors(descriptor)] == ["data_use.modifiers[1]"]
 
 
 def test_a_modifier_given_twice_is_named(descriptor):
@@ -173,3 +189,33 @@ def test_offered_purposes_come_from_the_taxonomy(descriptor):
 def test_a_cpr_column_must_be_named_as_the_subject(descriptor):
     descriptor["subject_column"] = None
     assert "subject_column" in _fields(descriptor)
+
+
+def test_messages_are_danish_and_name_the_field(descriptor):
+    errors = _errors(descriptor | {"k_min": 1, "data_use": {"permission": "DS"}})
+    assert {"field": "k_min", "message": "skal være mindst 2"} in errors
+    assert {"field": "data_use.diseases",
+            "message": "DS (sygdomsspecifik) kræver mindst én sygdom"} in errors
+
+
+@pytest.mark.parametrize(("change", "field"), [
+    ({"title": "KOL\x00"}, "title"),
+    ({"description": "bad \ud800 text"}, "description"),
+    ({"title": "Patient 0703851234"}, "title"),
+    ({"keywords": ["x"] * 51}, "keywords"),
+    ({"columns": [{"name": f"c{i}", "type": "string"} for i in range(201)]}, "columns"),
+    ({"k_min": 2**31}, "k_min"),
+    ({"k_min": True}, "k_min"),
+    ({"temporal": {"start": 20200101}}, "temporal.start"),
+    ({"spatial": "1084"}, "spatial"),
+    ({"contact_point": ["a"]}, "contact_point"),
+])
+def test_hostile_values_are_refused_with_the_field_named(descriptor, change, field):
+    assert field in _fields(descriptor | change)
+
+
+def test_a_patch_is_validated_with_the_stored_fields(descriptor):
+    stored = normalise_descriptor(descriptor)
+    assert _fields({"subject_column": "sex"}, base=stored) == {"subject_column"}
+    assert normalise_descriptor({"status": "published", "title": "Ny"}, base=stored)[
+        "title"] == "Ny"

@@ -94,6 +94,19 @@ def test_form_errors_are_shown_and_nothing_is_stored(client, session, login, mak
     assert session.scalar(sa.select(sa.func.count()).select_from(Dataset)) == 0
 
 
+def test_form_errors_stand_beside_their_fields_in_danish(client, login, make_user, holder):
+    csrf = _signed_in_holder(client, login, make_user, holder)
+    response = client.post("/catalog/new", data=_form(
+        csrf, title="", **{"col-5-minimum": "400", "duo_permission": "DS", "k_min": "1"}))
+    html = response.get_data(as_text=True)
+    assert '<p class="field-error" id="title-error">skal udfyldes</p>' in html
+    assert ('<p class="field-error" id="col-5-minimum-error">minimum er større end maksimum</p>'
+            in html)
+    assert 'id="duo_diseases-error">DS (sygdomsspecifik) kræver mindst én sygdom' in html
+    assert 'id="k_min-error">skal være mindst 2' in html
+    assert 'aria-describedby="k_min-hint k_min-error" aria-invalid="true"' in html
+
+
 def test_forms_need_the_csrf_token(client, session, login, make_user, holder):
     _signed_in_holder(client, login, make_user, holder)
     response = client.post("/catalog/new", data=_form(""))

@@ -1,6 +1,8 @@
 """The catalog API and pages: what data holders and the public can do, and what they cannot."""
 from __future__ import annotations
 
+import pytest
+
 from marketplace.catalog import services
 from tests.catalog.conftest import GOOD_CSV
 
@@ -250,7 +252,7 @@ def test_search_full_text_facets_and_paging(client, published):
 def test_search_rejects_bad_parameters(client):
     response = client.get("/api/v1/datasets?per_page=1000&theme=NOPE&page=x")
     assert response.status_code == 422
-    assert {e["field"] for e in response.get_json()["errors"]} == {"per_page", "theme", "page"}
+    assert {e["field"] for e in response.get_json()["errors"]} == {"per_page", "theme[0]", "page"}
 
 
 def test_search_treats_wildcards_literally(client, published):
@@ -410,3 +412,86 @@ def test_a_file_without_header_row_never_echoes_its_first_row(create, upload):
     assert response.status_code == 422
     text = response.get_data(as_text=True)
     assert "0703851234" not in text and "1985-03-07" not in text
+
+
+# --- hostile input: always a clear 4xx in the caller's language, never a 500, nothing stored ---
+
+DEEP = "[" * 1000 + "]" * 1000
+
+
+def _raw(client, method, path, text, headers):
+    return client.open(path, method=method, data=text.encode("utf-8", "surrogatepass"),
+                       content_type="application/json", headers=headers)
+
+
+@pytest.mark.parametrize(("method", "path"), [
+    ("GET", "/api/v1/datasets/2147483648"),
+    ("GET", "/api/v1/datasets/99999999999999999999999"),
+    ("GET", "/api/v1/datasets/1/quality?version=2147483648"),
+    ("GET", "/api/v1/datasets?page=99999999999"),
+    ("GET", "/api/v1/datasets?per_page=-1"),
+    ("GET", "/api/v1/datasets?theme=" + "x" * 10_000),
+    ("PATCH", "/api/v1/datasets/2147483648"),
+    ("POST", "/api/v1/datasets/2147483648/publish"),
+    ("PUT", "/api/v1/datasets/2147483648/data"),
+])
+def test_ids_and_numbers_out_of_range_are_422(client, holder_headers, method, path):
+    response = client.open(path, method=method, json={} if method == "PATCH" else None,
+                           headers=holder_headers)
+    assert response.status_code in (404, 422), response.get_data(as_text=True)
+    assert response.mimetype == "application/problem+json"
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    ('{"title": "\\ud800", "description": "x", "health_categories": ["EHR"]}', "title"),
+    ('{"title": "a\\u0000b", "description": "x", "health_categories": ["EHR"]}', "title"),
+    ('{"title": 5, "description": "x", "health_categories": ["EHR"]}', "title"),
+    ('{"title": "t", "description": "x", "health_categories": "EHR"}', "health_categories"),
+    ('{"title": "t", "description": "x", "health_categories": ["EHR"], "k_min": 1e400}',
+     "k_min"),
+    ('{"title": "t", "description": "x", "health_categories": ["EHR"], "k_min": 2147483648}',
+     "k_min"),
+    ('{"title": "t", "description": "' + "x" * 10_001 + '", "health_categories": ["EHR"]}',
+     "description"),
+    ('{"title": "t", "description": "x", "health_categories": ["EHR"], "keywords": ['
+     + ",".join(['"k"'] * 10_000) + "]}", "keywords"),
+    ('{"title": "t", "description": "x", "health_categories": ["EHR"], "columns": '
+     + "[" * 50 + "]" * 50 + "}", "columns[0]"),
+])
+def test_hostile_descriptors_are_refused_and_nothing_is_stored(client, session, holder_headers,
+                                                               body, field):
+    from marketplace.catalog.models import Dataset
+    before = _count(session, Dataset)
+    response = _raw(client, "POST", "/api/v1/datasets", body, holder_headers)
+    assert response.status_code == 422, response.get_data(as_text=True)
+    problem = response.get_json()
+    assert field in {e["field"] for e in problem["errors"]}
+    assert problem["title"] == "Ugyldigt input"
+    assert _count(session, Dataset) == before
+
+
+@pytest.mark.parametrize("body", [
+    '{"title": ' + '{"a": ' * 1000 + "1" + "}" * 1000 + "}",
+    '{"title": "t", "columns": ' + DEEP + "}",
+])
+def test_json_nested_a_thousand_levels_is_a_clear_4xx(client, session, holder_headers, body):
+    from marketplace.catalog.models import Dataset
+    before = _count(session, Dataset)
+    response = _raw(client, "POST", "/api/v1/datasets", body, holder_headers)
+    assert response.status_code in (400, 422)
+    assert response.mimetype == "application/problem+json"
+    assert _count(session, Dataset) == before
+
+
+def test_validation_errors_speak_english_on_request(client, holder_headers, descriptor):
+    response = client.post("/api/v1/datasets?lang=en", json=descriptor | {"k_min": 1},
+                           headers=holder_headers)
+    assert response.status_code == 422
+    assert {"field": "k_min", "message": "must be at least 2"} in response.get_json()["errors"]
+    danish = client.post("/api/v1/datasets?lang=da", json=descriptor | {"k_min": 1},
+                         headers=holder_headers)
+    assert {"field": "k_min", "message": "skal være mindst 2"} in danish.get_json()["errors"]
+    descriptor["data_use"] = {"permission": "DS"}
+    ours = client.post("/api/v1/datasets?lang=en", json=descriptor, headers=holder_headers)
+    assert {"field": "data_use.diseases", "message": "DS (disease-specific) needs at least one "
+            "disease"} in ours.get_json()["errors"]

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from fhir.resources.R4B.bundle import Bundle
 
+from marketplace.catalog.purposes import load_taxonomy
 from marketplace.consent.evaluation import fold_citizen_events
-from marketplace.consent.purposes import load_taxonomy
 from marketplace.consent.receipts import ReceiptFacts, consent_record, fhir_bundle
 
 T0 = datetime(2026, 3, 1, 12, tzinfo=UTC)

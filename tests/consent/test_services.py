@@ -6,13 +6,16 @@ from datetime import UTC, datetime, timedelta
 import pandas as pd
 import pytest
 import sqlalchemy as sa
+from pydantic import ValidationError
 
 from marketplace.consent import receipts, services
+from marketplace.consent.commands import ConsentChoice, GuardianshipRegistration
 from marketplace.consent.evaluation import included_mask
 from marketplace.consent.models import ConsentEvent, DataUse, Guardianship
 from marketplace.errors import Forbidden, Invalid, NotFound, Unauthorized
 from marketplace.identity import services as identity
 from marketplace.identity.principal import ANONYMOUS
+from marketplace.web.api import field_errors
 from tests.consent.conftest import CHILD_CPR
 
 PURPOSE = "company_research"
@@ -33,10 +36,15 @@ def me(citizen, as_principal):
     return as_principal(citizen)
 
 
+def _choice(*, scope_type="all", scope_id=None, purpose=PURPOSE, decision="permit"):
+    return ConsentChoice.model_validate({"scope": {"type": scope_type, "id": scope_id},
+                                         "purpose": purpose, "decision": decision})
+
+
 def choose(session, actor, decision, *, scope_type="all", scope_id=None, purpose=PURPOSE,
            at=NOW, **kwargs):
-    return services.set_consent(session, actor=actor, scope_type=scope_type, scope_id=scope_id,
-                                purpose=purpose, decision=decision, now=at, **kwargs)
+    return services.set_consent(session, actor=actor, now=at, choice=_choice(
+        scope_type=scope_type, scope_id=scope_id, purpose=purpose, decision=decision), **kwargs)
 
 
 def test_purposes_come_from_the_policy_file():
@@ -105,9 +113,8 @@ def test_repeating_the_same_choice_adds_no_event(session, me):
 def test_bad_choices_are_refused_and_nothing_is_stored(session, me, change):
     arguments = {"scope_type": "all", "scope_id": None, "purpose": PURPOSE,
                  "decision": "permit"} | change
-    with pytest.raises(Invalid) as error:
-        services.set_consent(session, actor=me, **arguments)
-    assert error.value.errors
+    with pytest.raises((Invalid, ValidationError)):
+        services.set_consent(session, actor=me, choice=_choice(**arguments))
     assert event_count(session) == 0
 
 
@@ -206,9 +213,8 @@ def test_operator_registers_and_ends_guardianships(session, keyring, make_org, m
                                                    citizen, me):
     operator = identity.staff_principal(make_user(make_org(kind="operator"), role="operator"))
     guardian_cpr = identity.reveal_cpr(citizen, keyring=keyring)
-    link = services.register_guardianship(session, actor=operator, keyring=keyring,
-                                          guardian_cpr=guardian_cpr, child_cpr=CHILD_CPR,
-                                          now=NOW)
+    link = services.register_guardianship(session, actor=operator, keyring=keyring, now=NOW,
+                                          registration=_registration(guardian_cpr, CHILD_CPR))
     assert link.source == "operator"
     assert services.list_wards(session, guardian_citizen_id=citizen.id, now=NOW)
     # a later sign-in without the claim leaves the operator's registration alone
@@ -221,7 +227,12 @@ def test_operator_registers_and_ends_guardianships(session, keyring, make_org, m
         services.end_guardianship(session, actor=operator, guardianship_id=10**6)
     with pytest.raises(Forbidden):
         services.register_guardianship(session, actor=me, keyring=keyring,
-                                       guardian_cpr=guardian_cpr, child_cpr=CHILD_CPR)
+                                       registration=_registration(guardian_cpr, CHILD_CPR))
+
+
+def _registration(guardian_cpr, child_cpr):
+    return GuardianshipRegistration.model_validate({"guardian_cpr": guardian_cpr,
+                                                    "child_cpr": child_cpr})
 
 
 @pytest.mark.parametrize(("guardian_cpr", "child_cpr"), [
@@ -234,10 +245,12 @@ def test_operator_registers_and_ends_guardianships(session, keyring, make_org, m
 def test_operator_registration_refuses_bad_cprs(session, keyring, make_org, make_user,
                                                 guardian_cpr, child_cpr):
     operator = identity.staff_principal(make_user(make_org(kind="operator"), role="operator"))
-    with pytest.raises(Invalid) as error:
-        services.register_guardianship(session, actor=operator, keyring=keyring,
-                                       guardian_cpr=guardian_cpr, child_cpr=child_cpr, now=NOW)
-    assert not re.search(r"\d{6}-?\d{4}", json.dumps(error.value.to_problem()))
+    with pytest.raises((Invalid, ValidationError)) as error:
+        services.register_guardianship(session, actor=operator, keyring=keyring, now=NOW,
+                                       registration=_registration(guardian_cpr, child_cpr))
+    problem = (field_errors(error.value) if isinstance(error.value, ValidationError)
+               else error.value.to_problem())
+    assert not re.search(r"\d{6}-?\d{4}", json.dumps(problem))
     assert session.scalar(sa.select(sa.func.count()).select_from(Guardianship)) == 0
 
 
@@ -345,3 +358,53 @@ def test_a_child_under_15_can_read_but_not_change_their_own_consent(session, mak
     with pytest.raises(Forbidden):
         services.set_opt_out(session, actor=child, opted_out=True, now=NOW)
     assert event_count(session) == 0
+
+
+def test_a_snapshot_never_misses_an_event_that_commits_late(database, keyring):
+    """Two citizens choose at once; the one with the lower event id commits last. The cached
+    snapshot must still show that choice once it is committed (PostgreSQL, real sessions)."""
+    import threading
+
+    from sqlalchemy.orm import Session as OrmSession
+
+    if database.backend != "postgresql":
+        pytest.skip("concurrent commits need separate PostgreSQL sessions")
+    engine = database.engine
+    cprs = ("0101801234", "0202801234")
+    with OrmSession(engine) as setup:
+        early, late = (identity.register_citizen(setup, keyring=keyring, cpr=c) for c in cprs)
+        setup.commit()
+        people = [(p.id, p.cpr_index) for p in (early, late)]
+    try:
+        slow, fast = OrmSession(engine), OrmSession(engine)
+        as_of = datetime.now(UTC) + timedelta(days=1)
+        # The slow writer takes the lower event id and keeps its transaction open.
+        services.set_consent(slow, actor=identity.citizen_principal(slow.get(
+            type(early), people[0][0])), choice=_choice(decision="deny"))
+
+        def fast_writer() -> None:
+            services.set_consent(fast, actor=identity.citizen_principal(fast.get(
+                type(late), people[1][0])), choice=_choice(decision="deny"))
+            fast.commit()
+
+        thread = threading.Thread(target=fast_writer)
+        thread.start()
+        thread.join(timeout=1.0)  # commits now without the fix; waits for the slow one with it
+        with OrmSession(engine) as reader:
+            services.consent_snapshot(reader, purpose=PURPOSE, holder_org_id=None,
+                                      dataset_id=None, as_of=as_of)
+        slow.commit()
+        thread.join()
+        with OrmSession(engine) as reader:
+            snapshot = services.consent_snapshot(reader, purpose=PURPOSE, holder_org_id=None,
+                                                 dataset_id=None, as_of=as_of)
+        keys = pd.Series([key for _, key in people], dtype="str")
+        assert included_mask(keys, snapshot, consent_model="opt_out").tolist() == [False, False]
+    finally:
+        slow.close()
+        fast.close()
+        with OrmSession(engine) as cleanup:
+            ids = [citizen_id for citizen_id, _ in people]
+            cleanup.execute(sa.delete(ConsentEvent).where(ConsentEvent.citizen_id.in_(ids)))
+            cleanup.execute(sa.delete(type(early)).where(type(early).id.in_(ids)))
+            cleanup.commit()

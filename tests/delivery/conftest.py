@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from marketplace import audit
 from marketplace.access.models import AccessRequest, Permit
 from marketplace.catalog import services as catalog_services
+from marketplace.catalog.descriptor import Descriptor
 from marketplace.catalog.models import Dataset
 from marketplace.db import utcnow
 from marketplace.delivery import jobs, synthetic
@@ -86,7 +87,8 @@ def world(session: Session, make_org: Callable[..., Organisation],
     company = make_org(kind="company", slug="test-company")
     company_user = make_user(company, role="company_member")
     company_actor = identity_services.staff_principal(company_user)
-    dataset = catalog_services.create_dataset(session, actor=holder_actor, data=descriptor())
+    dataset = catalog_services.create_dataset(
+        session, actor=holder_actor, descriptor=Descriptor.model_validate(descriptor()))
     text, frame = admissions_csv()
     upload(holder_actor, dataset, text)
     catalog_services.publish_dataset(session, actor=holder_actor, dataset_id=dataset.id)

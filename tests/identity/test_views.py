@@ -198,3 +198,28 @@ def test_successful_token_requests_are_never_throttled(client, session, keyring,
         response = client.post("/oauth/token", data={"grant_type": "client_credentials"},
                                auth=(issued.client.client_id, issued.secret))
         assert response.status_code == 200
+
+
+def test_token_endpoint_answers_oauth_errors_not_validation_errors(client) -> None:
+    for body in ({"grant_type": "client_credentials"}, {"grant_type": "password"}, {}):
+        response = client.post("/oauth/token", data=body)
+        assert 400 <= response.status_code < 500
+        assert response.mimetype == "application/problem+json"
+        assert "error" in response.get_json()
+
+
+def test_the_typed_edge_documents_identity_catalog_and_consent(client) -> None:
+    document = client.get("/api/openapi.json").get_json()
+    create = document["paths"]["/api/v1/datasets"]["post"]
+    assert set(create["responses"]) >= {"201", "401", "403", "422"}
+    assert create["security"][0] == {"oauth2": ["catalog:write"]}
+    assert "application/json" in create["requestBody"]["content"]
+    upload = document["paths"]["/api/v1/datasets/{dataset_id}/data"]["put"]
+    assert {"text/csv", "application/vnd.apache.parquet"} <= set(
+        upload["requestBody"]["content"])
+    assert "text/turtle" in document["paths"]["/catalog.ttl"]["get"]["responses"]["200"][
+        "content"]
+    assert "/catalog.jsonld" in document["paths"] and "/oauth/token" in document["paths"]
+    search = document["paths"]["/api/v1/datasets"]["get"]
+    assert {p["name"] for p in search["parameters"]} >= {"q", "theme", "page", "per_page"}
+    assert document["paths"]["/api/v1/me/consents"]["put"]["requestBody"]

@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from marketplace.consent.purposes import PURPOSES_FILE, load_taxonomy, parse_taxonomy
+from marketplace.catalog.purposes import PURPOSES_FILE, load_taxonomy, parse_taxonomy
 
 PERMITTED = {"public_research", "company_research", "test_environment", "education",
              "official_statistics", "public_health"}
