@@ -15,7 +15,7 @@ DOMAINS = ("identity", "catalog", "consent", "access", "delivery", "testbeds", "
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the app: configuration, keys, database, policies, security and every blueprint."""
-    from marketplace import db, errors
+    from marketplace import composition, db, errors
     from marketplace.access import decisions
     from marketplace.config import load_config
     from marketplace.identity import auth, oauth
@@ -48,6 +48,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.extensions["marketplace.policies"] = decisions.load_policy_bundle(
         Path(app.config["POLICIES_DIR"])
     )
+    app.extensions["marketplace.access_engine"] = composition.access_engine(
+        policies=app.extensions["marketplace.policies"],
+        keyring=app.extensions["marketplace.keyring"], data_dir=Path(app.config["DATA_DIR"]))
     db.init_app(app)
     i18n.init_app(app)
     app.before_request(auth.load_principal)

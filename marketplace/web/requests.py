@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import request
+from werkzeug.exceptions import HTTPException
 
 from marketplace.errors import BadRequest
 
@@ -20,3 +21,23 @@ def json_object(*, allow_empty: bool = False) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise BadRequest("send a JSON object (Content-Type: application/json)")
     return body
+
+
+def refuse_unreadable_json() -> None:
+    """Before a typed API view: a body that is not readable JSON is a 400 naming why.
+
+    The models then see a parsed value or nothing; JSON nested deeper than the parser's
+    recursion allows would otherwise escape as a server error.
+    """
+    if request.method not in ("POST", "PUT", "PATCH") or not request.get_data(cache=True):
+        return
+    if request.mimetype.startswith("multipart/"):
+        return  # uploads: the view reads the files
+    if not request.is_json:
+        raise BadRequest("send JSON (Content-Type: application/json)")
+    try:
+        request.get_json()
+    except RecursionError:
+        raise BadRequest("the JSON is nested too deeply") from None
+    except HTTPException:
+        raise BadRequest("the body is not valid JSON") from None

@@ -57,7 +57,7 @@ class CohortSizes(dict):
         self.calls: list[dict[str, Any]] = []
 
     def estimate(self, session: Session, *, dataset: Dataset, cohort: dict, purpose: str,
-                 as_of: Any, keyring: Any, data_dir: Any) -> int:
+                 as_of: Any, keyring: Any = None, data_dir: Any = None) -> int:
         self.calls.append({"dataset_id": dataset.id, "cohort": cohort, "purpose": purpose})
         return self.get(dataset.id, 100)
 
