@@ -393,3 +393,25 @@ def test_permit_status_column_never_says_expired(world, submit, session):
     permit = submit(world.principal(world.company_user),
                     application(world.herlev_data, duration_days=1)).permit
     assert session.scalar(sa.select(Permit.stored_status).where(Permit.id == permit.id)) == "active"
+
+
+def test_other_writers_may_append_to_the_audit_chain_while_the_cohort_is_estimated(
+        world, session, database):
+    """Estimating may decrypt a whole data version; it must not hold the chain's lock."""
+    if database.backend != "postgresql":
+        pytest.skip("the chain's append lock is a PostgreSQL advisory lock")
+    chain_free: list[bool] = []
+
+    def estimate(session, **kwargs):
+        with database.engine.connect() as other:
+            chain_free.append(other.scalar(sa.select(
+                sa.func.pg_try_advisory_xact_lock(audit._AUDIT_LOCK))))
+            other.rollback()
+        return 100
+
+    request = services.submit_application(
+        session, actor=world.principal(world.company_user),
+        application=Application.model_validate(application(world.herlev_data)),
+        engine=AccessEngine(policies=POLICIES, estimate_cohort=estimate), now=utcnow())
+    assert request.status == "permitted"
+    assert chain_free == [True]
