@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from marketplace.access.decisions import PolicyBundle
 from marketplace.access.ports import AccessEngine
 from marketplace.catalog.models import Dataset
-from marketplace.delivery import services as delivery_services
+from marketplace.delivery import cohorts as delivery_cohorts
 from marketplace.security import Keyring
 from marketplace.testbeds import services as testbeds_services
 
@@ -29,7 +29,7 @@ class _CohortEstimate:
 
     def __call__(self, session: Session, *, dataset: Dataset, cohort: dict[str, Any],
                  purpose: str, as_of: datetime) -> int:
-        return delivery_services.estimate_cohort_size(
+        return delivery_cohorts.estimate_cohort_size(
             session, dataset=dataset, cohort=cohort, purpose=purpose, as_of=as_of,
             keyring=self.keyring, data_dir=self.data_dir)
 

@@ -6,15 +6,12 @@ runs it (the worker command or the in-process runner) owns the transactions.
 from __future__ import annotations
 
 import hashlib
-import json
-from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
-from threading import Lock
 from typing import Any
 
 import numpy as np
@@ -40,8 +37,6 @@ from marketplace.security import Keyring
 LEASE = timedelta(minutes=5)
 MAX_ATTEMPTS = 3
 BATCH_ROWS = 500_000
-_ESTIMATE_CACHE_SIZE = 256
-_FRAME_CACHE_SIZE = 4
 
 ProgressCallback = Callable[[float], None]
 
@@ -547,67 +542,3 @@ def extract_to_json(extract: Extract) -> dict:
         body["manifest"] = extract.manifest
         body["report"] = extract.report
     return body
-
-
-# --- cohort size for access decisions --------------------------------------------------------
-
-_frames: OrderedDict[str, pd.DataFrame] = OrderedDict()
-_estimates: OrderedDict[tuple, int] = OrderedDict()
-_cache_lock = Lock()
-
-
-def _cohort_frame(version: DataVersion, dataset: Dataset, *, keyring: Keyring, data_dir: Path
-                  ) -> pd.DataFrame:
-    """The concept columns and subject keys of a data version, decrypted once and kept."""
-    with _cache_lock:
-        if version.sha256 in _frames:
-            _frames.move_to_end(version.sha256)
-            return _frames[version.sha256]
-    wanted = [c["name"] for c in dataset.columns if c.get("concept")]
-    if dataset.subject_column:
-        wanted.append(pipeline.SUBJECT_KEY)
-    frame = pd.concat(
-        list(catalog_services.read_version_frames(version, keyring=keyring, data_dir=data_dir,
-                                                  columns=wanted)),
-        ignore_index=True,
-    )
-    with _cache_lock:
-        _frames[version.sha256] = frame
-        while len(_frames) > _FRAME_CACHE_SIZE:
-            _frames.popitem(last=False)
-    return frame
-
-
-def estimate_cohort_size(session: Session, *, dataset: Dataset, cohort: dict, purpose: str,
-                         as_of: datetime, keyring: Keyring, data_dir: Path) -> int:
-    """Distinct citizens in the current data version passing the consent and cohort filters.
-
-    Raises Conflict when the dataset has no valid data version, Invalid when it is unreadable.
-    Cached per (version, cohort, purpose, consent state, day).
-    """
-    version = catalog_services.current_version(session, dataset=dataset)
-    if version is None or not version.sha256:
-        raise Conflict("the dataset has no valid data version")
-    snapshot = consent_services.consent_snapshot(
-        session, purpose=purpose, holder_org_id=dataset.publisher_org_id,
-        dataset_id=dataset.id, as_of=as_of)
-    key = (version.sha256, json.dumps(cohort or {}, sort_keys=True, default=str), purpose,
-           dataset.consent_model, snapshot.fingerprint, as_of.date())
-    with _cache_lock:
-        if key in _estimates:
-            return _estimates[key]
-    frame = _cohort_frame(version, dataset, keyring=keyring, data_dir=data_dir)
-    mask = pipeline.cohort_mask(frame, columns=dataset.columns, cohort=cohort,
-                                reference_date=as_of.date())
-    if pipeline.SUBJECT_KEY in frame:
-        keys = frame[pipeline.SUBJECT_KEY]
-        mask &= consent_evaluation.included_mask(keys, snapshot,
-                                                 consent_model=dataset.consent_model)
-        size = int(pd.unique(keys.to_numpy()[mask]).size)
-    else:
-        size = int(mask.sum())
-    with _cache_lock:
-        _estimates[key] = size
-        while len(_estimates) > _ESTIMATE_CACHE_SIZE:
-            _estimates.popitem(last=False)
-    return size
