@@ -11,14 +11,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time
 
 import sqlalchemy as sa
+from flask import current_app
 from sqlalchemy.orm import Session
 
-from flask import current_app
-
 from marketplace.access import services
+from marketplace.access.models import AccessRequest
 from marketplace.access.ports import AccessEngine
 from marketplace.access.schemas import Application
-from marketplace.access.models import AccessRequest
 from marketplace.catalog import services as catalog_services
 from marketplace.identity import services as identity_services
 from marketplace.identity.demo import DemoWorld

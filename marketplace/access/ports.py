@@ -7,7 +7,7 @@ with their functions, so access never imports them and the domains form no cycle
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -66,5 +66,5 @@ class AccessEngine:
 
     policies: PolicyBundle
     estimate_cohort: CohortEstimate
-    test_beds: TestBeds = NoTestBeds()
+    test_beds: TestBeds = field(default_factory=NoTestBeds)
 

@@ -44,6 +44,16 @@ def Text(max_length: int, *, min_length: int = 0) -> Any:
     return Annotated[FreeText(max_length, min_length=min_length), AfterValidator(_no_nul)]
 
 
+def _not_a_flag(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise PydanticCustomError("int_type", "skal være et helt tal")
+    return value
+
+
+ObjectId = Annotated[Id, BeforeValidator(_not_a_flag)]
+"""A database id that refuses true and false (which would otherwise count as 1 and 0)."""
+
+
 def _disease_code(value: str) -> str:
     try:
         return normalise_disease_code(value)
@@ -72,7 +82,7 @@ def _unique(values: list[Any]) -> list[Any]:
 class DatasetChoice(Body):
     """A dataset and the columns asked for."""
 
-    id: Id
+    id: ObjectId
     columns: list[ColumnName] = Field(min_length=1, max_length=MAX_COLUMNS)
 
     @field_validator("columns")
@@ -157,8 +167,8 @@ class Application(Body):
     safeguards: Text(5_000) = ""  # type: ignore[valid-type]
     ethics_approval: Text(200) = ""  # type: ignore[valid-type]
     processors: list[Processor] = Field(default_factory=list, max_length=MAX_PROCESSORS)
-    test_environment: Id | None = None
-    test_course: Id | None = None
+    test_environment: ObjectId | None = None
+    test_course: ObjectId | None = None
 
     @field_validator("datasets")
     @classmethod
@@ -212,7 +222,7 @@ class ReasonOut(Out):
     rule: str
     message: str
     message_da: str | None = None
-    datasets: list[int] = []
+    datasets: list[int] = Field(default_factory=list)
 
 
 class DecisionOut(Out):

@@ -8,9 +8,9 @@ import sqlalchemy as sa
 
 from marketplace import audit
 from marketplace.access import decisions, services
+from marketplace.access.models import AccessRequest, Permit
 from marketplace.access.ports import AccessEngine
 from marketplace.access.schemas import Application
-from marketplace.access.models import AccessRequest, Permit
 from marketplace.audit import AuditEntry
 from marketplace.db import utcnow
 from marketplace.errors import Conflict, Forbidden, Invalid, NotFound

@@ -65,7 +65,7 @@ def test_the_list_shows_only_the_company_extracts(client, world, company_headers
 
 @pytest.mark.parametrize("body, status", [
     (b"{not json", 400),
-    (b"[1, 2]", 400),
+    (b"[1, 2]", 422),
     (b'{"dataset_id": "many"}', 422),
     (b'{"dataset_id": 999999}', 422),
     (b'{"dataset_id": true}', 422),
