@@ -68,4 +68,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
             app.register_api(module.api)
         if hasattr(module, "bp"):  # pages and non-JSON endpoints
             app.register_blueprint(module.bp)
+    # Key figures gather several domains' records, so they sit on top of all of them.
+    from marketplace import reporting
+
+    app.register_api(reporting.api)
+    app.register_blueprint(reporting.bp)
     return app

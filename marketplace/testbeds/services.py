@@ -16,7 +16,6 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from marketplace import audit, cpr
-from marketplace.access import services as access_services
 from marketplace.catalog import services as catalog_services
 from marketplace.errors import Conflict, Forbidden, Invalid, NotFound, TooLarge
 from marketplace.identity import services as identity_services
@@ -24,7 +23,6 @@ from marketplace.identity.models import Organisation
 from marketplace.identity.principal import Principal
 from marketplace.security import Keyring
 from marketplace.testbeds import dossier as dossiers
-from marketplace.testbeds import kpis as kpi_rules
 from marketplace.testbeds import lifecycle
 from marketplace.testbeds.matching import (
     MAX_CODES,
@@ -1003,15 +1001,26 @@ def start_procurement(session: Session, *, actor: Principal, course_id: int, not
     return procurement
 
 
-# KPIs -------------------------------------------------------------------------------------------
+# Figures for the KPIs -----------------------------------------------------------------------
 
 
-def compute_kpis(session: Session, *, now: datetime) -> kpi_rules.KpiReport:
-    """Progress against Copenhagen Healthtech Cluster's targets, from the platform's records."""
+@dataclass(frozen=True)
+class CourseFigures:
+    """What the test courses contribute to the cluster's key figures."""
+
+    courses_by_status: dict[str, int]
+    municipalities_involved: int
+    hospitals_involved: int
+    foreign_companies: int
+    procurements: int
+
+
+def course_figures(session: Session) -> CourseFigures:
+    """Courses per status, the municipalities, hospitals and foreign companies involved, and
+    the procurements started, from the platform's records."""
     agreed = TestCourse.status.in_(lifecycle.AGREED_OR_LATER)
-    by_status = dict(session.execute(
-        sa.select(TestCourse.status, sa.func.count()).group_by(TestCourse.status)
-    ).all())
+    by_status: dict[str, int] = {status: count for status, count in session.execute(
+        sa.select(TestCourse.status, sa.func.count()).group_by(TestCourse.status))}
     involved_hosts = session.execute(
         sa.select(TestEnvironmentHost.sector, TestEnvironmentHost.org_id).distinct()
         .join(TestCourse, TestCourse.environment_id == TestEnvironmentHost.environment_id)
@@ -1030,14 +1039,7 @@ def compute_kpis(session: Session, *, now: datetime) -> kpi_rules.KpiReport:
         .where(agreed, Organisation.country != "DK")
     ) or 0
     procurements = session.scalar(sa.select(sa.func.count()).select_from(Procurement)) or 0
-    return kpi_rules.build_report(
-        courses_by_status=by_status,
-        municipalities_involved=len(municipalities),
-        hospitals_involved=len(hospitals),
-        foreign_companies=foreign,
-        procurements=procurements,
-        datasets_by_level=catalog_services.count_published_by_level(session),
-        permits_by_level=access_services.count_permits_by_level(session),
-        as_of=now,
-    )
-
+    return CourseFigures(courses_by_status=by_status,
+                         municipalities_involved=len(municipalities),
+                         hospitals_involved=len(hospitals), foreign_companies=foreign,
+                         procurements=procurements)

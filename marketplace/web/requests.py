@@ -31,10 +31,11 @@ def refuse_unreadable_json() -> None:
     """
     if request.method not in ("POST", "PUT", "PATCH") or not request.get_data(cache=True):
         return
-    if request.mimetype.startswith("multipart/"):
-        return  # uploads: the view reads the files
     if not request.is_json:
-        raise BadRequest("send JSON (Content-Type: application/json)")
+        if request.mimetype in ("", "application/x-www-form-urlencoded", "text/plain"):
+            raise BadRequest("send JSON (Content-Type: application/json)")
+        return  # a file upload: the view reads it
+
     try:
         request.get_json()
     except RecursionError:

@@ -289,7 +289,7 @@ def test_a_host_edits_its_environment_in_the_browser(client, world, login, sessi
 @pytest.mark.parametrize(
     ("body", "status"),
     [
-        ([], 400),
+        ([], 422),
         ({"status": 5}, 422),
         ({"status": "teleported"}, 422),
         ({"status": "completed"}, 409),
@@ -383,3 +383,56 @@ def test_a_company_updates_its_saved_profile_from_the_match_page(client, world, 
     assert hijack.status_code == 403
     session.refresh(profiles[0])
     assert profiles[0].description == "Exoskeleton"
+
+
+HOSTILE_OUTCOMES = [
+    {**OUTCOME, "dimension": ["faster_return_home"]},
+    {**OUTCOME, "result": "NaN"},
+    {**OUTCOME, "result": 1e300},
+    {**OUTCOME, "metric": "a\x00b"},
+    {**OUTCOME, "dimension": "happiness"},
+    {**OUTCOME, "note": "\ud800"},
+]
+
+
+@pytest.mark.parametrize("body", HOSTILE_OUTCOMES)
+def test_hostile_outcomes_are_a_422_and_record_nothing(client, world, api_headers, session,
+                                                       body):
+    course = completed_course(session, world)
+    session.commit()
+    host = hospital_headers(world, api_headers)
+    response = client.post(f"/api/v1/test-courses/{course.id}/outcomes", headers=host,
+                           json=body)
+    assert response.status_code == 422, response.get_json()
+    assert response.get_json()["errors"]
+    assert client.get(f"/api/v1/test-courses/{course.id}",
+                      headers=host).get_json()["outcomes"] == []
+
+
+@pytest.mark.parametrize("path", ["/api/v1/test-environments/2147483648",
+                                  "/api/v1/test-courses/99999999999",
+                                  "/api/v1/evidence/2147483648",
+                                  "/api/v1/solution-profiles/2147483648"])
+def test_ids_beyond_32_bits_are_a_422(client, world, api_headers, path):
+    response = client.get(path, headers=hospital_headers(world, api_headers))
+    assert response.status_code == 422, response.get_json()
+
+
+@pytest.mark.parametrize("body", ['{"themes":' * 1000 + "[]" + "}" * 1000, "[" * 5000,
+                                  '{"themes": [1, 2]}', '{"trl": 2147483648}'])
+def test_hostile_match_bodies_are_a_4xx(client, world, body):
+    response = client.post("/api/v1/matches", data=body, content_type="application/json")
+    assert 400 <= response.status_code < 500
+    assert response.mimetype == "application/problem+json"
+
+
+def test_an_environment_without_capacity_cannot_agree_a_course(client, world, api_headers,
+                                                               session):
+    world.environment.capacity_per_year = 0
+    course = propose(session, world)
+    session.commit()
+    response = client.patch(f"/api/v1/test-courses/{course.id}",
+                            headers=hospital_headers(world, api_headers),
+                            json={"status": "agreed"})
+    assert response.status_code == 409, response.get_json()
+    assert response.mimetype == "application/problem+json"
