@@ -2,14 +2,14 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Protocol
+from typing import Any
+
+from werkzeug.datastructures import MultiDict
 
 _SPLIT = re.compile(r"[\s,;]+")
 
 
-class FormData(Protocol):
-    def get(self, key: str, default: Any = None) -> Any: ...
-    def getlist(self, key: str) -> list[str]: ...
+FormData = MultiDict[str, str]
 
 
 def _codes(text: str | None) -> list[str]:

@@ -160,7 +160,7 @@ class Application(Body):
     datasets: list[DatasetChoice] = Field(min_length=1, max_length=MAX_DATASETS)
     diseases: list[DiseaseCode] = Field(default_factory=list, max_length=MAX_CODES,
                                         description="ICD-10 codes the research is about")
-    cohort: Cohort = Field(default_factory=Cohort)
+    cohort: Cohort = Field(default_factory=lambda: Cohort.model_validate({}))
     duration_days: int = Field(ge=1, le=MAX_DURATION_DAYS)
     pseudonymised: bool = False
     pseudonymisation_justification: Text(5_000) = ""  # type: ignore[valid-type]

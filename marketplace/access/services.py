@@ -393,11 +393,14 @@ def _issue_permit(session: Session, request: AccessRequest, datasets: list[Datas
             if duty["code"] == "IRB":
                 duty["reference"] = request.ethics_approval
             duties.append({**duty, "dataset_id": dataset.id})
+    decided = request.latest_decision
+    if decided is None:
+        raise Conflict("a permit is issued only on a stored decision")
     permit = Permit(
         access_request_id=request.id, company_org_id=request.company_org_id,
         purpose=request.purpose, datasets=request.datasets, cohort=dict(request.cohort),
         k_min=None, pseudonymised=request.pseudonymised, duties=duties,
-        policy_version=request.latest_decision.policy_version,
+        policy_version=decided.policy_version,
         test_environment_id=request.test_environment_id,
         test_course_id=request.test_course_id, approved_at=now,
         valid_until=now + timedelta(days=request.duration_days), stored_status="active")
@@ -496,9 +499,10 @@ def review_application(session: Session, *, actor: Principal, request_id: int, d
         raise Invalid.field("comment", "remove CPR numbers from the text")
     if request.status != "review":
         raise Conflict(f"the application is {request.status}, not awaiting review")
-    task = next((t for t in request.current_tasks if t.holder_org_id == actor.org_id), None)
-    if task is None:
+    found = next((t for t in request.current_tasks if t.holder_org_id == actor.org_id), None)
+    if found is None:
         raise Forbidden("your organisation holds none of the requested datasets")
+    task = found
     if task.status != "pending":
         raise Conflict("your organisation has already reviewed this round")
     task.status = {"approve": "approved", "reject": "rejected",
@@ -648,7 +652,7 @@ def find_unaudited_state(session: Session) -> str | None:
     """
     recorded = {(entry.action, entry.subject_id, (entry.details or {}).get("round"))
                 for entry in audit_entries(session)}
-    expected = [
+    expected: list[tuple[tuple[str, str, int | None], str]] = [
         (("access_request.decided", str(d.access_request_id), d.round), f"decision {d.id}")
         for d in session.scalars(sa.select(AccessDecision).order_by(AccessDecision.id))]
     for permit in session.scalars(sa.select(Permit).order_by(Permit.id)):

@@ -21,7 +21,8 @@ class ExtractPath(BaseModel):
 class ExtractIn(Body):
     """Which dataset of the permit to extract; optional when the permit covers one."""
 
-    model_config = ConfigDict(extra="forbid", openapi_extra={"required": False})
+    model_config = ConfigDict(extra="forbid",
+                              openapi_extra={"required": False})  # type: ignore[typeddict-unknown-key]
     dataset_id: ObjectId | None = None
 
     @model_validator(mode="before")

@@ -431,7 +431,7 @@ class StoredExtract:
 
     @classmethod
     def of(cls, extract: Extract, *, data_dir: Path) -> StoredExtract:
-        return cls(path=data_dir / extract.path, context=_extract_context(extract.id),
+        return cls(path=data_dir / (extract.path or ""), context=_extract_context(extract.id),
                    sha256=(extract.manifest or {}).get("sha256"))
 
 

@@ -14,6 +14,7 @@ from flask import (
     url_for,
 )
 from flask_openapi3 import APIBlueprint, Tag
+from werkzeug.wrappers import Response as WerkzeugResponse
 
 from marketplace.db import get_session, utcnow
 from marketplace.delivery import jobs, services
@@ -134,7 +135,7 @@ def extract_data(path: ExtractPath, query: DataQuery) -> Response:
                "Cache-Control": "no-store"}
     if download.media_type == "application/vnd.apache.parquet":
         # The manifest's hash is of the Parquet bytes; a CSV body would never match it.
-        headers["X-Content-SHA256"] = download.extract.manifest["sha256"]
+        headers["X-Content-SHA256"] = (download.extract.manifest or {}).get("sha256", "")
     return Response(stream_with_context(download.body), mimetype=download.media_type,
                     headers=headers)
 
@@ -159,7 +160,7 @@ def extracts_page() -> str:
 
 @bp.post("/extracts")
 @login_required(kinds=("staff",))
-def extracts_order() -> Response:
+def extracts_order() -> WerkzeugResponse:
     db = get_session()
     extract = services.request_extract(
         db, actor=current_principal(),

@@ -47,10 +47,10 @@ def _whole_numbers(data: dict[str, Any], names: tuple[str, ...]) -> dict[str, An
     return data
 
 
-def _render(template: str, status: int = 200, **context: Any) -> tuple[str, int]:
+def _render(template: str, code: int = 200, **context: Any) -> tuple[str, int]:
     return render_template(template, vocabulary=services.VOCABULARY,
                            status_label=lifecycle.status_label,
-                           lang=current_language(), **context), status
+                           lang=current_language(), **context), code
 
 
 # Environments -----------------------------------------------------------------------------------
@@ -161,12 +161,12 @@ def matches_page() -> tuple[str, int]:
 def courses_page() -> tuple[str, int]:
     db = get_session()
     actor = current_principal()
-    status = request.args.get("status") or None
-    courses = services.list_test_courses(db, actor=actor, status=status)
+    chosen = request.args.get("status") or None
+    courses = services.list_test_courses(db, actor=actor, status=chosen)
     solutions = (services.list_solution_profiles(db, actor=actor)
                  if actor.org_kind == "company" else [])
     return _render("testbeds/courses.html", courses=courses, solutions=solutions,
-                   status=status, statuses=lifecycle.STATUS_LABELS)
+                   status=chosen, statuses=lifecycle.STATUS_LABELS)
 
 
 COURSE_FORM = ("title", "goal", "planned_start", "planned_end", "participants_planned")

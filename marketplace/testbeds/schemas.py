@@ -24,7 +24,8 @@ Codes = list[Code]
 class _OptionalBody(Body):
     """A body that may be left out altogether."""
 
-    model_config = ConfigDict(extra="forbid", openapi_extra={"required": False})
+    model_config = ConfigDict(extra="forbid",
+                              openapi_extra={"required": False})  # type: ignore[typeddict-unknown-key]
 
     @model_validator(mode="before")
     @classmethod
@@ -78,14 +79,14 @@ class EnvironmentFields(Body):
     contact_name: Text(200) = None  # type: ignore[valid-type]
     contact_email: Text(200) = None  # type: ignore[valid-type]
     homepage: Text(300) = None  # type: ignore[valid-type]
-    themes: Codes = Field(None, max_length=MAX_CODES)  # type: ignore[assignment]
-    target_groups: Codes = Field(None, max_length=MAX_CODES)  # type: ignore[assignment]
-    resources: Codes = Field(None, max_length=MAX_CODES)  # type: ignore[assignment]
-    facilities: Codes = Field(None, max_length=MAX_CODES)  # type: ignore[assignment]
-    trl_min: int = Field(None, ge=1, le=9)  # type: ignore[assignment]
-    trl_max: int = Field(None, ge=1, le=9)  # type: ignore[assignment]
-    capacity_per_year: int = Field(None, ge=0, le=10_000)  # type: ignore[assignment]
-    dataset_ids: list[ObjectId] = Field(None, max_length=100)  # type: ignore[assignment]
+    themes: Codes | None = Field(None, max_length=MAX_CODES)
+    target_groups: Codes | None = Field(None, max_length=MAX_CODES)
+    resources: Codes | None = Field(None, max_length=MAX_CODES)
+    facilities: Codes | None = Field(None, max_length=MAX_CODES)
+    trl_min: int | None = Field(None, ge=1, le=9)
+    trl_max: int | None = Field(None, ge=1, le=9)
+    capacity_per_year: int | None = Field(None, ge=0, le=10_000)
+    dataset_ids: list[ObjectId] | None = Field(None, max_length=100)
 
     def changes(self) -> dict[str, Any]:
         return self.model_dump(exclude_unset=True)

@@ -79,7 +79,7 @@ def get_test_environment_by_slug(session: Session, *, slug: str) -> TestEnvironm
     return session.scalars(select_environments().where(TestEnvironment.slug == slug)).first()
 
 
-def select_environments() -> sa.Select[tuple[TestEnvironment]]:
+def select_environments() -> sa.Select[TestEnvironment]:
     return sa.select(TestEnvironment).order_by(TestEnvironment.id)
 
 
@@ -200,9 +200,9 @@ def _environment_changes(session: Session, data: Mapping[str, Any]) -> dict[str,
         if codes is not None:
             changes[name] = codes
     for name in ("trl_min", "trl_max"):
-        value = _integer(data, name, 1, 9, errors)
-        if value is not None:
-            changes[name] = value
+        level = _integer(data, name, 1, 9, errors)
+        if level is not None:
+            changes[name] = level
     capacity = _integer(data, "capacity_per_year", 0, 10_000, errors)
     if capacity is not None:
         changes["capacity_per_year"] = capacity
@@ -512,13 +512,12 @@ def update_solution_profile(session: Session, *, actor: Principal, profile_id: i
         "description": solution.description,
     }
     profile = profile_from_json({**current, **{k: v for k, v in data.items() if k != "name"}})
-    name = solution.name
     if "name" in data:
         errors: list[dict[str, str]] = []
         name = _text(data, "name", MAX_TITLE, errors, required=True)
-        if errors:
+        if errors or name is None:
             raise Invalid("the solution profile is not valid", errors=errors)
-    solution.name = name
+        solution.name = name
     solution.themes, solution.target_groups = sorted(profile.themes), sorted(profile.target_groups)
     solution.needs, solution.facilities = sorted(profile.needs), sorted(profile.facilities)
     solution.trl, solution.description = profile.trl, profile.description
@@ -820,7 +819,7 @@ def record_outcome(session: Session, *, actor: Principal, course_id: int,
     )
     if better not in ("lower", "higher"):
         errors.append({"field": "better", "message": "must be lower or higher"})
-    if errors:
+    if errors or metric is None or result is None:
         raise Invalid("the outcome is not valid", errors=errors)
     outcome = next((o for o in course.outcomes
                     if o.dimension == dimension and o.party == party), None)

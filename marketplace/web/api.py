@@ -121,13 +121,13 @@ _PROBLEM_TEXT = {
 }
 
 
-def responses(*spec: int | type[BaseModel] | None) -> dict[str, Any]:
+def responses(*spec: int | type[BaseModel] | None) -> dict[Any, Any]:
     """Build the `responses` of an operation: a status followed by its model, or a bare problem.
 
     `responses(201, AccessRequestOut, 401, 403, 422)` documents 201 with the model and the
     problem statuses with the Problem shape. A success status followed by `None` has no body.
     """
-    result: dict[str, Any] = {}
+    result: dict[Any, Any] = {}  # keyed by status; flask-openapi3 also takes ints and HTTPStatus
     items = list(spec)
     while items:
         status = items.pop(0)
