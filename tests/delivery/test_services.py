@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from marketplace.db import utcnow
-from marketplace.delivery import output, services
+from marketplace.delivery import extract_jobs, output, services
 from marketplace.errors import Conflict, Forbidden, Invalid
 
 
@@ -256,7 +256,7 @@ def test_large_versions_run_on_dask_with_the_same_output(app, session, world, bu
     pytest.importorskip("distributed")
     permit = world.make_permit()
     # Small chunks so that several partitions travel through the cluster.
-    monkeypatch.setattr(services, "BATCH_ROWS", 97)
+    monkeypatch.setattr(extract_jobs, "BATCH_ROWS", 97)
     on_pandas = build(_request(session, world, permit).id)
     monkeypatch.setitem(app.config, "DASK_MIN_ROWS", len(world.data))
     on_dask = build(_request(session, world, permit).id)
