@@ -212,13 +212,13 @@ class PermitPath(BaseModel):
 
 # --- responses ------------------------------------------------------------------------------
 
-class OrgOut(Out):
+class PartyOut(Out):
     slug: str
     name: str
     country: str | None = None
 
 
-class ReasonOut(Out):
+class DecisionReasonOut(Out):
     rule: str
     message: str
     message_da: str | None = None
@@ -227,13 +227,13 @@ class ReasonOut(Out):
 
 class DecisionOut(Out):
     outcome: Literal["permit", "deny", "review"]
-    reasons: list[ReasonOut]
+    reasons: list[DecisionReasonOut]
     policy_version: str
     decided_at: datetime | None = None
 
 
 class ReviewOut(Out):
-    holder: OrgOut
+    holder: PartyOut
     round: int
     status: str
     comment: str
@@ -246,7 +246,7 @@ class PermitOut(Out):
     id: int
     status: Literal["active", "expired", "revoked"]
     access_request_id: int
-    company: OrgOut
+    company: PartyOut
     purpose: str
     datasets: list[dict[str, Any]]
     cohort: dict[str, Any]
@@ -274,7 +274,7 @@ class AccessRequestOut(Out):
     title: str
     description: str
     purpose: str
-    company: OrgOut
+    company: PartyOut
     datasets: list[DatasetChoiceOut]
     diseases: list[str]
     cohort: dict[str, Any]
@@ -326,7 +326,7 @@ class RegisterDatasetOut(Out):
 class RegisterRowOut(Out):
     permit_id: int
     status: str
-    company: OrgOut
+    company: PartyOut
     purpose: PurposeOut
     datasets: list[RegisterDatasetOut]
     pseudonymised: bool

@@ -119,7 +119,7 @@ def _revoke(permit_id: int, revocation: RevokeIn) -> Any:
 # --- API ------------------------------------------------------------------------------------
 
 @api.post("/api/v1/access-requests",
-          responses=responses(201, AccessRequestOut, 400, 401, 403, 409, 422),
+          responses=responses(201, AccessRequestOut, 400, 401, 403, 409, 413, 422),
           security=requires("access:request"))
 @api_auth("access:request")
 def api_submit(body: Application) -> tuple[Response, int, dict]:
@@ -157,7 +157,7 @@ def api_get(path: RequestPath) -> Response:
 
 
 @api.put("/api/v1/access-requests/<int:request_id>",
-         responses=responses(200, AccessRequestOut, 400, 401, 403, 404, 409, 422),
+         responses=responses(200, AccessRequestOut, 400, 401, 403, 404, 409, 413, 422),
          security=requires("access:request"))
 @api_auth("access:request")
 def api_amend(path: RequestPath, body: Application) -> Response:
@@ -167,7 +167,7 @@ def api_amend(path: RequestPath, body: Application) -> Response:
 
 
 @api.post("/api/v1/access-requests/<int:request_id>/review",
-          responses=responses(200, AccessRequestOut, 400, 401, 403, 404, 409, 422),
+          responses=responses(200, AccessRequestOut, 400, 401, 403, 404, 409, 413, 422),
           security=requires("access:review"))
 @api_auth("access:review")
 def api_review(path: RequestPath, body: ReviewIn) -> Response:
@@ -200,7 +200,7 @@ def api_permit(path: PermitPath) -> Response:
 
 
 @api.post("/api/v1/permits/<int:permit_id>/revoke",
-          responses=responses(200, PermitOut, 400, 401, 403, 404, 409, 422),
+          responses=responses(200, PermitOut, 400, 401, 403, 404, 409, 413, 422),
           security=requires("access:review"))
 @api_auth()
 def api_revoke(path: PermitPath, body: RevokeIn) -> Response:

@@ -62,7 +62,7 @@ def _start(extract_id: int) -> None:
 
 
 @api.post("/api/v1/permits/<int:permit_id>/extracts",
-          responses=responses(202, ExtractOut, 400, 401, 403, 404, 409, 422),
+          responses=responses(202, ExtractOut, 400, 401, 403, 404, 409, 413, 422),
           security=requires("access:request"))
 @api_auth("access:request")
 def create_extract(path: PermitPath, body: ExtractIn) -> tuple[Response, int, dict]:

@@ -181,12 +181,12 @@ class ProcurementIn(_OptionalBody):
 
 # --- responses ------------------------------------------------------------------------------
 
-class OrgRef(Out):
+class CompanyRef(Out):
     slug: str
     name: str
 
 
-class DatasetRef(Out):
+class LinkedDatasetOut(Out):
     id: int
     title: str
     publisher: dict[str, Any]
@@ -208,7 +208,7 @@ class EnvironmentOut(Out):
     trl: dict[str, int]
     capacity_per_year: int
     free_slots: int
-    datasets: list[DatasetRef]
+    datasets: list[LinkedDatasetOut]
     contact: dict[str, Any]
     updated_at: datetime
 
@@ -217,7 +217,7 @@ class EnvironmentList(Out):
     items: list[EnvironmentOut]
 
 
-class ReasonOut(Out):
+class MatchReasonOut(Out):
     code: str
     fits: bool
     points: float
@@ -228,18 +228,18 @@ class ReasonOut(Out):
 class MatchOut(Out):
     test_environment: EnvironmentOut
     score: float
-    reasons: list[ReasonOut]
-    datasets: list[DatasetRef]
+    reasons: list[MatchReasonOut]
+    datasets: list[LinkedDatasetOut]
 
 
 class MatchesOut(Out):
     items: list[MatchOut]
-    datasets: list[DatasetRef]
+    datasets: list[LinkedDatasetOut]
 
 
 class SolutionOut(Out):
     id: int
-    company: OrgRef
+    company: CompanyRef
     name: str
     themes: list[str]
     target_groups: list[str]
@@ -279,7 +279,7 @@ class EvidenceOut(Out):
 
 class ProcurementOut(Out):
     id: int
-    buyer: OrgRef
+    buyer: CompanyRef
     started_at: datetime
     note: str
 

@@ -26,9 +26,9 @@ from marketplace.testbeds.courses import (  # noqa: F401
     require_test_course,
 )
 from marketplace.testbeds.environments import (  # noqa: F401
-    HOST_ROLES,
     ENVIRONMENT_CODES,
     ENVIRONMENT_TEXTS,
+    HOST_ROLES,
     create_test_environment,
     environment_datasets,
     free_slots,

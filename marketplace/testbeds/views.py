@@ -56,8 +56,8 @@ api.before_request(refuse_unreadable_json)
 _PDF = {"description": "The dossier as a PDF",
         "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}}
 _FILE = {"description": "The evidence file, decrypted",
-         "content": {"application/octet-stream": {"schema": {"type": "string",
-                                                             "format": "binary"}}}}
+         "content": {media: {"schema": {"type": "string", "format": "binary"}}
+                     for media in services.EVIDENCE_TYPES}}
 _UPLOAD = {"requestBody": {"required": True, "content": {
     "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
         "file": {"type": "string", "format": "binary"},
@@ -88,7 +88,8 @@ def api_get_environment(path: EnvironmentPath) -> Response:
 
 
 @api.post("/api/v1/test-environments",
-          responses=responses(201, EnvironmentOut, 400, 401, 403, 409, 422), security=requires())
+          responses=responses(201, EnvironmentOut, 400, 401, 403, 409, 413, 422),
+          security=requires())
 @api_auth()
 def api_create_environment(body: EnvironmentIn) -> tuple[Response, int]:
     """Add a test environment with its host organisations (platform operator)."""
@@ -102,7 +103,7 @@ def api_create_environment(body: EnvironmentIn) -> tuple[Response, int]:
 
 
 @api.patch("/api/v1/test-environments/<int:environment_id>",
-           responses=responses(200, EnvironmentOut, 400, 401, 403, 404, 422),
+           responses=responses(200, EnvironmentOut, 400, 401, 403, 404, 413, 422),
            security=requires())
 @api_auth()
 def api_update_environment(path: EnvironmentPath, body: EnvironmentFields) -> Response:
@@ -115,8 +116,8 @@ def api_update_environment(path: EnvironmentPath, body: EnvironmentFields) -> Re
     return jsonify(environment_json(environment, slots=services.free_slots(db, now=utcnow())))
 
 
-@api.post("/api/v1/matches", responses=responses(200, MatchesOut, 400, 401, 403, 404, 422),
-          security=PUBLIC)
+@api.post("/api/v1/matches",
+          responses=responses(200, MatchesOut, 400, 401, 403, 404, 413, 422), security=PUBLIC)
 def api_match(body: MatchIn) -> Response:
     """Rank the test environments for a solution profile, best first, with reasons.
 
@@ -148,7 +149,8 @@ def api_list_solutions() -> Response:
 
 
 @api.post("/api/v1/solution-profiles",
-          responses=responses(201, SolutionOut, 400, 401, 403, 422), security=requires())
+          responses=responses(201, SolutionOut, 400, 401, 403, 413, 422),
+          security=requires())
 @api_auth()
 def api_create_solution(body: ProfileIn) -> tuple[Response, int]:
     """Save a solution profile for the company."""
@@ -172,7 +174,8 @@ def api_get_solution(path: ProfilePath) -> Response:
 
 
 @api.patch("/api/v1/solution-profiles/<int:profile_id>",
-           responses=responses(200, SolutionOut, 400, 401, 403, 404, 422), security=requires())
+           responses=responses(200, SolutionOut, 400, 401, 403, 404, 413, 422),
+           security=requires())
 @api_auth()
 def api_update_solution(path: ProfilePath, body: ProfileIn) -> Response:
     """Change one of the company's solution profiles."""
@@ -196,7 +199,8 @@ def api_list_courses(query: CoursesQuery) -> Response:
 
 
 @api.post("/api/v1/test-courses",
-          responses=responses(201, CourseOut, 400, 401, 403, 404, 409, 422), security=requires())
+          responses=responses(201, CourseOut, 400, 401, 403, 404, 409, 413, 422),
+          security=requires())
 @api_auth()
 def api_propose_course(body: CourseIn) -> tuple[Response, int]:
     """Propose a test course of a saved solution in a test environment (company)."""
@@ -220,7 +224,7 @@ def api_get_course(path: CoursePath) -> Response:
 
 
 @api.patch("/api/v1/test-courses/<int:course_id>",
-           responses=responses(200, CourseOut, 400, 401, 403, 404, 409, 422),
+           responses=responses(200, CourseOut, 400, 401, 403, 404, 409, 413, 422),
            security=requires())
 @api_auth()
 def api_change_course(path: CoursePath, body: CourseChanges) -> Response:
@@ -236,7 +240,7 @@ def api_change_course(path: CoursePath, body: CourseChanges) -> Response:
 
 
 @api.post("/api/v1/test-courses/<int:course_id>/outcomes",
-          responses=responses(201, OutcomeOut, 400, 401, 403, 404, 409, 422),
+          responses=responses(201, OutcomeOut, 400, 401, 403, 404, 409, 413, 422),
           security=requires())
 @api_auth()
 def api_record_outcome(path: CoursePath, body: OutcomeIn) -> tuple[Response, int]:
@@ -304,7 +308,7 @@ def api_dossier_pdf(path: CoursePath) -> Response:
 
 
 @api.post("/api/v1/test-courses/<int:course_id>/procurement",
-          responses=responses(201, ProcurementOut, 400, 401, 403, 404, 409, 422),
+          responses=responses(201, ProcurementOut, 400, 401, 403, 404, 409, 413, 422),
           security=requires())
 @api_auth()
 def api_start_procurement(path: CoursePath, body: ProcurementIn) -> tuple[Response, int]:
