@@ -244,8 +244,10 @@ def submit_application(session: Session, *, actor: Principal, application: Appli
     sizes = _cohort_sizes(session, datasets=[d for d, _ in resolved.datasets],
                           cohort=application.cohort.to_dict(), purpose=application.purpose,
                           engine=engine, now=now)
+    # Empty collections from the start: a new application has none to load after the flush.
     request = AccessRequest(company_org_id=company_org_id, submitted_by=actor_label(actor),
-                            status="review", round=1, submitted_at=now, created_at=now)
+                            status="review", round=1, submitted_at=now, created_at=now,
+                            items=[], decisions=[], review_tasks=[], permit=None)
     _fill(request, application, resolved)
     session.add(request)
     session.flush()

@@ -192,8 +192,9 @@ def create_test_environment(session: Session, *, actor: Principal, slug: str,
         host_rows.append(TestEnvironmentHost(org_id=org.id, sector=sector, position=position))
     if not host_rows:
         raise Invalid.field("hosts", "name at least one host organisation")
+    # The column defaults apply only on insert; the range check below needs them now.
     environment = TestEnvironment(slug=slug, name_en=clean.get("name_en", clean["name_da"]),
-                                  hosts=host_rows)
+                                  hosts=host_rows, trl_min=1, trl_max=9, capacity_per_year=0)
     for name, value in clean.items():
         setattr(environment, name, value)
     if environment.trl_min > environment.trl_max:

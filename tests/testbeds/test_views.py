@@ -436,3 +436,31 @@ def test_an_environment_without_capacity_cannot_agree_a_course(client, world, ap
                             json={"status": "agreed"})
     assert response.status_code == 409, response.get_json()
     assert response.mimetype == "application/problem+json"
+
+
+def test_an_environment_added_without_capacity_has_no_free_slots(client, world, make_org,
+                                                                  api_headers):
+    operator = api_headers(make_org(kind="operator"), scopes="catalog:write")
+    hospital = next(h.org for h in world.environment.hosts if h.sector == "hospital")
+    created = client.post("/api/v1/test-environments", headers=operator, json={
+        "slug": "lys-lab", "name_da": "Sundhedsbelysning", "themes": ["rehabilitation"],
+        "hosts": [{"org": hospital.slug, "sector": "hospital"}]})
+    assert created.status_code == 201, created.get_json()
+    assert (created.get_json()["capacity_per_year"], created.get_json()["free_slots"]) == (0, 0)
+    matches = client.post("/api/v1/matches", json={"themes": ["rehabilitation"]}).get_json()
+    added = next(m for m in matches["items"] if m["test_environment"]["slug"] == "lys-lab")
+    assert any(r["code"] == "capacity" and not r["fits"] for r in added["reasons"])
+
+
+@pytest.mark.parametrize("body", [
+    {"slug": "x-lab", "name_da": "X", "hosts": {"org": "a", "sector": "hospital"}},
+    {"slug": "x-lab", "name_da": "X", "hosts": []},
+    {"slug": "x\x00lab", "name_da": "X", "hosts": [{"org": "a", "sector": "hospital"}]},
+    {"slug": "x-lab", "name_da": "X", "hosts": [{"org": "a", "sector": "hospital"}],
+     "capacity_per_year": 2**31},
+])
+def test_hostile_environments_are_a_4xx(client, world, make_org, api_headers, body):
+    operator = api_headers(make_org(kind="operator"), scopes="catalog:write")
+    response = client.post("/api/v1/test-environments", headers=operator, json=body)
+    assert 400 <= response.status_code < 500, response.get_json()
+    assert client.get("/api/v1/test-environments").get_json()["items"][-1]["slug"] != "x-lab"
