@@ -42,6 +42,24 @@ REVIEW_DECISIONS = ("approve", "reject", "request_changes")
 MAX_COMMENT = 5_000
 
 
+class _AuditLog(list[dict[str, Any]]):
+    """Audit entries of one act, appended to the chain together just before the commit.
+
+    Appending takes the chain's lock until the transaction ends; writing the entries last keeps
+    every other audited write waiting only for the inserts and the commit, not for the engine.
+    """
+
+    def add(self, *, actor: Principal | None, action: str, subject_type: str, subject_id: str,
+            details: dict[str, Any]) -> None:
+        self.append({"actor": actor, "action": action, "subject_type": subject_type,
+                     "subject_id": subject_id, "details": details})
+
+    def write(self, session: Session) -> None:
+        for entry in self:
+            record_audit(session, **entry)
+        self.clear()
+
+
 # --- who may do what ------------------------------------------------------------------------
 
 def _require_applicant(actor: Principal) -> int:
@@ -251,10 +269,11 @@ def submit_application(session: Session, *, actor: Principal, application: Appli
     _fill(request, application, resolved)
     session.add(request)
     session.flush()
-    record_audit(session, actor=actor, action="access_request.submitted",
-                 subject_type="access_request", subject_id=str(request.id),
-                 details=_summary(request))
-    _decide(session, request, resolved, sizes=sizes, policies=engine.policies, now=now)
+    log = _AuditLog()
+    log.add(actor=actor, action="access_request.submitted", subject_type="access_request",
+            subject_id=str(request.id), details=_summary(request))
+    _decide(session, request, resolved, sizes=sizes, policies=engine.policies, now=now, log=log)
+    log.write(session)
     return request
 
 
@@ -277,10 +296,11 @@ def amend_application(session: Session, *, actor: Principal, request_id: int,
     request.submitted_at = now
     _fill(request, application, resolved)
     session.flush()
-    record_audit(session, actor=actor, action="access_request.amended",
-                 subject_type="access_request", subject_id=str(request.id),
-                 details=_summary(request))
-    _decide(session, request, resolved, sizes=sizes, policies=engine.policies, now=now)
+    log = _AuditLog()
+    log.add(actor=actor, action="access_request.amended", subject_type="access_request",
+            subject_id=str(request.id), details=_summary(request))
+    _decide(session, request, resolved, sizes=sizes, policies=engine.policies, now=now, log=log)
+    log.write(session)
     return request
 
 
@@ -343,8 +363,8 @@ def application_facts(*, request: AccessRequest, datasets: Iterable[Dataset], pu
 
 
 def _decide(session: Session, request: AccessRequest, resolved: _Resolved, *,
-            sizes: dict[int, int | None], policies: decisions.PolicyBundle,
-            now: datetime) -> None:
+            sizes: dict[int, int | None], policies: decisions.PolicyBundle, now: datetime,
+            log: _AuditLog) -> None:
     """Ask the engine, store its decision, then issue the permit, close, or open review."""
     datasets = [dataset for dataset, _ in resolved.datasets]
     requester, facts, requests = application_facts(
@@ -358,20 +378,20 @@ def _decide(session: Session, request: AccessRequest, resolved: _Resolved, *,
         policy_version=decision.policy_version, decided_at=now,
         cohort_sizes={str(r.dataset.id): r.cohort_size for r in requests})
     request.decisions.append(stored)
-    record_audit(session, actor=None, action="access_request.decided",
-                 subject_type="access_request", subject_id=str(request.id),
-                 details={"outcome": decision.outcome,
-                          "rules": sorted(decision.rule_ids),
-                          "policy_version": decision.policy_version, "round": request.round})
+    log.add(actor=None, action="access_request.decided", subject_type="access_request",
+            subject_id=str(request.id),
+            details={"outcome": decision.outcome, "rules": sorted(decision.rule_ids),
+                     "policy_version": decision.policy_version, "round": request.round})
     if decision.outcome == "permit":
-        _issue_permit(session, request, datasets, now=now)
+        _issue_permit(session, request, datasets, now=now, log=log)
     elif decision.outcome == "deny":
         request.status, request.closed_at = "denied", now
     else:
-        _open_review(session, request, now=now)
+        _open_review(session, request, now=now, log=log)
 
 
-def _open_review(session: Session, request: AccessRequest, *, now: datetime) -> None:
+def _open_review(session: Session, request: AccessRequest, *, now: datetime,
+                 log: _AuditLog) -> None:
     for task in request.review_tasks:
         if task.status == "pending":
             task.status = "superseded"
@@ -381,14 +401,14 @@ def _open_review(session: Session, request: AccessRequest, *, now: datetime) -> 
         request.review_tasks.append(ReviewTask(
             holder_org_id=holder_org_id, round=request.round, status="pending", created_at=now,
             due_at=due))
-    record_audit(session, actor=None, action="review.opened", subject_type="access_request",
-                 subject_id=str(request.id),
-                 details={"round": request.round, "holders": sorted(request.holder_org_ids),
-                          "due_at": due.isoformat()})
+    log.add(actor=None, action="review.opened", subject_type="access_request",
+            subject_id=str(request.id),
+            details={"round": request.round, "holders": sorted(request.holder_org_ids),
+                     "due_at": due.isoformat()})
 
 
 def _issue_permit(session: Session, request: AccessRequest, datasets: list[Dataset], *,
-                  now: datetime) -> Permit:
+                  now: datetime, log: _AuditLog) -> Permit:
     duties = []
     for dataset in datasets:
         for duty in decisions.permit_duties(dataset.data_use):
@@ -410,11 +430,10 @@ def _issue_permit(session: Session, request: AccessRequest, datasets: list[Datas
     request.permit = permit
     request.status, request.closed_at = "permitted", now
     session.flush()
-    record_audit(session, actor=None, action="permit.issued", subject_type="permit",
-                 subject_id=str(permit.id),
-                 details={"access_request_id": request.id, "purpose": permit.purpose,
-                          "datasets": permit.datasets, "duties": duties,
-                          "valid_until": permit.valid_until.isoformat()})
+    log.add(actor=None, action="permit.issued", subject_type="permit", subject_id=str(permit.id),
+            details={"access_request_id": request.id, "purpose": permit.purpose,
+                     "datasets": permit.datasets, "duties": duties,
+                     "valid_until": permit.valid_until.isoformat()})
     return permit
 
 
@@ -517,7 +536,9 @@ def review_application(session: Session, *, actor: Principal, request_id: int, d
         if all(t.status == "approved" for t in request.current_tasks):
             datasets = [catalog_services.require_dataset(session, dataset_id=i)
                         for i in request.dataset_ids]
-            _issue_permit(session, request, datasets, now=now)
+            log = _AuditLog()
+            _issue_permit(session, request, datasets, now=now, log=log)
+            log.write(session)
         return request
     for other in request.current_tasks:
         if other.status == "pending":
