@@ -488,3 +488,17 @@ def test_form_names_the_test_course(client, world, login, session, make_course):
     created = session.scalars(sa.select(AccessRequest)).one()
     assert created.test_course_id == course.id
     assert created.test_environment_id == course.environment_id
+
+
+def test_openapi_documents_bodies_statuses_and_security_of_access(client):
+    paths = client.get("/api/openapi.json").get_json()["paths"]
+    submit = paths["/api/v1/access-requests"]["post"]
+    assert "201" in submit["responses"] and "200" not in submit["responses"]
+    assert {"400", "401", "403", "413", "422"} <= set(submit["responses"])
+    assert submit["requestBody"]["content"]["application/json"]["schema"]
+    assert {"oauth2": ["access:request"]} in submit["security"]
+    listing = paths["/api/v1/access-requests"]["get"]
+    assert {p["name"] for p in listing["parameters"]} >= {"page", "per_page"}
+    review = paths["/api/v1/access-requests/{request_id}/review"]["post"]
+    assert {"oauth2": ["access:review"]} in review["security"]
+    assert paths["/api/v1/register"]["get"].get("security") in ([], None)

@@ -159,3 +159,14 @@ def test_the_order_form_needs_its_csrf_token(client, world, login):
 def test_the_extract_page_needs_a_signed_in_staff_member(client, world):
     response = client.get("/extracts")
     assert response.status_code == 302 and "/auth/login" in response.headers["Location"]
+
+
+def test_openapi_documents_the_queued_extract_and_the_download(client):
+    paths = client.get("/api/openapi.json").get_json()["paths"]
+    order = paths["/api/v1/permits/{permit_id}/extracts"]["post"]
+    assert "202" in order["responses"] and "200" not in order["responses"]
+    assert order["requestBody"]["required"] is False
+    download = paths["/api/v1/extracts/{extract_id}/data"]["get"]
+    assert set(download["responses"]["200"]["content"]) == {"application/vnd.apache.parquet",
+                                                            "text/csv"}
+    assert {p["name"] for p in download["parameters"]} >= {"extract_id", "format"}

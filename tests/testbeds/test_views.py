@@ -464,3 +464,20 @@ def test_hostile_environments_are_a_4xx(client, world, make_org, api_headers, bo
     response = client.post("/api/v1/test-environments", headers=operator, json=body)
     assert 400 <= response.status_code < 500, response.get_json()
     assert client.get("/api/v1/test-environments").get_json()["items"][-1]["slug"] != "x-lab"
+
+
+def test_openapi_documents_testbeds_and_the_key_figures(client):
+    paths = client.get("/api/openapi.json").get_json()["paths"]
+    outcome = paths["/api/v1/test-courses/{course_id}/outcomes"]["post"]
+    schema = outcome["requestBody"]["content"]["application/json"]["schema"]
+    assert "201" in outcome["responses"] and schema
+    evidence = paths["/api/v1/test-courses/{course_id}/evidence"]["post"]
+    assert "multipart/form-data" in evidence["requestBody"]["content"]
+    assert "/api/v1/kpis" in paths and "/api/v1/matches" in paths
+
+
+def test_key_figures_keep_their_json_fields(client, world):
+    body = client.get("/api/v1/kpis").get_json()
+    assert {"as_of", "test_courses_by_status", "datasets_by_level",
+            "permits_by_level"} <= set(body)
+    assert client.get("/kpis").status_code == 200
