@@ -22,7 +22,8 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from marketplace.access.decisions import normalise_disease_code
-from marketplace.web.api import Body, Code, ColumnName, FreeText, Id, Out
+from marketplace.web.api import Body, ColumnName, FreeText, Id, Out
+from marketplace.web.api import Code as AnyCode
 
 MAX_DATASETS = 20
 MAX_COLUMNS = 300  # per dataset; far above any descriptor we hold
@@ -37,6 +38,10 @@ def _no_nul(value: str) -> str:
     if "\x00" in value:
         raise PydanticCustomError("nul_in_text", "må ikke indeholde NUL-tegn")
     return value
+
+
+Code = Annotated[AnyCode, AfterValidator(_no_nul)]
+"""A short machine code (purpose, vocabulary code, slug, status) without NUL."""
 
 
 def Text(max_length: int, *, min_length: int = 0) -> Any:

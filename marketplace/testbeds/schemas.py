@@ -11,8 +11,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from marketplace.access.schemas import ObjectId, Text
-from marketplace.web.api import Body, Code, Id, Out
+from marketplace.access.schemas import Code, ObjectId, Text
+from marketplace.web.api import Body, Id, Out
 
 MAX_CODES = 100
 MAX_COST_DKK = 1_000_000_000

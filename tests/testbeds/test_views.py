@@ -481,3 +481,10 @@ def test_key_figures_keep_their_json_fields(client, world):
     assert {"as_of", "test_courses_by_status", "datasets_by_level",
             "permits_by_level"} <= set(body)
     assert client.get("/kpis").status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/api/v1/test-courses?status=%00",
+                                  "/api/v1/test-environments?theme=a%00"])
+def test_nul_in_a_query_is_a_422(client, world, api_headers, path):
+    response = client.get(path, headers=hospital_headers(world, api_headers))
+    assert response.status_code == 422, response.get_json()
