@@ -28,7 +28,7 @@ from marketplace import create_app, schema
 from marketplace.catalog import services as catalog_services
 from marketplace.cli import cli
 from marketplace.db import session_scope
-from marketplace.delivery import services as delivery_services
+from marketplace.delivery import cohorts as delivery_services
 from marketplace.identity import services as identity_services
 from marketplace.security import current_keyring
 

@@ -16,13 +16,13 @@ DOMAINS = ("identity", "catalog", "consent", "access", "delivery", "testbeds", "
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the app: configuration, keys, database, policies, security and every blueprint."""
-    from marketplace import audit, db, errors, ops
+    from marketplace import audit, composition, db, errors, ops
     from marketplace.access import decisions
     from marketplace.config import load_config
     from marketplace.identity import auth, oauth, throttle
     from marketplace.identity.views import init_oidc
     from marketplace.security import Keyring, decode_master_key
-    from marketplace.web import api, i18n, protection
+    from marketplace.web import api, i18n, protection, requests
     from marketplace.web import views as web_views
 
     app = OpenAPI(
@@ -51,6 +51,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.extensions["marketplace.policies"] = decisions.load_policy_bundle(
         Path(app.config["POLICIES_DIR"])
     )
+    app.extensions["marketplace.access_engine"] = composition.access_engine(
+        policies=app.extensions["marketplace.policies"],
+        keyring=app.extensions["marketplace.keyring"], data_dir=Path(app.config["DATA_DIR"]))
     db.init_app(app)
     # Every session can append to and verify the audit chain with the chain's key.
     app.extensions["marketplace.sessionmaker"].configure(
@@ -60,6 +63,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     protection.init_app(app)
     app.before_request(protection.apply_body_limit)
     app.before_request(protection.check_csrf)
+    app.before_request(requests.parse_json_body)
     errors.register_error_handlers(app)
     oauth.init_app(app)
     throttle.init_app(app)
@@ -76,4 +80,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     app.register_api(release_views.release_api)
     app.register_blueprint(release_views.release_pages)
+    # Key figures gather several domains' records, so they sit on top of all of them.
+    from marketplace import reporting
+
+    app.register_api(reporting.api)
+    app.register_blueprint(reporting.bp)
     return app

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import cedarpy
 from cedarpy import _internal as cedarpy_internal
@@ -339,7 +340,7 @@ def dataset_facts(*, dataset_id: int, status: str, access_rights: str,
         direct_identifiers=frozenset(direct), subject_column=subject_column)
 
 
-def purpose_facts(code: str, purpose: object | None) -> PurposeFacts:
+def purpose_facts(code: str, purpose: Any | None) -> PurposeFacts:
     """Facts about a purpose of the taxonomy (`purpose` as consent serves it; None: unknown)."""
     if purpose is None:
         return PurposeFacts(code=code, known=False, duo=None)

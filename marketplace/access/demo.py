@@ -11,11 +11,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time
 
 import sqlalchemy as sa
+from flask import current_app
 from sqlalchemy.orm import Session
 
-from marketplace.access import decisions, services
-from marketplace.access.applications import parse_application
+from marketplace.access import services
 from marketplace.access.models import AccessRequest
+from marketplace.access.ports import AccessEngine
+from marketplace.access.schemas import Application
 from marketplace.catalog import services as catalog_services
 from marketplace.identity import services as identity_services
 from marketplace.identity.demo import DemoWorld
@@ -67,7 +69,8 @@ def seed_demo(session: Session, world: DemoWorld) -> None:
     """Add this domain's demo content to the demo world (idempotent)."""
     existing = set(session.scalars(sa.select(AccessRequest.title)))
     now = datetime.combine(world.today, time(9), tzinfo=UTC)
-    policies = decisions.policy_bundle()
+    # The engine create_app composed: delivery's cohort estimate and the test beds.
+    engine: AccessEngine = current_app.extensions["marketplace.access_engine"]
     for demo in DEMO_APPLICATIONS:
         holder = world.orgs.get(demo.holder)
         if demo.title in existing or holder is None:
@@ -87,5 +90,4 @@ def seed_demo(session: Session, world: DemoWorld) -> None:
                 "processors": [{"name": "Projektleder", "role": "dataansvarlig"}]}
         services.submit_application(
             session, actor=_applicant(session, demo.company),
-            application=parse_application(body), policies=policies, keyring=world.keyring,
-            data_dir=world.data_dir, now=now)
+            application=Application.model_validate(body), engine=engine, now=now)

@@ -2,14 +2,14 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Protocol
+from typing import Any
+
+from werkzeug.datastructures import MultiDict
 
 _SPLIT = re.compile(r"[\s,;]+")
 
 
-class FormData(Protocol):
-    def get(self, key: str, default: Any = None) -> Any: ...
-    def getlist(self, key: str) -> list[str]: ...
+FormData = MultiDict[str, str]
 
 
 def _codes(text: str | None) -> list[str]:
@@ -24,7 +24,7 @@ def _number(text: str | None) -> int | str | None:
 
 
 def form_to_payload(form: FormData) -> dict[str, Any]:
-    """Read the form fields; malformed values pass through for parse_application to name."""
+    """Read the form fields; malformed values pass through for the Application model to name."""
     datasets = [{"id": _number(value), "columns": form.getlist(f"columns-{value}")}
                 for value in form.getlist("dataset")]
     cohort: dict[str, Any] = {}

@@ -9,14 +9,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, selectinload
 
 from marketplace.access import decisions, sla
-from marketplace.access.applications import Application
 from marketplace.access.models import (
     AccessDecision,
     AccessRequest,
@@ -24,7 +22,8 @@ from marketplace.access.models import (
     RequestedDataset,
     ReviewTask,
 )
-from marketplace.access.paging import Page, PageRequest
+from marketplace.access.paging import Page, Paging
+from marketplace.access.ports import AccessEngine, TestBeds
 from marketplace.audit import AuditEntry, actor_label, audit_entries, audit_trail, record_audit
 from marketplace.catalog import search as catalog_search
 from marketplace.catalog import services as catalog_services
@@ -32,15 +31,33 @@ from marketplace.catalog.models import Dataset
 from marketplace.consent import services as consent_services
 from marketplace.cpr import contains_cpr
 from marketplace.db import utcnow
-from marketplace.delivery import services as delivery_services
 from marketplace.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from marketplace.identity.models import Organisation
 from marketplace.identity.principal import Principal
-from marketplace.security import Keyring
-from marketplace.testbeds import services as testbeds_services
+
+if TYPE_CHECKING:
+    from marketplace.access.schemas import Application
 
 REVIEW_DECISIONS = ("approve", "reject", "request_changes")
 MAX_COMMENT = 5_000
+
+
+class _AuditLog(list[dict[str, Any]]):
+    """Audit entries of one act, appended to the chain together just before the commit.
+
+    Appending takes the chain's lock until the transaction ends; writing the entries last keeps
+    every other audited write waiting only for the inserts and the commit, not for the engine.
+    """
+
+    def add(self, *, actor: Principal | None, action: str, subject_type: str, subject_id: str,
+            details: dict[str, Any]) -> None:
+        self.append({"actor": actor, "action": action, "subject_type": subject_type,
+                     "subject_id": subject_id, "details": details})
+
+    def write(self, session: Session) -> None:
+        for entry in self:
+            record_audit(session, **entry)
+        self.clear()
 
 
 # --- who may do what ------------------------------------------------------------------------
@@ -88,7 +105,7 @@ def list_access_requests(session: Session, *, actor: Principal) -> list[AccessRe
 
 
 def page_access_requests(session: Session, *, actor: Principal,
-                         paging: PageRequest) -> Page[AccessRequest]:
+                         paging: Paging) -> Page[AccessRequest]:
     """One page of the applications the actor may see, newest first, with their total."""
     query = _visible_requests(actor)
     total = session.scalar(sa.select(sa.func.count()).select_from(
@@ -158,86 +175,111 @@ class _Resolved:
     test_course_id: int | None
 
 
-def _resolve(session: Session, application: Application, *, company_org_id: int) -> _Resolved:
+def _resolve(session: Session, application: Application, *, company_org_id: int,
+             test_beds: TestBeds) -> _Resolved:
     """Check what the application names exists; raise Invalid listing everything unknown,
-    Forbidden for another company's test course, Conflict for a closed one."""
+    Forbidden for another company's test course, Conflict for a closed one.
+
+    Messages are Danish source text without values (the field names the culprit), so the edge
+    can give them in the caller's language.
+    """
     errors: list[dict[str, str]] = []
     purpose = consent_services.get_purpose(application.purpose)
     if purpose is None:
-        errors.append({"field": "purpose",
-                       "message": f"unknown purpose {application.purpose[:60]!r}; "
-                                  "see /api/v1/purposes"})
+        errors.append({"field": "purpose", "message": "ukendt formål; se /api/v1/purposes"})
     resolved = []
     for index, choice in enumerate(application.datasets):
-        dataset = catalog_services.get_dataset(session, dataset_id=choice.dataset_id)
+        dataset = catalog_services.get_dataset(session, dataset_id=choice.id)
         if dataset is None or dataset.status == "draft":
             errors.append({"field": f"datasets[{index}].id",
-                           "message": f"no published dataset {choice.dataset_id}"})
+                           "message": "intet udgivet datasæt med det nummer"})
             continue
         names = {column["name"] for column in dataset.columns}
-        unknown = [name for name in choice.columns if name not in names]
-        if unknown:
+        if any(name not in names for name in choice.columns):
             errors.append({"field": f"datasets[{index}].columns",
-                           "message": f"dataset {dataset.id} has no column "
-                                      f"{', '.join(unknown[:5])[:200]}"})
-        resolved.append((dataset, choice.columns))
-    if application.test_environment_id is not None and testbeds_services.get_test_environment(
-            session, environment_id=application.test_environment_id) is None:
+                           "message": "datasættet har ikke alle de valgte kolonner"})
+        resolved.append((dataset, tuple(choice.columns)))
+    if application.test_environment is not None and not test_beds.environment_exists(
+            session, environment_id=application.test_environment):
         errors.append({"field": "test_environment",
-                       "message": f"no test environment {application.test_environment_id}"})
-    environment_id = _course_environment(session, application, company_org_id, errors)
+                       "message": "intet testmiljø med det nummer"})
+    environment_id = _course_environment(session, application, company_org_id, errors,
+                                         test_beds=test_beds)
     if errors:
         raise Invalid("the application names what does not exist: "
                       + ", ".join(e["field"] for e in errors), errors=errors)
-    return _Resolved(purpose, resolved, environment_id, application.test_course_id)
+    return _Resolved(purpose, resolved, environment_id, application.test_course)
 
 
 def _course_environment(session: Session, application: Application, company_org_id: int,
-                        errors: list[dict[str, str]]) -> int | None:
+                        errors: list[dict[str, str]], *, test_beds: TestBeds) -> int | None:
     """The test environment the application is for: the one it names, else its course's.
 
     A data application serves a test course only while the course is the applicant's own and
-    open; testbeds raises Forbidden or Conflict otherwise.
+    open; the test beds raise Forbidden or Conflict otherwise.
     """
-    if application.test_course_id is None:
-        return application.test_environment_id
+    if application.test_course is None:
+        return application.test_environment
     try:
-        course = testbeds_services.require_course_for_access(
-            session, course_id=application.test_course_id, company_org_id=company_org_id)
+        environment_id = test_beds.course_environment(
+            session, course_id=application.test_course, company_org_id=company_org_id)
     except NotFound:
+        errors.append({"field": "test_course", "message": "intet testforløb med det nummer"})
+        return application.test_environment
+    named = application.test_environment
+    if named is not None and named != environment_id:
         errors.append({"field": "test_course",
-                       "message": f"no test course {application.test_course_id}"})
-        return application.test_environment_id
-    named = application.test_environment_id
-    if named is not None and named != course.environment_id:
-        errors.append({"field": "test_course",
-                       "message": f"the test course runs in test environment "
-                                  f"{course.environment_id}, not {named}"})
-    return course.environment_id
+                       "message": "testforløbet foregår i et andet testmiljø"})
+    return environment_id
+
+
+def _cohort_sizes(session: Session, *, datasets: Iterable[Dataset], cohort: dict[str, Any],
+                  purpose: str, engine: AccessEngine, now: datetime) -> dict[int, int | None]:
+    """People per dataset after consent and cohort filters; None where it cannot be known.
+
+    Runs before anything is written: the estimate may decrypt a data version, and no audited
+    write of anyone else should wait for that behind this transaction's audit-chain lock.
+    """
+    sizes: dict[int, int | None] = {}
+    for dataset in datasets:
+        if dataset.status != "published":
+            sizes[dataset.id] = None
+            continue
+        try:
+            sizes[dataset.id] = engine.estimate_cohort(
+                session, dataset=dataset, cohort=cohort, purpose=purpose, as_of=now)
+        except DomainError:
+            sizes[dataset.id] = None  # no valid data version, or a tampered one: a deny
+    return sizes
 
 
 def submit_application(session: Session, *, actor: Principal, application: Application,
-                       policies: decisions.PolicyBundle, keyring: Keyring, data_dir: Path,
-                       now: datetime) -> AccessRequest:
+                       engine: AccessEngine, now: datetime) -> AccessRequest:
     """Store an application and decide it at once; raise Forbidden or Invalid (nothing stored)."""
     company_org_id = _require_applicant(actor)
-    resolved = _resolve(session, application, company_org_id=company_org_id)
+    resolved = _resolve(session, application, company_org_id=company_org_id,
+                        test_beds=engine.test_beds)
+    sizes = _cohort_sizes(session, datasets=[d for d, _ in resolved.datasets],
+                          cohort=application.cohort.to_dict(), purpose=application.purpose,
+                          engine=engine, now=now)
+    # Empty collections from the start: a new application has none to load after the flush.
     request = AccessRequest(company_org_id=company_org_id, submitted_by=actor_label(actor),
-                            status="review", round=1, submitted_at=now, created_at=now)
+                            status="review", round=1, submitted_at=now, created_at=now,
+                            items=[], decisions=[], review_tasks=[], permit=None)
     _fill(request, application, resolved)
     session.add(request)
     session.flush()
-    record_audit(session, actor=actor, action="access_request.submitted",
-                 subject_type="access_request", subject_id=str(request.id),
-                 details=_summary(request))
-    _decide(session, request, resolved, policies=policies, keyring=keyring, data_dir=data_dir,
-            now=now)
+    log = _AuditLog()
+    log.add(actor=actor, action="access_request.submitted", subject_type="access_request",
+            subject_id=str(request.id), details=_summary(request))
+    _decide(session, request, resolved, sizes=sizes, policies=engine.policies, now=now, log=log)
+    log.write(session)
     return request
 
 
 def amend_application(session: Session, *, actor: Principal, request_id: int,
-                      application: Application, policies: decisions.PolicyBundle,
-                      keyring: Keyring, data_dir: Path, now: datetime) -> AccessRequest:
+                      application: Application, engine: AccessEngine,
+                      now: datetime) -> AccessRequest:
     """Resubmit an application the holders asked to change; it is decided afresh."""
     _require_applicant(actor)
     request = require_access_request(session, request_id=request_id, actor=actor)
@@ -245,16 +287,20 @@ def amend_application(session: Session, *, actor: Principal, request_id: int,
         raise Forbidden("only the applicant may amend the application")
     if request.status != "changes_requested":
         raise Conflict("only an application with requested changes can be amended")
-    resolved = _resolve(session, application, company_org_id=request.company_org_id)
+    resolved = _resolve(session, application, company_org_id=request.company_org_id,
+                        test_beds=engine.test_beds)
+    sizes = _cohort_sizes(session, datasets=[d for d, _ in resolved.datasets],
+                          cohort=application.cohort.to_dict(), purpose=application.purpose,
+                          engine=engine, now=now)
     request.round += 1
     request.submitted_at = now
     _fill(request, application, resolved)
     session.flush()
-    record_audit(session, actor=actor, action="access_request.amended",
-                 subject_type="access_request", subject_id=str(request.id),
-                 details=_summary(request))
-    _decide(session, request, resolved, policies=policies, keyring=keyring, data_dir=data_dir,
-            now=now)
+    log = _AuditLog()
+    log.add(actor=actor, action="access_request.amended", subject_type="access_request",
+            subject_id=str(request.id), details=_summary(request))
+    _decide(session, request, resolved, sizes=sizes, policies=engine.policies, now=now, log=log)
+    log.write(session)
     return request
 
 
@@ -263,13 +309,13 @@ def _fill(request: AccessRequest, application: Application, resolved: _Resolved)
     request.description = application.description
     request.purpose = application.purpose
     request.diseases = list(application.diseases)
-    request.cohort = dict(application.cohort)
+    request.cohort = application.cohort.to_dict()
     request.duration_days = application.duration_days
     request.pseudonymised = application.pseudonymised
     request.pseudonymisation_justification = application.pseudonymisation_justification
     request.safeguards = application.safeguards
     request.ethics_approval = application.ethics_approval
-    request.processors = list(application.processors)
+    request.processors = [person.model_dump() for person in application.processors]
     request.test_environment_id = resolved.test_environment_id
     request.test_course_id = resolved.test_course_id
     # Keep the rows of datasets asked for again: (request, dataset) is unique.
@@ -289,24 +335,10 @@ def _summary(request: AccessRequest) -> dict[str, Any]:
             "duration_days": request.duration_days, "pseudonymised": request.pseudonymised}
 
 
-def _cohort_size(session: Session, *, dataset: Dataset, request: AccessRequest,
-                 keyring: Keyring, data_dir: Path, now: datetime) -> int | None:
-    """People in the dataset after consent and cohort filters; None when it cannot be known."""
-    if dataset.status != "published":
-        return None
-    try:
-        return delivery_services.estimate_cohort_size(
-            session, dataset=dataset, cohort=request.cohort, purpose=request.purpose, as_of=now,
-            keyring=keyring, data_dir=data_dir)
-    except DomainError:
-        return None  # no valid data version, or a tampered one: the engine denies
-
-
-def application_facts(session: Session, *, request: AccessRequest, datasets: Iterable[Dataset],
-                      purpose: Any, company: Organisation, keyring: Keyring, data_dir: Path,
-                      now: datetime) -> tuple[decisions.RequesterFacts,
-                                              decisions.ApplicationFacts,
-                                              list[decisions.DatasetRequest]]:
+def application_facts(*, request: AccessRequest, datasets: Iterable[Dataset], purpose: Any,
+                      company: Organisation, sizes: dict[int, int | None], now: datetime
+                      ) -> tuple[decisions.RequesterFacts, decisions.ApplicationFacts,
+                                 list[decisions.DatasetRequest]]:
     """Everything the engine needs to know about one application."""
     requester = decisions.RequesterFacts(slug=company.slug, kind=company.kind,
                                          country=company.country, accredited=company.accredited)
@@ -325,20 +357,19 @@ def application_facts(session: Session, *, request: AccessRequest, datasets: Ite
             access_rights=dataset.access_rights, data_use=dataset.data_use,
             k_min=dataset.k_min, columns=dataset.columns, subject_column=dataset.subject_column,
             purposes=(dataset.data_use or {}).get("purposes") or (), as_of=now.date())
-        size = _cohort_size(session, dataset=dataset, request=request, keyring=keyring,
-                            data_dir=data_dir, now=now)
-        requests.append(decisions.DatasetRequest(dataset_facts, columns[dataset.id], size))
+        requests.append(decisions.DatasetRequest(dataset_facts, columns[dataset.id],
+                                                 sizes.get(dataset.id)))
     return requester, facts, requests
 
 
 def _decide(session: Session, request: AccessRequest, resolved: _Resolved, *,
-            policies: decisions.PolicyBundle, keyring: Keyring, data_dir: Path,
-            now: datetime) -> None:
+            sizes: dict[int, int | None], policies: decisions.PolicyBundle, now: datetime,
+            log: _AuditLog) -> None:
     """Ask the engine, store its decision, then issue the permit, close, or open review."""
     datasets = [dataset for dataset, _ in resolved.datasets]
     requester, facts, requests = application_facts(
-        session, request=request, datasets=datasets, purpose=resolved.purpose,
-        company=request.company, keyring=keyring, data_dir=data_dir, now=now)
+        request=request, datasets=datasets, purpose=resolved.purpose,
+        company=request.company, sizes=sizes, now=now)
     decision = decisions.decide(policies, requester=requester, application=facts,
                                 requests=requests)
     stored = AccessDecision(
@@ -347,20 +378,20 @@ def _decide(session: Session, request: AccessRequest, resolved: _Resolved, *,
         policy_version=decision.policy_version, decided_at=now,
         cohort_sizes={str(r.dataset.id): r.cohort_size for r in requests})
     request.decisions.append(stored)
-    record_audit(session, actor=None, action="access_request.decided",
-                 subject_type="access_request", subject_id=str(request.id),
-                 details={"outcome": decision.outcome,
-                          "rules": sorted(decision.rule_ids),
-                          "policy_version": decision.policy_version, "round": request.round})
+    log.add(actor=None, action="access_request.decided", subject_type="access_request",
+            subject_id=str(request.id),
+            details={"outcome": decision.outcome, "rules": sorted(decision.rule_ids),
+                     "policy_version": decision.policy_version, "round": request.round})
     if decision.outcome == "permit":
-        _issue_permit(session, request, datasets, now=now)
+        _issue_permit(session, request, datasets, now=now, log=log)
     elif decision.outcome == "deny":
         request.status, request.closed_at = "denied", now
     else:
-        _open_review(session, request, now=now)
+        _open_review(session, request, now=now, log=log)
 
 
-def _open_review(session: Session, request: AccessRequest, *, now: datetime) -> None:
+def _open_review(session: Session, request: AccessRequest, *, now: datetime,
+                 log: _AuditLog) -> None:
     for task in request.review_tasks:
         if task.status == "pending":
             task.status = "superseded"
@@ -370,25 +401,28 @@ def _open_review(session: Session, request: AccessRequest, *, now: datetime) -> 
         request.review_tasks.append(ReviewTask(
             holder_org_id=holder_org_id, round=request.round, status="pending", created_at=now,
             due_at=due))
-    record_audit(session, actor=None, action="review.opened", subject_type="access_request",
-                 subject_id=str(request.id),
-                 details={"round": request.round, "holders": sorted(request.holder_org_ids),
-                          "due_at": due.isoformat()})
+    log.add(actor=None, action="review.opened", subject_type="access_request",
+            subject_id=str(request.id),
+            details={"round": request.round, "holders": sorted(request.holder_org_ids),
+                     "due_at": due.isoformat()})
 
 
 def _issue_permit(session: Session, request: AccessRequest, datasets: list[Dataset], *,
-                  now: datetime) -> Permit:
+                  now: datetime, log: _AuditLog) -> Permit:
     duties = []
     for dataset in datasets:
         for duty in decisions.permit_duties(dataset.data_use):
             if duty["code"] == "IRB":
                 duty["reference"] = request.ethics_approval
             duties.append({**duty, "dataset_id": dataset.id})
+    decided = request.latest_decision
+    if decided is None:
+        raise Conflict("a permit is issued only on a stored decision")
     permit = Permit(
         access_request_id=request.id, company_org_id=request.company_org_id,
         purpose=request.purpose, datasets=request.datasets, cohort=dict(request.cohort),
         k_min=None, pseudonymised=request.pseudonymised, duties=duties,
-        policy_version=request.latest_decision.policy_version,
+        policy_version=decided.policy_version,
         test_environment_id=request.test_environment_id,
         test_course_id=request.test_course_id, approved_at=now,
         valid_until=now + timedelta(days=request.duration_days), stored_status="active")
@@ -396,11 +430,10 @@ def _issue_permit(session: Session, request: AccessRequest, datasets: list[Datas
     request.permit = permit
     request.status, request.closed_at = "permitted", now
     session.flush()
-    record_audit(session, actor=None, action="permit.issued", subject_type="permit",
-                 subject_id=str(permit.id),
-                 details={"access_request_id": request.id, "purpose": permit.purpose,
-                          "datasets": permit.datasets, "duties": duties,
-                          "valid_until": permit.valid_until.isoformat()})
+    log.add(actor=None, action="permit.issued", subject_type="permit", subject_id=str(permit.id),
+            details={"access_request_id": request.id, "purpose": permit.purpose,
+                     "datasets": permit.datasets, "duties": duties,
+                     "valid_until": permit.valid_until.isoformat()})
     return permit
 
 
@@ -415,7 +448,7 @@ class FormOptions:
 FORM_DATASETS = 20
 
 
-def application_form_options(session: Session, *, q: str = "",
+def application_form_options(session: Session, *, test_beds: TestBeds, q: str = "",
                              chosen: Iterable[int] = ()) -> FormOptions:
     """What the application form offers: published datasets matching `q` (a page of them,
     plus those already chosen), the lawful purposes and the test environments."""
@@ -428,7 +461,7 @@ def application_form_options(session: Session, *, q: str = "",
     return FormOptions(
         datasets=extra + found.items, total=found.total,
         purposes=[p for p in consent_services.list_purposes() if not p.prohibited],
-        test_environments=testbeds_services.list_test_environments(session))
+        test_environments=list(test_beds.environments(session)))
 
 
 # --- review ---------------------------------------------------------------------------------
@@ -487,9 +520,10 @@ def review_application(session: Session, *, actor: Principal, request_id: int, d
         raise Invalid.field("comment", "remove CPR numbers from the text")
     if request.status != "review":
         raise Conflict(f"the application is {request.status}, not awaiting review")
-    task = next((t for t in request.current_tasks if t.holder_org_id == actor.org_id), None)
-    if task is None:
+    found = next((t for t in request.current_tasks if t.holder_org_id == actor.org_id), None)
+    if found is None:
         raise Forbidden("your organisation holds none of the requested datasets")
+    task = found
     if task.status != "pending":
         raise Conflict("your organisation has already reviewed this round")
     task.status = {"approve": "approved", "reject": "rejected",
@@ -502,7 +536,9 @@ def review_application(session: Session, *, actor: Principal, request_id: int, d
         if all(t.status == "approved" for t in request.current_tasks):
             datasets = [catalog_services.require_dataset(session, dataset_id=i)
                         for i in request.dataset_ids]
-            _issue_permit(session, request, datasets, now=now)
+            log = _AuditLog()
+            _issue_permit(session, request, datasets, now=now, log=log)
+            log.write(session)
         return request
     for other in request.current_tasks:
         if other.status == "pending":
@@ -526,8 +562,8 @@ class RequestDetail:
     can_revoke: bool
 
 
-def request_detail(session: Session, *, request_id: int, actor: Principal, now: datetime
-                   ) -> RequestDetail:
+def request_detail(session: Session, *, request_id: int, actor: Principal, test_beds: TestBeds,
+                   now: datetime) -> RequestDetail:
     """An application with what the actor may do with it and its audit trail."""
     request = require_access_request(session, request_id=request_id, actor=actor)
     datasets = {d.id: d for d in session.scalars(
@@ -540,7 +576,7 @@ def request_detail(session: Session, *, request_id: int, actor: Principal, now: 
     return RequestDetail(
         request=request, datasets=datasets, purpose=consent_services.get_purpose(request.purpose),
         trail=sorted(trail, key=lambda entry: entry.id),
-        test_course=(testbeds_services.get_test_course(session, course_id=request.test_course_id)
+        test_course=(test_beds.course(session, course_id=request.test_course_id)
                      if request.test_course_id is not None else None),
         days_left={t.id: sla.working_days_left(now, t.due_at)
                    for t in request.current_tasks if t.status == "pending"},
@@ -594,7 +630,7 @@ def list_register(session: Session, *, now: datetime | None = None) -> list[Regi
     return _register_rows(session, permits, now=now or utcnow())
 
 
-def page_register(session: Session, *, paging: PageRequest,
+def page_register(session: Session, *, paging: Paging,
                   now: datetime | None = None) -> Page[RegisterRow]:
     """One page of the public register, newest permit first, with the register's size."""
     total = session.scalar(sa.select(sa.func.count()).select_from(Permit))
@@ -639,7 +675,7 @@ def find_unaudited_state(session: Session) -> str | None:
     """
     recorded = {(entry.action, entry.subject_id, (entry.details or {}).get("round"))
                 for entry in audit_entries(session)}
-    expected = [
+    expected: list[tuple[tuple[str, str, int | None], str]] = [
         (("access_request.decided", str(d.access_request_id), d.round), f"decision {d.id}")
         for d in session.scalars(sa.select(AccessDecision).order_by(AccessDecision.id))]
     for permit in session.scalars(sa.select(Permit).order_by(Permit.id)):

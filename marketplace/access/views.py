@@ -1,7 +1,7 @@
 """HTTP glue of the access domain: the JSON API and the pages for applicants and reviewers."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import (
     Blueprint,
@@ -14,119 +14,168 @@ from flask import (
     request,
     url_for,
 )
+from flask_openapi3 import APIBlueprint, Tag
+from pydantic import BaseModel, ValidationError
 
 from marketplace.access import decisions, serialise, services, sla
-from marketplace.access.applications import parse_application
 from marketplace.access.forms import form_to_payload, payload_to_form
-from marketplace.access.messages import danish_errors
-from marketplace.access.paging import Page, parse_page_request
+from marketplace.access.paging import Page
+from marketplace.access.ports import AccessEngine
+from marketplace.access.schemas import (
+    AccessRequestOut,
+    AccessRequestPage,
+    Application,
+    PermitOut,
+    PermitPath,
+    PoliciesOut,
+    RegisterPage,
+    RequestPath,
+    ReviewIn,
+    ReviewQueueOut,
+    RevokeIn,
+)
 from marketplace.db import get_session, utcnow
 from marketplace.errors import Invalid
 from marketplace.identity.auth import api_auth, current_principal, login_required
-from marketplace.security import current_keyring
-from marketplace.web.i18n import current_language
+from marketplace.web.api import PUBLIC, PageQuery, field_errors, requires, responses
 from marketplace.web.i18n import gettext as _
-from marketplace.web.requests import json_object
 
+ENGINE_KEY = "marketplace.access_engine"
+
+api = APIBlueprint("access_api", __name__, abp_tags=[Tag(name="access")])
 bp = Blueprint("access", __name__)
 
-
-def _engine_arguments() -> dict[str, Any]:
-    policies: decisions.PolicyBundle = current_app.extensions["marketplace.policies"]
-    return {"policies": policies, "keyring": current_keyring(),
-            "data_dir": current_app.config["DATA_DIR"]}
+M = TypeVar("M", bound=BaseModel)
 
 
-def _submit(payload: Any) -> Any:
+def engine() -> AccessEngine:
+    """The policies and collaborators the application was composed with (create_app)."""
+    return current_app.extensions[ENGINE_KEY]
+
+
+def _in_language(error: Invalid) -> Invalid:
+    """The service names fields with Danish source text; give it in the caller's language."""
+    return Invalid(error.detail, errors=[{**item, "message": _(item["message"])}
+                                         for item in error.errors or []])
+
+
+def _validated(model: type[M], data: Any) -> M:
+    """Validate form data with the API's model; raise Invalid naming each field."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        items = field_errors(error)
+        raise Invalid(_("ugyldige felter: {fields}", fields=", ".join(
+            dict.fromkeys(item["field"] or "body" for item in items))), errors=items) from None
+
+
+def _paging() -> PageQuery:
+    return _validated(PageQuery, request.args.to_dict())
+
+
+def _submit(application: Application) -> Any:
     db = get_session()
-    access_request = services.submit_application(
-        db, actor=current_principal(), application=parse_application(payload), now=utcnow(),
-        **_engine_arguments())
+    try:
+        access_request = services.submit_application(
+            db, actor=current_principal(), application=application, engine=engine(),
+            now=utcnow())
+    except Invalid as error:
+        raise _in_language(error) from None
     db.commit()
     return access_request
 
 
-def _amend(request_id: int, payload: Any) -> Any:
+def _amend(request_id: int, application: Application) -> Any:
     db = get_session()
-    access_request = services.amend_application(
-        db, actor=current_principal(), request_id=request_id,
-        application=parse_application(payload), now=utcnow(), **_engine_arguments())
+    try:
+        access_request = services.amend_application(
+            db, actor=current_principal(), request_id=request_id, application=application,
+            engine=engine(), now=utcnow())
+    except Invalid as error:
+        raise _in_language(error) from None
     db.commit()
     return access_request
 
 
-def _review(request_id: int, decision: Any, comment: Any) -> Any:
+def _review(request_id: int, review: ReviewIn) -> Any:
     db = get_session()
     access_request = services.review_application(
-        db, actor=current_principal(), request_id=request_id, decision=str(decision or ""),
-        comment=str(comment or ""), now=utcnow())
+        db, actor=current_principal(), request_id=request_id, decision=review.decision,
+        comment=review.comment, now=utcnow())
     db.commit()
     return access_request
 
 
-def _revoke(permit_id: int, reason: Any) -> Any:
+def _revoke(permit_id: int, revocation: RevokeIn) -> Any:
     db = get_session()
     permit = services.revoke_permit(db, actor=current_principal(), permit_id=permit_id,
-                                    reason=str(reason or ""), now=utcnow())
+                                    reason=revocation.reason, now=utcnow())
     db.commit()
     return permit
 
 
 # --- API ------------------------------------------------------------------------------------
 
-@bp.post("/api/v1/access-requests")
+@api.post("/api/v1/access-requests",
+          responses=responses(201, AccessRequestOut, 400, 401, 403, 409, 413, 422),
+          security=requires("access:request"))
 @api_auth("access:request")
-def api_submit() -> tuple[Response, int, dict]:
+def api_submit(body: Application) -> tuple[Response, int, dict]:
     """Apply for data; the policy engine decides at once (permit, deny or review)."""
-    access_request = _submit(json_object())
+    access_request = _submit(body)
     return (jsonify(serialise.request_to_json(access_request, now=utcnow())), 201,
-            {"Location": url_for("access.api_get", request_id=access_request.id)})
+            {"Location": url_for("access_api.api_get", request_id=access_request.id)})
 
 
 def _page_json(page: Page, items: list[dict]) -> dict[str, Any]:
     return {"items": items, "total": page.total, "page": page.page, "per_page": page.per_page}
 
 
-@bp.get("/api/v1/access-requests")
+@api.get("/api/v1/access-requests", responses=responses(200, AccessRequestPage, 401, 422),
+         security=requires())
 @api_auth()
-def api_list() -> Response:
+def api_list(query: PageQuery) -> Response:
     """List the applications the caller may see (own, or touching the caller's datasets).
 
     Paged: `page` (from 1) and `per_page` (1 to 200, default 50); `total` counts them all.
     """
     now = utcnow()
-    page = services.page_access_requests(get_session(), actor=current_principal(),
-                                         paging=parse_page_request(request.args))
+    page = services.page_access_requests(get_session(), actor=current_principal(), paging=query)
     return jsonify(_page_json(page, [serialise.request_to_json(r, now=now) for r in page.items]))
 
 
-@bp.get("/api/v1/access-requests/<int:request_id>")
+@api.get("/api/v1/access-requests/<int:request_id>",
+         responses=responses(200, AccessRequestOut, 401, 403, 404, 422), security=requires())
 @api_auth()
-def api_get(request_id: int) -> Response:
+def api_get(path: RequestPath) -> Response:
     """Read one application with its decision, every reason, reviews and permit."""
-    access_request = services.require_access_request(get_session(), request_id=request_id,
+    access_request = services.require_access_request(get_session(), request_id=path.request_id,
                                                      actor=current_principal())
     return jsonify(serialise.request_to_json(access_request, now=utcnow()))
 
 
-@bp.put("/api/v1/access-requests/<int:request_id>")
+@api.put("/api/v1/access-requests/<int:request_id>",
+         responses=responses(200, AccessRequestOut, 400, 401, 403, 404, 409, 413, 422),
+         security=requires("access:request"))
 @api_auth("access:request")
-def api_amend(request_id: int) -> Response:
+def api_amend(path: RequestPath, body: Application) -> Response:
     """Resubmit an application the data holders asked to change; it is decided afresh."""
-    access_request = _amend(request_id, json_object())
+    access_request = _amend(path.request_id, body)
     return jsonify(serialise.request_to_json(access_request, now=utcnow()))
 
 
-@bp.post("/api/v1/access-requests/<int:request_id>/review")
+@api.post("/api/v1/access-requests/<int:request_id>/review",
+          responses=responses(200, AccessRequestOut, 400, 401, 403, 404, 409, 413, 422),
+          security=requires("access:review"))
 @api_auth("access:review")
-def api_review(request_id: int) -> Response:
+def api_review(path: RequestPath, body: ReviewIn) -> Response:
     """Approve, reject or ask for changes (body: decision, comment) as a data holder."""
-    body = json_object()
-    access_request = _review(request_id, body.get("decision"), body.get("comment"))
+    access_request = _review(path.request_id, body)
     return jsonify(serialise.request_to_json(access_request, now=utcnow()))
 
 
-@bp.get("/api/v1/reviews")
+@api.get("/api/v1/reviews", responses=responses(200, ReviewQueueOut, 401, 403),
+         security=requires("access:review"))
 @api_auth("access:review")
 def api_review_queue() -> Response:
     """List the applications awaiting the caller's review, the most urgent first."""
@@ -138,38 +187,40 @@ def api_review_queue() -> Response:
          "overdue": item.overdue} for item in queue]})
 
 
-@bp.get("/api/v1/permits/<int:permit_id>")
+@api.get("/api/v1/permits/<int:permit_id>",
+         responses=responses(200, PermitOut, 401, 403, 404, 422), security=requires())
 @api_auth()
-def api_permit(permit_id: int) -> Response:
+def api_permit(path: PermitPath) -> Response:
     """Read a permit: conditions, duties, validity and status."""
-    permit = services.require_visible_permit(get_session(), permit_id=permit_id,
+    permit = services.require_visible_permit(get_session(), permit_id=path.permit_id,
                                              actor=current_principal())
     return jsonify(serialise.permit_to_json(permit, now=utcnow()))
 
 
-@bp.post("/api/v1/permits/<int:permit_id>/revoke")
+@api.post("/api/v1/permits/<int:permit_id>/revoke",
+          responses=responses(200, PermitOut, 400, 401, 403, 404, 409, 413, 422),
+          security=requires("access:review"))
 @api_auth()
-def api_revoke(permit_id: int) -> Response:
+def api_revoke(path: PermitPath, body: RevokeIn) -> Response:
     """Revoke a permit (a holder of a covered dataset or the operator; body: reason)."""
-    permit = _revoke(permit_id, json_object().get("reason"))
+    permit = _revoke(path.permit_id, body)
     return jsonify(serialise.permit_to_json(permit, now=utcnow()))
 
 
-@bp.get("/api/v1/register")
-def api_register() -> Response:
+@api.get("/api/v1/register", responses=responses(200, RegisterPage, 422), security=PUBLIC)
+def api_register(query: PageQuery) -> Response:
     """The public register of approved data uses: who, what, why, until when.
 
     Paged: `page` (from 1) and `per_page` (1 to 200, default 50); `total` counts them all.
     """
-    page = services.page_register(get_session(), paging=parse_page_request(request.args),
-                                  now=utcnow())
+    page = services.page_register(get_session(), paging=query, now=utcnow())
     return jsonify(_page_json(page, [serialise.register_row_to_json(r) for r in page.items]))
 
 
-@bp.get("/api/v1/access-policies")
+@api.get("/api/v1/access-policies", responses=responses(200, PoliciesOut), security=PUBLIC)
 def api_policies() -> Response:
     """The access rules in force: the bundle's version and each rule's id, outcome and reason."""
-    policies: decisions.PolicyBundle = current_app.extensions["marketplace.policies"]
+    policies: decisions.PolicyBundle = engine().policies
     return jsonify({"policy_version": policies.version, "rules": [
         {"id": r.id, "outcome": r.outcome, "reason": r.reason, "reason_da": r.reason_da}
         for r in policies.rules]})
@@ -181,7 +232,7 @@ def api_policies() -> Response:
 @login_required(kinds=("staff",))
 def requests_page() -> str:
     page = services.page_access_requests(get_session(), actor=current_principal(),
-                                         paging=parse_page_request(request.args))
+                                         paging=_paging())
     return render_template("access/requests.html", items=page.items, page=page)
 
 
@@ -190,10 +241,25 @@ def _form_page(payload: dict, *, errors: list[dict] | None = None,
     values = payload_to_form(payload)
     chosen = [int(i) for i in values["datasets"] if i.isdigit() and len(i) < 10]
     q = request.args.get("q", "")
-    options = services.application_form_options(get_session(), q=q, chosen=chosen)
-    shown = danish_errors(errors or []) if current_language() == "da" else errors or []
+    options = services.application_form_options(get_session(), test_beds=engine().test_beds,
+                                                q=q, chosen=chosen)
+    by_field: dict[str, list[str]] = {}
+    for error in errors or []:
+        by_field.setdefault(_form_field(error["field"]), []).append(error["message"])
     return render_template("access/form.html", options=options, values=values, q=q,
-                           errors=shown, request_id=request_id), 422 if errors else 200
+                           errors=errors or [], field_errors=by_field,
+                           request_id=request_id), 422 if errors else 200
+
+
+def _form_field(field: str) -> str:
+    """The form control an API field error belongs beside (cohort.age → age, datasets[0] →
+    datasets)."""
+    parts = field.replace("[", ".").split(".")
+    return parts[1] if parts[0] == "cohort" and len(parts) > 1 else parts[0]
+
+
+def _form_errors(error: Invalid) -> list[dict]:
+    return error.errors or [{"field": "", "message": error.detail}]
 
 
 @bp.get("/requests/new")
@@ -208,9 +274,9 @@ def new_request_page() -> tuple[str, int]:
 def new_request_submit() -> Any:
     payload = form_to_payload(request.form)
     try:
-        access_request = _submit(payload)
+        access_request = _submit(_validated(Application, payload))
     except Invalid as error:
-        return _form_page(payload, errors=error.errors or [{"field": "", "message": error.detail}])
+        return _form_page(payload, errors=_form_errors(error))
     flash(_("Ansøgningen er sendt og vurderet."), "success")
     return redirect(url_for("access.request_page", request_id=access_request.id))
 
@@ -219,7 +285,8 @@ def new_request_submit() -> Any:
 @login_required(kinds=("staff",))
 def request_page(request_id: int) -> str:
     detail = services.request_detail(get_session(), request_id=request_id,
-                                     actor=current_principal(), now=utcnow())
+                                     actor=current_principal(), test_beds=engine().test_beds,
+                                     now=utcnow())
     return render_template("access/request.html", detail=detail, r=detail.request)
 
 
@@ -237,10 +304,9 @@ def amend_page(request_id: int) -> tuple[str, int]:
 def amend_submit(request_id: int) -> Any:
     payload = form_to_payload(request.form)
     try:
-        _amend(request_id, payload)
+        _amend(request_id, _validated(Application, payload))
     except Invalid as error:
-        return _form_page(payload, request_id=request_id,
-                          errors=error.errors or [{"field": "", "message": error.detail}])
+        return _form_page(payload, request_id=request_id, errors=_form_errors(error))
     flash(_("Ansøgningen er sendt igen og vurderet på ny."), "success")
     return redirect(url_for("access.request_page", request_id=request_id))
 
@@ -248,7 +314,9 @@ def amend_submit(request_id: int) -> Any:
 @bp.post("/requests/<int:request_id>/review")
 @login_required(kinds=("staff",))
 def review_submit(request_id: int) -> Any:
-    _review(request_id, request.form.get("decision"), request.form.get("comment"))
+    review = _validated(ReviewIn, {"decision": request.form.get("decision", ""),
+                                   "comment": request.form.get("comment", "")})
+    _review(request_id, review)
     flash(_("Din vurdering er registreret."), "success")
     return redirect(url_for("access.request_page", request_id=request_id))
 
@@ -264,13 +332,12 @@ def reviews_page() -> str:
 @bp.post("/permits/<int:permit_id>/revoke")
 @login_required(kinds=("staff",))
 def revoke_submit(permit_id: int) -> Any:
-    permit = _revoke(permit_id, request.form.get("reason"))
+    permit = _revoke(permit_id, _validated(RevokeIn, {"reason": request.form.get("reason", "")}))
     flash(_("Tilladelsen er tilbagekaldt."), "success")
     return redirect(url_for("access.request_page", request_id=permit.access_request_id))
 
 
 @bp.get("/register")
 def register_page() -> str:
-    page = services.page_register(get_session(), paging=parse_page_request(request.args),
-                                  now=utcnow())
+    page = services.page_register(get_session(), paging=_paging(), now=utcnow())
     return render_template("access/register.html", rows=page.items, page=page)

@@ -40,13 +40,11 @@ from marketplace.web.charts import bar_chart
 from marketplace.web.i18n import current_language
 from marketplace.web.i18n import gettext as _
 from marketplace.web.protection import large_body
-from marketplace.web.requests import parse_json_body
 
 api = APIBlueprint("catalog_api", __name__, abp_tags=[Tag(name="catalog")])
 bp = Blueprint("catalog", __name__)
 # A PATCH is validated as a whole after it is laid over the stored descriptor.
 api.register_error_handler(ValidationError, validation_problem)
-api.before_request(parse_json_body)
 
 
 def _upload(dataset_id: int, stream: Any, media_type: str) -> DataVersion:

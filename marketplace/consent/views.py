@@ -48,10 +48,8 @@ from marketplace.security import current_keyring
 from marketplace.web.api import PUBLIC, requires, responses
 from marketplace.web.i18n import current_language
 from marketplace.web.i18n import gettext as _
-from marketplace.web.requests import parse_json_body
 
 api = APIBlueprint("consent_api", __name__, abp_tags=[Tag(name="consent")])
-api.before_request(parse_json_body)
 bp = Blueprint("consent", __name__)
 
 ACTING_FOR = "acting_for_citizen_id"

@@ -1,4 +1,6 @@
 """HTTP glue of the delivery domain: extract API, signing key, and the company's extract pages."""
+from __future__ import annotations
+
 from flask import (
     Blueprint,
     Response,
@@ -11,27 +13,42 @@ from flask import (
     stream_with_context,
     url_for,
 )
+from flask_openapi3 import APIBlueprint, Tag
+from werkzeug.wrappers import Response as WerkzeugResponse
 
 from marketplace.db import get_session, utcnow
 from marketplace.delivery import jobs, services
+from marketplace.delivery.schemas import (
+    DataQuery,
+    ExtractIn,
+    ExtractList,
+    ExtractOut,
+    ExtractPath,
+    ExtractsQuery,
+    ManifestOut,
+    PermitPath,
+    SigningKeyOut,
+)
 from marketplace.errors import Invalid
 from marketplace.identity.auth import api_auth, current_principal, login_required
 from marketplace.security import current_keyring
+from marketplace.web.api import PUBLIC, requires, responses
 from marketplace.web.i18n import gettext as _
-from marketplace.web.requests import json_object
 
+api = APIBlueprint("delivery_api", __name__, abp_tags=[Tag(name="delivery")])
 bp = Blueprint("delivery", __name__)
 
+_DOWNLOAD = {"description": "The extract file (Parquet, or CSV when asked for)",
+             "content": {media: {"schema": {"type": "string", "format": "binary"}}
+                         for media in ("application/vnd.apache.parquet", "text/csv")}}
 
-def _optional_int(value: object, field: str) -> int | None:
+
+def _whole_number(value: str | None, field: str) -> int | None:
     if value in (None, ""):
         return None
-    if isinstance(value, bool):
-        raise Invalid.field(field, "must be a whole number")
-    try:
-        return int(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise Invalid.field(field, "must be a whole number") from None
+    if not value.isdigit() or len(value) > 9:
+        raise Invalid.field(field, _("skal være et helt tal"))
+    return int(value)
 
 
 def _start(extract_id: int) -> None:
@@ -42,79 +59,87 @@ def _start(extract_id: int) -> None:
 # --- API ---------------------------------------------------------------------------------------
 
 
-@bp.post("/api/v1/permits/<int:permit_id>/extracts")
+@api.post("/api/v1/permits/<int:permit_id>/extracts",
+          responses=responses(202, ExtractOut, 400, 401, 403, 404, 409, 413, 422),
+          security=requires("access:request"))
 @api_auth("access:request")
-def create_extract(permit_id: int) -> tuple[Response, int, dict]:
+def create_extract(path: PermitPath, body: ExtractIn) -> tuple[Response, int, dict]:
     """Request an extract of a dataset under a permit (202; built by a job)."""
-    body = json_object(allow_empty=True)
     db = get_session()
     extract = services.request_extract(
-        db, actor=current_principal(), permit_id=permit_id,
-        dataset_id=_optional_int(body.get("dataset_id"), "dataset_id"), now=utcnow())
+        db, actor=current_principal(), permit_id=path.permit_id, dataset_id=body.dataset_id,
+        now=utcnow())
     db.commit()
     _start(extract.id)
-    location = url_for("delivery.extract_status", extract_id=extract.id)
+    location = url_for("delivery_api.extract_status", extract_id=extract.id)
     return jsonify(services.extract_to_json(extract)), 202, {"Location": location}
 
 
-@bp.get("/api/v1/extracts")
+@api.get("/api/v1/extracts", responses=responses(200, ExtractList, 401, 403, 422),
+         security=requires())
 @api_auth()
-def extracts_list() -> Response:
-    """List the extracts of the caller's organisation."""
-    permit_id = _optional_int(request.args.get("permit_id"), "permit_id")
-    found = services.list_extracts(get_session(), actor=current_principal(), permit_id=permit_id)
+def extracts_list(query: ExtractsQuery) -> Response:
+    """List the extracts of the caller's organisation (`?permit_id=` keeps one permit's)."""
+    found = services.list_extracts(get_session(), actor=current_principal(),
+                                   permit_id=query.permit_id)
     return jsonify({"items": [services.extract_to_json(e) for e in found]})
 
 
-@bp.get("/api/v1/extracts/<int:extract_id>")
+@api.get("/api/v1/extracts/<int:extract_id>",
+         responses=responses(200, ExtractOut, 401, 403, 404, 422), security=requires())
 @api_auth()
-def extract_status(extract_id: int) -> Response:
+def extract_status(path: ExtractPath) -> Response:
     """Show an extract's state, progress (0..1) and, when done, its signed manifest."""
-    extract = services.require_visible_extract(get_session(), extract_id=extract_id,
+    extract = services.require_visible_extract(get_session(), extract_id=path.extract_id,
                                                actor=current_principal())
     return jsonify(services.extract_to_json(extract))
 
 
-@bp.post("/api/v1/extracts/<int:extract_id>/retry")
+@api.post("/api/v1/extracts/<int:extract_id>/retry",
+          responses=responses(202, ExtractOut, 401, 403, 404, 409, 422),
+          security=requires("access:request"))
 @api_auth("access:request")
-def extract_retry(extract_id: int) -> tuple[Response, int]:
+def extract_retry(path: ExtractPath) -> tuple[Response, int]:
     """Queue a failed extract again."""
     db = get_session()
-    extract = services.retry_extract(db, actor=current_principal(), extract_id=extract_id,
+    extract = services.retry_extract(db, actor=current_principal(), extract_id=path.extract_id,
                                      now=utcnow())
     db.commit()
     _start(extract.id)
     return jsonify(services.extract_to_json(extract)), 202
 
 
-@bp.get("/api/v1/extracts/<int:extract_id>/manifest")
+@api.get("/api/v1/extracts/<int:extract_id>/manifest",
+         responses=responses(200, ManifestOut, 401, 403, 404, 409, 422), security=requires())
 @api_auth()
-def extract_manifest(extract_id: int) -> Response:
+def extract_manifest(path: ExtractPath) -> Response:
     """Return the extract's Ed25519-signed manifest."""
     return jsonify(services.extract_manifest(get_session(), actor=current_principal(),
-                                             extract_id=extract_id))
+                                             extract_id=path.extract_id))
 
 
-@bp.get("/api/v1/extracts/<int:extract_id>/data")
+@api.get("/api/v1/extracts/<int:extract_id>/data",
+         responses={**responses(401, 403, 404, 409, 422), "200": _DOWNLOAD},
+         security=requires())
 @api_auth()
-def extract_data(extract_id: int) -> Response:
+def extract_data(path: ExtractPath, query: DataQuery) -> Response:
     """Download the extract (format=parquet|csv) while the permit is valid."""
     db = get_session()
     download = services.download_extract(
-        db, actor=current_principal(), extract_id=extract_id,
-        fmt=request.args.get("format", "parquet"), keyring=current_keyring(),
-        data_dir=current_app.config["DATA_DIR"], now=utcnow())
+        db, actor=current_principal(), extract_id=path.extract_id, fmt=query.format,
+        keyring=current_keyring(), data_dir=current_app.config["DATA_DIR"], now=utcnow())
     db.commit()
     headers = {"Content-Disposition": f'attachment; filename="{download.filename}"',
                "Cache-Control": "no-store"}
     if download.media_type == "application/vnd.apache.parquet":
         # The manifest's hash is of the Parquet bytes; a CSV body would never match it.
-        headers["X-Content-SHA256"] = download.extract.manifest["sha256"]
+        headers["X-Content-SHA256"] = (download.extract.manifest or {}).get("sha256", "")
     return Response(stream_with_context(download.body), mimetype=download.media_type,
                     headers=headers)
 
 
-@bp.get("/.well-known/marketplace-signing-key")
+@api.get("/.well-known/marketplace-signing-key", responses=responses(200, SigningKeyOut),
+         security=PUBLIC)
 def signing_key() -> Response:
     """Return the public key that verifies extract manifests."""
     return jsonify(services.signing_key(current_keyring()))
@@ -133,12 +158,12 @@ def extracts_page() -> str:
 
 @bp.post("/extracts")
 @login_required(kinds=("staff",))
-def extracts_order() -> Response:
+def extracts_order() -> WerkzeugResponse:
     db = get_session()
     extract = services.request_extract(
         db, actor=current_principal(),
-        permit_id=_optional_int(request.form.get("permit_id"), "permit_id") or 0,
-        dataset_id=_optional_int(request.form.get("dataset_id"), "dataset_id"), now=utcnow())
+        permit_id=_whole_number(request.form.get("permit_id"), "permit_id") or 0,
+        dataset_id=_whole_number(request.form.get("dataset_id"), "dataset_id"), now=utcnow())
     db.commit()
     _start(extract.id)
     flash(_("Udtrækket er bestilt. Siden viser, hvor langt det er."), "success")

@@ -30,10 +30,8 @@ from marketplace.identity.auth import api_auth, current_principal
 from marketplace.identity.schemas import MeOut, TokenOut, TokenRequest
 from marketplace.security import current_keyring
 from marketplace.web.api import PUBLIC, requires, responses
-from marketplace.web.requests import parse_json_body
 
 api = APIBlueprint("identity_api", __name__, abp_tags=[Tag(name="identity")])
-api.before_request(parse_json_body)
 bp = Blueprint("identity", __name__)
 log = logging.getLogger(__name__)
 

@@ -9,6 +9,7 @@ under the DKK 50,000 it can buy directly.
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -203,6 +204,7 @@ class _Document:
         self.pdf.set_margins(18, 18, 18)
         self.pdf.set_auto_page_break(auto=True, margin=18)
         regular, bold = font_dir / "DejaVuSans.ttf", font_dir / "DejaVuSans-Bold.ttf"
+        self.clean: Callable[[str], str]
         if regular.exists() and bold.exists():
             self.pdf.add_font("DejaVu", "", str(regular))
             self.pdf.add_font("DejaVu", "B", str(bold))

@@ -299,14 +299,14 @@ class EnvironmentIndex:
     def prepare(self, profile: Profile) -> _ProfileView:
         concepts = self.vocabulary.concepts
         counts = self.vocabulary.analyse(profile.description)
-        theme_evidence: Counter[str] = Counter()
-        group_evidence: Counter[str] = Counter()
+        theme_evidence: dict[str, float] = {}
+        group_evidence: dict[str, float] = {}
         for code, count in counts.items():
             strength = _tf(count) * concepts[code].weight
             for theme in concepts[code].themes:
-                theme_evidence[theme] += strength
+                theme_evidence[theme] = theme_evidence.get(theme, 0.0) + strength
             for group in concepts[code].target_groups:
-                group_evidence[group] += strength
+                group_evidence[group] = group_evidence.get(group, 0.0) + strength
         theme_weights = {t: INFERRED_THEME * min(1.0, e / 3.0) for t, e in theme_evidence.items()}
         theme_weights.update(dict.fromkeys(profile.themes, EXPLICIT))
         group_weights = {g: INFERRED_GROUP * min(1.0, e / 2.0) for g, e in group_evidence.items()}
@@ -537,7 +537,8 @@ class _Explainer:
         )
 
     def trl(self, points, weight) -> Reason:
-        trl, low, high = self.view.trl, self.env.trl_min, self.env.trl_max
+        # Only asked for when the profile gives its readiness level (see the scoring above).
+        trl, low, high = self.view.trl or 0, self.env.trl_min, self.env.trl_max
         if low <= trl <= high:
             return self._reason(
                 "trl", points, weight, True,

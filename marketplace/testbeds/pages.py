@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
@@ -13,10 +13,11 @@ from marketplace.errors import Conflict, Forbidden, Invalid
 from marketplace.identity.auth import current_principal, login_required
 from marketplace.security import current_keyring
 from marketplace.testbeds import lifecycle, services
-from marketplace.testbeds.views import bp, dossier_pdf_response, evidence_response
-from marketplace.web import charts
+from marketplace.testbeds.responses import dossier_pdf_response, evidence_response
 from marketplace.web.i18n import current_language
 from marketplace.web.i18n import gettext as _
+
+bp = Blueprint("testbeds", __name__)
 
 STAFF = ("staff",)
 LIST_FIELDS = ("themes", "target_groups", "needs", "facilities", "resources")
@@ -46,10 +47,10 @@ def _whole_numbers(data: dict[str, Any], names: tuple[str, ...]) -> dict[str, An
     return data
 
 
-def _render(template: str, status: int = 200, **context: Any) -> tuple[str, int]:
+def _render(template: str, code: int = 200, **context: Any) -> tuple[str, int]:
     return render_template(template, vocabulary=services.VOCABULARY,
                            status_label=lifecycle.status_label,
-                           lang=current_language(), **context), status
+                           lang=current_language(), **context), code
 
 
 # Environments -----------------------------------------------------------------------------------
@@ -160,12 +161,12 @@ def matches_page() -> tuple[str, int]:
 def courses_page() -> tuple[str, int]:
     db = get_session()
     actor = current_principal()
-    status = request.args.get("status") or None
-    courses = services.list_test_courses(db, actor=actor, status=status)
+    chosen = request.args.get("status") or None
+    courses = services.list_test_courses(db, actor=actor, status=chosen)
     solutions = (services.list_solution_profiles(db, actor=actor)
                  if actor.org_kind == "company" else [])
     return _render("testbeds/courses.html", courses=courses, solutions=solutions,
-                   status=status, statuses=lifecycle.STATUS_LABELS)
+                   status=chosen, statuses=lifecycle.STATUS_LABELS)
 
 
 COURSE_FORM = ("title", "goal", "planned_start", "planned_end", "participants_planned")
@@ -313,35 +314,3 @@ def dossier_page(course_id: int) -> tuple[str, int]:
 @login_required(kinds=STAFF)
 def dossier_pdf_page(course_id: int) -> Response:
     return dossier_pdf_response(course_id)
-
-
-# KPIs -------------------------------------------------------------------------------------------
-
-
-@bp.get("/kpis")
-def kpis_page() -> tuple[str, int]:
-    report = services.compute_kpis(get_session(), now=utcnow())
-    lang = current_language()
-    level_names = {"national": _("Nationale"), "regional": _("Regionale"),
-                   "municipal": _("Kommunale")}
-    progress = [
-        (kpi, charts.progress_bar(kpi.progress, label=kpi.label(lang)))
-        for kpi in report.items
-    ]
-    dataset_chart = charts.bar_chart(
-        [(level_names[level], n) for level, n in report.datasets_by_level.items()],
-        title=_("Udgivne datasæt pr. niveau"),
-    )
-    permit_chart = charts.bar_chart(
-        [(level_names[level], n) for level, n in report.permits_by_level.items()],
-        title=_("Aktive tilladelser pr. niveau"),
-    )
-    status_chart = charts.bar_chart(
-        [(lifecycle.status_label(status, lang), report.courses_by_status.get(status, 0))
-         for status in lifecycle.STATUS_LABELS],
-        title=_("Testforløb pr. status"),
-    )
-    return _render("testbeds/kpis.html", report=report, progress=progress,
-                   dataset_chart=dataset_chart, permit_chart=permit_chart,
-                   status_chart=status_chart, level_names=level_names)
-

@@ -15,7 +15,7 @@ from marketplace.testbeds.models import (
     TestEnvironment,
     TestOutcome,
 )
-from marketplace.testbeds.services import EnvironmentMatch, MatchResult
+from marketplace.testbeds.solutions import EnvironmentMatch, MatchResult
 
 
 def dataset_summary(dataset: Any) -> dict[str, Any]:

@@ -2,105 +2,143 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Response, current_app, jsonify, request
+from flask_openapi3 import APIBlueprint, Tag
 
 from marketplace.db import get_session, utcnow
 from marketplace.errors import BadRequest, Unauthorized
 from marketplace.identity.auth import api_auth, current_principal
 from marketplace.security import current_keyring
-from marketplace.testbeds import dossier as dossiers
-from marketplace.testbeds import kpis as kpi_rules
 from marketplace.testbeds import serialise, services
+from marketplace.testbeds.pages import bp
+from marketplace.testbeds.responses import (
+    dossier_pdf_response,
+    environment_json,
+    evidence_response,
+)
+from marketplace.testbeds.schemas import (
+    CourseChanges,
+    CourseIn,
+    CourseList,
+    CourseOut,
+    CoursePath,
+    CoursesQuery,
+    DossierOut,
+    EnvironmentFields,
+    EnvironmentIn,
+    EnvironmentList,
+    EnvironmentOut,
+    EnvironmentPath,
+    EnvironmentsQuery,
+    EvidenceOut,
+    EvidencePath,
+    EvidenceQuery,
+    MatchesOut,
+    MatchIn,
+    OutcomeIn,
+    OutcomeOut,
+    ProcurementIn,
+    ProcurementOut,
+    ProfileIn,
+    ProfilePath,
+    SolutionList,
+    SolutionOut,
+)
+from marketplace.web.api import PUBLIC, requires, responses
 from marketplace.web.i18n import current_language
-from marketplace.web.requests import json_object
 
-bp = Blueprint("testbeds", __name__)
+__all__ = ["api", "bp"]
+
+api = APIBlueprint("testbeds_api", __name__, abp_tags=[Tag(name="test environments")])
+
+_PDF = {"description": "The dossier as a PDF",
+        "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}}
+_FILE = {"description": "The evidence file, decrypted",
+         "content": {media: {"schema": {"type": "string", "format": "binary"}}
+                     for media in services.EVIDENCE_TYPES}}
+_UPLOAD = {"requestBody": {"required": True, "content": {
+    "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
+        "file": {"type": "string", "format": "binary"},
+        "dimension": {"type": "string"}}}},
+    "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}}
 
 
-def environment_json(environment: Any, *, slots: dict[int, int]) -> dict[str, Any]:
-    datasets = services.environment_datasets(get_session(), environment=environment)
-    return serialise.environment_to_json(environment, lang=current_language(),
-                                         free_slots=slots.get(environment.id, 0),
-                                         datasets=datasets)
-
-
-@bp.get("/api/v1/test-environments")
-def api_list_environments() -> Response:
+@api.get("/api/v1/test-environments", responses=responses(200, EnvironmentList, 422),
+         security=PUBLIC)
+def api_list_environments(query: EnvironmentsQuery) -> Response:
     """List the region's test environments with hosts, capacity, free slots and datasets.
 
     `?theme=` keeps those working with one theme.
     """
     db = get_session()
     slots = services.free_slots(db, now=utcnow())
-    environments = services.list_test_environments(db, theme=request.args.get("theme") or None)
+    environments = services.list_test_environments(db, theme=query.theme)
     return jsonify({"items": [environment_json(env, slots=slots) for env in environments]})
 
 
-@bp.get("/api/v1/test-environments/<int:environment_id>")
-def api_get_environment(environment_id: int) -> Response:
+@api.get("/api/v1/test-environments/<int:environment_id>",
+         responses=responses(200, EnvironmentOut, 404, 422), security=PUBLIC)
+def api_get_environment(path: EnvironmentPath) -> Response:
     """Show one test environment."""
     db = get_session()
-    environment = services.require_test_environment(db, environment_id=environment_id)
+    environment = services.require_test_environment(db, environment_id=path.environment_id)
     return jsonify(environment_json(environment, slots=services.free_slots(db, now=utcnow())))
 
 
-@bp.post("/api/v1/test-environments")
+@api.post("/api/v1/test-environments",
+          responses=responses(201, EnvironmentOut, 400, 401, 403, 409, 413, 422),
+          security=requires())
 @api_auth()
-def api_create_environment() -> tuple[Response, int]:
+def api_create_environment(body: EnvironmentIn) -> tuple[Response, int]:
     """Add a test environment with its host organisations (platform operator)."""
-    body = json_object()
-    hosts = body.pop("hosts", None)
-    if not isinstance(hosts, list) or not all(isinstance(h, dict) for h in hosts):
-        raise BadRequest("hosts must be a list of {\"org\": slug, \"sector\": ...}")
     db = get_session()
     environment = services.create_test_environment(
-        db, actor=current_principal(), slug=str(body.pop("slug", "")),
-        hosts=[(str(h.get("org")), str(h.get("sector"))) for h in hosts], fields=body,
+        db, actor=current_principal(), slug=body.slug,
+        hosts=[(host.org, host.sector) for host in body.hosts], fields=body.changes(),
     )
     db.commit()
     return jsonify(environment_json(environment, slots=services.free_slots(db, now=utcnow()))), 201
 
 
-@bp.patch("/api/v1/test-environments/<int:environment_id>")
+@api.patch("/api/v1/test-environments/<int:environment_id>",
+           responses=responses(200, EnvironmentOut, 400, 401, 403, 404, 413, 422),
+           security=requires())
 @api_auth()
-def api_update_environment(environment_id: int) -> Response:
+def api_update_environment(path: EnvironmentPath, body: EnvironmentFields) -> Response:
     """Change a test environment's entry (its hosts only)."""
     db = get_session()
     environment = services.update_test_environment(
-        db, actor=current_principal(), environment_id=environment_id, changes=json_object()
-    )
+        db, actor=current_principal(), environment_id=path.environment_id,
+        changes=body.changes())
     db.commit()
     return jsonify(environment_json(environment, slots=services.free_slots(db, now=utcnow())))
 
 
-@bp.post("/api/v1/matches")
-def api_match() -> Response:
+@api.post("/api/v1/matches",
+          responses=responses(200, MatchesOut, 400, 401, 403, 404, 413, 422), security=PUBLIC)
+def api_match(body: MatchIn) -> Response:
     """Rank the test environments for a solution profile, best first, with reasons.
 
     Body: {"themes", "target_groups", "needs", "facilities", "trl", "description"} or
     {"solution_profile_id"} for a saved profile of the signed-in company. No sign-in is needed
     for an unsaved profile.
     """
-    body = json_object()
     db = get_session()
-    if "solution_profile_id" in body:
+    if body.solution_profile_id is not None:
         actor = current_principal()
         if not actor.is_authenticated:
             raise Unauthorized("sign in to match a saved solution profile")
-        profile_id = body["solution_profile_id"]
-        if not isinstance(profile_id, int):
-            raise BadRequest("solution_profile_id must be a number")
-        solution = services.require_solution_profile(db, actor=actor, profile_id=profile_id)
+        solution = services.require_solution_profile(db, actor=actor,
+                                                     profile_id=body.solution_profile_id)
         profile = services.profile_of(solution)
     else:
-        profile = services.profile_from_json(body)
+        profile = services.profile_from_json(body.profile_fields())
     result = services.match_environments(db, profile=profile, now=utcnow())
     return jsonify(serialise.match_result_to_json(result, lang=current_language()))
 
 
-@bp.get("/api/v1/solution-profiles")
+@api.get("/api/v1/solution-profiles", responses=responses(200, SolutionList, 401, 403),
+         security=requires())
 @api_auth()
 def api_list_solutions() -> Response:
     """List the company's saved solution profiles."""
@@ -108,112 +146,111 @@ def api_list_solutions() -> Response:
     return jsonify({"items": [serialise.solution_to_json(s) for s in solutions]})
 
 
-@bp.post("/api/v1/solution-profiles")
+@api.post("/api/v1/solution-profiles",
+          responses=responses(201, SolutionOut, 400, 401, 403, 413, 422),
+          security=requires())
 @api_auth()
-def api_create_solution() -> tuple[Response, int]:
+def api_create_solution(body: ProfileIn) -> tuple[Response, int]:
     """Save a solution profile for the company."""
-    body = json_object()
     db = get_session()
     solution = services.create_solution_profile(
-        db, actor=current_principal(), name=body.get("name") or "",
-        profile=services.profile_from_json({k: v for k, v in body.items() if k != "name"}),
+        db, actor=current_principal(), name=body.name or "",
+        profile=services.profile_from_json(body.profile_fields()),
     )
     db.commit()
     return jsonify(serialise.solution_to_json(solution)), 201
 
 
-@bp.get("/api/v1/solution-profiles/<int:profile_id>")
+@api.get("/api/v1/solution-profiles/<int:profile_id>",
+         responses=responses(200, SolutionOut, 401, 403, 404, 422), security=requires())
 @api_auth()
-def api_get_solution(profile_id: int) -> Response:
+def api_get_solution(path: ProfilePath) -> Response:
     """Show one of the company's solution profiles."""
     solution = services.require_solution_profile(get_session(), actor=current_principal(),
-                                                 profile_id=profile_id)
+                                                 profile_id=path.profile_id)
     return jsonify(serialise.solution_to_json(solution))
 
 
-@bp.patch("/api/v1/solution-profiles/<int:profile_id>")
+@api.patch("/api/v1/solution-profiles/<int:profile_id>",
+           responses=responses(200, SolutionOut, 400, 401, 403, 404, 413, 422),
+           security=requires())
 @api_auth()
-def api_update_solution(profile_id: int) -> Response:
+def api_update_solution(path: ProfilePath, body: ProfileIn) -> Response:
     """Change one of the company's solution profiles."""
     db = get_session()
-    solution = services.update_solution_profile(db, actor=current_principal(),
-                                                profile_id=profile_id, data=json_object())
+    solution = services.update_solution_profile(
+        db, actor=current_principal(), profile_id=path.profile_id,
+        data=body.model_dump(exclude_unset=True))
     db.commit()
     return jsonify(serialise.solution_to_json(solution))
 
 
-@bp.get("/api/v1/test-courses")
+@api.get("/api/v1/test-courses", responses=responses(200, CourseList, 401, 422),
+         security=requires())
 @api_auth()
-def api_list_courses() -> Response:
+def api_list_courses(query: CoursesQuery) -> Response:
     """List the test courses the caller may see (own company's, own environments')."""
     courses = services.list_test_courses(get_session(), actor=current_principal(),
-                                         status=request.args.get("status") or None)
+                                         status=query.status)
     lang = current_language()
     return jsonify({"items": [serialise.course_to_json(c, lang=lang) for c in courses]})
 
 
-@bp.post("/api/v1/test-courses")
+@api.post("/api/v1/test-courses",
+          responses=responses(201, CourseOut, 400, 401, 403, 404, 409, 413, 422),
+          security=requires())
 @api_auth()
-def api_propose_course() -> tuple[Response, int]:
-    """Propose a test course of a saved solution in a test environment (company).
-
-    Body: {"test_environment_id", "solution_profile_id", "title", "goal", "planned_start",
-    "planned_end", "participants_planned"}.
-    """
-    body = json_object()
-    environment_id, solution_id = body.get("test_environment_id"), body.get("solution_profile_id")
-    if not isinstance(environment_id, int) or not isinstance(solution_id, int):
-        raise BadRequest("test_environment_id and solution_profile_id must be numbers")
+def api_propose_course(body: CourseIn) -> tuple[Response, int]:
+    """Propose a test course of a saved solution in a test environment (company)."""
     db = get_session()
     course = services.propose_test_course(
-        db, actor=current_principal(), environment_id=environment_id,
-        solution_profile_id=solution_id,
-        plan={k: v for k, v in body.items()
-              if k not in ("test_environment_id", "solution_profile_id")},
-        now=utcnow(),
+        db, actor=current_principal(), environment_id=body.test_environment_id,
+        solution_profile_id=body.solution_profile_id, plan=body.plan(), now=utcnow(),
     )
     db.commit()
     return jsonify(serialise.course_to_json(course, lang=current_language())), 201
 
 
-@bp.get("/api/v1/test-courses/<int:course_id>")
+@api.get("/api/v1/test-courses/<int:course_id>",
+         responses=responses(200, CourseOut, 401, 403, 404, 422), security=requires())
 @api_auth()
-def api_get_course(course_id: int) -> Response:
+def api_get_course(path: CoursePath) -> Response:
     """Show a test course with outcomes, evidence and history."""
     course = services.require_test_course(get_session(), actor=current_principal(),
-                                          course_id=course_id)
+                                          course_id=path.course_id)
     return jsonify(serialise.course_to_json(course, lang=current_language()))
 
 
-@bp.patch("/api/v1/test-courses/<int:course_id>")
+@api.patch("/api/v1/test-courses/<int:course_id>",
+           responses=responses(200, CourseOut, 400, 401, 403, 404, 409, 413, 422),
+           security=requires())
 @api_auth()
-def api_change_course(course_id: int) -> Response:
+def api_change_course(path: CoursePath, body: CourseChanges) -> Response:
     """Move a test course on ({"status", "comment"}) or edit its plan or procurement fields.
 
     proposed → agreed | declined (host) → running → completed → evaluated.
     """
     db = get_session()
-    course = services.change_test_course(db, actor=current_principal(), course_id=course_id,
-                                         changes=json_object(), now=utcnow())
+    course = services.change_test_course(db, actor=current_principal(), course_id=path.course_id,
+                                         changes=body.changes(), now=utcnow())
     db.commit()
     return jsonify(serialise.course_to_json(course, lang=current_language()))
 
 
-@bp.post("/api/v1/test-courses/<int:course_id>/outcomes")
+@api.post("/api/v1/test-courses/<int:course_id>/outcomes",
+          responses=responses(201, OutcomeOut, 400, 401, 403, 404, 409, 413, 422),
+          security=requires())
 @api_auth()
-def api_record_outcome(course_id: int) -> tuple[Response, int]:
-    """Record an outcome on one of the four effect dimensions (company or host).
-
-    Body: {"dimension", "metric", "unit", "baseline", "result", "better", "note"}.
-    """
+def api_record_outcome(path: CoursePath, body: OutcomeIn) -> tuple[Response, int]:
+    """Record an outcome on one of the four effect dimensions (company or host)."""
     db = get_session()
-    outcome = services.record_outcome(db, actor=current_principal(), course_id=course_id,
-                                      data=json_object())
+    outcome = services.record_outcome(db, actor=current_principal(), course_id=path.course_id,
+                                      data=body.model_dump(exclude_unset=True))
     db.commit()
     return jsonify(serialise.outcome_to_json(outcome)), 201
 
 
-def _upload() -> tuple[str, bytes]:
+def _upload(filename: str | None) -> tuple[str, bytes]:
     """The uploaded file: multipart field "file", or the raw body with ?filename=."""
     # Evidence may be larger than ordinary requests; the service enforces the exact limit.
     request.max_content_length = services.EVIDENCE_MAX_BYTES + 64 * 1024
@@ -222,85 +259,61 @@ def _upload() -> tuple[str, bytes]:
         return upload.filename or "evidence", upload.read(services.EVIDENCE_MAX_BYTES + 1)
     if request.mimetype in ("multipart/form-data", "application/x-www-form-urlencoded"):
         raise BadRequest("attach the evidence as the form field 'file'")
-    return request.args.get("filename") or "evidence", request.get_data(cache=False)
+    return filename or "evidence", request.get_data(cache=False)
 
 
-@bp.post("/api/v1/test-courses/<int:course_id>/evidence")
+@api.post("/api/v1/test-courses/<int:course_id>/evidence",
+          responses=responses(201, EvidenceOut, 400, 401, 403, 404, 409, 413, 422),
+          security=requires(), openapi_extensions=_UPLOAD)
 @api_auth()
-def api_add_evidence(course_id: int) -> tuple[Response, int]:
+def api_add_evidence(path: CoursePath, query: EvidenceQuery) -> tuple[Response, int]:
     """Attach an evidence file (PDF, PNG, JPEG, CSV or text; at most 10 MB), stored encrypted."""
-    filename, data = _upload()
+    filename, data = _upload(query.filename)
     db = get_session()
     evidence = services.add_evidence(
-        db, actor=current_principal(), course_id=course_id, filename=filename, data=data,
-        dimension=request.args.get("dimension") or request.form.get("dimension") or None,
+        db, actor=current_principal(), course_id=path.course_id, filename=filename, data=data,
+        dimension=query.dimension or request.form.get("dimension") or None,
         keyring=current_keyring(), data_dir=current_app.config["DATA_DIR"],
     )
     db.commit()
     return jsonify(serialise.evidence_to_json(evidence)), 201
 
 
-def evidence_response(evidence_id: int) -> Response:
-    evidence, data = services.read_evidence(
-        get_session(), actor=current_principal(), evidence_id=evidence_id,
-        keyring=current_keyring(), data_dir=current_app.config["DATA_DIR"],
-    )
-    response = Response(data, mimetype=evidence.content_type)
-    response.headers["Content-Disposition"] = f'attachment; filename="{evidence.filename}"'
-    return response
-
-
-@bp.get("/api/v1/evidence/<int:evidence_id>")
+@api.get("/api/v1/evidence/<int:evidence_id>",
+         responses={**responses(401, 403, 404, 422), "200": _FILE}, security=requires())
 @api_auth()
-def api_get_evidence(evidence_id: int) -> Response:
+def api_get_evidence(path: EvidencePath) -> Response:
     """Download an evidence file (decrypted)."""
-    return evidence_response(evidence_id)
+    return evidence_response(path.evidence_id)
 
 
-@bp.get("/api/v1/test-courses/<int:course_id>/dossier")
+@api.get("/api/v1/test-courses/<int:course_id>/dossier",
+         responses=responses(200, DossierOut, 401, 403, 404, 409, 422), security=requires())
 @api_auth()
-def api_dossier(course_id: int) -> Response:
+def api_dossier(path: CoursePath) -> Response:
     """The procurement dossier of a completed test course."""
     dossier = services.build_dossier(get_session(), actor=current_principal(),
-                                     course_id=course_id, now=utcnow())
+                                     course_id=path.course_id, now=utcnow())
     return jsonify(serialise.dossier_to_json(dossier, lang=current_language()))
 
 
-def dossier_pdf_response(course_id: int) -> Response:
-    dossier = services.build_dossier(get_session(), actor=current_principal(),
-                                     course_id=course_id, now=utcnow())
-    pdf = dossiers.render_pdf(dossier, lang=current_language(), vocabulary=services.VOCABULARY)
-    response = Response(pdf, mimetype="application/pdf")
-    response.headers["Content-Disposition"] = (
-        f'inline; filename="indkoebsdossier-testforloeb-{course_id}.pdf"'
-    )
-    return response
-
-
-@bp.get("/api/v1/test-courses/<int:course_id>/dossier.pdf")
+@api.get("/api/v1/test-courses/<int:course_id>/dossier.pdf",
+         responses={**responses(401, 403, 404, 409, 422), "200": _PDF}, security=requires())
 @api_auth()
-def api_dossier_pdf(course_id: int) -> Response:
+def api_dossier_pdf(path: CoursePath) -> Response:
     """The procurement dossier as a PDF."""
-    return dossier_pdf_response(course_id)
+    return dossier_pdf_response(path.course_id)
 
 
-@bp.post("/api/v1/test-courses/<int:course_id>/procurement")
+@api.post("/api/v1/test-courses/<int:course_id>/procurement",
+          responses=responses(201, ProcurementOut, 400, 401, 403, 404, 409, 413, 422),
+          security=requires())
 @api_auth()
-def api_start_procurement(course_id: int) -> tuple[Response, int]:
+def api_start_procurement(path: CoursePath, body: ProcurementIn) -> tuple[Response, int]:
     """Start an innovative procurement based on a completed test course (public buyer)."""
-    body = json_object(allow_empty=True)
     db = get_session()
-    procurement = services.start_procurement(db, actor=current_principal(), course_id=course_id,
-                                             note=str(body.get("note") or ""), now=utcnow())
+    procurement = services.start_procurement(db, actor=current_principal(),
+                                             course_id=path.course_id, note=body.note,
+                                             now=utcnow())
     db.commit()
     return jsonify(serialise.procurement_to_json(procurement)), 201
-
-
-@bp.get("/api/v1/kpis")
-def api_kpis() -> Response:
-    """Progress against Copenhagen Healthtech Cluster's targets."""
-    report = services.compute_kpis(get_session(), now=utcnow())
-    return jsonify(kpi_rules.report_to_json(report))
-
-
-from marketplace.testbeds import pages  # noqa: E402, F401  (registers the browser pages on bp)

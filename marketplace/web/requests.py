@@ -1,8 +1,8 @@
 """Reading JSON request bodies the same way on every API blueprint.
 
 The typed edge validates a body against its model; a body that is not JSON at all is a
-different mistake (400, "send JSON"), told apart here before the model sees it. Register with
-`api.before_request(parse_json_body)`.
+different mistake (400, "send JSON"), told apart here before the model sees it. `create_app`
+runs `parse_json_body` before every request.
 """
 
 from __future__ import annotations
@@ -20,16 +20,20 @@ _WITH_BODY = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 def parse_json_body() -> None:
-    """Parse a JSON body once, up front; raise BadRequest for malformed or too deeply nested JSON.
+    """Before every API call with a body: parse JSON once; raise BadRequest when it is unreadable.
 
-    Uploads that accept large bodies are left to their view: they are never read into memory.
+    A form or text body where JSON belongs is told to send JSON; malformed JSON and JSON nested
+    deeper than the parser allows are 400s naming why, never server errors. Uploads that accept
+    large bodies, and other content types (a file upload), are left to their views.
     """
-    if request.method not in _WITH_BODY or not request.is_json:
+    if request.method not in _WITH_BODY or not request.path.startswith("/api/"):
         return
     view = current_app.view_functions.get(request.endpoint or "")
-    if getattr(view, "accepts_large_body", False):
+    if getattr(view, "accepts_large_body", False) or not request.get_data(cache=True):
         return
-    if not request.get_data(cache=True):
+    if not request.is_json:
+        if request.mimetype in ("", "application/x-www-form-urlencoded", "text/plain"):
+            raise BadRequest("send JSON (Content-Type: application/json)")
         return
     try:
         request.get_json()  # cached: the model reads the same parsed value

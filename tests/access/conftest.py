@@ -1,19 +1,22 @@
 """Fixtures of the access tests: published datasets, applicants, reviewers and cohort sizes."""
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from flask import Flask
 from sqlalchemy.orm import Session
 
 from marketplace.catalog.models import Dataset
 from marketplace.db import utcnow
-from marketplace.delivery import services as delivery_services
 from marketplace.identity import services as identity_services
 from marketplace.identity.models import Organisation, User
 from marketplace.identity.principal import Principal
+
+ENGINE_KEY = "marketplace.access_engine"
 
 COLUMNS = [
     {"name": "cpr", "type": "string", "role": "direct_identifier", "identifier_kind": "cpr",
@@ -57,16 +60,17 @@ class CohortSizes(dict):
         self.calls: list[dict[str, Any]] = []
 
     def estimate(self, session: Session, *, dataset: Dataset, cohort: dict, purpose: str,
-                 as_of: Any, keyring: Any, data_dir: Any) -> int:
+                 as_of: Any, keyring: Any = None, data_dir: Any = None) -> int:
         self.calls.append({"dataset_id": dataset.id, "cohort": cohort, "purpose": purpose})
         return self.get(dataset.id, 100)
 
 
 @pytest.fixture
-def cohort_sizes(monkeypatch: pytest.MonkeyPatch) -> CohortSizes:
-    # The delivery domain owns the estimate; these tests fix its answer.
+def cohort_sizes(app: Flask) -> CohortSizes:
+    # The delivery domain owns the estimate; these tests give the engine fixed answers.
     sizes = CohortSizes()
-    monkeypatch.setattr(delivery_services, "estimate_cohort_size", sizes.estimate, raising=False)
+    engine = app.extensions[ENGINE_KEY]
+    app.extensions[ENGINE_KEY] = dataclasses.replace(engine, estimate_cohort=sizes.estimate)
     return sizes
 
 

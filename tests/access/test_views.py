@@ -66,8 +66,14 @@ BAD_INPUT = {
     "no datasets": ({"datasets": []}, "datasets"),
     "hostile title": ({"title": "x" * 5000}, "title"),
     "bad cohort": ({"cohort": {"age": [90, 40], "planet": "Mars"}}, "cohort.age"),
-    "bad diagnosis": ({"diseases": ["DROP TABLE"]}, "diseases"),
+    "bad diagnosis": ({"diseases": ["DROP TABLE"]}, "diseases[0]"),
     "unknown test environment": ({"test_environment": 424242}, "test_environment"),
+    "id beyond 32 bits": ({"datasets": [{"id": 2**31, "columns": ["sex"]}]}, "datasets[0].id"),
+    "course beyond 32 bits": ({"test_course": 2**63}, "test_course"),
+    "lone surrogate": ({"title": "\ud800"}, "title"),
+    "NUL byte": ({"safeguards": "før\x00efter"}, "safeguards"),
+    "cohort as a list": ({"cohort": ["age"]}, "cohort"),
+    "unknown field": ({"planet": "Mars"}, "planet"),
 }
 
 
@@ -95,6 +101,37 @@ def test_non_json_body_is_a_400(client, company_headers):
     response = client.post("/api/v1/access-requests", data="title=x", headers=company_headers,
                            content_type="application/x-www-form-urlencoded")
     assert response.status_code == 400
+
+
+@pytest.mark.parametrize("body", ["[" * 1000 + "]" * 1000, '{"a":' * 1000 + "1" + "}" * 1000,
+                                  "[" * 100_000, '"\\ud800"', '{"title": "\x00', "\xff\xfe"])
+def test_hostile_json_is_a_4xx_and_stores_nothing(client, session, company_headers, body):
+    response = client.post("/api/v1/access-requests", data=body.encode("utf-8", "surrogatepass"),
+                           headers=company_headers, content_type="application/json")
+    assert 400 <= response.status_code < 500, response.get_data(as_text=True)[:200]
+    assert response.mimetype == "application/problem+json"
+    assert _count(session, AccessRequest) == 0
+
+
+@pytest.mark.parametrize("path", ["/api/v1/access-requests/2147483648",
+                                  "/api/v1/permits/99999999999999999999",
+                                  "/api/v1/access-requests?page=2147483648",
+                                  "/api/v1/register?per_page=1.5"])
+def test_ids_and_pages_beyond_range_are_a_422(client, company_headers, path):
+    response = client.get(path, headers=company_headers)
+    assert response.status_code == 422, response.get_data(as_text=True)[:200]
+    assert response.get_json()["errors"]
+
+
+def test_hostile_review_and_revocation_bodies_are_a_422(client, world, api_headers):
+    reviewer = api_headers(world.herlev, scopes="access:review")
+    for path, body in [("/api/v1/access-requests/1/review", {"decision": ["approve"]}),
+                       ("/api/v1/access-requests/1/review", {"decision": "reject",
+                                                             "comment": "a\x00"}),
+                       ("/api/v1/permits/1/revoke", {"reason": {"nested": 1}}),
+                       ("/api/v1/permits/2147483648/revoke", {"reason": "x"})]:
+        response = client.post(path, json=body, headers=reviewer)
+        assert response.status_code == 422, (path, response.get_json())
 
 
 def test_a_company_cannot_see_another_companys_applications(client, world, api_headers,
@@ -380,11 +417,13 @@ def test_form_errors_are_danish_on_the_danish_page_and_english_on_the_api(
     token = html.split('name="csrf_token" value="')[1].split('"')[0]
     form = {"csrf_token": token, "title": "", "duration_days": "36500", "test_course": "x"}
     danish = client.post("/requests/new", data=form).get_data(as_text=True)
-    assert "skal udfyldes" in danish and "vælg mindst ét datasæt" in danish
-    assert "skal være mellem 1 og 3650 dage" in danish and "nummeret på et testforløb" in danish
+    assert "skal udfyldes" in danish and "skal have mindst 1 element(er)" in danish
+    assert "må højst være 3650" in danish and "skal være et helt tal" in danish
+    assert '<p class="field-error" id="title-error">skal udfyldes</p>' in danish
+    assert '<p class="field-error" id="test_course-error">skal være et helt tal</p>' in danish
     assert "is required" not in danish
     english = client.post("/requests/new?lang=en", data=form).get_data(as_text=True)
-    assert "is required" in english
+    assert "is required" in english and "must be at most 3650" in english
     api = client.post("/api/v1/access-requests", headers=company_headers,
                       json=application(world.herlev_data, title=""))
     assert {"field": "title", "message": "is required"} in api.get_json()["errors"]
@@ -449,3 +488,17 @@ def test_form_names_the_test_course(client, world, login, session, make_course):
     created = session.scalars(sa.select(AccessRequest)).one()
     assert created.test_course_id == course.id
     assert created.test_environment_id == course.environment_id
+
+
+def test_openapi_documents_bodies_statuses_and_security_of_access(client):
+    paths = client.get("/api/openapi.json").get_json()["paths"]
+    submit = paths["/api/v1/access-requests"]["post"]
+    assert "201" in submit["responses"] and "200" not in submit["responses"]
+    assert {"400", "401", "403", "413", "422"} <= set(submit["responses"])
+    assert submit["requestBody"]["content"]["application/json"]["schema"]
+    assert {"oauth2": ["access:request"]} in submit["security"]
+    listing = paths["/api/v1/access-requests"]["get"]
+    assert {p["name"] for p in listing["parameters"]} >= {"page", "per_page"}
+    review = paths["/api/v1/access-requests/{request_id}/review"]["post"]
+    assert {"oauth2": ["access:review"]} in review["security"]
+    assert paths["/api/v1/register"]["get"].get("security") in ([], None)

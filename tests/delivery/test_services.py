@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from marketplace.db import utcnow
-from marketplace.delivery import output, services
+from marketplace.delivery import extract_jobs, output, services
 from marketplace.errors import Conflict, Forbidden, Invalid
 
 
@@ -215,30 +215,6 @@ def test_the_extract_is_audited(session, world, build):
     assert verify_audit_chain(session).ok
 
 
-def test_cohort_size_counts_distinct_citizens_after_consent(session, world, keyring, data_dir,
-                                                           make_citizen):
-    from marketplace.consent import services as consent_services
-    from marketplace.identity import services as identity_services
-
-    everyone = world.data["cpr"].nunique()
-    size = services.estimate_cohort_size(session, dataset=world.dataset, cohort={},
-                                         purpose="company_research", as_of=utcnow(),
-                                         keyring=keyring, data_dir=data_dir)
-    assert size == everyone
-    citizen, _ = make_citizen(cpr=str(world.data["cpr"].iloc[0]))
-    consent_services.set_opt_out(session, actor=identity_services.citizen_principal(citizen),
-                                 opted_out=True, now=utcnow() - timedelta(seconds=5))
-    after = services.estimate_cohort_size(session, dataset=world.dataset, cohort={},
-                                          purpose="company_research", as_of=utcnow(),
-                                          keyring=keyring, data_dir=data_dir)
-    assert after == everyone - 1
-    women = services.estimate_cohort_size(session, dataset=world.dataset,
-                                          cohort={"sex": ["female"]},
-                                          purpose="company_research", as_of=utcnow(),
-                                          keyring=keyring, data_dir=data_dir)
-    assert 0 < women < after
-
-
 def test_opt_out_before_approval_excludes_the_citizen_and_after_does_not(
         session, world, build, make_citizen, keyring):
     import sqlalchemy as sa
@@ -280,7 +256,7 @@ def test_large_versions_run_on_dask_with_the_same_output(app, session, world, bu
     pytest.importorskip("distributed")
     permit = world.make_permit()
     # Small chunks so that several partitions travel through the cluster.
-    monkeypatch.setattr(services, "BATCH_ROWS", 97)
+    monkeypatch.setattr(extract_jobs, "BATCH_ROWS", 97)
     on_pandas = build(_request(session, world, permit).id)
     monkeypatch.setitem(app.config, "DASK_MIN_ROWS", len(world.data))
     on_dask = build(_request(session, world, permit).id)

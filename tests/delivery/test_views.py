@@ -65,7 +65,7 @@ def test_the_list_shows_only_the_company_extracts(client, world, company_headers
 
 @pytest.mark.parametrize("body, status", [
     (b"{not json", 400),
-    (b"[1, 2]", 400),
+    (b"[1, 2]", 422),
     (b'{"dataset_id": "many"}', 422),
     (b'{"dataset_id": 999999}', 422),
     (b'{"dataset_id": true}', 422),
@@ -199,3 +199,14 @@ def test_an_extract_page_of_record_level_data_links_the_workspace_not_downloads(
     login(world.company_user)
     page = client.get(f"/extracts/{extract_id}").get_data(as_text=True)
     assert f'href="/workspace/{permit.id}"' in page and "format=parquet" not in page
+
+
+def test_openapi_documents_the_queued_extract_and_the_download(client):
+    paths = client.get("/api/openapi.json").get_json()["paths"]
+    order = paths["/api/v1/permits/{permit_id}/extracts"]["post"]
+    assert "202" in order["responses"] and "200" not in order["responses"]
+    assert order["requestBody"]["required"] is False
+    download = paths["/api/v1/extracts/{extract_id}/data"]["get"]
+    assert set(download["responses"]["200"]["content"]) == {"application/vnd.apache.parquet",
+                                                            "text/csv"}
+    assert {p["name"] for p in download["parameters"]} >= {"extract_id", "format"}

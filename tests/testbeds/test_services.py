@@ -4,7 +4,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from marketplace import audit
+from marketplace import audit, reporting
 from marketplace.errors import Conflict, Forbidden, Invalid, NotFound, TooLarge
 from marketplace.testbeds import services
 from marketplace.testbeds.models import EvidenceFile, TestCourse, TestOutcome
@@ -399,7 +399,7 @@ def test_a_public_buyer_starts_one_procurement(session, world):
 
 
 def test_kpis_count_courses_involvement_foreign_companies_and_procurements(session, world):
-    empty = services.compute_kpis(session, now=NOW)
+    empty = reporting.compute_kpis(session, now=NOW)
     assert empty.item("test_courses").value == 0
     course = completed_course(session, world)
     foreign_solution = services.create_solution_profile(
@@ -411,13 +411,13 @@ def test_kpis_count_courses_involvement_foreign_companies_and_procurements(sessi
     services.propose_test_course(
         session, actor=world.company, environment_id=world.other_environment.id,
         solution_profile_id=world.solution_id, plan=PLAN, now=NOW)
-    report = services.compute_kpis(session, now=NOW)
+    report = reporting.compute_kpis(session, now=NOW)
     assert report.item("test_courses").value == 1          # proposals do not count yet
     assert report.item("foreign_companies").value == 0
     move(session, world, foreign, "agreed")
     services.start_procurement(session, actor=world.buyer, course_id=course.id, note="",
                                now=NOW + timedelta(days=1))
-    report = services.compute_kpis(session, now=NOW)
+    report = reporting.compute_kpis(session, now=NOW)
     assert report.item("test_courses").value == 2
     assert report.item("foreign_companies").value == 1
     assert report.item("innovative_procurements").value == 1

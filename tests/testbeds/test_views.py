@@ -289,7 +289,7 @@ def test_a_host_edits_its_environment_in_the_browser(client, world, login, sessi
 @pytest.mark.parametrize(
     ("body", "status"),
     [
-        ([], 400),
+        ([], 422),
         ({"status": 5}, 422),
         ({"status": "teleported"}, 422),
         ({"status": "completed"}, 409),
@@ -383,3 +383,108 @@ def test_a_company_updates_its_saved_profile_from_the_match_page(client, world, 
     assert hijack.status_code == 403
     session.refresh(profiles[0])
     assert profiles[0].description == "Exoskeleton"
+
+
+HOSTILE_OUTCOMES = [
+    {**OUTCOME, "dimension": ["faster_return_home"]},
+    {**OUTCOME, "result": "NaN"},
+    {**OUTCOME, "result": 1e300},
+    {**OUTCOME, "metric": "a\x00b"},
+    {**OUTCOME, "dimension": "happiness"},
+    {**OUTCOME, "note": "\ud800"},
+]
+
+
+@pytest.mark.parametrize("body", HOSTILE_OUTCOMES)
+def test_hostile_outcomes_are_a_422_and_record_nothing(client, world, api_headers, session,
+                                                       body):
+    course = completed_course(session, world)
+    session.commit()
+    host = hospital_headers(world, api_headers)
+    response = client.post(f"/api/v1/test-courses/{course.id}/outcomes", headers=host,
+                           json=body)
+    assert response.status_code == 422, response.get_json()
+    assert response.get_json()["errors"]
+    assert client.get(f"/api/v1/test-courses/{course.id}",
+                      headers=host).get_json()["outcomes"] == []
+
+
+@pytest.mark.parametrize("path", ["/api/v1/test-environments/2147483648",
+                                  "/api/v1/test-courses/99999999999",
+                                  "/api/v1/evidence/2147483648",
+                                  "/api/v1/solution-profiles/2147483648"])
+def test_ids_beyond_32_bits_are_a_422(client, world, api_headers, path):
+    response = client.get(path, headers=hospital_headers(world, api_headers))
+    assert response.status_code == 422, response.get_json()
+
+
+@pytest.mark.parametrize("body", ['{"themes":' * 1000 + "[]" + "}" * 1000, "[" * 5000,
+                                  '{"themes": [1, 2]}', '{"trl": 2147483648}'])
+def test_hostile_match_bodies_are_a_4xx(client, world, body):
+    response = client.post("/api/v1/matches", data=body, content_type="application/json")
+    assert 400 <= response.status_code < 500
+    assert response.mimetype == "application/problem+json"
+
+
+def test_an_environment_without_capacity_cannot_agree_a_course(client, world, api_headers,
+                                                               session):
+    world.environment.capacity_per_year = 0
+    course = propose(session, world)
+    session.commit()
+    response = client.patch(f"/api/v1/test-courses/{course.id}",
+                            headers=hospital_headers(world, api_headers),
+                            json={"status": "agreed"})
+    assert response.status_code == 409, response.get_json()
+    assert response.mimetype == "application/problem+json"
+
+
+def test_an_environment_added_without_capacity_has_no_free_slots(client, world, make_org,
+                                                                  api_headers):
+    operator = api_headers(make_org(kind="operator"), scopes="catalog:write")
+    hospital = next(h.org for h in world.environment.hosts if h.sector == "hospital")
+    created = client.post("/api/v1/test-environments", headers=operator, json={
+        "slug": "lys-lab", "name_da": "Sundhedsbelysning", "themes": ["rehabilitation"],
+        "hosts": [{"org": hospital.slug, "sector": "hospital"}]})
+    assert created.status_code == 201, created.get_json()
+    assert (created.get_json()["capacity_per_year"], created.get_json()["free_slots"]) == (0, 0)
+    matches = client.post("/api/v1/matches", json={"themes": ["rehabilitation"]}).get_json()
+    added = next(m for m in matches["items"] if m["test_environment"]["slug"] == "lys-lab")
+    assert any(r["code"] == "capacity" and not r["fits"] for r in added["reasons"])
+
+
+@pytest.mark.parametrize("body", [
+    {"slug": "x-lab", "name_da": "X", "hosts": {"org": "a", "sector": "hospital"}},
+    {"slug": "x-lab", "name_da": "X", "hosts": []},
+    {"slug": "x\x00lab", "name_da": "X", "hosts": [{"org": "a", "sector": "hospital"}]},
+    {"slug": "x-lab", "name_da": "X", "hosts": [{"org": "a", "sector": "hospital"}],
+     "capacity_per_year": 2**31},
+])
+def test_hostile_environments_are_a_4xx(client, world, make_org, api_headers, body):
+    operator = api_headers(make_org(kind="operator"), scopes="catalog:write")
+    response = client.post("/api/v1/test-environments", headers=operator, json=body)
+    assert 400 <= response.status_code < 500, response.get_json()
+    assert client.get("/api/v1/test-environments").get_json()["items"][-1]["slug"] != "x-lab"
+
+
+def test_openapi_documents_testbeds_and_the_key_figures(client):
+    paths = client.get("/api/openapi.json").get_json()["paths"]
+    outcome = paths["/api/v1/test-courses/{course_id}/outcomes"]["post"]
+    schema = outcome["requestBody"]["content"]["application/json"]["schema"]
+    assert "201" in outcome["responses"] and schema
+    evidence = paths["/api/v1/test-courses/{course_id}/evidence"]["post"]
+    assert "multipart/form-data" in evidence["requestBody"]["content"]
+    assert "/api/v1/kpis" in paths and "/api/v1/matches" in paths
+
+
+def test_key_figures_keep_their_json_fields(client, world):
+    body = client.get("/api/v1/kpis").get_json()
+    assert {"as_of", "test_courses_by_status", "datasets_by_level",
+            "permits_by_level"} <= set(body)
+    assert client.get("/kpis").status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/api/v1/test-courses?status=%00",
+                                  "/api/v1/test-environments?theme=a%00"])
+def test_nul_in_a_query_is_a_422(client, world, api_headers, path):
+    response = client.get(path, headers=hospital_headers(world, api_headers))
+    assert response.status_code == 422, response.get_json()

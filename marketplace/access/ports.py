@@ -1,0 +1,70 @@
+"""What access needs from the domains above it, passed in rather than imported.
+
+Access sits below delivery (which estimates cohorts from data versions) and testbeds (test
+environments and courses). The application's composition (create_app) fills an `AccessEngine`
+with their functions, so access never imports them and the domains form no cycle.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from sqlalchemy.orm import Session
+
+from marketplace.access.decisions import PolicyBundle
+from marketplace.catalog.models import Dataset
+from marketplace.errors import NotFound
+
+
+class CohortEstimate(Protocol):
+    """People in a dataset's current version after consent and cohort filters.
+
+    Raises a DomainError when it cannot be known (no valid or a tampered data version).
+    """
+
+    def __call__(self, session: Session, *, dataset: Dataset, cohort: dict[str, Any],
+                 purpose: str, as_of: datetime) -> int: ...
+
+
+class TestBeds(Protocol):
+    """The test environments and test courses an application may serve."""
+
+    def environment_exists(self, session: Session, *, environment_id: int) -> bool: ...
+
+    def course_environment(self, session: Session, *, course_id: int,
+                           company_org_id: int) -> int:
+        """The environment of the company's open course; raise NotFound, Forbidden, Conflict."""
+        ...
+
+    def environments(self, session: Session) -> Sequence[Any]: ...
+
+    def course(self, session: Session, *, course_id: int) -> Any | None: ...
+
+
+class NoTestBeds:
+    """No test environments known: every named environment or course is unknown."""
+
+    def environment_exists(self, session: Session, *, environment_id: int) -> bool:
+        return False
+
+    def course_environment(self, session: Session, *, course_id: int,
+                           company_org_id: int) -> int:
+        raise NotFound(f"no test course {course_id}")
+
+    def environments(self, session: Session) -> Sequence[Any]:
+        return []
+
+    def course(self, session: Session, *, course_id: int) -> Any | None:
+        return None
+
+
+@dataclass(frozen=True)
+class AccessEngine:
+    """The policies in force and the collaborators that decide an application."""
+
+    policies: PolicyBundle
+    estimate_cohort: CohortEstimate
+    test_beds: TestBeds = field(default_factory=NoTestBeds)
+

@@ -1,0 +1,61 @@
+"""How the domains are put together where a lower one needs a higher one's work.
+
+The domains form a directed graph (identity < catalog < consent < access < delivery < testbeds
+< the newer domains); a lower domain never imports a higher one. Where access needs a cohort
+estimate (delivery) or the test environments (testbeds), create_app hands it these functions.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from marketplace.access.decisions import PolicyBundle
+from marketplace.access.ports import AccessEngine
+from marketplace.catalog.models import Dataset
+from marketplace.delivery import cohorts as delivery_cohorts
+from marketplace.security import Keyring
+from marketplace.testbeds import services as testbeds_services
+
+
+class _CohortEstimate:
+    """The delivery domain's estimate, with the keys and files it reads."""
+
+    def __init__(self, *, keyring: Keyring, data_dir: Path) -> None:
+        self.keyring, self.data_dir = keyring, data_dir
+
+    def __call__(self, session: Session, *, dataset: Dataset, cohort: dict[str, Any],
+                 purpose: str, as_of: datetime) -> int:
+        return delivery_cohorts.estimate_cohort_size(
+            session, dataset=dataset, cohort=cohort, purpose=purpose, as_of=as_of,
+            keyring=self.keyring, data_dir=self.data_dir)
+
+
+class _TestBeds:
+    """The testbeds domain's environments and courses, as access asks for them."""
+
+    def environment_exists(self, session: Session, *, environment_id: int) -> bool:
+        return testbeds_services.get_test_environment(
+            session, environment_id=environment_id) is not None
+
+    def course_environment(self, session: Session, *, course_id: int,
+                           company_org_id: int) -> int:
+        course = testbeds_services.require_course_for_access(
+            session, course_id=course_id, company_org_id=company_org_id)
+        return course.environment_id
+
+    def environments(self, session: Session) -> Sequence[Any]:
+        return testbeds_services.list_test_environments(session)
+
+    def course(self, session: Session, *, course_id: int) -> Any | None:
+        return testbeds_services.get_test_course(session, course_id=course_id)
+
+
+def access_engine(*, policies: PolicyBundle, keyring: Keyring, data_dir: Path) -> AccessEngine:
+    """The engine that decides applications, with delivery's estimate and the test beds."""
+    return AccessEngine(policies=policies,
+                        estimate_cohort=_CohortEstimate(keyring=keyring, data_dir=data_dir),
+                        test_beds=_TestBeds())

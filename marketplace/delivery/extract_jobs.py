@@ -1,0 +1,279 @@
+"""Building an extract as a durable job: claiming, leases, the pipeline run, the signed manifest.
+
+The edge that runs it (the worker command or the in-process runner) owns the transactions.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from datetime import datetime, timedelta
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from marketplace import audit
+from marketplace.access import services as access_services
+from marketplace.access.models import Permit
+from marketplace.catalog import services as catalog_services
+from marketplace.catalog.models import Dataset, DataVersion
+from marketplace.consent import evaluation as consent_evaluation
+from marketplace.consent import services as consent_services
+from marketplace.db import utcnow
+from marketplace.delivery import assessment, leaks, output, pipeline
+from marketplace.delivery.extracts import permitted_entry, require_extract
+from marketplace.delivery.models import Extract
+from marketplace.errors import Conflict, Invalid
+from marketplace.security import Keyring
+
+LEASE = timedelta(minutes=5)
+MAX_ATTEMPTS = 3
+BATCH_ROWS = 500_000
+
+ProgressCallback = Callable[[float], None]
+
+# --- the job ---------------------------------------------------------------------------------
+
+
+def claim_next_extract(session: Session, *, worker: str, now: datetime,
+                       extract_id: int | None = None) -> Extract | None:
+    """Lease the oldest queued extract, or one whose worker's lease ran out (it crashed).
+
+    An extract whose workers stopped MAX_ATTEMPTS times is failed instead of tried again.
+    """
+    runnable = sa.or_(
+        Extract.status == "queued",
+        sa.and_(Extract.status == "running", Extract.lease_expires_at < now),
+    )
+    query = sa.select(Extract).where(runnable).order_by(Extract.created_at, Extract.id).limit(1)
+    if extract_id is not None:
+        query = query.where(Extract.id == extract_id)
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    while (extract := session.scalar(query)) is not None:
+        if extract.attempts < MAX_ATTEMPTS:
+            extract.status = "running"
+            extract.attempts += 1
+            extract.progress = 0.0
+            extract.lease_owner = worker
+            extract.lease_expires_at = now + LEASE
+            extract.started_at = now
+            session.flush()
+            return extract
+        fail_extract(session, extract_id=extract.id, now=now,
+                     message="the extract stopped repeatedly while being built")
+        session.flush()
+    return None
+
+
+def renew_lease(extract: Extract, *, progress: float, now: datetime) -> None:
+    """Record progress and keep the lease while the job is alive."""
+    extract.progress = float(min(max(progress, 0.0), 1.0))
+    extract.lease_expires_at = now + LEASE
+
+
+def _fail(extract: Extract, message: str, now: datetime) -> None:
+    extract.status = "failed"
+    extract.error = message
+    extract.finished_at = now
+    extract.lease_owner = extract.lease_expires_at = None
+    extract.path = None
+
+
+def fail_extract(session: Session, *, extract_id: int, message: str, now: datetime) -> Extract:
+    """Mark an extract failed with a message the company can act on."""
+    extract = require_extract(session, extract_id=extract_id)
+    _fail(extract, message, now)
+    audit.record_audit(session, actor=None, action="extract.failed",
+                                 subject_type="extract", subject_id=str(extract.id),
+                                 details={"error": message})
+    return extract
+
+
+def permit_keys(keyring: Keyring, permit_id: int) -> tuple[bytes, bytes]:
+    """The permit's pseudonym key and date-shift key (HKDF from the master key)."""
+    return (keyring.derive(f"permit:{permit_id}:pseudonym"),
+            keyring.derive(f"permit:{permit_id}:date-shift"))
+
+
+def extract_context(extract_id: int) -> str:
+    return f"delivery/extract/{extract_id}"
+
+
+def extract_path(extract_id: int, *, data_dir: Path) -> Path:
+    return data_dir / "extracts" / f"{extract_id}.parquet.enc"
+
+
+def plan_for(session: Session, *, permit: Permit, dataset: Dataset, keyring: Keyring
+             ) -> pipeline.ExtractPlan:
+    """The pipeline plan of one dataset under one permit, consent evaluated as of approval."""
+    entry = permitted_entry(permit, dataset.id)
+    snapshot = consent_services.consent_snapshot(
+        session, purpose=permit.purpose, holder_org_id=dataset.publisher_org_id,
+        dataset_id=dataset.id, as_of=permit.approved_at)
+    pseudonym_key, shift_key = permit_keys(keyring, permit.id)
+    return pipeline.ExtractPlan(
+        columns=tuple(dataset.columns),
+        subject_column=dataset.subject_column,
+        permitted=tuple(entry.get("columns") or ()),
+        cohort=permit.cohort or {},
+        k=max(dataset.k_min or 1, permit.k_min or 0),
+        reference_date=permit.approved_at.date(),
+        pseudonym_key=pseudonym_key,
+        date_shift_key=shift_key,
+        include=partial(consent_evaluation.included_mask, snapshot=snapshot,
+                        consent_model=dataset.consent_model),
+    )
+
+
+def run_extract(session: Session, *, extract: Extract, keyring: Keyring, data_dir: Path,
+                now: datetime, on_progress: ProgressCallback | None = None,
+                batch_rows: int | None = None, dask_min_rows: int | None = None,
+                dask_scheduler_address: str | None = None) -> Extract:
+    """Build a leased extract end to end; it becomes visible only when complete.
+
+    A data version of at least `dask_min_rows` rows (None: never) runs on Dask: the cluster
+    at `dask_scheduler_address`, or a thread-based local cluster inside this worker.
+
+    Raises a DomainError with a message the company can act on (permit no longer valid, data
+    version changed, tampered or truncated data, a leak found) and leaves no output file; the
+    caller rolls back and records the failure with `fail_extract`.
+    """
+    try:
+        return _build(session, extract=extract, keyring=keyring, data_dir=data_dir, now=now,
+                      on_progress=on_progress, batch_rows=batch_rows or BATCH_ROWS,
+                      dask_min_rows=dask_min_rows, dask_scheduler_address=dask_scheduler_address)
+    except leaks.LeakFound as found:
+        extract_path(extract.id, data_dir=data_dir).unlink(missing_ok=True)
+        raise Invalid("the leak scan stopped the extract: " + "; ".join(found.findings)) from None
+    except BaseException:
+        extract_path(extract.id, data_dir=data_dir).unlink(missing_ok=True)
+        raise
+
+
+def _usable_version(session: Session, extract: Extract, dataset: Dataset) -> DataVersion:
+    version = catalog_services.current_version(session, dataset=dataset)
+    if (version is None or version.id != extract.data_version_id
+            or version.sha256 != extract.data_version_sha256):
+        raise Conflict("the dataset's data version changed after the extract was requested; "
+                       "request a new extract")
+    return version
+
+
+@contextmanager
+def _dask_client(scheduler_address: str | None) -> Iterator[Any]:
+    """A client of the configured cluster, or of a local one in this process (threads)."""
+    from distributed import Client, LocalCluster  # imported only for large extracts
+
+    if scheduler_address:
+        with Client(scheduler_address) as client:
+            yield client
+        return
+    with LocalCluster(processes=False, n_workers=1, threads_per_worker=2,
+                      dashboard_address=None) as cluster, Client(cluster) as client:
+        yield client
+
+
+def _build(session: Session, *, extract: Extract, keyring: Keyring, data_dir: Path,
+           now: datetime, on_progress: ProgressCallback | None, batch_rows: int,
+           dask_min_rows: int | None, dask_scheduler_address: str | None) -> Extract:
+    permit = access_services.require_permit(session, permit_id=extract.permit_id)
+    status = permit.status_at(now)
+    if status != "active":
+        raise Conflict(f"permit {status}")
+    dataset = catalog_services.require_dataset(session, dataset_id=extract.dataset_id)
+    version = _usable_version(session, extract, dataset)
+    plan = plan_for(session, permit=permit, dataset=dataset, keyring=keyring)
+    chunks_per_pass = max(1, -(-int(version.number_of_rows or 0) // batch_rows))
+
+    def frames_of(of: DataVersion, of_plan: pipeline.ExtractPlan) -> Iterator[pd.DataFrame]:
+        return catalog_services.read_version_frames(
+            of, keyring=keyring, data_dir=data_dir,
+            columns=of_plan.input_columns, batch_rows=batch_rows)
+
+    def frames() -> Iterator[pd.DataFrame]:
+        return frames_of(version, plan)
+
+    companions = assessment.companions_for(
+        session, permit=permit, dataset=dataset, frames_of=frames_of,
+        plan_of=lambda p, d: plan_for(session, permit=p, dataset=d, keyring=keyring))
+
+    def progress(pass_number: int, chunk: int) -> None:
+        if on_progress:
+            done = (pass_number - 1) * chunks_per_pass + chunk + 1
+            on_progress(min(0.95, 0.95 * done / (2 * chunks_per_pass)))
+
+    on_dask = dask_min_rows is not None and (version.number_of_rows or 0) >= dask_min_rows
+    subject_keys: list[np.ndarray] = []
+    path = extract_path(extract.id, data_dir=data_dir)
+    with ExitStack() as stack:
+        if on_dask:
+            client = stack.enter_context(_dask_client(dask_scheduler_address))
+            released = pipeline.run_dask(frames, plan, client=client, companions=companions,
+                                         on_chunk=progress)
+        else:
+            released = pipeline.run_pandas(frames, plan, companions=companions,
+                                           on_chunk=progress)
+
+        def frames_out() -> Iterator[pd.DataFrame]:
+            for chunk in released.chunks:
+                subject_keys.append(chunk.subject_keys)
+                yield chunk.frame
+
+        # Chunk by chunk from the pipeline through the Parquet writer into the encrypted file;
+        # the compressed Parquet is kept to sign the hash of its CSV form as well.
+        parquet = output.ParquetStream(frames_out())
+        written: list[bytes] = []
+        sha256 = keyring.write_encrypted(path, (written.append(piece) or piece
+                                                for piece in parquet),
+                                         context=extract_context(extract.id))
+    csv_sha256 = output.csv_sha256(b"".join(written))
+    del written
+    anonymisation = released.decision.anonymisation
+    finished = utcnow()
+    manifest = output.sign_manifest(
+        {
+            "extract_id": extract.id,
+            "permit_id": permit.id,
+            "dataset_id": dataset.id,
+            "rows_in": released.decision.selection.rows_read,
+            "rows_out": parquet.rows,
+            "rows_suppressed": anonymisation.rows_suppressed,
+            "k": anonymisation.achieved_k,
+            "columns": parquet.columns,
+            "sha256": sha256,
+            "csv_sha256": csv_sha256,
+            "created_at": finished.isoformat(),
+            **released.decision.manifest_fields(plan),
+        },
+        key=keyring.signing_key, public_key_b64=keyring.public_key_b64)
+    people = np.unique(np.concatenate(subject_keys)) if subject_keys else np.array([])
+    consent_services.record_data_uses(
+        session, extract_id=extract.id, permit_id=permit.id, dataset_id=dataset.id,
+        holder_org_id=dataset.publisher_org_id, company_org_id=permit.company_org_id,
+        purpose=permit.purpose, subject_keys=people.tolist(), at=finished)
+    extract.report = {
+        "rows_selected": released.decision.selection.rows_selected,
+        "persons_out": len(people),
+        "k_required": plan.k,
+        "generalisation": dict(zip(anonymisation.names, anonymisation.node, strict=True)),
+        "information_loss": round(anonymisation.information_loss, 4),
+        "l_diversity": plan.l_diversity,
+        "executor": "dask" if on_dask else "pandas",
+    }
+    extract.manifest = manifest
+    extract.path = str(path.relative_to(data_dir))
+    extract.byte_size = path.stat().st_size
+    extract.status, extract.progress, extract.error = "succeeded", 1.0, None
+    extract.finished_at = finished
+    extract.lease_owner = extract.lease_expires_at = None
+    audit.record_audit(
+        session, actor=None, action="extract.succeeded", subject_type="extract",
+        subject_id=str(extract.id),
+        details={"permit_id": permit.id, "dataset_id": dataset.id, "rows_out": parquet.rows,
+                 "rows_suppressed": anonymisation.rows_suppressed, "sha256": sha256})
+    return extract
