@@ -10,12 +10,13 @@ import logging
 from datetime import UTC, datetime, time
 
 import sqlalchemy as sa
+from flask import current_app
 from sqlalchemy.orm import Session
 
-from marketplace.access import decisions
 from marketplace.access import services as access_services
-from marketplace.access.applications import parse_application
 from marketplace.access.models import AccessRequest
+from marketplace.access.ports import AccessEngine
+from marketplace.access.schemas import Application
 from marketplace.catalog import services as catalog_services
 from marketplace.errors import DomainError
 from marketplace.identity import services as identity_services
@@ -63,10 +64,10 @@ def seed_demo(session: Session, world: DemoWorld) -> None:
             "safeguards": "Kun godkendte resultater forlader miljøet.",
             "processors": [{"name": "Projektleder", "role": "dataansvarlig"}]}
     try:
+        engine: AccessEngine = current_app.extensions["marketplace.access_engine"]
         request = access_services.submit_application(
-            session, actor=company, application=parse_application(body),
-            policies=decisions.policy_bundle(), keyring=world.keyring, data_dir=world.data_dir,
-            now=now)
+            session, actor=company, application=Application.model_validate(body),
+            engine=engine, now=now)
         if request.status != "permitted":
             access_services.review_application(
                 session, actor=reviewer, request_id=request.id,

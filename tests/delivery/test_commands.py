@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from marketplace.db import utcnow
 from marketplace.delivery import services
-from marketplace.delivery.commands import worker
 from marketplace.delivery.models import Extract
+from marketplace.worker import worker
 
 
 def test_worker_once_drains_the_queue(app, session, world):

@@ -14,8 +14,8 @@ import sqlalchemy as sa
 
 from marketplace.db import utcnow
 from marketplace.delivery import services as delivery_services
-from marketplace.delivery.commands import worker
 from marketplace.delivery.models import Extract
+from marketplace.worker import worker
 from tests.delivery.conftest import upload, world  # noqa: F401  (the delivery test world)
 from tests.ops.conftest import MARKETPLACE
 
