@@ -81,7 +81,17 @@ def demo(citizens: int, catalog_size: int, seed: int) -> None:
 
             catalog_demo.seed_bulk_descriptors(session, world, catalog_size)
     click.echo(f"demo world ready in {time.monotonic() - started:.1f} s; sign in as:")
-    _echo_json([{"sub": c["sub"], "name": c.get("name")} for c in identity_demo.provider_claims()])
+    _echo_json([{"sub": c["sub"], "name": c.get("name")} for c in demo_sign_ins()])
+
+
+def demo_sign_ins() -> list[dict[str, object]]:
+    """Everyone the development sign-in provider knows: the demo people and the cluster's."""
+    from marketplace.growth import demo as growth_demo
+    from marketplace.identity import demo as identity_demo
+
+    cluster = [{"sub": u["sub"], "email": u["email"], "name": u["name"]}
+               for u in growth_demo.demo_users()]
+    return identity_demo.provider_claims() + cluster
 
 
 @cli.command("dev-provider")
@@ -92,12 +102,10 @@ def dev_provider(port: int) -> None:
 
     import oidc_provider_mock
 
-    from marketplace.identity.demo import provider_claims
-
     os.environ.setdefault("AUTHLIB_INSECURE_TRANSPORT", "1")
     users = [oidc_provider_mock.User(sub=str(c["sub"]), claims={k: v for k, v in c.items()
                                                                 if k != "sub"})
-             for c in provider_claims()]
+             for c in demo_sign_ins()]
     with oidc_provider_mock.run_server_in_thread(port=port, user_claims=users) as server:
         click.echo(f"development sign-in provider on http://127.0.0.1:{server.server_port}")
         try:

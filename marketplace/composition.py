@@ -2,7 +2,8 @@
 
 The domains form a directed graph (identity < catalog < consent < access < delivery < testbeds
 < the newer domains); a lower domain never imports a higher one. Where access needs a cohort
-estimate (delivery) or the test environments (testbeds), create_app hands it these functions.
+estimate (delivery), the test environments (testbeds) or the results released from the secure
+processing environment (workspace), create_app hands it these functions.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from marketplace.catalog.models import Dataset
 from marketplace.delivery import cohorts as delivery_cohorts
 from marketplace.security import Keyring
 from marketplace.testbeds import services as testbeds_services
+from marketplace.workspace import release as workspace_release
 
 
 class _CohortEstimate:
@@ -54,8 +56,16 @@ class _TestBeds:
         return testbeds_services.get_test_course(session, course_id=course_id)
 
 
+def _released_results(session: Session, *, permit_ids: Sequence[int]
+                      ) -> dict[int, list[dict[str, Any]]]:
+    released = workspace_release.released_outputs(session, permit_ids=permit_ids)
+    return {permit_id: [output.to_json() for output in outputs]
+            for permit_id, outputs in released.items()}
+
+
 def access_engine(*, policies: PolicyBundle, keyring: Keyring, data_dir: Path) -> AccessEngine:
-    """The engine that decides applications, with delivery's estimate and the test beds."""
+    """The engine that decides applications, with delivery's estimate, the test beds and the
+    results released from the secure processing environment (for the public register)."""
     return AccessEngine(policies=policies,
                         estimate_cohort=_CohortEstimate(keyring=keyring, data_dir=data_dir),
-                        test_beds=_TestBeds())
+                        test_beds=_TestBeds(), released_results=_released_results)

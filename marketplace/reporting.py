@@ -1,8 +1,9 @@
 """The cluster's key figures, on top of the domains: GET /api/v1/kpis and the /kpis page.
 
 Progress against Copenhagen Healthtech Cluster's targets needs figures from several domains
-(test courses, published datasets, permits); gathering them here keeps the domains free of one
-another's reporting. The targets themselves are data in `testbeds.kpis`.
+(test courses, published datasets, permits, the growth pipeline); gathering them here keeps the
+domains free of one another's reporting. The targets themselves are data in `testbeds.kpis` and
+`growth.kpis`.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from sqlalchemy.orm import Session
 from marketplace.access import services as access_services
 from marketplace.catalog import services as catalog_services
 from marketplace.db import get_session, utcnow
+from marketplace.growth import kpis as growth_kpis
 from marketplace.testbeds import kpis as kpi_rules
 from marketplace.testbeds import lifecycle
 from marketplace.testbeds import services as testbeds_services
@@ -56,8 +58,10 @@ def compute_kpis(session: Session, *, now: datetime) -> kpi_rules.KpiReport:
 @api.get("/api/v1/kpis", responses=responses(200, KpisOut), security=PUBLIC)
 def api_kpis() -> Response:
     """Progress against Copenhagen Healthtech Cluster's targets."""
-    report = compute_kpis(get_session(), now=utcnow())
-    return jsonify(kpi_rules.report_to_json(report))
+    session, now = get_session(), utcnow()
+    report = compute_kpis(session, now=now)
+    # The pipeline's figures count test courses too, so they supersede same-named ones.
+    return jsonify(kpi_rules.report_to_json(report) | growth_kpis.growth_kpis(session, now=now))
 
 
 @bp.get("/kpis")

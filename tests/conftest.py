@@ -226,11 +226,11 @@ def oidc_provider() -> Iterator[str]:
     """A real OIDC provider (oidc-provider-mock) on loopback, knowing the demo users."""
     import oidc_provider_mock
 
-    from marketplace.identity.demo import provider_claims
+    from marketplace.cli import demo_sign_ins
 
     users = [oidc_provider_mock.User(sub=str(c["sub"]),
                                      claims={k: v for k, v in c.items() if k != "sub"})
-             for c in provider_claims()]
+             for c in demo_sign_ins()]
     with oidc_provider_mock.run_server_in_thread(user_claims=users) as server:
         yield f"http://localhost:{server.server_port}"
 

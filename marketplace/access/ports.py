@@ -60,6 +60,20 @@ class NoTestBeds:
         return None
 
 
+class ReleasedResults(Protocol):
+    """Results released from permits' secure processing environments, per permit, for the
+    public register: `{permit_id: [{"output_id", "job_id", "name", "sha256", "released_at"}]}`.
+    """
+
+    def __call__(self, session: Session, *, permit_ids: Sequence[int]
+                 ) -> dict[int, list[dict[str, Any]]]: ...
+
+
+def no_released_results(session: Session, *, permit_ids: Sequence[int]
+                        ) -> dict[int, list[dict[str, Any]]]:
+    return {}
+
+
 @dataclass(frozen=True)
 class AccessEngine:
     """The policies in force and the collaborators that decide an application."""
@@ -67,4 +81,5 @@ class AccessEngine:
     policies: PolicyBundle
     estimate_cohort: CohortEstimate
     test_beds: TestBeds = field(default_factory=NoTestBeds)
+    released_results: ReleasedResults = no_released_results
 

@@ -328,6 +328,14 @@ class RegisterDatasetOut(Out):
     holder: str
 
 
+class ReleasedOutputOut(Out):
+    output_id: int
+    job_id: int
+    name: str
+    sha256: str
+    released_at: datetime
+
+
 class RegisterRowOut(Out):
     permit_id: int
     status: str
@@ -338,6 +346,7 @@ class RegisterRowOut(Out):
     approved_at: datetime | None
     valid_until: datetime | None
     revoked_at: datetime | None
+    released_outputs: list[ReleasedOutputOut] = []
 
 
 class RegisterPage(Out):

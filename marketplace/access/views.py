@@ -213,8 +213,12 @@ def api_register(query: PageQuery) -> Response:
 
     Paged: `page` (from 1) and `per_page` (1 to 200, default 50); `total` counts them all.
     """
-    page = services.page_register(get_session(), paging=query, now=utcnow())
-    return jsonify(_page_json(page, [serialise.register_row_to_json(r) for r in page.items]))
+    db = get_session()
+    page = services.page_register(db, paging=query, now=utcnow())
+    released = engine().released_results(db, permit_ids=[r.permit.id for r in page.items])
+    return jsonify(_page_json(page, [
+        serialise.register_row_to_json(r) | {"released_outputs": released.get(r.permit.id, [])}
+        for r in page.items]))
 
 
 @api.get("/api/v1/access-policies", responses=responses(200, PoliciesOut), security=PUBLIC)
@@ -339,5 +343,8 @@ def revoke_submit(permit_id: int) -> Any:
 
 @bp.get("/register")
 def register_page() -> str:
-    page = services.page_register(get_session(), paging=_paging(), now=utcnow())
-    return render_template("access/register.html", rows=page.items, page=page)
+    db = get_session()
+    page = services.page_register(db, paging=_paging(), now=utcnow())
+    released = engine().released_results(db, permit_ids=[r.permit.id for r in page.items])
+    return render_template("access/register.html", rows=page.items, page=page,
+                           released=released)

@@ -65,6 +65,11 @@ DEMO_STAFF: tuple[tuple[str, str, str, str, str], ...] = (
     ("admin-sds", "data@sds.example", "Peter Friis", "sundhedsdatastyrelsen", "holder_admin"),
     ("admin-regionh", "data@regionh.example", "Maria Lund", "region-hovedstaden", "holder_admin"),
     ("admin-herlev", "data@herlev.example", "Karen Bach", "herlev-hospital", "holder_admin"),
+    # Two output checkers: a release from the secure processing environment needs both.
+    ("checker-herlev", "outputkontrol@herlev.example", "Ida Møller", "herlev-hospital",
+     "output_checker"),
+    ("checker-herlev-2", "outputkontrol2@herlev.example", "Mads Lind", "herlev-hospital",
+     "output_checker"),
     ("reviewer-rigs", "sagsbehandler@rigshospitalet.example", "Ole Dam", "rigshospitalet",
      "reviewer"),
     ("host-cames", "lab@cames.example", "Sara Brandt", "cames", "host_member"),

@@ -44,6 +44,7 @@ _NAV: tuple[tuple[str, str, frozenset[str]], ...] = (
     ("/extracts", "Udtræk", frozenset({"company_member", "operator"})),
     ("/workspace", "Analysemiljø", frozenset({"company_member", "operator"})),
     ("/reviews", "Sagsbehandling", frozenset({"holder_admin", "reviewer", "operator"})),
+    ("/output-reviews", "Outputkontrol", frozenset({"output_checker"})),
     ("/test-environments", "Testmiljøer", frozenset({"*"})),
     ("/matches", "Find testmiljø", frozenset({"company_member", "operator"})),
     ("/test-courses", "Testforløb",
@@ -61,6 +62,8 @@ _ROLE_INTRO = {
     "holder_admin": "Her udgiver din organisation datasæt, holder kvaliteten øje og behandler "
                     "ansøgninger om adgang.",
     "reviewer": "Her behandler du ansøgninger om adgang til din organisations datasæt.",
+    "output_checker": "Her kontrollerer du resultater fra det sikre analysemiljø, før de må "
+                      "forlade platformen.",
     "company_member": "Her søger din virksomhed adgang til data, finder testmiljøer og følger "
                       "jeres testforløb hele vejen til indkøb.",
     "host_member": "Her vedligeholder I jeres testmiljø og tager stilling til forslag om "
@@ -79,7 +82,11 @@ DEMO_USERS = (
     ("company-pulmo", "Virksomhedsmedarbejder", "Pulmo Monitor ApS"),
     ("admin-sds", "Dataansvarlig administrator", "Sundhedsdatastyrelsen"),
     ("reviewer-rigs", "Sagsbehandler", "Rigshospitalet"),
+    ("checker-herlev", "Outputkontrollant", "Herlev og Gentofte Hospital"),
+    ("checker-herlev-2", "Outputkontrollant", "Herlev og Gentofte Hospital"),
     ("host-cames", "Testmiljø-vært", "CAMES"),
+    ("secretariat-chc", "Klyngesekretariat", "Copenhagen Healthtech Cluster"),
+    ("steering-chc", "Styregruppe", "Copenhagen Healthtech Cluster"),
     ("company-carebridge", "Virksomhedsmedarbejder", "CareBridge GmbH"),
     ("operator", "Operatør", "Platform operator"),
 )

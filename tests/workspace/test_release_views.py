@@ -319,3 +319,21 @@ def test_the_openapi_document_describes_the_release_api(client):
     assert "ReviewIn" in json.dumps(body)
     assert "/api/v1/output-reviews" in document["paths"]
     assert "put" in document["paths"]["/api/v1/datasets/{dataset_id}/output-policy"]
+
+
+def test_a_released_output_is_listed_under_its_permit_in_the_public_register(
+        client, release_world, as_user):
+    world = release_world
+    output = world.make_output(name="koen_tabel.csv")
+    register = client.get("/api/v1/register").get_json()
+    assert all(item["released_outputs"] == [] for item in register["items"])
+    for checker in (world.checker_a, world.checker_b):
+        headers = as_user(checker)
+        assert _review(client, headers, output.id, {"decision": "approve",
+                                                    "comment": "Ok."}).status_code == 201
+    client.delete_cookie("marketplace_session")
+    register = client.get("/api/v1/register").get_json()
+    entry = next(item for item in register["items"] if item["permit_id"] == output.permit_id)
+    assert [o["name"] for o in entry["released_outputs"]] == ["koen_tabel.csv"]
+    assert entry["released_outputs"][0]["sha256"] == output.sha256
+    assert "koen_tabel.csv" in client.get("/register").get_data(as_text=True)
