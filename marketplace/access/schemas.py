@@ -346,7 +346,7 @@ class RegisterRowOut(Out):
     approved_at: datetime | None
     valid_until: datetime | None
     revoked_at: datetime | None
-    released_outputs: list[ReleasedOutputOut] = []
+    released_outputs: list[ReleasedOutputOut] = Field(default_factory=list)
 
 
 class RegisterPage(Out):
