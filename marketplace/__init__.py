@@ -51,6 +51,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.extensions["marketplace.policies"] = decisions.load_policy_bundle(
         Path(app.config["POLICIES_DIR"])
     )
+    app.extensions["marketplace.released_results"] = composition.released_results
     app.extensions["marketplace.access_engine"] = composition.access_engine(
         policies=app.extensions["marketplace.policies"],
         keyring=app.extensions["marketplace.keyring"], data_dir=Path(app.config["DATA_DIR"]))

@@ -56,8 +56,10 @@ class _TestBeds:
         return testbeds_services.get_test_course(session, course_id=course_id)
 
 
-def _released_results(session: Session, *, permit_ids: Sequence[int]
-                      ) -> dict[int, list[dict[str, Any]]]:
+def released_results(session: Session, *, permit_ids: Sequence[int]
+                     ) -> dict[int, list[dict[str, Any]]]:
+    """Results released from permits' secure processing environments, per permit (for the
+    public register and the citizens' "who used my data")."""
     released = workspace_release.released_outputs(session, permit_ids=permit_ids)
     return {permit_id: [output.to_json() for output in outputs]
             for permit_id, outputs in released.items()}
@@ -68,4 +70,4 @@ def access_engine(*, policies: PolicyBundle, keyring: Keyring, data_dir: Path) -
     results released from the secure processing environment (for the public register)."""
     return AccessEngine(policies=policies,
                         estimate_cohort=_CohortEstimate(keyring=keyring, data_dir=data_dir),
-                        test_beds=_TestBeds(), released_results=_released_results)
+                        test_beds=_TestBeds(), released_results=released_results)

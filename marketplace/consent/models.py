@@ -81,7 +81,8 @@ class Guardianship(Base):
 
 
 class DataUse(Base):
-    """Transparency: one citizen's records were part of one extract ("who used my data")."""
+    """Transparency: one citizen's records went into one extract, or were analysed by a permit's
+    jobs in the secure processing environment ("who used my data")."""
 
     __tablename__ = "data_use"
     __table_args__ = (
@@ -90,8 +91,10 @@ class DataUse(Base):
     )
 
     id: Mapped[intpk]
-    # Extracts and permits live in later migrations: plain ids, no foreign keys.
-    extract_id: Mapped[int]
+    # Extracts, jobs and permits live in later migrations: plain ids, no foreign keys. A row
+    # names either an extract or the first workspace job that analysed the permit's data.
+    extract_id: Mapped[int | None]
+    workspace_job_id: Mapped[int | None] = mapped_column(index=True)
     permit_id: Mapped[int] = mapped_column(index=True)
     dataset_id: Mapped[int] = mapped_column(sa.ForeignKey("dataset.id"))
     holder_org_id: Mapped[int] = mapped_column(sa.ForeignKey("organisation.id"))

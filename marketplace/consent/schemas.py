@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, RootModel
+from pydantic import BaseModel, ConfigDict, Field, RootModel
 
 from marketplace.web.api import Id, Out
 from marketplace.web.requests import QueryModel
@@ -93,7 +93,9 @@ class CompanyRef(OrgRef):
 
 
 class DataUseOut(Out):
-    extract_id: int
+    extract_id: int | None = Field(description="the extract, or null for analysis in the "
+                                               "permit's secure processing environment")
+    job_id: int | None = Field(None, description="the first workspace job that analysed it")
     permit_id: int
     dataset: DatasetRef
     holder: OrgRef

@@ -49,13 +49,15 @@ _snapshots: OrderedDict[tuple, ConsentSnapshot] = OrderedDict()
 _snapshot_lock = threading.Lock()
 _BULK_BATCH = 500_000
 _BULK_DATA_USES_POSTGRES = (
-    "INSERT INTO data_use (extract_id, permit_id, dataset_id, holder_org_id, company_org_id, "
-    "purpose, subject_key, at) SELECT :extract_id, :permit_id, :dataset_id, :holder_org_id, "
-    ":company_org_id, :purpose, k, :at FROM unnest(:keys) AS k")
+    "INSERT INTO data_use (extract_id, workspace_job_id, permit_id, dataset_id, holder_org_id, "
+    "company_org_id, purpose, subject_key, at) SELECT :extract_id, :workspace_job_id, "
+    ":permit_id, :dataset_id, :holder_org_id, :company_org_id, :purpose, k, :at "
+    "FROM unnest(:keys) AS k")
 _BULK_DATA_USES_SQLITE = (
-    "INSERT INTO data_use (extract_id, permit_id, dataset_id, holder_org_id, company_org_id, "
-    "purpose, subject_key, at) SELECT :extract_id, :permit_id, :dataset_id, :holder_org_id, "
-    ":company_org_id, :purpose, j.value, :at FROM json_each(:keys) AS j")
+    "INSERT INTO data_use (extract_id, workspace_job_id, permit_id, dataset_id, holder_org_id, "
+    "company_org_id, purpose, subject_key, at) SELECT :extract_id, :workspace_job_id, "
+    ":permit_id, :dataset_id, :holder_org_id, :company_org_id, :purpose, j.value, :at "
+    "FROM json_each(:keys) AS j")
 
 
 # --- purposes -----------------------------------------------------------------------------------
@@ -450,22 +452,30 @@ def consent_revision(session: Session) -> int:
 
 # --- transparency: who used my data -------------------------------------------------------------
 
-def record_data_uses(session: Session, *, extract_id: int, permit_id: int, dataset_id: int,
-                     holder_org_id: int, company_org_id: int, purpose: str,
-                     subject_keys: Iterable[str], at: datetime) -> int:
-    """Record that these citizens' data went into an extract; returns the rows added.
+def record_data_uses(session: Session, *, permit_id: int, dataset_id: int, holder_org_id: int,
+                     company_org_id: int, purpose: str, subject_keys: Iterable[str],
+                     at: datetime, extract_id: int | None = None,
+                     workspace_job_id: int | None = None) -> int:
+    """Record that these citizens' data went into an extract, or into the permit's secure
+    processing environment (the first job that analysed it); returns the rows added.
 
-    Idempotent per extract and dataset; missing keys are skipped, malformed ones raise Invalid.
+    Idempotent per extract and dataset, and per permit and dataset in the workspace; missing
+    keys are skipped, malformed ones raise Invalid.
     """
+    if (extract_id is None) == (workspace_job_id is None):
+        raise ValueError("name either the extract or the workspace job")
     require_purpose(purpose)
     keys = pd.Series(subject_keys if isinstance(subject_keys, pd.Series) else list(subject_keys),
                      dtype="str").dropna().drop_duplicates()
     if not keys.str.fullmatch(_SUBJECT_KEY).all():
         raise Invalid("Subject keys must be CPR blind indexes (64 hex digits).")
+    same_use = (DataUse.extract_id == extract_id if extract_id is not None else
+                sa.and_(DataUse.permit_id == permit_id, DataUse.workspace_job_id.is_not(None)))
     already = set(session.scalars(sa.select(DataUse.subject_key).where(
-        DataUse.extract_id == extract_id, DataUse.dataset_id == dataset_id)))
+        same_use, DataUse.dataset_id == dataset_id)))
     new = [k for k in keys.tolist() if k not in already]
-    common = {"extract_id": extract_id, "permit_id": permit_id, "dataset_id": dataset_id,
+    common = {"extract_id": extract_id, "workspace_job_id": workspace_job_id,
+              "permit_id": permit_id, "dataset_id": dataset_id,
               "holder_org_id": holder_org_id, "company_org_id": company_org_id,
               "purpose": purpose, "at": at}
     # One set-based statement per batch: the database expands the keys (an array on PostgreSQL,
@@ -483,7 +493,8 @@ def record_data_uses(session: Session, *, extract_id: int, permit_id: int, datas
 
 @dataclass(frozen=True)
 class DataUseView:
-    extract_id: int
+    extract_id: int | None
+    workspace_job_id: int | None
     permit_id: int
     dataset_id: int
     dataset_title: str
@@ -496,7 +507,8 @@ class DataUseView:
 
 def list_data_uses(session: Session, *, actor: Principal, subject_citizen_id: int | None = None,
                    now: datetime | None = None) -> list[DataUseView]:
-    """Every extract that contained the citizen's records, newest first; raises Forbidden."""
+    """Every extract that contained the citizen's records, and every permit whose secure
+    processing environment analysed them, newest first; raises Forbidden."""
     citizen = require_subject(session, actor=actor, subject_citizen_id=subject_citizen_id,
                               now=now or utcnow())
     uses = session.scalars(sa.select(DataUse).where(DataUse.subject_key == citizen.cpr_index)
@@ -506,7 +518,8 @@ def list_data_uses(session: Session, *, actor: Principal, subject_citizen_id: in
         dataset = catalog_services.get_dataset(session, dataset_id=dataset_id)
         titles[dataset_id] = dataset.title if dataset else ""
     return [DataUseView(
-        extract_id=use.extract_id, permit_id=use.permit_id, dataset_id=use.dataset_id,
+        extract_id=use.extract_id, workspace_job_id=use.workspace_job_id,
+        permit_id=use.permit_id, dataset_id=use.dataset_id,
         dataset_title=titles[use.dataset_id],
         holder=identity_services.require_org_by_id(session, org_id=use.holder_org_id),
         company=identity_services.require_org_by_id(session, org_id=use.company_org_id),

@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 from flask import (
     Blueprint,
     Response,
+    current_app,
     flash,
     jsonify,
     redirect,
@@ -244,11 +245,13 @@ def api_record_receipt(query: ReceiptQuery) -> Response:
          security=CITIZEN)
 @citizen_required
 def api_data_uses() -> Response:
-    """List every extract that contained the citizen's records (who used my data)."""
+    """List every extract, and every secure processing environment, that used the citizen's
+    records (who used my data)."""
     uses = services.list_data_uses(get_session(), actor=current_principal(),
                                    subject_citizen_id=_subject_id())
     return jsonify([{
-        "extract_id": use.extract_id, "permit_id": use.permit_id,
+        "extract_id": use.extract_id, "job_id": use.workspace_job_id,
+        "permit_id": use.permit_id,
         "dataset": {"id": use.dataset_id, "title": use.dataset_title},
         "holder": {"slug": use.holder.slug, "name": use.holder.name},
         "company": {"slug": use.company.slug, "name": use.company.name,
@@ -429,11 +432,18 @@ def history_page() -> str:
                            lang=current_language())
 
 
+# What left the secure processing environment (a higher domain), handed in by create_app.
+RELEASED_RESULTS = "marketplace.released_results"
+
+
 @bp.get("/my-data-uses")
 @citizen_required
 def data_uses_page() -> str:
     """Who used my data: every extract that contained the citizen's records."""
-    uses = services.list_data_uses(get_session(), actor=current_principal(),
+    db = get_session()
+    uses = services.list_data_uses(db, actor=current_principal(),
                                    subject_citizen_id=_subject_id())
-    return render_template("consent/data_uses.html", uses=uses,
+    released = current_app.extensions[RELEASED_RESULTS](
+        db, permit_ids=sorted({use.permit_id for use in uses if use.workspace_job_id}))
+    return render_template("consent/data_uses.html", uses=uses, released=released,
                            acting_for_child=_subject_id() is not None, lang=current_language())

@@ -27,6 +27,7 @@ class Prepared:
     frame: pd.DataFrame
     rows_read: int
     persons: int
+    subject_keys: np.ndarray  # the persons' blind indexes, for "who used my data"
 
 
 def _chunk(frame: pd.DataFrame, plan: pipeline.ExtractPlan) -> pipeline.ReleasedChunk:
@@ -69,14 +70,16 @@ def prepare(frames: Iterable[pd.DataFrame], plan: pipeline.ExtractPlan, *, order
     for frame in frames:
         rows_read += len(frame)
         chunks.append(_chunk(frame, plan))
-    persons = len(set().union(*(c.subject_keys for c in chunks)))
+    subject_keys = (np.unique(np.concatenate([c.subject_keys for c in chunks]).astype(str))
+                    if chunks else np.array([], dtype=str))
     combined = pipeline.concat_released(chunks)
     if combined.empty and not len(combined.columns):
         combined = pd.DataFrame({name if name != plan.subject_column else pipeline.PSEUDONYM:
                                  pd.Series([], dtype=object) for name in plan.output_columns})
     leaks.scan(combined, forbidden_columns=plan.forbidden_columns)
     order = keyed_order(len(combined), key=order_key)
-    return Prepared(combined.iloc[order].reset_index(drop=True), rows_read, persons)
+    return Prepared(combined.iloc[order].reset_index(drop=True), rows_read, len(subject_keys),
+                    subject_keys)
 
 
 def write_parquet(frame: pd.DataFrame, path: Path) -> None:

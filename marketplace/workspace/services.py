@@ -28,6 +28,7 @@ from marketplace.access import sla
 from marketplace.access.models import Permit
 from marketplace.catalog import services as catalog_services
 from marketplace.catalog.models import Dataset
+from marketplace.consent import services as consent_services
 from marketplace.db import utcnow
 from marketplace.delivery import leaks
 from marketplace.delivery import services as delivery_services
@@ -355,6 +356,7 @@ def prepare_job_data(session: Session, *, permit: Permit, keyring: Keyring, data
     """
     files: dict[str, Path] = {}
     counts: dict[str, dict[str, int]] = {}
+    persons: dict[int, tuple[int, Any]] = {}
     for entry in permit.datasets:
         dataset = catalog_services.require_dataset(session, dataset_id=entry["dataset_id"])
         version = catalog_services.current_version(session, dataset=dataset)
@@ -379,7 +381,19 @@ def prepare_job_data(session: Session, *, permit: Permit, keyring: Keyring, data
         files[str(dataset.id)] = path
         counts[str(dataset.id)] = {"rows_read": prepared.rows_read,
                                    "rows": len(prepared.frame), "persons": prepared.persons}
-    return {"files": files, "counts": counts}
+        persons[dataset.id] = (dataset.publisher_org_id, prepared.subject_keys)
+    return {"files": files, "counts": counts, "persons": persons}
+
+
+def record_workspace_data_uses(session: Session, *, job: WorkspaceJob, permit: Permit,
+                               persons: dict[int, tuple[int, Any]], at: datetime) -> None:
+    """Tell each citizen whose records the job analysed (once per permit and dataset: every job
+    of a permit sees the same persons, consent being fixed at approval)."""
+    for dataset_id, (holder_org_id, subject_keys) in persons.items():
+        consent_services.record_data_uses(
+            session, workspace_job_id=job.id, permit_id=permit.id, dataset_id=dataset_id,
+            holder_org_id=holder_org_id, company_org_id=permit.company_org_id,
+            purpose=permit.purpose, subject_keys=subject_keys, at=at)
 
 
 def output_rules(session: Session, *, permit: Permit, cohort_size: int | None
@@ -564,6 +578,9 @@ def run_job(session: Session, *, job: WorkspaceJob, settings: RunSettings, now: 
         if on_progress:
             on_progress(0.9)
         finished = utcnow()
+        if run.outcome != "cancelled":  # the script has read the data
+            record_workspace_data_uses(session, job=job, permit=permit,
+                                       persons=prepared["persons"], at=finished)
         counts = prepared["counts"]
         job.usage = {"wall_seconds": round(run.wall_seconds, 3), "exit_code": run.exit_code,
                      "outcome": run.outcome, "output_bytes": run.output_bytes,

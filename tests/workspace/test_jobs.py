@@ -262,3 +262,33 @@ def test_a_missing_analysis_environment_fails_the_job_clearly(app, session, worl
                               name="x", script="print(1)", now=utcnow())
     done = run_job(job.id)
     assert done.status == "failed" and "analysis environment" in done.error
+
+
+def test_citizens_see_that_a_job_analysed_their_records_and_what_was_released(
+        client, session, world, api_headers, run_job, make_citizen, login, keyring) -> None:
+    from marketplace.workspace import release
+
+    cpr = str(world.data["cpr"].iloc[0])
+    citizen, _ = make_citizen(cpr=cpr)
+    outsider, _ = make_citizen(cpr="0101801234")
+    permit = world.make_permit(pseudonymised=True)
+    headers = api_headers(world.company, "workspace:run")
+    first = run_job(submit(client, headers, permit.id, SUMMARY))
+    run_job(submit(client, headers, permit.id, SUMMARY, name="Igen"))
+    # Released by the holder's two checkers (the review rules have their own tests).
+    output = next(o for o in first.outputs if o.name == "by_sex.csv")
+    output.status, output.released_at = "released", utcnow()
+    session.commit()
+
+    login(citizen)
+    uses = client.get("/api/v1/me/data-uses").get_json()
+    assert len(uses) == 1  # once per permit and dataset, however many jobs ran
+    (use,) = uses
+    assert (use["extract_id"], use["job_id"], use["permit_id"]) == (None, first.id, permit.id)
+    assert use["company"]["name"] == world.company.name
+    page = client.get("/my-data-uses").get_data(as_text=True)
+    assert "sikre analysemiljø" in page and "by_sex.csv" in page
+    assert release.released_outputs(session, permit_ids=[permit.id])
+
+    login(outsider)
+    assert client.get("/api/v1/me/data-uses").get_json() == []
