@@ -8,6 +8,7 @@ import io
 import pandas as pd
 
 from marketplace.catalog import services as catalog_services
+from marketplace.catalog.descriptor import Descriptor
 from marketplace.db import utcnow
 from marketplace.delivery import output, services, synthetic
 from tests.delivery.conftest import admissions_csv, descriptor
@@ -57,7 +58,8 @@ def test_formula_cells_of_a_parquet_upload_reach_the_csv_defused(session, world,
     columns = [dict(c) for c in synthetic.ADMISSION_COLUMNS] + [
         {"name": "comment", "type": "string", "role": "attribute"}]
     dataset = catalog_services.create_dataset(session, actor=world.holder_actor,
-                                              data=descriptor(columns=columns))
+                                              descriptor=Descriptor.model_validate(
+                                                  descriptor(columns=columns)))
     _, frame = admissions_csv(rows=300, persons=60, seed=3)
     frame["comment"] = ['=HYPERLINK("http://evil.example","klik")', "ok", "@SUM(A1)"] * 100
     sink = io.BytesIO()
@@ -80,7 +82,8 @@ def test_formula_cells_of_a_parquet_upload_reach_the_csv_defused(session, world,
 def test_the_permits_other_datasets_join_each_persons_record(session, world, build, upload,
                                                              keyring, data_dir):
     second = catalog_services.create_dataset(session, actor=world.holder_actor,
-                                             data=descriptor(title="Genindlæggelser"))
+                                             descriptor=Descriptor.model_validate(
+                                                 descriptor(title="Genindlæggelser")))
     upload(world.holder_actor, second, admissions_csv(seed=8)[0])
     catalog_services.publish_dataset(session, actor=world.holder_actor, dataset_id=second.id)
     alone = _build(session, world, build, world.make_permit())
