@@ -89,8 +89,8 @@ def demo_sign_ins() -> list[dict[str, object]]:
     from marketplace.growth import demo as growth_demo
     from marketplace.identity import demo as identity_demo
 
-    cluster = [{"sub": u["sub"], "email": u["email"], "name": u["name"]}
-               for u in growth_demo.demo_users()]
+    cluster: list[dict[str, object]] = [{"sub": u["sub"], "email": u["email"], "name": u["name"]}
+                                        for u in growth_demo.demo_users()]
     return identity_demo.provider_claims() + cluster
 
 

@@ -228,11 +228,16 @@ def _build(session: Session, *, extract: Extract, keyring: Keyring, data_dir: Pa
         # the compressed Parquet is kept to sign the hash of its CSV form as well.
         parquet = output.ParquetStream(frames_out())
         written: list[bytes] = []
-        sha256 = keyring.write_encrypted(path, (written.append(piece) or piece
-                                                for piece in parquet),
+
+        def kept(pieces: Iterator[bytes]) -> Iterator[bytes]:
+            for piece in pieces:
+                written.append(piece)
+                yield piece
+
+        sha256 = keyring.write_encrypted(path, kept(iter(parquet)),
                                          context=extract_context(extract.id))
     csv_sha256 = output.csv_sha256(b"".join(written))
-    del written
+    written.clear()  # the compressed Parquet is not needed any longer
     anonymisation = released.decision.anonymisation
     finished = utcnow()
     manifest = output.sign_manifest(

@@ -50,10 +50,25 @@ class ManifestOut(Out):
     rows_suppressed: int
     k: int | None
     columns: list[Any]
-    sha256: str
+    sha256: str = Field(description="SHA-256 of the Parquet bytes served")
+    csv_sha256: str | None = Field(None, description="SHA-256 of the CSV bytes served")
     created_at: str
+    generalisation: dict[str, Any] | None = Field(
+        None, description="per column, the generalisation applied")
+    rows_dropped: dict[str, int] | None = Field(
+        None, description="rows left out and why: consent, cohort, suppression")
+    persons_in: int | None = None
+    persons_suppressed: int | None = None
+    k_required: int | None = None
+    datasets_assessed: int | None = None
+    risk: dict[str, float] | None = Field(
+        None, description="share of unique persons, maximum and average prosecutor risk")
+    risk_before: dict[str, float] | None = None
     signature: str = Field(description="Ed25519 over the manifest without `signature`, as JSON "
-                                       "with sorted keys and no spaces; base64")
+                                       "with sorted keys and no spaces; base64. Verify it with "
+                                       "the key you pinned from "
+                                       "/.well-known/marketplace-signing-key, never with the "
+                                       "embedded public_key alone")
     public_key: str = Field(description="the raw 32-byte Ed25519 public key, base64")
 
 

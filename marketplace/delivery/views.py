@@ -131,9 +131,11 @@ def extract_data(path: ExtractPath, query: DataQuery) -> Response:
     db.commit()
     headers = {"Content-Disposition": f'attachment; filename="{download.filename}"',
                "Cache-Control": "no-store"}
-    if download.media_type == "application/vnd.apache.parquet":
-        # The manifest's hash is of the Parquet bytes; a CSV body would never match it.
-        headers["X-Content-SHA256"] = (download.extract.manifest or {}).get("sha256", "")
+    # The signed manifest holds the hash of each form: `sha256` (Parquet), `csv_sha256` (CSV).
+    manifest = download.extract.manifest or {}
+    digest = manifest.get("csv_sha256" if download.media_type.startswith("text/csv") else "sha256")
+    if digest:
+        headers["X-Content-SHA256"] = digest
     return Response(stream_with_context(download.body), mimetype=download.media_type,
                     headers=headers)
 

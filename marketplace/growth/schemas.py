@@ -116,7 +116,7 @@ class ProcurementCaseIn(Body):
     buyer: Code | None = None
 
 
-StepValue = FreeText(5000) | Annotated[int, Field(ge=0, le=10**12)] | bool  # type: ignore[valid-type]
+StepValue = FreeText(5000) | Annotated[int, Field(ge=0, le=10**12)] | bool
 
 
 class StepIn(Body):

@@ -363,7 +363,7 @@ def print_css() -> str:
 
 
 def case_pdf_response(case: ProcurementCase) -> Response:
-    from weasyprint import HTML  # type: ignore[import-untyped]
+    from weasyprint import HTML
 
     html = case_document(case, printable=True)
     # Local resources only: the document never fetches anything from the network.

@@ -25,7 +25,7 @@ Pages (HTML) stay on plain Flask blueprints.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 from flask import Response, jsonify
 from flask_openapi3.types import ResponseDict
@@ -136,7 +136,7 @@ def responses(*spec: int | type[BaseModel] | None) -> ResponseDict:
             raise TypeError(f"expected a status code, got {status!r}")
         if status < 400:
             model = items.pop(0) if items and not isinstance(items[0], int) else None
-            result[str(status)] = model
+            result[str(status)] = cast("type[BaseModel] | None", model)
         else:
             result[str(status)] = {
                 "description": _PROBLEM_TEXT.get(status, "Problem"),

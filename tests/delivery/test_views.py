@@ -53,7 +53,8 @@ def test_api_flow_from_request_to_verified_download(client, world, company_heade
     assert len(frame) == manifest["rows_out"]
     csv = client.get(f"/api/v1/extracts/{body['id']}/data?format=csv", headers=company_headers)
     assert csv.status_code == 200 and csv.mimetype == "text/csv"
-    assert "X-Content-SHA256" not in csv.headers
+    assert csv.headers["X-Content-SHA256"] == manifest["csv_sha256"]
+    assert hashlib.sha256(csv.data).hexdigest() == manifest["csv_sha256"]
     assert csv.data.decode().splitlines()[0].startswith("pseudonym,")
 
 
