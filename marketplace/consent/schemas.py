@@ -25,7 +25,7 @@ class ReceiptQuery(QueryModel):
         return self.download in ("1", "true")
 
 
-class PurposeOut(Out):
+class TaxonomyPurposeOut(Out):
     code: str
     label_da: str
     label_en: str
@@ -38,7 +38,7 @@ class PurposeOut(Out):
     prohibited: bool
 
 
-class PurposeList(RootModel[list[PurposeOut]]):
+class PurposeList(RootModel[list[TaxonomyPurposeOut]]):
     pass
 
 

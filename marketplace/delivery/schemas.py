@@ -10,7 +10,7 @@ from marketplace.access.schemas import ObjectId
 from marketplace.web.api import Body, Id, Out
 
 
-class PermitPath(BaseModel):
+class ExtractPermitPath(BaseModel):
     permit_id: Id
 
 

@@ -24,9 +24,9 @@ from marketplace.delivery.schemas import (
     ExtractList,
     ExtractOut,
     ExtractPath,
+    ExtractPermitPath,
     ExtractsQuery,
     ManifestOut,
-    PermitPath,
     SigningKeyOut,
 )
 from marketplace.errors import Invalid
@@ -63,7 +63,7 @@ def _start(extract_id: int) -> None:
           responses=responses(202, ExtractOut, 400, 401, 403, 404, 409, 413, 422),
           security=requires("access:request"))
 @api_auth("access:request")
-def create_extract(path: PermitPath, body: ExtractIn) -> tuple[Response, int, dict]:
+def create_extract(path: ExtractPermitPath, body: ExtractIn) -> tuple[Response, int, dict]:
     """Request an extract of a dataset under a permit (202; built by a job)."""
     db = get_session()
     extract = services.request_extract(

@@ -13,10 +13,10 @@ from sqlalchemy.orm import Session
 from marketplace.growth import cases, clinical, evidence, gates, opportunities
 from marketplace.growth.models import Opportunity
 from marketplace.growth.schemas import (
+    ClinicalOutcomeIn,
     ClinicalProjectIn,
     GateDecisionIn,
     OpportunityIn,
-    OutcomeIn,
     PlanIn,
     ProcurementCaseIn,
     RecommendationIn,
@@ -192,10 +192,10 @@ def _herlev_project(session: Session, world: DemoWorld, secretariat: Principal,
             department="herlev-hospital", funding_dkk=3_600_000, start=date(2025, 3, 1),
             end=date(2028, 2, 29), ethics_approval="H-24061122",
             company_partners=["pulmo-monitor"], themes=["health_data", "telemedicine"],
-            outcomes=[OutcomeIn(dimension="prevented_admissions",
+            outcomes=[ClinicalOutcomeIn(dimension="prevented_admissions",
                                 metric="genindlæggelser inden for 30 dage", baseline=28.0,
                                 result=19.0, unit="%"),
-                      OutcomeIn(dimension="faster_return_home", metric="liggedage",
+                      ClinicalOutcomeIn(dimension="faster_return_home", metric="liggedage",
                                 baseline=6.1, result=4.8, unit="dage")]))
     gates.recommend(session, actor=secretariat, opportunity_id=opportunity.id, model=model,
                     now=_at(world, 20), data=RecommendationIn(

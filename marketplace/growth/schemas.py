@@ -83,7 +83,7 @@ class EvidenceIn(Body):
     id: Id
 
 
-class OutcomeIn(Body):
+class ClinicalOutcomeIn(Body):
     dimension: Dimension
     metric: FreeText(200, min_length=1)  # type: ignore[valid-type]
     baseline: Measure | None = None
@@ -100,7 +100,7 @@ class ClinicalProjectIn(Body):
     ethics_approval: FreeText(100, min_length=1)  # type: ignore[valid-type]
     permit_ids: list[Id] = Field(default_factory=list, max_length=20)
     company_partners: list[Code] = Field(default_factory=list, max_length=20)
-    outcomes: list[OutcomeIn] = Field(default_factory=list, max_length=20)
+    outcomes: list[ClinicalOutcomeIn] = Field(default_factory=list, max_length=20)
     themes: list[Code] = Field(default_factory=list, max_length=10)
     description: FreeText(5000) = ""  # type: ignore[valid-type]
 

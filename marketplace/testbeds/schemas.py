@@ -181,7 +181,7 @@ class ProcurementIn(_OptionalBody):
 
 # --- responses ------------------------------------------------------------------------------
 
-class CompanyRef(Out):
+class TestCourseCompanyRef(Out):
     slug: str
     name: str
 
@@ -239,7 +239,7 @@ class MatchesOut(Out):
 
 class SolutionOut(Out):
     id: int
-    company: CompanyRef
+    company: TestCourseCompanyRef
     name: str
     themes: list[str]
     target_groups: list[str]
@@ -279,7 +279,7 @@ class EvidenceOut(Out):
 
 class ProcurementOut(Out):
     id: int
-    buyer: CompanyRef
+    buyer: TestCourseCompanyRef
     started_at: datetime
     note: str
 

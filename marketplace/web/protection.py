@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 from flask import Flask, Response, current_app, g, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
-from marketplace.errors import Forbidden, problem_response
+from marketplace.errors import BadRequest, Forbidden, problem_response
 
 csrf = CSRFProtect()
 F = TypeVar("F", bound=Callable[..., Any])
@@ -46,7 +46,12 @@ def check_csrf() -> None:
     has_cookie = current_app.config["SESSION_COOKIE_NAME"] in request.cookies
     is_form = (request.mimetype or "") in _FORM_TYPES
     if has_cookie or is_form:
-        csrf.protect()
+        try:
+            csrf.protect()
+        except (AttributeError, TypeError):
+            # Flask-WTF looks up the token among the form's field names; a multipart part
+            # without a name breaks that lookup. Such a body is malformed, not a server error.
+            raise BadRequest("the form is malformed: every part needs a name") from None
 
 
 def security_headers(response: Response) -> Response:

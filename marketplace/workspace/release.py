@@ -45,7 +45,7 @@ from marketplace.workspace.models import (
     output_context,
     output_path,
 )
-from marketplace.workspace.release_schemas import OutputPolicyIn, ReviewIn
+from marketplace.workspace.release_schemas import OutputPolicyIn, OutputReviewIn
 
 TARGET_WORKING_DAYS = 5  # Findata's Portti verifies results within 5 working days
 DEFAULT_CHECKERS = 2
@@ -255,7 +255,7 @@ def reviewer_key(actor: Principal) -> str:
     return audit.actor_label(actor)
 
 
-def review_output(session: Session, *, actor: Principal, output_id: int, review: ReviewIn,
+def review_output(session: Session, *, actor: Principal, output_id: int, review: OutputReviewIn,
                   keyring: Keyring, data_dir: Path, now: datetime) -> WorkspaceOutput:
     """Record one checker's approval, rejection or request for changes; release the output when
     enough different checkers of its holders approved.

@@ -17,11 +17,11 @@ class OutputPath(BaseModel):
     output_id: Id
 
 
-class DatasetPath(BaseModel):
+class PolicyDatasetPath(BaseModel):
     dataset_id: Id
 
 
-class ReviewIn(Body):
+class OutputReviewIn(Body):
     """One output checker's decision; rejecting or asking for changes needs a comment."""
 
     decision: Literal["approve", "reject", "request_changes"]
@@ -51,13 +51,13 @@ class OutputPolicyIn(Body):
         return sorted(set(cleaned), key=OUTPUT_TYPES.index)
 
 
-class CheckOut(Out):
+class ReleaseCheckOut(Out):
     rule: str
     outcome: Literal["pass", "warn", "fail"]
     message: str
 
 
-class ReviewOut(Out):
+class OutputReviewOut(Out):
     reviewer: str
     organisation: str
     decision: str
@@ -65,15 +65,15 @@ class ReviewOut(Out):
     at: str
 
 
-class OutputOut(Out):
+class ReleaseOutputOut(Out):
     id: int
     job_id: int
     permit_id: int
     name: str
     bytes: int
     status: str
-    checks: list[CheckOut]
-    reviews: list[ReviewOut]
+    checks: list[ReleaseCheckOut]
+    reviews: list[OutputReviewOut]
     approvals: int
     checkers_required: int
     due_at: str | None
@@ -82,19 +82,19 @@ class OutputOut(Out):
 
 
 class QueueOut(Out):
-    items: list[OutputOut]
+    items: list[ReleaseOutputOut]
     total: int
     target_working_days: int
 
 
-class ManifestOut(Out):
+class ReleaseManifestOut(Out):
     output_id: int
     job_id: int
     permit_id: int
     sha256: str
     script_sha256: str
-    checks: list[CheckOut]
-    reviewers: list[ReviewOut]
+    checks: list[ReleaseCheckOut]
+    reviewers: list[OutputReviewOut]
     released_at: str
     signature: str
     public_key: str

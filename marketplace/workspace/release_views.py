@@ -31,14 +31,14 @@ from marketplace.web.i18n import current_language
 from marketplace.web.i18n import gettext as _
 from marketplace.workspace import release
 from marketplace.workspace.release_schemas import (
-    DatasetPath,
-    ManifestOut,
-    OutputOut,
     OutputPath,
     OutputPolicyIn,
     OutputPolicyOut,
+    OutputReviewIn,
+    PolicyDatasetPath,
     QueueOut,
-    ReviewIn,
+    ReleaseManifestOut,
+    ReleaseOutputOut,
 )
 
 
@@ -71,7 +71,8 @@ def api_review_queue() -> Response:
 
 
 @release_api.get("/api/v1/outputs/<int:output_id>",
-                 responses=responses(200, OutputOut, 401, 403, 404, 422), security=requires())
+                 responses=responses(200, ReleaseOutputOut, 401, 403, 404, 422),
+                 security=requires())
 @api_auth()
 def api_output(path: OutputPath) -> Response:
     """One output: its checks, reviews and review clock (its company and the holder's
@@ -83,10 +84,10 @@ def api_output(path: OutputPath) -> Response:
 
 
 @release_api.post("/api/v1/outputs/<int:output_id>/reviews",
-                  responses=responses(201, OutputOut, 401, 403, 404, 409, 422),
+                  responses=responses(201, ReleaseOutputOut, 401, 403, 404, 409, 422),
                   security=requires("output:check"))
 @api_auth("output:check")
-def api_review(path: OutputPath, body: ReviewIn) -> tuple[Response, int]:
+def api_review(path: OutputPath, body: OutputReviewIn) -> tuple[Response, int]:
     """Approve, reject or ask for changes (with a comment); two different checkers release."""
     db, now = get_session(), utcnow()
     output = release.review_output(db, actor=current_principal(), output_id=path.output_id,
@@ -113,7 +114,7 @@ def api_output_data(path: OutputPath) -> Response:
 
 
 @release_api.get("/api/v1/outputs/<int:output_id>/manifest",
-                 responses=responses(200, ManifestOut, 401, 403, 404, 409, 422),
+                 responses=responses(200, ReleaseManifestOut, 401, 403, 404, 409, 422),
                  security=requires())
 @api_auth()
 def api_output_manifest(path: OutputPath) -> Response:
@@ -125,7 +126,7 @@ def api_output_manifest(path: OutputPath) -> Response:
 @release_api.get("/api/v1/datasets/<int:dataset_id>/output-policy",
                  responses=responses(200, OutputPolicyOut, 401, 404, 422), security=requires())
 @api_auth()
-def api_output_policy(path: DatasetPath) -> Response:
+def api_output_policy(path: PolicyDatasetPath) -> Response:
     """A dataset's output rules: cell threshold, checkers required, allowed file types."""
     policy = release.read_output_policy(get_session(), actor=current_principal(),
                                         dataset_id=path.dataset_id)
@@ -136,7 +137,7 @@ def api_output_policy(path: DatasetPath) -> Response:
                  responses=responses(200, OutputPolicyOut, 401, 403, 404, 422),
                  security=requires("catalog:write"))
 @api_auth()
-def api_set_output_policy(path: DatasetPath, body: OutputPolicyIn) -> Response:
+def api_set_output_policy(path: PolicyDatasetPath, body: OutputPolicyIn) -> Response:
     """Set a dataset's output rules (the holder's administrators)."""
     db = get_session()
     policy = release.set_output_policy(db, actor=current_principal(),
@@ -188,7 +189,7 @@ def review_submit(output_id: int) -> ResponseReturnValue:
             "comment": request.form.get("comment", "")}
     db = get_session()
     try:
-        review = ReviewIn.model_validate(form)
+        review = OutputReviewIn.model_validate(form)
         output = release.review_output(db, actor=current_principal(),
                                        output_id=_page_id(output_id), review=review,
                                        keyring=current_keyring(), data_dir=_data_dir(),

@@ -11,7 +11,7 @@ from marketplace.web.api import Body, FreeText, Id, Out
 MAX_SCRIPT_CHARS = 100_000
 
 
-class PermitPath(BaseModel):
+class WorkspacePermitPath(BaseModel):
     permit_id: Id
 
 
@@ -50,18 +50,18 @@ class JobIn(Body):
     script: Annotated[str, Field(min_length=1, max_length=MAX_SCRIPT_CHARS), PlainText]
 
 
-class CheckOut(Out):
+class JobCheckOut(Out):
     rule: str
     outcome: Literal["pass", "warn", "fail"]
     message: str
 
 
-class OutputOut(Out):
+class JobOutputOut(Out):
     id: int
     name: str
     bytes: int
     status: str
-    checks: list[CheckOut]
+    checks: list[JobCheckOut]
 
 
 class JobOut(Out):
@@ -69,7 +69,7 @@ class JobOut(Out):
     permit_id: int
     status: Literal["queued", "running", "succeeded", "failed", "cancelled"]
     log: str
-    outputs: list[OutputOut]
+    outputs: list[JobOutputOut]
 
 
 class JobQueued(Out):
@@ -82,14 +82,14 @@ class ColumnOut(Out):
     type: str
 
 
-class DatasetOut(Out):
+class WorkspaceDatasetOut(Out):
     id: int
     title: str
     columns: list[ColumnOut]
     rows: int
 
 
-class EnvironmentOut(Out):
+class AnalysisEnvironmentOut(Out):
     python: str
     packages: dict[str, str]
 
@@ -102,7 +102,7 @@ class LimitsOut(Out):
 
 class WorkspaceOut(Out):
     permit_id: int
-    datasets: list[DatasetOut]
-    environment: EnvironmentOut
+    datasets: list[WorkspaceDatasetOut]
+    environment: AnalysisEnvironmentOut
     limits: LimitsOut
     jobs: list[JobOut]

@@ -34,8 +34,8 @@ from marketplace.workspace.schemas import (
     JobOut,
     JobPath,
     JobQueued,
-    PermitPath,
     WorkspaceOut,
+    WorkspacePermitPath,
 )
 
 api = APIBlueprint("workspace_api", __name__, abp_tags=[Tag(name="workspace")])
@@ -64,7 +64,7 @@ def _open(permit_id: int) -> services.Workspace:
          responses=responses(200, WorkspaceOut, 401, 403, 404, 409, 422),
          security=requires())
 @api_auth()
-def api_workspace(path: PermitPath) -> Response:
+def api_workspace(path: WorkspacePermitPath) -> Response:
     """The permit's workspace: datasets, analysis environment, limits and jobs."""
     return jsonify(services.workspace_to_json(_open(path.permit_id)))
 
@@ -86,7 +86,7 @@ def api_dummy(path: DummyPath, query: DummyQuery) -> Response:
           responses=responses(202, JobQueued, 401, 403, 404, 409, 422),
           security=requires("workspace:run"))
 @api_auth("workspace:run")
-def api_submit_job(path: PermitPath, body: JobIn) -> tuple[Response, int, dict]:
+def api_submit_job(path: WorkspacePermitPath, body: JobIn) -> tuple[Response, int, dict]:
     """Run a Python script against the permit's data in the sandbox (202; a job runs it)."""
     db = get_session()
     job = services.submit_job(db, actor=current_principal(), permit_id=path.permit_id,

@@ -61,3 +61,11 @@ def test_the_openapi_document_lists_the_probes(client) -> None:
 
 def test_footer_links_the_api_docs(client) -> None:
     assert 'href="/api/docs"' in client.get("/").get_data(as_text=True)
+
+
+def test_a_multipart_part_without_a_name_is_a_bad_request_not_a_crash(client) -> None:
+    body = b"--b\r\nContent-Disposition: form-data\r\n\r\n1,2\r\n--b--\r\n"
+    response = client.post("/api/v1/test-courses/1/evidence", data=body,
+                           content_type="multipart/form-data; boundary=b")
+    assert response.status_code == 400
+    assert response.mimetype == "application/problem+json"

@@ -13,13 +13,13 @@ from marketplace.errors import Conflict, Forbidden, Invalid, NotFound
 from marketplace.identity.principal import Principal
 from marketplace.workspace import release
 from marketplace.workspace.models import OutputPolicy, output_path
-from marketplace.workspace.release_schemas import OutputPolicyIn, ReviewIn
+from marketplace.workspace.release_schemas import OutputPolicyIn, OutputReviewIn
 from tests.workspace import release_world as fixtures
 from tests.workspace.release_world import SAFE_TABLE, SMALL_CELLS, make_job, make_permit
 
 release_world = fixtures.release_world
 
-APPROVE = ReviewIn(decision="approve", comment="")
+APPROVE = OutputReviewIn(decision="approve", comment="")
 
 
 @pytest.fixture
@@ -39,7 +39,7 @@ def test_two_different_checkers_release_with_a_signed_manifest(session, release_
     world = release_world
     output = world.make_output()
     assert decide(world, world.checker_a, output).status == "pending_review"
-    released = decide(world, world.checker_b, output, ReviewIn(decision="approve",
+    released = decide(world, world.checker_b, output, OutputReviewIn(decision="approve",
                                                                comment="Sikre tal."))
     assert released.status == "released" and released.released_at is not None
     manifest = release.output_manifest(session, actor=world.principal(world.company_user),
@@ -110,13 +110,14 @@ def test_unknown_outputs_are_not_found(release_world, decide):
 def test_rejection_and_request_for_changes_close_the_review(session, release_world, decide):
     world = release_world
     rejected = world.make_output()
-    decide(world, world.checker_a, rejected, ReviewIn(decision="reject", comment="Mikrodata."))
+    decide(world, world.checker_a, rejected,
+           OutputReviewIn(decision="reject", comment="Mikrodata."))
     assert rejected.status == "rejected"
     with pytest.raises(Conflict):
         decide(world, world.checker_b, rejected)
     changes = world.make_output(name="other.csv")
     decide(world, world.checker_a, changes,
-           ReviewIn(decision="request_changes", comment="Rund tallene af til nærmeste 5."))
+           OutputReviewIn(decision="request_changes", comment="Rund tallene af til nærmeste 5."))
     assert changes.status == "changes_requested"
 
 
@@ -150,7 +151,7 @@ def test_approving_a_failed_check_needs_a_comment(release_world, decide):
         decide(world, world.checker_a, output)
     assert refused.value.errors[0]["field"] == "comment"
     decide(world, world.checker_a, output,
-           ReviewIn(decision="approve", comment="Cellen er strukturel og kendt offentligt."))
+           OutputReviewIn(decision="approve", comment="Cellen er strukturel og kendt offentligt."))
     assert len(output.reviews) == 1
 
 
@@ -158,7 +159,7 @@ def test_an_output_with_a_cpr_number_is_never_released(release_world, decide):
     world = release_world
     output = world.make_output(b"note\n01.01.90\xe2\x80\x931234\n", name="notes.csv")
     with pytest.raises(Conflict):
-        decide(world, world.checker_a, output, ReviewIn(decision="approve", comment="Ok."))
+        decide(world, world.checker_a, output, OutputReviewIn(decision="approve", comment="Ok."))
 
 
 def test_download_only_after_release_and_only_for_the_company(session, release_world, decide,
@@ -205,7 +206,7 @@ def test_the_queue_shows_the_most_urgent_first_with_the_clock(session, release_w
     fresh = world.make_output(name="fresh.csv")
     old = world.make_output(name="old.csv", created_days_ago=14)
     done = world.make_output(name="done.csv")
-    decide(world, world.checker_a, done, ReviewIn(decision="reject", comment="Nej."))
+    decide(world, world.checker_a, done, OutputReviewIn(decision="reject", comment="Nej."))
     queue = release.review_queue(session, actor=world.principal(world.checker_b), now=utcnow())
     assert [s.output.id for s in queue] == [old.id, fresh.id]
     assert queue[0].overdue and queue[0].working_days_left < 0
