@@ -1,6 +1,8 @@
 """A company works in its workspace in Debian's Chromium: reads the column dictionary, fetches
-dummy data, submits a script and sees the job's log and its outputs' checks; axe-clean, 390 px."""
+dummy data, submits a script and sees the job's log and its outputs' checks; the holder's two
+output checkers release the output and the company downloads it; axe-clean, 390 px."""
 import re
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -29,8 +31,8 @@ def _workspace_permit(server) -> int:
     return permit_id
 
 
-def test_company_runs_a_script_in_its_workspace(demo_live_server, browser_page, sign_in_browser,
-                                                axe_violations) -> None:
+def test_company_runs_a_script_in_its_workspace(demo_live_server, browser_page, chromium,
+                                                sign_in_browser, axe_violations) -> None:
     page, base = browser_page, demo_live_server.url
     permit_id = _workspace_permit(demo_live_server)
     page.set_viewport_size({"width": 390, "height": 844})
@@ -62,3 +64,30 @@ def test_company_runs_a_script_in_its_workspace(demo_live_server, browser_page, 
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     page.goto(f"{base}/workspace/{permit_id}?lang=en")
     assert "Secure processing environment" in page.get_by_role("heading", level=1).inner_text()
+
+    # Two different output checkers of the holder release it; then the company downloads it.
+    output_id = None
+    for checker in ("checker-herlev", "checker-herlev-2"):
+        context = chromium.new_context(locale="da-DK", viewport={"width": 1280, "height": 900})
+        review = context.new_page()
+        review.set_default_timeout(15_000)
+        sign_in_browser(review, base, checker, next_path="/output-reviews")
+        review.goto(f"{base}/output-reviews")
+        assert axe_violations(review) == []
+        review.get_by_role("link", name="sex.csv").first.click()
+        review.wait_for_url(re.compile(r".*/output-reviews/\d+$"))
+        output_id = int(review.url.rsplit("/", 1)[1])
+        assert "read_parquet" in review.locator("pre.script").inner_text()
+        assert axe_violations(review) == []
+        review.get_by_label("Godkend").check()
+        review.get_by_role("button", name="Registrér vurdering").click()
+        review.wait_for_url(f"{base}/output-reviews")
+        context.close()
+    page.goto(f"{base}/outputs/{output_id}?lang=da")
+    assert page.get_by_text("Frigivet").count() >= 1, page.locator("main").inner_text()
+    assert axe_violations(page) == []
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    with page.expect_download() as released:
+        page.get_by_role("link", name="Hent resultatet").click()
+    assert released.value.suggested_filename == "sex.csv"
+    assert b"sex,n" in Path(released.value.path()).read_bytes()
