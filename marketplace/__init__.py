@@ -10,7 +10,8 @@ from typing import Any
 from flask import Flask
 from flask_openapi3 import OpenAPI
 
-DOMAINS = ("identity", "catalog", "consent", "access", "delivery", "testbeds", "workspace")
+DOMAINS = ("identity", "catalog", "consent", "access", "delivery", "testbeds", "workspace",
+           "statistics")
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:

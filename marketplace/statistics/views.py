@@ -1,0 +1,1 @@
+"""HTTP glue of the statistics domain."""
