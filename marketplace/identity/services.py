@@ -262,6 +262,8 @@ def create_api_client(session: Session, *, keyring: Keyring, org: Organisation,
         "access:review": org.is_data_holder or org.kind == "operator",
         "access:request": org.kind in ("company", "operator", "national", "regional",
                                        "municipal"),
+        "statistics:request": org.kind in ("company", "operator", "national", "regional",
+                                           "municipal", "cluster"),
     }
     refused = [s for s in scope_list if not allowed[s]]
     if refused:
