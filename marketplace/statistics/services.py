@@ -29,7 +29,7 @@ from marketplace.catalog.models import Dataset
 from marketplace.consent import evaluation as consent_evaluation
 from marketplace.consent import services as consent_services
 from marketplace.delivery import output as delivery_output
-from marketplace.delivery import pipeline
+from marketplace.delivery import generalise, pipeline
 from marketplace.delivery.pseudonymise import person_numbers
 from marketplace.errors import Conflict, Forbidden, Invalid, NotFound
 from marketplace.identity.models import Organisation
@@ -145,8 +145,27 @@ def _consent_mask(session: Session, prepared: store.PreparedVersion, dataset: Da
 
 def _cohort_mask(prepared: store.PreparedVersion, dataset: Dataset, cohort: dict[str, Any],
                  now: datetime) -> np.ndarray:
-    return pipeline.cohort_mask(prepared.frame, columns=dataset.columns, cohort=cohort,
+    """Rows in the cohort: delivery's cohort filter, with the age criterion evaluated once per
+    distinct birth date (the same rule, without computing an age for every row)."""
+    rest = {key: value for key, value in cohort.items() if key != "age"}
+    mask = pipeline.cohort_mask(prepared.frame, columns=dataset.columns, cohort=rest,
                                 reference_date=now.date())
+    if not cohort.get("age"):
+        return mask
+    low, high = cohort["age"]
+    concepts = tables.concept_columns(dataset.columns)
+    column = concepts.get("age") or concepts.get("birth_date")
+    if column is None:
+        return mask  # as in delivery: a criterion without a matching column is not applied
+    values = prepared.frame[column]
+    codes, uniques = tables.distinct_values(values)
+    if "age" in concepts:
+        ages = pd.to_numeric(pd.Series(uniques), errors="coerce")
+    else:
+        ages = generalise.age_years(pd.Series(uniques), now.date())
+    inside = ages.between(low, high).to_numpy()
+    return mask & np.where(codes >= 0, inside[np.maximum(codes, 0)] if len(inside) else False,
+                           False)
 
 
 def _persons(prepared: store.PreparedVersion, mask: np.ndarray) -> np.ndarray:
@@ -361,12 +380,27 @@ def _value(kind: str, value: Any, rounding: int) -> Any:
     return round(float(value), 1)
 
 
+def _labels(prepared: store.PreparedVersion, groupings: Sequence[tables.Grouping],
+            selected: np.ndarray, now: datetime) -> list[pd.Categorical]:
+    """The selected rows' group labels, from labels computed once per version and day."""
+    reference = now.date()
+    out = []
+    for g in groupings:
+        every = prepared.remember(
+            ("labels", g.name, g.column, reference),
+            lambda g=g: tables.group_labels(prepared.frame[g.column], g, reference=reference))
+        out.append(every[selected])  # type: ignore[index]
+    return out
+
+
 def _sdc_result(prepared: store.PreparedVersion, selected: np.ndarray, question: Question,
                 rules: DisclosureRules, now: datetime) -> dict[str, Any]:
     person = prepared.person[selected] if prepared.person is not None else None
-    cube = tables.aggregate(prepared.frame.loc[selected], person=person,
-                            groupings=question.groupings, measures=question.measures,
-                            reference=now.date())
+    measured = [m.column for m in question.measures if m.column]
+    cube = tables.aggregate(prepared.frame.loc[selected, list(dict.fromkeys(measured))],
+                            person=person, groupings=question.groupings,
+                            measures=question.measures, reference=now.date(),
+                            labels=_labels(prepared, question.groupings, selected, now))
     names = [g.name for g in question.groupings]
     protection = sdc.protect(cube, dimensions=names, threshold=rules.threshold)
     rows = []

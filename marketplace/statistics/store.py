@@ -74,6 +74,11 @@ def prepared_version(version: DataVersion, *, columns: Sequence[Mapping], has_su
     frames = list(catalog_services.read_version_frames(
         version, keyring=keyring, data_dir=data_dir, columns=wanted, batch_rows=_ALL_ROWS))
     frame = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+    for column in columns:
+        # Few birth dates among many rows: ages and age bands are computed once per date.
+        if column.get("concept") == "birth_date" and column["name"] in frame \
+                and not isinstance(frame[column["name"]].dtype, pd.CategoricalDtype):
+            frame[column["name"]] = frame[column["name"]].astype("category")
     person = keys = None
     if has_subject and SUBJECT_KEY in frame:
         subject = frame.pop(SUBJECT_KEY)
