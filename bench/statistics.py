@@ -24,12 +24,12 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__)
 
 import argparse  # noqa: E402
 import io  # noqa: E402
-import statistics  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 from datetime import UTC, datetime, timedelta  # noqa: E402
 from itertools import combinations  # noqa: E402
 
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from marketplace.catalog import services as catalog_services  # noqa: E402
@@ -95,7 +95,7 @@ def answer(version: DataVersion, snapshot: evaluation.ConsentSnapshot, *, keyrin
 def naive(version: DataVersion, snapshot: evaluation.ConsentSnapshot, *, keyring: Keyring,
           data_dir: Path) -> int:
     plaintext = keyring.read_encrypted_bytes(
-        data_dir / str(version.path), context=catalog_services.version_context(version.path))
+        data_dir / str(version.path), context=catalog_services.version_context(str(version.path)))
     frame = pd.read_parquet(io.BytesIO(plaintext))
     opted_out = {key.decode() for key in snapshot.opted_out.keys}
     frame = frame[~frame["_subject_key"].astype(str).isin(opted_out)]
@@ -125,7 +125,7 @@ def median_seconds(function, repeats: int) -> float:
         start = time.perf_counter()
         function()
         times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return float(np.median(times))
 
 
 def main() -> None:
@@ -157,7 +157,10 @@ def main() -> None:
     print(f"answer (cold)  median {cold_s * 1000:8.1f} ms")
     print(f"naive pandas   median {baseline * 1000:8.1f} ms")
     print(f"ratio naive / warm: {baseline / warm:.1f}x   naive / cold: {baseline / cold_s:.1f}x")
-    print(f"target: under 2 s median at 10,000,000 rows -> warm {'met' if warm < 2 else 'MISSED'}")
+    if rows == 10_000_000:
+        print(f"target: under 2 s median at 10,000,000 rows -> {'met' if warm < 2 else 'MISSED'}")
+    else:
+        print("target (2 s) applies to the full run of 10,000,000 rows")
 
 
 if __name__ == "__main__":

@@ -28,8 +28,8 @@ from marketplace.catalog import services as catalog_services
 from marketplace.catalog.models import Dataset
 from marketplace.consent import evaluation as consent_evaluation
 from marketplace.consent import services as consent_services
-from marketplace.delivery import output as delivery_output
 from marketplace.delivery import generalise, pipeline
+from marketplace.delivery import output as delivery_output
 from marketplace.delivery.pseudonymise import person_numbers
 from marketplace.errors import Conflict, Forbidden, Invalid, NotFound
 from marketplace.identity.models import Organisation
@@ -66,8 +66,7 @@ def invalid(field: str, template: str, **values: Any) -> Invalid:
 
 def conflict(template: str, **values: Any) -> Conflict:
     error = Conflict(template.format(**values))
-    error.errors = [{"field": "", "message": error.detail, "template": template,
-                     "values": values}]
+    error.errors = [problem("", template, **values)]
     return error
 
 

@@ -28,13 +28,16 @@ from marketplace.statistics.schemas import (
     StatisticsRequestList,
     StatisticsRequestOut,
 )
-from marketplace.web.api import PUBLIC, PageQuery, field_errors, requires, responses
+from marketplace.web.api import PUBLIC, PageQuery, field_errors, requires
+from marketplace.web.api import responses as _documented
 from marketplace.web.i18n import current_language
 from marketplace.web.i18n import gettext as _
 
 api = APIBlueprint("statistics_api", __name__, abp_tags=[Tag(name="statistics")])
 bp = Blueprint("statistics", __name__)
 F = TypeVar("F", bound=Callable[..., Any])
+# flask-openapi3 types `responses` more narrowly than the shapes it accepts (problem bodies).
+responses: Callable[..., Any] = _documented
 
 
 def localise(error: DomainError) -> DomainError:
@@ -43,7 +46,8 @@ def localise(error: DomainError) -> DomainError:
     items = []
     for item in error.errors or []:
         template = item.get("template")
-        message = _(template, **item.get("values", {})) if template else item["message"]
+        values: Any = item.get("values") or {}
+        message = _(template, **values) if template else item["message"]
         items.append({"field": item.get("field", ""), "message": message})
     if items and all(not i["field"] for i in items):
         error.detail, error.errors = items[0]["message"], None
@@ -76,7 +80,7 @@ def _context() -> dict[str, Any]:
 # --- API -------------------------------------------------------------------------------------
 
 @api.post("/api/v1/feasibility", responses=responses(200, FeasibilityOut, 401, 403, 409, 422),
-          security=requires("statistics:request") + [{"oauth2": ["access:request"]}])
+          security=[*requires("statistics:request"), {"oauth2": ["access:request"]}])
 @api_auth()
 @localised
 def api_feasibility(body: FeasibilityIn) -> Response:

@@ -15,7 +15,7 @@ def cube_of(counts: dict[tuple[str, str], int]) -> pd.DataFrame:
     rows = []
     a_values = sorted({a for a, _ in counts})
     b_values = sorted({b for _, b in counts})
-    for a, b in itertools.product(a_values + [None], b_values + [None]):
+    for a, b in itertools.product([*a_values, None], [*b_values, None]):
         total = sum(v for (x, y), v in counts.items()
                     if (a is None or x == a) and (b is None or y == b))
         if total:
