@@ -69,7 +69,7 @@ class Cohort(Body):
 
 class FeasibilityIn(Body):
     datasets: list[Id] = Field(min_length=1, max_length=20)
-    cohort: Cohort = Cohort()  # never changed after validation, so one shared default is safe
+    cohort: Cohort = Cohort.model_validate({})  # never changed, so one shared default is safe
     purpose: Code | None = Field(
         None, description="the purpose whose consent applies; default: the caller's research")
 
@@ -105,7 +105,7 @@ class StatisticsRequestIn(Body):
         default_factory=list, max_length=MAX_GROUPS,
         description="dataset columns or derived groups: age_band, municipality, region, year, "
                     "quarter, icd10_chapter")
-    cohort: Cohort = Cohort()  # never changed after validation, so one shared default is safe
+    cohort: Cohort = Cohort.model_validate({})  # never changed, so one shared default is safe
     method: Literal["sdc", "dp"] = "sdc"
     epsilon: float | None = Field(None, gt=0, le=MAX_EPSILON,
                                   description="privacy loss of this request (method dp)")

@@ -144,33 +144,58 @@ def _consent_mask(session: Session, prepared: store.PreparedVersion, dataset: Da
 
 def _cohort_mask(prepared: store.PreparedVersion, dataset: Dataset, cohort: dict[str, Any],
                  now: datetime) -> np.ndarray:
-    """Rows in the cohort: delivery's cohort filter, with the age criterion evaluated once per
-    distinct birth date (the same rule, without computing an age for every row)."""
-    rest = {key: value for key, value in cohort.items() if key != "age"}
+    """Rows in the cohort: delivery's cohort filter, with the age and period criteria evaluated
+    once per distinct date (the same rules, without converting every row)."""
+    rest = {key: value for key, value in cohort.items() if key not in ("age", "period")}
     mask = pipeline.cohort_mask(prepared.frame, columns=dataset.columns, cohort=rest,
                                 reference_date=now.date())
-    if not cohort.get("age"):
-        return mask
-    low, high = cohort["age"]
     concepts = tables.concept_columns(dataset.columns)
-    column = concepts.get("age") or concepts.get("birth_date")
-    if column is None:
-        return mask  # as in delivery: a criterion without a matching column is not applied
-    values = prepared.frame[column]
-    codes, uniques = tables.distinct_values(values)
-    if "age" in concepts:
-        ages = pd.to_numeric(pd.Series(uniques), errors="coerce")
-    else:
-        ages = generalise.age_years(pd.Series(uniques), now.date())
-    inside = ages.between(low, high).to_numpy()
-    return mask & np.where(codes >= 0, inside[np.maximum(codes, 0)] if len(inside) else False,
-                           False)
+    if cohort.get("age"):
+        low, high = cohort["age"]
+        # As in delivery: a criterion without a matching column is not applied.
+        column = concepts.get("age") or concepts.get("birth_date")
+        if column is not None:
+            if "age" in concepts:
+                mask &= _per_distinct(prepared, column, lambda u: pd.to_numeric(
+                    pd.Series(u), errors="coerce").between(low, high).to_numpy())
+            else:
+                mask &= _per_distinct(prepared, column, lambda u: generalise.age_years(
+                    pd.Series(u), now.date()).between(low, high).to_numpy())
+    period = cohort.get("period") or {}
+    column = concepts.get("event_date")
+    if (period.get("start") or period.get("end")) and column:
+        def within(uniques: pd.Index) -> np.ndarray:
+            moments = pd.to_datetime(pd.Series(uniques), errors="coerce")
+            inside = np.ones(len(uniques), dtype=bool)
+            if period.get("start"):
+                inside &= (moments >= pd.Timestamp(period["start"])).to_numpy()
+            if period.get("end"):
+                inside &= (moments <= pd.Timestamp(period["end"])).to_numpy()
+            return inside
+
+        mask &= _per_distinct(prepared, column, within)
+    return mask
+
+
+def _per_distinct(prepared: store.PreparedVersion, column: str, test: Any) -> np.ndarray:
+    """Apply `test` to the column's distinct values (factorised once per version)."""
+    codes, uniques = prepared.remember(  # type: ignore[misc]
+        ("distinct", column), lambda: tables.distinct_values(prepared.frame[column]))
+    verdict = np.asarray(test(uniques), dtype=bool)
+    if not len(verdict):
+        return np.zeros(len(codes), dtype=bool)
+    return np.where(codes >= 0, verdict[np.maximum(codes, 0)], False)
 
 
 def _persons(prepared: store.PreparedVersion, mask: np.ndarray) -> np.ndarray:
+    """The persons (indexes into the version's subject keys) with a row in `mask`."""
     if prepared.person is None:
         return np.flatnonzero(mask)
-    return np.unique(prepared.person[mask & (prepared.person >= 0)])
+    if prepared.subject_keys is None or not len(prepared.subject_keys):
+        return np.zeros(0, dtype=np.int64)
+    present = np.bincount(prepared.person[mask & (prepared.person >= 0)],
+                          minlength=len(prepared.subject_keys))
+    return np.flatnonzero(present)
 
 
 # --- feasibility -----------------------------------------------------------------------------
@@ -211,12 +236,17 @@ def feasibility(session: Session, *, actor: Principal, query: FeasibilityIn, key
         mask = _cohort_mask(prepared, dataset, cohort, now)
         mask &= _consent_mask(session, prepared, dataset, purpose=purpose, now=now)
         chosen = _persons(prepared, mask)
-        if prepared.subject_keys is not None:
+        if len(datasets) == 1:
+            people.append(np.arange(len(chosen), dtype=np.uint64))
+        elif prepared.subject_keys is not None:
             # The same citizen in two datasets is one person: count blind indexes.
             people.append(person_numbers(pd.Index(prepared.subject_keys.to_numpy()[chosen])))
         else:
             people.append(np.arange(len(chosen), dtype=np.uint64) + (len(people) << 48))
-    persons = int(np.unique(np.concatenate(people)).size) if people else 0
+    if len(people) == 1:
+        persons = len(people[0])
+    else:
+        persons = int(pd.unique(np.concatenate(people)).size) if people else 0
     if persons < threshold:
         return Feasibility(None, rounding, True, threshold)
     return Feasibility(max(sdc.round_to(persons, rounding), rounding), rounding, False,
