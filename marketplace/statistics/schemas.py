@@ -106,6 +106,10 @@ class StatisticsRequestIn(Body):
         description="dataset columns or derived groups: age_band, municipality, region, year, "
                     "quarter, icd10_chapter")
     cohort: Cohort = Cohort.model_validate({})  # never changed, so one shared default is safe
+    diseases: list[DiseaseCode] = Field(
+        default_factory=list, max_length=MAX_CODES,
+        description="ICD-10/SKS codes the question is about (for datasets limited to diseases, "
+                    "DUO DS), as in applications")
     method: Literal["sdc", "dp"] = "sdc"
     epsilon: float | None = Field(None, gt=0, le=MAX_EPSILON,
                                   description="privacy loss of this request (method dp)")

@@ -348,13 +348,13 @@ def _domains(prepared: store.PreparedVersion, groupings: Sequence[tables.Groupin
 # --- statistics requests: deciding -----------------------------------------------------------
 
 def _decide(session: Session, *, policies: decisions.PolicyBundle, company: Organisation,
-            dataset: Dataset, purpose_code: str, question: Question, cohort_size: int,
-            now: datetime) -> decisions.Decision:
+            dataset: Dataset, purpose_code: str, diseases: Sequence[str], question: Question,
+            cohort_size: int, now: datetime) -> decisions.Decision:
     purpose = consent_services.get_purpose(purpose_code)
     requester = decisions.RequesterFacts(slug=company.slug, kind=company.kind,
                                          country=company.country, accredited=company.accredited)
     facts = decisions.ApplicationFacts(purpose=decisions.purpose_facts(purpose_code, purpose),
-                                       duration_days=1)
+                                       diseases=tuple(diseases), duration_days=1)
     dataset_facts = decisions.dataset_facts(
         dataset_id=dataset.id, status=dataset.status, access_rights=dataset.access_rights,
         data_use=dataset.data_use, k_min=dataset.k_min, columns=dataset.columns,
@@ -575,8 +575,8 @@ def submit_statistics_request(session: Session, *, actor: Principal, body: Stati
     selected = _cohort_mask(prepared, dataset, cohort, now) & consent
     cohort_size = int(_persons(prepared, selected).size)
     decision = _decide(session, policies=policies, company=company, dataset=dataset,
-                       purpose_code=body.purpose, question=question, cohort_size=cohort_size,
-                       now=now)
+                       purpose_code=body.purpose, diseases=body.diseases, question=question,
+                       cohort_size=cohort_size, now=now)
     request = StatisticsRequest(
         company_org_id=company_org_id, dataset_id=dataset.id, data_version_id=version_id,
         requested_by=audit.actor_label(actor), title=body.title, purpose=body.purpose,
@@ -607,7 +607,8 @@ def submit_statistics_request(session: Session, *, actor: Principal, body: Stati
         session, actor=actor, action="statistics_request.decided",
         subject_type="statistics_request", subject_id=str(request.id),
         details={"dataset_id": dataset.id, "purpose": body.purpose, "method": body.method,
-                 "outcome": decision.outcome, "rules": sorted(decision.rule_ids),
+                 "diseases": list(body.diseases), "outcome": decision.outcome,
+                 "rules": sorted(decision.rule_ids),
                  "policy_version": decision.policy_version})
     if request.status == "released":
         body_csv = csv_bytes(request)

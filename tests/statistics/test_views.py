@@ -342,3 +342,16 @@ def test_statistics_requests_need_the_scope(client, world, api_headers):
     assert response.status_code == 403
     assert client.post("/api/v1/statistics-requests",
                        json=ask(dataset=world.dataset.id)).status_code == 401
+
+
+def test_a_dataset_limited_to_diseases_needs_the_question_to_name_them(client, world,
+                                                                      company_headers):
+    limited = world.publish(world.data.to_csv(index=False),
+                            data_use={"permission": "DS", "diseases": ["DJ44"], "modifiers": []})
+    unnamed = client.post("/api/v1/statistics-requests", headers=company_headers,
+                          json=ask(dataset=limited.id)).get_json()
+    assert unnamed["status"] == "denied"
+    assert unnamed["decision"]["reasons"][0]["rule"] == "duo.ds_requires_disease"
+    named = client.post("/api/v1/statistics-requests", headers=company_headers,
+                        json=ask(dataset=limited.id, diseases=["DJ441"])).get_json()
+    assert named["status"] == "released", named["decision"]
