@@ -155,11 +155,12 @@ def _cohort_mask(prepared: store.PreparedVersion, dataset: Dataset, cohort: dict
         # As in delivery: a criterion without a matching column is not applied.
         column = concepts.get("age") or concepts.get("birth_date")
         if column is not None:
+            key = ("age", low, high, now.date())
             if "age" in concepts:
-                mask &= _per_distinct(prepared, column, lambda u: pd.to_numeric(
+                mask &= _per_distinct(prepared, column, key, lambda u: pd.to_numeric(
                     pd.Series(u), errors="coerce").between(low, high).to_numpy())
             else:
-                mask &= _per_distinct(prepared, column, lambda u: generalise.age_years(
+                mask &= _per_distinct(prepared, column, key, lambda u: generalise.age_years(
                     pd.Series(u), now.date()).between(low, high).to_numpy())
     period = cohort.get("period") or {}
     column = concepts.get("event_date")
@@ -173,15 +174,19 @@ def _cohort_mask(prepared: store.PreparedVersion, dataset: Dataset, cohort: dict
                 inside &= (moments <= pd.Timestamp(period["end"])).to_numpy()
             return inside
 
-        mask &= _per_distinct(prepared, column, within)
+        mask &= _per_distinct(prepared, column,
+                              ("period", period.get("start"), period.get("end")), within)
     return mask
 
 
-def _per_distinct(prepared: store.PreparedVersion, column: str, test: Any) -> np.ndarray:
-    """Apply `test` to the column's distinct values (factorised once per version)."""
+def _per_distinct(prepared: store.PreparedVersion, column: str, key: tuple, test: Any
+                  ) -> np.ndarray:
+    """Apply `test` to the column's distinct values (factorised once per version; the verdict
+    is kept under `key`, so a cohort edited back and forth is not evaluated again)."""
     codes, uniques = prepared.remember(  # type: ignore[misc]
         ("distinct", column), lambda: tables.distinct_values(prepared.frame[column]))
-    verdict = np.asarray(test(uniques), dtype=bool)
+    verdict = np.asarray(prepared.remember(("verdict", column, *key), lambda: test(uniques)),
+                         dtype=bool)
     if not len(verdict):
         return np.zeros(len(codes), dtype=bool)
     return np.where(codes >= 0, verdict[np.maximum(codes, 0)], False)

@@ -237,8 +237,11 @@ def aggregate(frame: pd.DataFrame, *, person: np.ndarray | None, groupings: Sequ
         kept = [i for i in range(dims) if not summed >> i & 1]
         shape = [sizes[i] for i in kept]
         if summed:
-            parent = min((summed & ~(1 << i) for i in axes), key=lambda s: len(pairs[s]))
-            pairs[summed] = pd.unique(_coarser(pairs[parent], span, sizes, summed))
+            dropped = min(axes, key=lambda i: len(pairs[summed & ~(1 << i)]))
+            parent = pairs[summed & ~(1 << dropped)]
+            stride = int(np.prod(sizes[dropped + 1:])) if dropped + 1 < dims else 1
+            digit = (parent // span // stride) % sizes[dropped]
+            pairs[summed] = pd.unique(parent - digit * (stride * span))
         persons = np.bincount(pairs[summed] // span, minlength=cells)
         persons = persons.reshape(sizes or [1])
         if axes:
