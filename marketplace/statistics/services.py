@@ -183,10 +183,12 @@ def _per_distinct(prepared: store.PreparedVersion, column: str, key: tuple, test
                   ) -> np.ndarray:
     """Apply `test` to the column's distinct values (factorised once per version; the verdict
     is kept under `key`, so a cohort edited back and forth is not evaluated again)."""
-    codes, uniques = prepared.remember(  # type: ignore[misc]
+    distinct: Any = prepared.remember(
         ("distinct", column), lambda: tables.distinct_values(prepared.frame[column]))
-    verdict = np.asarray(prepared.remember(("verdict", column, *key), lambda: test(uniques)),
-                         dtype=bool)
+    codes: np.ndarray = distinct[0]
+    uniques: pd.Index = distinct[1]
+    found: Any = prepared.remember(("verdict", column, *key), lambda: test(uniques))
+    verdict = np.asarray(found).astype(bool)
     if not len(verdict):
         return np.zeros(len(codes), dtype=bool)
     return np.where(codes >= 0, verdict[np.maximum(codes, 0)], False)
