@@ -230,22 +230,29 @@ def aggregate(frame: pd.DataFrame, *, person: np.ndarray | None, groupings: Sequ
             sums[measure.column] = (values, total.reshape(sizes or [1]),
                                     counted.reshape(sizes or [1]))
     pairs = {0: pd.unique(finest * span + who)}
+    # When every person falls in exactly one cell (groups by attributes of the person: sex,
+    # age band, region), distinct persons add up across cells like rows do.
+    additive = len(pairs[0]) == np.count_nonzero(np.bincount(who, minlength=span))
+    finest_persons = np.bincount(pairs[0] // span, minlength=cells).reshape(sizes or [1])
     records: list[dict[str, object]] = []
     dims = len(groupings)
     for summed in range(2 ** dims):
         axes = tuple(i for i in range(dims) if summed >> i & 1)
         kept = [i for i in range(dims) if not summed >> i & 1]
         shape = [sizes[i] for i in kept]
-        if summed:
-            dropped = min(axes, key=lambda i: len(pairs[summed & ~(1 << i)]))
-            parent = pairs[summed & ~(1 << dropped)]
-            stride = int(np.prod(sizes[dropped + 1:])) if dropped + 1 < dims else 1
-            digit = (parent // span // stride) % sizes[dropped]
-            pairs[summed] = pd.unique(parent - digit * (stride * span))
-        persons = np.bincount(pairs[summed] // span, minlength=cells)
-        persons = persons.reshape(sizes or [1])
-        if axes:
-            persons = persons.sum(axis=axes)  # every pair already sits in its margin cell
+        if additive:
+            persons = finest_persons.sum(axis=axes) if axes else finest_persons
+        else:
+            if summed:
+                dropped = min(axes, key=lambda i: len(pairs[summed & ~(1 << i)]))
+                parent = pairs[summed & ~(1 << dropped)]
+                stride = int(np.prod(sizes[dropped + 1:])) if dropped + 1 < dims else 1
+                digit = (parent // span // stride) % sizes[dropped]
+                pairs[summed] = pd.unique(parent - digit * (stride * span))
+            persons = np.bincount(pairs[summed] // span, minlength=cells)
+            persons = persons.reshape(sizes or [1])
+            if axes:
+                persons = persons.sum(axis=axes)  # every pair already sits in its margin cell
         row_counts = rows.sum(axis=axes) if axes else rows
         measure_values: dict[str, np.ndarray] = {}
         for measure in measures:

@@ -96,3 +96,26 @@ def test_no_grouping_gives_the_grand_total():
 def test_cell_count_is_the_product_of_the_domains():
     assert tables.cell_count([["a", "b"], ["x", "y", "z"]]) == 6
     assert tables.cell_count([]) == 1
+
+
+@pytest.mark.parametrize("per_person", [True, False])
+def test_margins_count_each_person_once(per_person):
+    rng = np.random.default_rng(5)
+    person = rng.integers(0, 200, 3000)
+    sex = np.where(person % 2 == 0, "f", "m")
+    # Either a property of the person (one cell each) or of the row (several cells each).
+    diagnosis = (np.array(["J44", "C34", "I50"])[person % 3] if per_person
+                 else rng.choice(["J44", "C34", "I50"], 3000))
+    frame = pd.DataFrame({"sex": pd.Categorical(sex), "diagnosis": diagnosis})
+    cube = tables.aggregate(frame, person=person, reference=date(2025, 1, 1), measures=[],
+                            groupings=[tables.grouping_for("sex", COLUMNS),
+                                       tables.grouping_for("icd10_chapter", COLUMNS)])
+    truth = pd.DataFrame({"sex": sex, "chapter": tables.icd10_chapter(pd.Index(diagnosis)),
+                          "person": person})
+    for record in cube.to_dict("records"):
+        chosen = truth
+        if record["sex"] is not None:
+            chosen = chosen[chosen["sex"] == record["sex"]]
+        if record["icd10_chapter"] is not None:
+            chosen = chosen[chosen["chapter"] == record["icd10_chapter"]]
+        assert record[tables.PERSONS] == chosen["person"].nunique()
