@@ -4,8 +4,8 @@ Pure module: DataFrames and numpy arrays in, a DataFrame out; no database, no Fl
 labels are computed once per distinct value (categoricals), then the selected rows are
 aggregated into every cell and every margin at once (as SQL's `GROUP BY CUBE`), so the margins
 the table implies are released together with its cells and disclosure control sees them all.
-This is numpy over dictionary codes: DuckDB's CUBE with COUNT(DISTINCT) measured four times
-slower on the same rows (see bench/statistics.py).
+This is numpy over dictionary codes: on 700,000 rows DuckDB's `GROUP BY CUBE` with
+COUNT(DISTINCT) took seconds, several times the whole budget of a request.
 """
 from __future__ import annotations
 
