@@ -11,7 +11,7 @@ from flask import Flask
 from flask_openapi3 import Info, OpenAPI
 
 DOMAINS = ("identity", "catalog", "consent", "access", "delivery", "testbeds", "workspace",
-           "growth")
+           "statistics", "growth")
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:

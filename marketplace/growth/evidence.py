@@ -16,6 +16,7 @@ from marketplace.growth import problems
 from marketplace.growth.models import ClinicalProject, Evidence, Opportunity
 from marketplace.growth.opportunities import is_secretariat, require_opportunity
 from marketplace.identity.principal import Principal
+from marketplace.statistics import services as statistics_services
 from marketplace.testbeds import services as testbeds_services
 from marketplace.workspace.models import WorkspaceJob, WorkspaceOutput
 
@@ -100,25 +101,32 @@ def _output(session: Session, actor: Principal, opportunity: Opportunity,
     return output_facts(output, job)
 
 
-def _statistics_unavailable(session: Session, actor: Principal, opportunity: Opportunity,
-                            source_id: int) -> EvidenceFacts:
-    raise problems.invalid_field("source", "statistikresultater kan ikke kobles på endnu")
+def _statistics(session: Session, actor: Principal, opportunity: Opportunity,
+                source_id: int) -> EvidenceFacts:
+    found = statistics_services.get_statistics_request(session, request_id=source_id)
+    if found is None:
+        raise problems.invalid_field("id", "statistikresultat {id} findes ikke", id=source_id)
+    own = actor.belongs_to(found.company_org_id)
+    vouched = is_secretariat(actor) and found.company_org_id in _company_ids(opportunity)
+    if not (own or vouched):
+        raise problems.forbidden("statistikresultatet tilhører en anden organisation")
+    if found.status != "released" or found.released_at is None:
+        raise problems.conflict("kun frigivne statistikresultater kan bruges som evidens")
+    return EvidenceFacts(found.title, {
+        "owner_org_id": found.company_org_id, "dataset_id": found.dataset_id,
+        "purpose": found.purpose, "measures": list(found.measures),
+        "group_by": list(found.group_by), "method": found.method,
+        "released_at": found.released_at.isoformat(),
+        "manifest_sha256": (found.manifest or {}).get("sha256"),
+    })
 
 
 SOURCES: dict[str, SourceCheck] = {
     "test_course": _test_course,
     "clinical_project": _clinical_project,
     "output": _output,
-    # Replaced by the statistics domain's lookup when it is installed (see register_source).
-    "statistics": _statistics_unavailable,
+    "statistics": _statistics,
 }
-
-
-def register_source(source: str, check: SourceCheck) -> None:
-    """Install the check of an evidence source (the statistics domain installs its own)."""
-    if source not in SOURCES:
-        raise ValueError(f"unknown evidence source {source}")
-    SOURCES[source] = check
 
 
 def add_evidence(session: Session, *, opportunity: Opportunity, source: str, source_id: int,

@@ -43,6 +43,8 @@ _NAV: tuple[tuple[str, str, frozenset[str]], ...] = (
                                            "operator"})),
     ("/extracts", "Udtræk", frozenset({"company_member", "operator"})),
     ("/workspace", "Analysemiljø", frozenset({"company_member", "operator"})),
+    ("/statistics", "Anonym statistik",
+     frozenset({"company_member", "holder_admin", "secretariat", "operator"})),
     ("/reviews", "Sagsbehandling", frozenset({"holder_admin", "reviewer", "operator"})),
     ("/output-reviews", "Outputkontrol", frozenset({"output_checker"})),
     ("/test-environments", "Testmiljøer", frozenset({"*"})),

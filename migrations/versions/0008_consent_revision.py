@@ -1,12 +1,12 @@
 """consent revision: the counter that keys cached consent snapshots
 
-Revision ID: consent_revision
+Revision ID: 0008
 Revises: 0007
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = "consent_revision"
+revision = "0008"
 down_revision = "0007"
 branch_labels = None
 depends_on = None

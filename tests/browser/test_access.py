@@ -24,6 +24,9 @@ def test_apply_review_permit(demo_live_server, browser_page, sign_in_browser, ax
     for column in ("birth_date", "sex", "diagnosis"):
         dataset.locator(f"input[value='{column}']").check()
     page.get_by_label("Mindste alder").fill("18")
+    # The cohort's size after consent shows live, rounded, before anything is sent.
+    count = page.locator("#feasibility-count")
+    count.filter(has_text=re.compile(r"(Omkring|Under) [\d.]+ personer")).wait_for()
     page.get_by_label("Varighed i dage").fill("365")
     page.get_by_label("Sikkerhedsforanstaltninger").fill("Analyse i sikkert miljø.")
     assert axe_violations(page) == []

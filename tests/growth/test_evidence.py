@@ -92,23 +92,41 @@ def test_home_and_navigation_for_the_cluster(client, growth, login) -> None:
     assert "indstiller dem til styregruppen" in page
 
 
-def test_statistics_results_link_once_their_lookup_is_installed(client, growth, as_user,
-                                                                 monkeypatch) -> None:
-    from marketplace.growth import evidence
+def test_released_statistics_results_are_evidence_of_their_own_company(
+        client, growth, as_user, session) -> None:
+    from marketplace.catalog import services as catalog_services
+    from marketplace.catalog.descriptor import Descriptor
+    from marketplace.db import utcnow
+    from marketplace.identity import services as identity_services
+    from marketplace.statistics.models import StatisticsRequest
+    from tests.delivery.conftest import descriptor
 
-    def released_statistics(session, actor, opportunity, source_id):
-        if source_id != 7:
-            raise evidence.problems.invalid_field("id", "statistikresultat {id} findes ikke",
-                                                  id=source_id)
-        return evidence.EvidenceFacts("Genindlæggelser pr. kommune", {"owner": "SDS"})
+    holder = identity_services.staff_principal(growth.hospital_admin)
+    dataset = catalog_services.create_dataset(session, actor=holder,
+                                              descriptor=Descriptor.model_validate(descriptor()))
 
-    monkeypatch.setitem(evidence.SOURCES, "statistics", evidence.SOURCES["statistics"])
-    evidence.register_source("statistics", released_statistics)
+    def statistics(company, status: str) -> int:
+        request = StatisticsRequest(
+            company_org_id=company.id, dataset_id=dataset.id, requested_by="test",
+            title="Genindlæggelser pr. kommune", purpose="company_research", description="",
+            measures=[{"kind": "count_persons"}], group_by=["municipality"], cohort={},
+            method="sdc", status=status, decision={"outcome": "permit", "reasons": []},
+            released_at=utcnow() if status == "released" else None)
+        session.add(request)
+        session.commit()
+        return request.id
+
+    ours, theirs = statistics(growth.company, "released"), statistics(growth.rival, "released")
+    waiting = statistics(growth.company, "review")
     created = register(client, as_user(growth.company_user))
     url = f"/api/v1/opportunities/{created['id']}/evidence"
     headers = as_user(growth.company_user)
-    assert client.post(url, json={"source": "statistics", "id": 8},
+    assert client.post(url, json={"source": "statistics", "id": 2**30},
                        headers=headers).status_code == 422
-    linked = client.post(url, json={"source": "statistics", "id": 7}, headers=headers)
-    assert linked.status_code == 201
+    assert client.post(url, json={"source": "statistics", "id": theirs},
+                       headers=headers).status_code == 403
+    assert client.post(url, json={"source": "statistics", "id": waiting},
+                       headers=headers).status_code == 409
+    linked = client.post(url, json={"source": "statistics", "id": ours}, headers=headers)
+    assert linked.status_code == 201, linked.get_json()
     assert linked.get_json()["title"] == "Genindlæggelser pr. kommune"

@@ -346,7 +346,7 @@ def test_malformed_evidence_is_422(client, growth, as_user, body) -> None:
     assert response.status_code == 422
 
 
-def test_unknown_evidence_and_statistics_without_the_lookup_are_422(client, growth,
+def test_unknown_evidence_of_every_source_is_422(client, growth,
                                                                     as_user) -> None:
     created = register(client, as_user(growth.company_user))
     headers = as_user(growth.company_user)

@@ -1,16 +1,16 @@
 """growth tables: opportunities, gate recommendations and decisions, evidence, clinical projects,
 procurement cases
 
-Revision ID: 0009
-Revises: consent_revision
+Revision ID: 0010
+Revises: 0009
 """
 import sqlalchemy as sa
 from alembic import op
 
 import marketplace.db
 
-revision = '0009'
-down_revision = 'consent_revision'
+revision = "0010"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
