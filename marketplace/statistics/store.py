@@ -7,7 +7,7 @@ by their blind index (`_subject_key`), and consent is evaluated once per person.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from threading import Lock
@@ -39,7 +39,7 @@ class PreparedVersion:
     def rows(self) -> int:
         return len(self.frame)
 
-    def remember(self, key: tuple, compute) -> object:  # type: ignore[no-untyped-def]
+    def remember(self, key: tuple, compute: Callable[[], object]) -> object:
         """Compute something about this version once (group domains, consent masks)."""
         with self.lock:
             if key in self.derived:
