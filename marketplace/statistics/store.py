@@ -39,7 +39,7 @@ class PreparedVersion:
     def rows(self) -> int:
         return len(self.frame)
 
-    def remember(self, key: tuple, compute: Callable[[], object]) -> object:
+    def remember(self, key: tuple, compute: Callable[..., object]) -> object:
         """Compute something about this version once (group domains, consent masks)."""
         with self.lock:
             if key in self.derived:
