@@ -64,7 +64,7 @@ def run_next(app: Flask, *, worker: str, extract_id: int | None = None,
             session.commit()
         except Exception as error:  # a bug must not leave the job running forever
             session.rollback()
-            log.error("extract %s failed unexpectedly: %s", job_id, type(error).__name__)
+            log.exception("extract %s failed unexpectedly: %s", job_id, type(error).__name__)
             services.fail_extract(session, extract_id=job_id, now=utcnow(),
                                   message="the extract failed because of an internal error")
             session.commit()

@@ -441,6 +441,14 @@ def _merge_parts(parts: Sequence[TablePart], *, deduplicate: bool = True) -> Tab
     return TablePart(table, **counts)
 
 
+def _text_categories(array: pd.Categorical) -> pd.Categorical:
+    """The same values with their labels as text: datasets of one permit (and an all-missing
+    filler) may label a column with different types, and categories unite only when alike."""
+    if array.categories.dtype == object and all(isinstance(c, str) for c in array.categories):
+        return array
+    return array.rename_categories([str(c) for c in array.categories])
+
+
 def _stack(tables: Sequence[pd.DataFrame], names: Sequence[str], *,
            unknown: Sequence[str] = ()) -> pd.DataFrame:
     """Stack tables column by column, categoricals on their united dictionary. A column that a
@@ -454,7 +462,8 @@ def _stack(tables: Sequence[pd.DataFrame], names: Sequence[str], *,
         filler = None if name in unknown else _PLACEHOLDER
         arrays = [pd.Categorical([filler] * len(t)) if p is None else _as_category(p).array
                   for p, t in zip(pieces, tables, strict=True)]
-        columns[name] = pd.Series(pd.api.types.union_categoricals(arrays, sort_categories=True))
+        columns[name] = pd.Series(pd.api.types.union_categoricals(
+            [_text_categories(a) for a in arrays], sort_categories=True))
     return pd.DataFrame(columns)
 
 

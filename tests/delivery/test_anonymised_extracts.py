@@ -97,3 +97,17 @@ def test_the_permits_other_datasets_join_each_persons_record(session, world, bui
     assert (sum(together.report["generalisation"].values()),
             together.manifest["rows_suppressed"]) >= (
         sum(alone.report["generalisation"].values()), 0)
+
+
+
+def test_records_unite_when_datasets_label_a_column_with_different_types():
+    # One dataset labels a quasi-identifier with numbers, another lacks it (an all-missing
+    # filler): the whole-person record still unites them instead of failing the extract.
+    from marketplace.delivery import pipeline
+
+    numbers = pd.DataFrame({"band": pd.Categorical([1, 2]), "n": [1, 2]})
+    without = pd.DataFrame({"n": [3]})
+    for unknown in ((), ("band",)):
+        stacked = pipeline._stack([numbers, without], ["band", "n"], unknown=unknown)
+        assert list(stacked["n"]) == [1, 2, 3]
+        assert list(stacked["band"][:2].astype(str)) == ["1", "2"]

@@ -61,7 +61,7 @@ def test_a_script_runs_on_pseudonymised_shuffled_data_and_its_outputs_wait_for_r
     assert "pseudonym" in rows and "cpr" not in rows and "name" not in rows
     assert rows["pseudonym"].str.fullmatch(r"[a-p]{24}").all()
     # Rows are not in the upload order (grouped per person there).
-    assert rows["pseudonym"].nunique() > 40
+    assert rows["pseudonym"].nunique() > 25  # in upload order, 50 rows hold about 13 persons
     assert stored.holder_org_ids == [world.holder.id]
     assert stored.review_due_at > utcnow() + timedelta(days=4)
     actions = [e.action for e in audit.audit_entries(session)] if hasattr(
