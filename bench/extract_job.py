@@ -24,6 +24,7 @@ from pathlib import Path
 from marketplace import audit, create_app, schema
 from marketplace.access.models import AccessRequest, Permit
 from marketplace.catalog import services as catalog_services
+from marketplace.catalog.descriptor import Descriptor
 from marketplace.db import session_scope, utcnow
 from marketplace.delivery import jobs, services, synthetic
 from marketplace.identity import services as identity
@@ -59,7 +60,8 @@ def set_up(app, rows: int, persons: int) -> int:
             role="holder_admin"))
         company = identity.create_org(session, slug="bench-company", name="Company",
                                       kind="company", country="DK", accredited=True)
-        dataset = catalog_services.create_dataset(session, actor=holder_actor, data=DESCRIPTOR)
+        dataset = catalog_services.create_dataset(
+            session, actor=holder_actor, descriptor=Descriptor.model_validate(DESCRIPTOR))
         catalog_services.upload_version(
             session, actor=holder_actor, dataset_id=dataset.id, stream=io.BytesIO(sink.getvalue()),
             media_type="application/vnd.apache.parquet", keyring=app.extensions[

@@ -22,18 +22,18 @@ MunicipalityCode = Annotated[str, StringConstraints(strip_whitespace=True,
                                                     pattern=r"^[0-9]{3,4}$")]
 
 
-class Period(Body):
+class StatisticsPeriod(Body):
     start: date | None = None
     end: date | None = None
 
     @model_validator(mode="after")
-    def _ordered(self) -> Period:
+    def _ordered(self) -> StatisticsPeriod:
         if self.start and self.end and self.start > self.end:
             raise PydanticCustomError("period_order", "perioden slutter før den begynder")
         return self
 
 
-class Cohort(Body):
+class StatisticsCohort(Body):
     """Who is counted: the same criteria as an application's cohort."""
 
     age: tuple[Annotated[int, Field(ge=0, le=130)], Annotated[int, Field(ge=0, le=130)]] | None \
@@ -42,10 +42,10 @@ class Cohort(Body):
     diagnoses: list[DiseaseCode] | None = Field(
         None, max_length=MAX_CODES, description="ICD-10 or SKS code prefixes")
     municipalities: list[MunicipalityCode] | None = Field(None, max_length=MAX_CODES)
-    period: Period | None = None
+    period: StatisticsPeriod | None = None
 
     @model_validator(mode="after")
-    def _age_ordered(self) -> Cohort:
+    def _age_ordered(self) -> StatisticsCohort:
         if self.age and self.age[0] > self.age[1]:
             raise PydanticCustomError("age_order", "mindstealderen skal stå først")
         return self
@@ -69,7 +69,8 @@ class Cohort(Body):
 
 class FeasibilityIn(Body):
     datasets: list[Id] = Field(min_length=1, max_length=20)
-    cohort: Cohort = Cohort.model_validate({})  # never changed, so one shared default is safe
+    # Never changed, so one shared default is safe.
+    cohort: StatisticsCohort = StatisticsCohort.model_validate({})
     purpose: Code | None = Field(
         None, description="the purpose whose consent applies; default: the caller's research")
 
@@ -105,7 +106,8 @@ class StatisticsRequestIn(Body):
         default_factory=list, max_length=MAX_GROUPS,
         description="dataset columns or derived groups: age_band, municipality, region, year, "
                     "quarter, icd10_chapter")
-    cohort: Cohort = Cohort.model_validate({})  # never changed, so one shared default is safe
+    # Never changed, so one shared default is safe.
+    cohort: StatisticsCohort = StatisticsCohort.model_validate({})
     diseases: list[DiseaseCode] = Field(
         default_factory=list, max_length=MAX_CODES,
         description="ICD-10/SKS codes the question is about (for datasets limited to diseases, "
@@ -134,7 +136,7 @@ class ReasonOut(BaseModel):
     message: str
 
 
-class DecisionOut(BaseModel):
+class StatisticsDecisionOut(BaseModel):
     outcome: Literal["permit", "deny", "review"]
     reasons: list[ReasonOut]
     policy_version: str
@@ -163,7 +165,7 @@ class StatisticsRequestOut(Out):
     purpose: str
     dataset: int
     method: Literal["sdc", "dp"]
-    decision: DecisionOut
+    decision: StatisticsDecisionOut
     result: ResultOut | None = None
 
 
@@ -172,7 +174,7 @@ class StatisticsRequestList(Out):
     total: int
 
 
-class RequestPath(BaseModel):
+class StatisticsRequestPath(BaseModel):
     request_id: Id
 
 

@@ -22,11 +22,11 @@ from marketplace.statistics.schemas import (
     FeasibilityIn,
     FeasibilityOut,
     RegisterOut,
-    RequestPath,
     ResultQuery,
     StatisticsRequestIn,
     StatisticsRequestList,
     StatisticsRequestOut,
+    StatisticsRequestPath,
 )
 from marketplace.web.api import PUBLIC, PageQuery, field_errors, requires
 from marketplace.web.api import responses as _documented
@@ -130,7 +130,7 @@ def api_list(query: PageQuery) -> Response:
          security=requires("statistics:request"))
 @api_auth()
 @localised
-def api_get(path: RequestPath) -> Response:
+def api_get(path: StatisticsRequestPath) -> Response:
     """One of the caller's statistics requests (404 for other organisations' requests)."""
     found = services.require_visible_request(get_session(), request_id=path.request_id,
                                              actor=current_principal())
@@ -142,7 +142,7 @@ def api_get(path: RequestPath) -> Response:
          security=requires("statistics:request"))
 @api_auth()
 @localised
-def api_result(path: RequestPath, query: ResultQuery) -> Response:
+def api_result(path: StatisticsRequestPath, query: ResultQuery) -> Response:
     """The released table as JSON or CSV; the CSV's SHA-256 is in the header
     `X-Content-SHA256` and in the signed manifest."""
     db = get_session()
@@ -164,7 +164,7 @@ def api_result(path: RequestPath, query: ResultQuery) -> Response:
          security=requires("statistics:request"))
 @api_auth()
 @localised
-def api_manifest(path: RequestPath) -> Response:
+def api_manifest(path: StatisticsRequestPath) -> Response:
     """The signed manifest of a released table (verify with the key at
     /.well-known/marketplace-signing-key, not the one embedded)."""
     found = services.released_result(get_session(), actor=current_principal(),

@@ -12,6 +12,7 @@ from flask import Flask
 from sqlalchemy.orm import Session
 
 from marketplace.catalog import services as catalog_services
+from marketplace.catalog.descriptor import Descriptor
 from marketplace.catalog.models import Dataset
 from marketplace.delivery import synthetic
 from marketplace.identity import services as identity_services
@@ -69,8 +70,9 @@ def world(session: Session, app: Flask, keyring: Any, make_org: Callable[..., Or
     company_actor = identity_services.staff_principal(company_user)
 
     def publish(text: str, **changes: Any) -> Dataset:
-        dataset = catalog_services.create_dataset(session, actor=holder_actor,
-                                                  data=descriptor(**changes))
+        dataset = catalog_services.create_dataset(
+            session, actor=holder_actor,
+            descriptor=Descriptor.model_validate(descriptor(**changes)))
         version = catalog_services.upload_version(
             session, actor=holder_actor, dataset_id=dataset.id,
             stream=io.BytesIO(text.encode()), media_type="text/csv", keyring=keyring,
