@@ -12,7 +12,7 @@ rows and mean length of stay by sex × age band × region, for patients aged 40 
 - `naive pandas`: decrypt, `pd.read_parquet`, filter, derive the groups with `.dt`/`.map`, one
   `groupby(...).agg(nunique, size, mean)` per margin (no disclosure control at all).
 
-    .venv/bin/python bench/statistics.py [--quick]      (--quick: 1,000,000 rows)
+    .venv/bin/python bench/statistics_requests.py [--quick]      (--quick: 1,000,000 rows)
 """
 from __future__ import annotations
 
