@@ -14,38 +14,21 @@ from sqlalchemy.orm import Session
 from marketplace.catalog import services as catalog_services
 from marketplace.catalog.descriptor import Descriptor
 from marketplace.catalog.models import Dataset
-from marketplace.delivery import synthetic
 from marketplace.identity import services as identity_services
 from marketplace.identity.models import Organisation, User
 from marketplace.identity.principal import Principal
+from tests.delivery import conftest as delivery_fixtures
 
 
 def descriptor(**changes: Any) -> dict[str, Any]:
-    return {
-        "title": "Indlæggelser",
-        "description": "Syntetiske indlæggelser til test.",
-        "keywords": ["indlæggelse"],
-        "themes": ["HEAL"],
-        "health_categories": ["EHR"],
-        "access_rights": "RESTRICTED",
-        "legal_basis": "EHDS art. 53",
-        "consent_model": "opt_out",
-        "data_use": {"permission": "GRU", "diseases": [], "modifiers": []},
-        "spatial": ["1084"],
-        "contact_point": {"name": "Data", "email": "data@hospital.example"},
-        "k_min": 5,
-        "subject_column": "cpr",
-        "columns": [dict(c) for c in synthetic.ADMISSION_COLUMNS],
-        **changes,
-    }
+    """Delivery's admissions descriptor, restricted and with the holder's usual threshold."""
+    return delivery_fixtures.descriptor(**({"access_rights": "RESTRICTED", "k_min": 5}
+                                           | changes))
 
 
 def admissions_csv(rows: int = 800, persons: int = 200, seed: int = 11
                    ) -> tuple[str, pd.DataFrame]:
-    frame = synthetic.admissions(rows, persons, seed=seed).drop(columns=["_subject_key"])
-    for column in ("birth_date", "admission_date"):
-        frame[column] = frame[column].dt.strftime("%Y-%m-%d")
-    return frame.to_csv(index=False), frame
+    return delivery_fixtures.admissions_csv(rows, persons, seed)
 
 
 @dataclass
