@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export MARKETPLACE_INSTANCE_PATH ?= $(CURDIR)/instance
 
-.PHONY: run serve test lint drift unit bench-quick provider clean analysis-env
+.PHONY: run serve test lint drift unit bench-quick provider clean analysis-env translations
 
 # The secure processing environment's analysis environment: a separate venv from Debian's
 # Python (readable by the sandbox's unprivileged users), with the published, pinned packages.
@@ -60,6 +60,12 @@ serve: $(STAMP)
 # tests in Debian's Chromium. pytest's exit code 5 (nothing collected) fails the run.
 test: $(STAMP) analysis-env lint drift
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# Texts to translate: add new Danish texts from the code and templates to the English catalog
+# (marketplace/translations/en/LC_MESSAGES/messages.po) and compile it. The app compiles a catalog
+# that is newer than its .mo file by itself, so a fresh clone needs no step of its own.
+translations: $(STAMP)
+	$(BIN)/python -m marketplace.languages update
 
 clean:
 	rm -rf $(VENV) $(ANALYSIS_VENV) .pytest_cache .ruff_cache

@@ -34,6 +34,7 @@ from marketplace.db import utcnow
 from marketplace.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from marketplace.identity.models import Organisation
 from marketplace.identity.principal import Principal
+from marketplace.languages import N_
 
 if TYPE_CHECKING:
     from marketplace.access.schemas import Application
@@ -192,17 +193,17 @@ def _resolve(session: Session, application: Application, *, company_org_id: int,
         dataset = catalog_services.get_dataset(session, dataset_id=choice.id)
         if dataset is None or dataset.status == "draft":
             errors.append({"field": f"datasets[{index}].id",
-                           "message": "intet udgivet datasæt med det nummer"})
+                           "message": N_("intet udgivet datasæt med det nummer")})
             continue
         names = {column["name"] for column in dataset.columns}
         if any(name not in names for name in choice.columns):
             errors.append({"field": f"datasets[{index}].columns",
-                           "message": "datasættet har ikke alle de valgte kolonner"})
+                           "message": N_("datasættet har ikke alle de valgte kolonner")})
         resolved.append((dataset, tuple(choice.columns)))
     if application.test_environment is not None and not test_beds.environment_exists(
             session, environment_id=application.test_environment):
         errors.append({"field": "test_environment",
-                       "message": "intet testmiljø med det nummer"})
+                       "message": N_("intet testmiljø med det nummer")})
     environment_id = _course_environment(session, application, company_org_id, errors,
                                          test_beds=test_beds)
     if errors:
@@ -224,12 +225,12 @@ def _course_environment(session: Session, application: Application, company_org_
         environment_id = test_beds.course_environment(
             session, course_id=application.test_course, company_org_id=company_org_id)
     except NotFound:
-        errors.append({"field": "test_course", "message": "intet testforløb med det nummer"})
+        errors.append({"field": "test_course", "message": N_("intet testforløb med det nummer")})
         return application.test_environment
     named = application.test_environment
     if named is not None and named != environment_id:
         errors.append({"field": "test_course",
-                       "message": "testforløbet foregår i et andet testmiljø"})
+                       "message": N_("testforløbet foregår i et andet testmiljø")})
     return environment_id
 
 

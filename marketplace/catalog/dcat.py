@@ -21,6 +21,7 @@ from typing import Any
 from rdflib import Graph
 
 from marketplace.catalog import vocabulary as voc
+from marketplace.languages import translate
 
 RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
 _DCAT = "http://www.w3.org/ns/dcat#"
@@ -55,6 +56,11 @@ PERSONAL_ROLES = ("direct_identifier", "quasi_identifier", "sensitive")
 # An object is ("i", iri), ("l", text, language or "") or ("t", lexical form, datatype IRI).
 Obj = tuple[str, ...]
 Triple = tuple[str, str, Obj]
+
+
+def _bilingual(label: str) -> tuple[str, str]:
+    """A vocabulary label in Danish (the source) and English, for both `skos:prefLabel`s."""
+    return label, translate(label, "en")
 
 
 def _text(text: str, lang: str = "") -> Obj:
@@ -173,16 +179,17 @@ class _Builder:
             add((node, _DCAT + "keyword", _text(keyword, "da")))
         rights = d["access_rights"]
         add((node, _DCT + "accessRights", self.typed(
-            self.concept(EU + f"access-right/{rights}", *voc.ACCESS_RIGHTS_LABELS[rights]),
+            self.concept(EU + f"access-right/{rights}",
+                         *_bilingual(voc.ACCESS_RIGHTS_LABELS[rights])),
             _DCT + "RightsStatement")))
         add((node, DCATAP + "applicableLegislation", self.legislation()))
         for theme in d["themes"]:
             add((node, _DCAT + "theme", ("i", self.concept(EU + f"data-theme/{theme}",
-                                                        *voc.THEMES[theme]))))
+                                                        *_bilingual(voc.THEMES[theme])))))
         for category in d["health_categories"]:
             add((node, HEALTH + "healthCategory", ("i", self.concept(
                 f"{self.base}/vocabulary/health-category/{category}",
-                *voc.HEALTH_CATEGORIES[category]))))
+                *_bilingual(voc.HEALTH_CATEGORIES[category])))))
         for keyword in keywords:
             add((node, HEALTH + "healthTheme", ("i", self.concept(
                 f"{self.base}/vocabulary/health-theme/{_slug(keyword)}", keyword))))

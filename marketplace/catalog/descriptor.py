@@ -30,6 +30,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 from marketplace.catalog import vocabulary as voc
 from marketplace.catalog.purposes import load_taxonomy
 from marketplace.cpr import contains_cpr
+from marketplace.languages import N_
 
 ICD10_CODE = re.compile(r"^D[A-Z][0-9]{2}[0-9A-Z]{0,4}$")
 BARE_ICD10_CODE = re.compile(r"^[A-Z][0-9]{2}[0-9A-Z]{0,4}$")
@@ -147,7 +148,7 @@ def _icd10(code: str) -> str:
 def _spatial(code: str) -> str:
     if not SPATIAL_CODE.match(code) or (len(code) == 3 and code not in voc.MUNICIPALITY_CODES) \
             or (len(code) == 4 and code not in voc.REGION_CODES):
-        raise problem("er ikke en dansk kommunekode, regionskode eller DK")
+        raise problem(N_("er ikke en dansk kommunekode, regionskode eller DK"))
     return code
 
 
@@ -156,7 +157,7 @@ def _purpose(code: str) -> str:
     if purpose is None:
         raise problem("ukendt formål; se /api/v1/purposes")
     if purpose.prohibited:
-        raise problem("formålet er forbudt")
+        raise problem(N_("formålet er forbudt"))
     return code
 
 
@@ -169,12 +170,12 @@ class Model(BaseModel):
 # --- conditions of use (GA4GH DUO) -------------------------------------------------------------
 
 MODIFIER_HINTS = {
-    "TS": "TS tager et antal måneder fra 1 til 1200, f.eks. TS:12",
-    "GS": "GS tager landekoder eller EU, EEA, NORDIC, f.eks. GS:EU eller GS:DK,SE",
-    "IS": "IS tager organisationers korte navne, f.eks. IS:herlev-hospital,rigshospitalet",
-    "US": "US tager brugeres login-id, f.eks. US:company-pulmo",
-    "PS": "PS tager et projekt-id (bogstaver, cifre og . _ / -)",
-    "MOR": "MOR tager en dato skrevet ÅÅÅÅ-MM-DD, f.eks. MOR:2027-06-01",
+    "TS": N_("TS tager et antal måneder fra 1 til 1200, f.eks. TS:12"),
+    "GS": N_("GS tager landekoder eller EU, EEA, NORDIC, f.eks. GS:EU eller GS:DK,SE"),
+    "IS": N_("IS tager organisationers korte navne, f.eks. IS:herlev-hospital,rigshospitalet"),
+    "US": N_("US tager brugeres login-id, f.eks. US:company-pulmo"),
+    "PS": N_("PS tager et projekt-id (bogstaver, cifre og . _ / -)"),
+    "MOR": N_("MOR tager en dato skrevet ÅÅÅÅ-MM-DD, f.eks. MOR:2027-06-01"),
 }
 
 
@@ -210,13 +211,13 @@ def _modifiers(raw: list[str]) -> list[str]:
         match = DUO_MODIFIER.match(text)
         code = match.group(1).upper() if match else text
         if not match or code not in voc.DUO_MODIFIERS:
-            errors.append(((index,), "ukendt DUO-modifikator", text))
+            errors.append(((index,), N_("ukendt DUO-modifikator"), text))
         elif code in clean:
-            errors.append(((index,), "DUO-modifikatoren er angivet to gange", text))
+            errors.append(((index,), N_("DUO-modifikatoren er angivet to gange"), text))
         elif not match.group(2):
             clean[code] = code
         elif code not in voc.DUO_MODIFIER_ARGUMENTS:
-            errors.append(((index,), "DUO-modifikatoren tager intet argument", text))
+            errors.append(((index,), N_("DUO-modifikatoren tager intet argument"), text))
         elif (normal := _modifier_argument(code, match.group(2))) is None:
             errors.append(((index,), MODIFIER_HINTS[code], text))
         else:
@@ -240,10 +241,10 @@ class DataUse(Model):
     def _diseases_for_ds_only(self) -> DataUse:
         self.diseases = _unique(self.diseases)
         if self.permission == "DS" and not self.diseases:
-            raise_at([(("diseases",), "DS (sygdomsspecifik) kræver mindst én sygdom", [])],
+            raise_at([(("diseases",), N_("DS (sygdomsspecifik) kræver mindst én sygdom"), [])],
                      "data_use")
         if self.permission != "DS" and self.diseases:
-            raise_at([(("diseases",), "sygdomme gælder kun tilladelsen DS", self.diseases)],
+            raise_at([(("diseases",), N_("sygdomme gælder kun tilladelsen DS"), self.diseases)],
                      "data_use")
         return self
 
@@ -278,7 +279,7 @@ class Temporal(Model):
     @model_validator(mode="after")
     def _in_order(self) -> Temporal:
         if self.start and self.end and self.start > self.end:
-            raise problem("startdatoen ligger efter slutdatoen")
+            raise problem(N_("startdatoen ligger efter slutdatoen"))
         return self
 
     def stored(self) -> dict[str, str | None]:
@@ -312,7 +313,7 @@ class DateRule(Model):
     @model_validator(mode="after")
     def _bound_for_shift_only(self) -> DateRule:
         if self.max_days is not None and self.to != "shift":
-            raise_at([(("max_days",), "max_days gælder kun datoforskydning (to: shift)",
+            raise_at([(("max_days",), N_("max_days gælder kun datoforskydning (to: shift)"),
                        self.max_days)], "generalise")
         return self
 
@@ -338,7 +339,7 @@ def _generalise(value: Any) -> Any:
         return value
     kind = value.get("kind") if isinstance(value, dict) else None
     if not isinstance(kind, str) or kind not in GENERALISE_RULES:
-        raise problem("ukendt generalisering; brug age_band, date, postcode eller truncate")
+        raise problem(N_("ukendt generalisering; brug age_band, date, postcode eller truncate"))
     return GENERALISE_RULES[kind].model_validate(value)
 
 
@@ -374,7 +375,7 @@ class Column(Model):
             try:
                 re.compile(value)
             except re.error as exc:
-                raise problem("er ikke et gyldigt regulært udtryk") from exc
+                raise problem(N_("er ikke et gyldigt regulært udtryk")) from exc
             _clean_text(value)
         return value
 
@@ -383,19 +384,20 @@ class Column(Model):
         errors: list[tuple[tuple[str | int, ...], str, Any]] = []
         if self.role == "direct_identifier":
             if self.identifier_kind is None:
-                errors.append((("identifier_kind",), "en direkte identifikator skal have en "
-                               "identifikatortype", None))
+                errors.append((("identifier_kind",), N_("en direkte identifikator skal have en "
+                               "identifikatortype"), None))
         elif self.identifier_kind is not None:
-            errors.append((("identifier_kind",), "kun direkte identifikatorer har en "
-                           "identifikatortype", self.identifier_kind))
+            errors.append((("identifier_kind",), N_("kun direkte identifikatorer har en "
+                           "identifikatortype"), self.identifier_kind))
         if self.generalise is not None and self.role != "quasi_identifier":
-            errors.append((("generalise",), "kun kvasi-identifikatorer har en generalisering",
+            errors.append((("generalise",), N_("kun kvasi-identifikatorer har en generalisering"),
                            None))
         if self.l_diversity is not None and self.role != "sensitive":
-            errors.append((("l_diversity",), "kun følsomme kolonner har en l-diversitet",
+            errors.append((("l_diversity",), N_("kun følsomme kolonner har en l-diversitet"),
                            self.l_diversity))
         if self.allowed_values is not None and not self.allowed_values:
-            errors.append((("allowed_values",), "angiv mindst én værdi, eller udelad feltet", []))
+            errors.append((("allowed_values",),
+                           N_("angiv mindst én værdi, eller udelad feltet"), []))
         errors += self._bounds()
         raise_at(errors, "column")
         if self.shareable is None:
@@ -406,7 +408,7 @@ class Column(Model):
         if self.minimum is None and self.maximum is None:
             return []
         if self.type not in ("integer", "number", "date"):
-            return [(("minimum",), "kun heltals-, tal- og datokolonner har et interval",
+            return [(("minimum",), N_("kun heltals-, tal- og datokolonner har et interval"),
                      self.minimum)]
         errors: list[tuple[tuple[str | int, ...], str, Any]] = []
         parsed: dict[str, Any] = {}
@@ -420,16 +422,16 @@ class Column(Model):
                         and DUO_DATE.match(value) else None
                 except ValueError:
                     parsed[name] = None
-                message = "skal være en dato (ÅÅÅÅ-MM-DD)"
+                message = N_("skal være en dato (ÅÅÅÅ-MM-DD)")
             else:
                 whole = self.type == "integer"
                 ok = isinstance(value, int) if whole else isinstance(value, int | float)
                 parsed[name] = value if ok and abs(value) <= 1e15 else None
-                message = "skal være et helt tal" if whole else "skal være et tal"
+                message = "skal være et helt tal" if whole else N_("skal være et tal")
             if parsed[name] is None:
                 errors.append(((name,), message, value))
         if not errors and len(parsed) == 2 and parsed["minimum"] > parsed["maximum"]:
-            errors.append((("minimum",), "minimum er større end maksimum", self.minimum))
+            errors.append((("minimum",), N_("minimum er større end maksimum"), self.minimum))
         return errors
 
     def stored(self) -> dict[str, Any]:
@@ -506,20 +508,21 @@ class Descriptor(_IgnoresServerFields):
         seen: set[str] = set()
         for index, column in enumerate(self.columns):
             if column.name.lower() in seen:
-                errors.append((("columns", index, "name"), "kolonnenavnet findes allerede",
+                errors.append((("columns", index, "name"), N_("kolonnenavnet findes allerede"),
                                column.name))
             seen.add(column.name.lower())
         subject = next((c for c in self.columns if c.name == self.subject_column), None)
         if self.subject_column is None:
             # Without it consent could not be checked and k would count rows, not people.
             if any(c.identifier_kind == "cpr" for c in self.columns):
-                errors.append((("subject_column",), "et datasæt med en CPR-kolonne skal "
-                               "angive den som personkolonne", None))
+                errors.append((("subject_column",), N_("et datasæt med en CPR-kolonne skal "
+                               "angive den som personkolonne"), None))
         elif subject is None:
-            errors.append((("subject_column",), "er ikke en af kolonnerne", self.subject_column))
+            errors.append((("subject_column",), N_("er ikke en af kolonnerne"),
+                           self.subject_column))
         elif subject.identifier_kind != "cpr":
-            errors.append((("subject_column",), "personkolonnen skal være en direkte "
-                           "identifikator af typen cpr", self.subject_column))
+            errors.append((("subject_column",), N_("personkolonnen skal være en direkte "
+                           "identifikator af typen cpr"), self.subject_column))
         raise_at(errors, "descriptor")
         return self
 

@@ -34,10 +34,10 @@ from marketplace.catalog.schemas import (
 from marketplace.db import get_session
 from marketplace.errors import BadRequest, Conflict, Invalid
 from marketplace.identity.auth import api_auth, current_principal, login_required
+from marketplace.languages import N_
 from marketplace.security import current_keyring
 from marketplace.web.api import PUBLIC, field_errors, requires, responses, validation_problem
 from marketplace.web.charts import bar_chart
-from marketplace.web.i18n import current_language
 from marketplace.web.i18n import gettext as _
 from marketplace.web.protection import large_body
 
@@ -201,8 +201,7 @@ def export_jsonld() -> Response:
 
 def _labels() -> dict[str, Any]:
     """Vocabulary labels in the page's language."""
-    pick = 1 if current_language() == "en" else 0
-    return {name: {code: labels[pick] for code, labels in table.items()}
+    return {name: {code: _(label) for code, label in table.items()}
             for name, table in (("theme", voc.THEMES), ("health_category", voc.HEALTH_CATEGORIES),
                                 ("access_rights", voc.ACCESS_RIGHTS_LABELS),
                                 ("publisher_level", voc.LEVEL_LABELS))}
@@ -265,13 +264,13 @@ def _version_arg() -> int | None:
 
 
 _RULES = {
-    "type": "Værdierne har den rigtige type",
-    "required": "Ingen værdier mangler",
-    "range": "Værdierne ligger inden for intervallet",
-    "allowed": "Værdierne er blandt de tilladte koder",
-    "pattern": "Værdierne følger kodesystemet eller mønsteret",
-    "cpr": "Værdierne er gyldige CPR-numre",
-    "unique": "Værdierne er unikke",
+    "type": N_("Værdierne har den rigtige type"),
+    "required": N_("Ingen værdier mangler"),
+    "range": N_("Værdierne ligger inden for intervallet"),
+    "allowed": N_("Værdierne er blandt de tilladte koder"),
+    "pattern": N_("Værdierne følger kodesystemet eller mønsteret"),
+    "cpr": N_("Værdierne er gyldige CPR-numre"),
+    "unique": N_("Værdierne er unikke"),
 }
 
 
@@ -391,9 +390,9 @@ def _change_status(change: Any, dataset_id: int, message: str) -> WerkzeugRespon
 
 _CONFLICTS = {
     "upload a data version that passes validation before publishing":
-        "Upload en dataversion, der består valideringen, før datasættet kan udgives.",
+        N_("Upload en dataversion, der består valideringen, før datasættet kan udgives."),
     "a draft is not published; there is nothing to retire":
-        "En kladde er ikke udgivet og kan ikke trækkes tilbage.",
+        N_("En kladde er ikke udgivet og kan ikke trækkes tilbage."),
     "a retired dataset stays retired; create a new dataset instead":
-        "Et tilbagetrukket datasæt kan ikke udgives igen. Opret et nyt datasæt.",
+        N_("Et tilbagetrukket datasæt kan ikke udgives igen. Opret et nyt datasæt."),
 }

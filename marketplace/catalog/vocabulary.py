@@ -1,4 +1,5 @@
 """Controlled vocabularies of the catalog: the codes a descriptor may use, with labels."""
+from marketplace.languages import N_
 
 ACCESS_RIGHTS = ("PUBLIC", "RESTRICTED", "NON_PUBLIC")
 CONSENT_MODELS = ("opt_in", "opt_out")
@@ -26,12 +27,12 @@ DUO_MODIFIER_ARGUMENTS = {
     "MOR": "date",
 }
 DUO_MODIFIER_HINTS_DA = {
-    "TS": "Antal måneder, f.eks. 12. Kun når TS er valgt.",
-    "GS": "Landekoder eller EU, EEA, NORDIC, f.eks. DK,SE. Kun når GS er valgt.",
-    "IS": "Organisationers korte navne, f.eks. herlev-hospital. Kun når IS er valgt.",
-    "US": "Brugeres login-id, f.eks. company-pulmo. Kun når US er valgt.",
-    "PS": "Projektets id. Kun når PS er valgt.",
-    "MOR": "Dato (ÅÅÅÅ-MM-DD) før hvilken intet må offentliggøres. Kun når MOR er valgt.",
+    "TS": N_("Antal måneder, f.eks. 12. Kun når TS er valgt."),
+    "GS": N_("Landekoder eller EU, EEA, NORDIC, f.eks. DK,SE. Kun når GS er valgt."),
+    "IS": N_("Organisationers korte navne, f.eks. herlev-hospital. Kun når IS er valgt."),
+    "US": N_("Brugeres login-id, f.eks. company-pulmo. Kun når US er valgt."),
+    "PS": N_("Projektets id. Kun når PS er valgt."),
+    "MOR": N_("Dato (ÅÅÅÅ-MM-DD) før hvilken intet må offentliggøres. Kun når MOR er valgt."),
 }
 # Regions a GS argument may name besides ISO 3166 country codes (the access engine expands them).
 DUO_REGIONS = ("EU", "EEA", "NORDIC")
@@ -45,41 +46,41 @@ DUO_IRIS = {
 
 # EU data themes (the DCAT-AP theme vocabulary).
 THEMES = {
-    "HEAL": ("Sundhed", "Health"),
-    "SOCI": ("Befolkning og samfund", "Population and society"),
-    "GOVE": ("Regering og offentlig sektor", "Government and public sector"),
-    "EDUC": ("Uddannelse, kultur og sport", "Education, culture and sport"),
-    "ECON": ("Økonomi og finanser", "Economy and finance"),
-    "ENVI": ("Miljø", "Environment"),
-    "TECH": ("Videnskab og teknologi", "Science and technology"),
-    "REGI": ("Regioner og byer", "Regions and cities"),
-    "JUST": ("Retsvæsen og offentlig sikkerhed", "Justice and public safety"),
+    "HEAL": N_("Sundhed"),
+    "SOCI": N_("Befolkning og samfund"),
+    "GOVE": N_("Regering og offentlig sektor"),
+    "EDUC": N_("Uddannelse, kultur og sport"),
+    "ECON": N_("Økonomi og finanser"),
+    "ENVI": N_("Miljø"),
+    "TECH": N_("Videnskab og teknologi"),
+    "REGI": N_("Regioner og byer"),
+    "JUST": N_("Retsvæsen og offentlig sikkerhed"),
 }
 
 # The EHDS categories of electronic health data for secondary use (Art. 51).
 HEALTH_CATEGORIES = {
-    "EHR": ("Elektroniske patientjournaler", "Electronic health records"),
-    "REGISTRY": ("Sundhedsregistre", "Health registries"),
-    "CLAIMS": ("Data om ydelser og refusion", "Claims and reimbursement data"),
-    "GENOMICS": ("Genetiske og genomiske data", "Genetic and genomic data"),
-    "WELLNESS": ("Data fra wellness-apps og medicinsk udstyr", "Wellness apps and medical devices"),
-    "TRIALS": ("Kliniske forsøg og undersøgelser", "Clinical trials and studies"),
-    "DETERMINANTS": ("Sundhedsdeterminanter", "Determinants of health"),
-    "ADMINISTRATIVE": ("Administrative sundhedsdata", "Administrative health data"),
-    "CARE": ("Pleje- og omsorgsdata", "Care and social care data"),
-    "BIOBANK": ("Biobanker", "Biobanks"),
+    "EHR": N_("Elektroniske patientjournaler"),
+    "REGISTRY": N_("Sundhedsregistre"),
+    "CLAIMS": N_("Data om ydelser og refusion"),
+    "GENOMICS": N_("Genetiske og genomiske data"),
+    "WELLNESS": N_("Data fra wellness-apps og medicinsk udstyr"),
+    "TRIALS": N_("Kliniske forsøg og undersøgelser"),
+    "DETERMINANTS": N_("Sundhedsdeterminanter"),
+    "ADMINISTRATIVE": N_("Administrative sundhedsdata"),
+    "CARE": N_("Pleje- og omsorgsdata"),
+    "BIOBANK": N_("Biobanker"),
 }
 
 ACCESS_RIGHTS_LABELS = {
-    "PUBLIC": ("Offentlig", "Public"),
-    "RESTRICTED": ("Begrænset", "Restricted"),
-    "NON_PUBLIC": ("Ikke-offentlig", "Non-public"),
+    "PUBLIC": N_("Offentlig"),
+    "RESTRICTED": N_("Begrænset"),
+    "NON_PUBLIC": N_("Ikke-offentlig"),
 }
 
 LEVEL_LABELS = {
-    "national": ("National", "National"),
-    "regional": ("Regional", "Regional"),
-    "municipal": ("Kommunal", "Municipal"),
+    "national": N_("National"),
+    "regional": N_("Regional"),
+    "municipal": N_("Kommunal"),
 }
 
 SEX_CODES = ("male", "female", "M", "K", "F")

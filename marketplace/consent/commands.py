@@ -13,6 +13,7 @@ from pydantic_core import PydanticCustomError
 from marketplace.catalog.descriptor import LONE_SURROGATE, raise_at
 from marketplace.catalog.purposes import load_taxonomy
 from marketplace.consent.evaluation import SCOPE_ALL
+from marketplace.languages import N_
 
 MAX_ID = 2**31 - 1
 
@@ -45,9 +46,9 @@ class ConsentScope(Command):
 
     @model_validator(mode="after")
     def _id_fits_the_type(self) -> ConsentScope:
-        message = ("et valg for alle dataholdere har intet id"
+        message = (N_("et valg for alle dataholdere har intet id")
                    if self.type == SCOPE_ALL and self.id is not None else
-                   "angiv id på dataholderen eller datasættet"
+                   N_("angiv id på dataholderen eller datasættet")
                    if self.type != SCOPE_ALL and self.id is None else None)
         if message:
             raise_at([(("id",), message, self.id)], "scope")

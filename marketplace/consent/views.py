@@ -1,8 +1,6 @@
 """HTTP glue of the consent domain: the citizen's JSON API and pages, guardianship admin."""
 import json
-from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import (
     Blueprint,
@@ -54,13 +52,6 @@ api = APIBlueprint("consent_api", __name__, abp_tags=[Tag(name="consent")])
 bp = Blueprint("consent", __name__)
 
 ACTING_FOR = "acting_for_citizen_id"
-COPENHAGEN = ZoneInfo("Europe/Copenhagen")
-
-
-@bp.app_template_filter("consent_time")
-def consent_time(moment: datetime | None) -> str:
-    """Danish local time, as citizens read it."""
-    return moment.astimezone(COPENHAGEN).strftime("%d-%m-%Y %H:%M") if moment else ""
 
 
 def forget_stale_acting_for() -> None:

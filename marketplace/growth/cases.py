@@ -23,6 +23,7 @@ from marketplace.growth.opportunities import (
 from marketplace.growth.schemas import MAX_YEARLY_COST_DKK, ProcurementCaseIn, StepIn
 from marketplace.identity import services as identity_services
 from marketplace.identity.principal import Principal
+from marketplace.languages import N_
 
 
 def open_case(session: Session, *, actor: Principal, opportunity_id: int,
@@ -104,16 +105,16 @@ def complete_step(session: Session, *, actor: Principal, case_id: int, step: str
     for name, value in data.fields.items():
         kind = allowed.get(name)
         if kind is None or (step == "procedure" and name == "route"):
-            errors.append((f"fields.{name}", "kendes ikke i dette trin", {}))
+            errors.append((f"fields.{name}", N_("kendes ikke i dette trin"), {}))
         elif kind == "int" and (isinstance(value, bool) or not isinstance(value, int)):
             errors.append((f"fields.{name}", "skal være et helt tal", {}))
         elif kind == "int" and not 0 <= value <= MAX_YEARLY_COST_DKK:
-            errors.append((f"fields.{name}", "skal ligge mellem 0 og {high}",
+            errors.append((f"fields.{name}", N_("skal ligge mellem 0 og {high}"),
                            {"high": MAX_YEARLY_COST_DKK}))
         elif kind == "bool" and not isinstance(value, bool):
-            errors.append((f"fields.{name}", "skal være sand eller falsk", {}))
+            errors.append((f"fields.{name}", N_("skal være sand eller falsk"), {}))
         elif kind == "text" and not isinstance(value, str):
-            errors.append((f"fields.{name}", "skal være tekst", {}))
+            errors.append((f"fields.{name}", N_("skal være tekst"), {}))
     if errors:
         raise problems.invalid(errors)
     steps = copy.deepcopy(case.steps)

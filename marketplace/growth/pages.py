@@ -46,6 +46,7 @@ from marketplace.growth.views import (
 )
 from marketplace.identity import services as identity_services
 from marketplace.identity.auth import current_principal, login_required
+from marketplace.languages import N_
 from marketplace.web import charts
 from marketplace.web.api import field_errors
 from marketplace.web.i18n import current_language
@@ -54,29 +55,24 @@ from marketplace.web.i18n import gettext as _
 STAFF = ("staff",)
 DIMENSIONS = ("treatment_errors", "prevented_admissions", "faster_return_home", "own_resources")
 DIMENSION_LABELS = {
-    "treatment_errors": ("Færre behandlingsfejl", "Fewer treatment errors"),
-    "prevented_admissions": ("Forebyggede indlæggelser", "Prevented admissions"),
-    "faster_return_home": ("Hurtigere tilbage til eget hjem og liv",
-                           "Faster return to own home and life"),
-    "own_resources": ("Borgerens egne ressourcer", "The citizen's own resources"),
+    "treatment_errors": N_("Færre behandlingsfejl"),
+    "prevented_admissions": N_("Forebyggede indlæggelser"),
+    "faster_return_home": N_("Hurtigere tilbage til eget hjem og liv"),
+    "own_resources": N_("Borgerens egne ressourcer"),
 }
-ORIGIN_LABELS = {"idea": ("Idé", "Idea"), "clinical_project": ("Klinisk projekt",
-                                                              "Clinical project"),
-                 "test_course": ("Testforløb", "Test course")}
-TRACK_LABELS = {"procurement": ("Innovativt indkøb og implementering",
-                                "Innovative procurement and implementation"),
-                "partnership": ("Offentlig-privat kommercialiseringspartnerskab",
-                                "Public-private commercialisation partnership"),
-                "export": ("Eksportindsats", "Export effort")}
-SOURCE_LABELS = {"test_course": ("Testforløb", "Test course"),
-                 "clinical_project": ("Klinisk projekt", "Clinical project"),
-                 "statistics": ("Statistik", "Statistics"),
-                 "output": ("Frigivet output", "Released output")}
+ORIGIN_LABELS = {"idea": N_("Idé"), "clinical_project": N_("Klinisk projekt"),
+                 "test_course": N_("Testforløb")}
+TRACK_LABELS = {"procurement": N_("Innovativt indkøb og implementering"),
+                "partnership": N_("Offentlig-privat kommercialiseringspartnerskab"),
+                "export": N_("Eksportindsats")}
+SOURCE_LABELS = {"test_course": N_("Testforløb"),
+                 "clinical_project": N_("Klinisk projekt"),
+                 "statistics": N_("Statistik"),
+                 "output": N_("Frigivet output")}
 
 
-def pick(table: dict[str, tuple[str, str]], key: str) -> str:
-    da, en = table.get(key, (key, key))
-    return en if current_language() == "en" else da
+def pick(table: dict[str, str], key: str) -> str:
+    return _(table.get(key, key))
 
 
 def _render(template: str, status: int = 200, **context: Any) -> tuple[str, int]:

@@ -12,55 +12,52 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from marketplace.languages import N_, translate
+
 STEP_KEYS = ("need", "value", "market", "investment", "procedure", "implementation")
 STEP_LABELS = {
-    "need": ("Behovsafklaring", "Need clarification"),
-    "value": ("Værdiafklaring", "Value clarification"),
-    "market": ("Markedsafklaring", "Market clarification"),
-    "investment": ("Investeringsgrundlag", "Investment basis"),
-    "procedure": ("Valg af udbudsform", "Choice of procedure"),
-    "implementation": ("Implementering og gevinstrealisering",
-                       "Implementation and benefit realisation"),
+    "need": N_("Behovsafklaring"),
+    "value": N_("Værdiafklaring"),
+    "market": N_("Markedsafklaring"),
+    "investment": N_("Investeringsgrundlag"),
+    "procedure": N_("Valg af udbudsform"),
+    "implementation": N_("Implementering og gevinstrealisering"),
 }
 ROUTE_LABELS = {
-    "direct_purchase": ("Direkte indkøb (under 50.000 kr. om året)",
-                        "Direct purchase (under DKK 50,000 a year)"),
-    "innovation_partnership": ("Innovationspartnerskab", "Innovation partnership"),
-    "opi": ("Offentlig-privat innovation (OPI)", "Public-private innovation (OPI)"),
-    "tender": ("Udbud efter bedste forhold mellem pris og kvalitet",
-               "Tender on the most economically advantageous terms (MEAT)"),
+    "direct_purchase": N_("Direkte indkøb (under 50.000 kr. om året)"),
+    "innovation_partnership": N_("Innovationspartnerskab"),
+    "opi": N_("Offentlig-privat innovation (OPI)"),
+    "tender": N_("Udbud efter bedste forhold mellem pris og kvalitet"),
 }
 ROUTE_REASONS = {
-    "direct_purchase": "Den årlige pris er under kommunernes grænse på 50.000 kr., så "
-                       "kommunen kan købe direkte.",
-    "opi": "Muligheden er på sporet offentlig-privat partnerskab: OPI har egne "
-           "modelaftaler.",
-    "innovation_partnership": "Markedsdialogen viser, at ingen løsning findes i forvejen: et "
+    "direct_purchase": N_("Den årlige pris er under kommunernes grænse på 50.000 kr., så "
+                       "kommunen kan købe direkte."),
+    "opi": N_("Muligheden er på sporet offentlig-privat partnerskab: OPI har egne "
+           "modelaftaler."),
+    "innovation_partnership": N_("Markedsdialogen viser, at ingen løsning findes i forvejen: et "
                               "innovationspartnerskab kræver en offentliggjort "
-                              "behovsbeskrivelse og mindst 3 deltagere.",
-    "tender": "Løsningen findes på markedet og prisen er over grænsen for direkte indkøb: "
-              "et udbud vægter effekt, omkostninger og andre interessenters gevinst.",
+                              "behovsbeskrivelse og mindst 3 deltagere."),
+    "tender": N_("Løsningen findes på markedet og prisen er over grænsen for direkte indkøb: "
+              "et udbud vægter effekt, omkostninger og andre interessenters gevinst."),
 }
-STATUS_LABELS = {"open": ("Åben", "Open"), "prefilled": ("Forudfyldt fra evidens",
-                                                        "Pre-filled from evidence"),
-                 "draft": ("Kladde", "Draft"), "complete": ("Færdig", "Complete")}
+STATUS_LABELS = {"open": N_("Åben"), "prefilled": N_("Forudfyldt fra evidens"),
+                 "draft": N_("Kladde"), "complete": N_("Færdig")}
 FIELD_LABELS = {
-    "need_owner": ("Behovsejer", "Need owner"), "need": ("Behov", "Need"),
-    "target_group": ("Målgruppe", "Target group"),
-    "effects": ("Målte effekter", "Measured effects"),
-    "kpis": ("Mål pr. effektdimension", "Targets per effect dimension"),
-    "other_stakeholders": ("Andre interessenters gevinst", "Other stakeholders' benefit"),
-    "companies": ("Virksomheder", "Companies"), "market": ("Marked", "Market"),
-    "existing_solutions": ("Findes løsningen allerede på markedet?",
-                           "Does the solution already exist on the market?"),
-    "yearly_cost_dkk": ("Årlig pris (kr.)", "Yearly cost (DKK)"),
-    "one_off_cost_dkk": ("Engangsomkostning (kr.)", "One-off cost (DKK)"),
-    "volume": ("Volumen (forløb om året)", "Volume (cases a year)"),
-    "unit_saving_dkk": ("Enhedspris sparet pr. forløb (kr.)", "Unit cost saved per case (DKK)"),
-    "effect_percent": ("Effekt (%)", "Effect (%)"), "route": ("Udbudsform", "Procedure"),
-    "reason": ("Begrundelse", "Reason"), "plan": ("Implementeringsplan", "Implementation plan"),
-    "benefit_follow_up": ("Opfølgning på gevinster", "Benefit follow-up"),
-    "data_collection": ("Dataindsamling og evaluering", "Data collection and evaluation"),
+    "need_owner": N_("Behovsejer"), "need": N_("Behov"),
+    "target_group": N_("Målgruppe"),
+    "effects": N_("Målte effekter"),
+    "kpis": N_("Mål pr. effektdimension"),
+    "other_stakeholders": N_("Andre interessenters gevinst"),
+    "companies": N_("Virksomheder"), "market": N_("Marked"),
+    "existing_solutions": N_("Findes løsningen allerede på markedet?"),
+    "yearly_cost_dkk": N_("Årlig pris (kr.)"),
+    "one_off_cost_dkk": N_("Engangsomkostning (kr.)"),
+    "volume": N_("Volumen (forløb om året)"),
+    "unit_saving_dkk": N_("Enhedspris sparet pr. forløb (kr.)"),
+    "effect_percent": N_("Effekt (%)"), "route": N_("Udbudsform"),
+    "reason": N_("Begrundelse"), "plan": N_("Implementeringsplan"),
+    "benefit_follow_up": N_("Opfølgning på gevinster"),
+    "data_collection": N_("Dataindsamling og evaluering"),
 }
 # The pre-filled text is the buyer's working copy, written in Danish like the rest of the case.
 DIMENSION_NAMES = {"treatment_errors": "Færre behandlingsfejl",
@@ -82,9 +79,8 @@ STEP_FIELDS: dict[str, dict[str, str]] = {
 }
 
 
-def label(table: Mapping[str, tuple[str, str]], key: str, lang: str) -> str:
-    da, en = table.get(key, (key, key))
-    return en if lang == "en" else da
+def label(table: Mapping[str, str], key: str, lang: str) -> str:
+    return translate(table.get(key, key), lang)
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from marketplace.growth.models import STAGES
+from marketplace.languages import N_
 
 MODEL_FILE = "screening-model.json"
 DECIDER_ROLES = ("secretariat", "steering_group")
@@ -178,14 +179,14 @@ def score(model: ScreeningModel, *, scores: Mapping[str, Any], must_meet: Mappin
     for key, value in scores.items():
         criterion = model.criterion(key)
         if criterion is None:
-            errors.append((f"scores.{key}", "kendes ikke i screeningsmodellen", {}))
+            errors.append((f"scores.{key}", N_("kendes ikke i screeningsmodellen"), {}))
             continue
         if (isinstance(value, bool) or not isinstance(value, int | float)
                 or not math.isfinite(value) or value != int(value)):
             errors.append((f"scores.{key}", "skal være et helt tal", {}))
             continue
         if not criterion.low <= value <= criterion.high:
-            errors.append((f"scores.{key}", "skal ligge på skalaen {low}–{high}",
+            errors.append((f"scores.{key}", N_("skal ligge på skalaen {low}–{high}"),
                            {"low": criterion.low, "high": criterion.high}))
             continue
         stored[key] = {"value": int(value), "weight": criterion.weight,
@@ -196,17 +197,17 @@ def score(model: ScreeningModel, *, scores: Mapping[str, Any], must_meet: Mappin
     answers: dict[str, dict[str, Any]] = {}
     for key, met in must_meet.items():
         if key not in known_musts:
-            errors.append((f"must_meet.{key}", "kendes ikke i screeningsmodellen", {}))
+            errors.append((f"must_meet.{key}", N_("kendes ikke i screeningsmodellen"), {}))
         elif not isinstance(met, bool):
-            errors.append((f"must_meet.{key}", "skal være sand eller falsk", {}))
+            errors.append((f"must_meet.{key}", N_("skal være sand eller falsk"), {}))
         else:
             answers[key] = {"met": met, "reason": reasons.get(key, "")}
     for key in reasons:
         if key not in known_musts and model.criterion(key) is None:
-            errors.append((f"reasons.{key}", "kendes ikke i screeningsmodellen", {}))
+            errors.append((f"reasons.{key}", N_("kendes ikke i screeningsmodellen"), {}))
     if model.needs_must_meet(to_stage):
         for key in sorted(known_musts - set(must_meet)):
-            errors.append((f"must_meet.{key}", "skal besvares ved denne port", {}))
+            errors.append((f"must_meet.{key}", N_("skal besvares ved denne port"), {}))
     return Scorecard(
         model_version=model.version, scores=stored, must_meet=answers,
         total=round(100 * weighted / weights, 1) if weights else None,

@@ -42,6 +42,7 @@ from marketplace.growth.schemas import (
 )
 from marketplace.growth.screening import ScreeningModel, load_model
 from marketplace.identity.auth import api_auth, current_principal
+from marketplace.languages import N_
 from marketplace.web.api import PUBLIC, Out, PageQuery, requires, responses
 from marketplace.web.i18n import current_language
 from marketplace.web.i18n import gettext as _
@@ -51,10 +52,10 @@ bp = Blueprint("growth", __name__)
 
 F = TypeVar("F", bound=Callable[..., Any])
 MODEL_KEY = "marketplace.screening_model"
-SOURCE_NAMES = {"test_course": ("Testforløb", "Test course"),
-                "clinical_project": ("Klinisk projekt", "Clinical project"),
-                "statistics": ("Statistik", "Statistics"),
-                "output": ("Frigivet output", "Released output")}
+SOURCE_NAMES = {"test_course": N_("Testforløb"),
+                "clinical_project": N_("Klinisk projekt"),
+                "statistics": N_("Statistik"),
+                "output": N_("Frigivet output")}
 
 
 @api.record

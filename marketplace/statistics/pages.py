@@ -6,18 +6,19 @@ from typing import Any
 
 from markupsafe import Markup
 
+from marketplace.languages import N_
 from marketplace.web.charts import bar_chart
 from marketplace.web.i18n import gettext as _
 
 # Derived groups offered on the form (Danish labels); dataset columns can be typed too.
 GROUP_CHOICES: tuple[tuple[str, str], ...] = (
-    ("age_band", "Aldersgruppe (10 år)"),
+    ("age_band", N_("Aldersgruppe (10 år)")),
     ("sex", "Køn"),
-    ("municipality", "Kommune"),
-    ("region", "Region"),
+    ("municipality", N_("Kommune")),
+    ("region", N_("Region")),
     ("year", "År"),
-    ("quarter", "Kvartal"),
-    ("icd10_chapter", "ICD-10-kapitel"),
+    ("quarter", N_("Kvartal")),
+    ("icd10_chapter", N_("ICD-10-kapitel")),
 )
 MEASURE_CHOICES = ("count_persons", "count_rows", "mean", "median")
 _TEXT_FIELDS = ("title", "purpose", "description", "dataset", "age_min", "age_max",

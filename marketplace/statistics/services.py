@@ -34,6 +34,7 @@ from marketplace.delivery.pseudonymise import person_numbers
 from marketplace.errors import Conflict, Forbidden, Invalid, NotFound
 from marketplace.identity.models import Organisation
 from marketplace.identity.principal import Principal
+from marketplace.languages import N_
 from marketplace.security import Keyring
 from marketplace.statistics import dp, sdc, store, tables
 from marketplace.statistics.models import (
@@ -307,8 +308,8 @@ def _question(dataset: Dataset, body: StatisticsRequestIn) -> Question:
     for index, name in enumerate(body.group_by):
         grouping = tables.grouping_for(name, dataset.columns)
         if grouping is None:
-            errors.append(problem(f"group_by[{index}]", "kan ikke grupperes efter {name}: "
-                                  "ingen sådan kolonne eller afledt gruppe i datasættet",
+            errors.append(problem(f"group_by[{index}]", N_("kan ikke grupperes efter {name}: "
+                                  "ingen sådan kolonne eller afledt gruppe i datasættet"),
                                   name=repr(name)))
         else:
             groupings.append(grouping)
@@ -316,22 +317,22 @@ def _question(dataset: Dataset, body: StatisticsRequestIn) -> Question:
     for index, measure in enumerate(body.measures):
         if measure.kind == "count_persons" and not dataset.subject_column:
             errors.append(problem(f"measures[{index}].kind",
-                                  "datasættet har ingen personkolonne at tælle personer i"))
+                                  N_("datasættet har ingen personkolonne at tælle personer i")))
             continue
         if measure.column is not None:
             column = by_name.get(measure.column)
             if column is None or column.get("role") == "direct_identifier":
-                errors.append(problem(f"measures[{index}].column", "ukendt kolonne {column}",
+                errors.append(problem(f"measures[{index}].column", N_("ukendt kolonne {column}"),
                                       column=repr(measure.column)))
                 continue
             if column.get("type") not in tables.NUMERIC_TYPES:
                 errors.append(problem(f"measures[{index}].column",
-                                      "kolonnen {column} er ikke numerisk",
+                                      N_("kolonnen {column} er ikke numerisk"),
                                       column=repr(measure.column)))
                 continue
         if body.method == "dp" and measure.kind not in dp.DP_MEASURES:
             errors.append(problem(f"measures[{index}].kind",
-                                  "differential privacy giver kun optællinger"))
+                                  N_("differential privacy giver kun optællinger")))
             continue
         measures.append(tables.Measure(measure.kind, measure.column))
     if errors:

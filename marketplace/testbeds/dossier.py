@@ -16,6 +16,8 @@ from pathlib import Path
 
 from fpdf import FPDF
 
+from marketplace import languages
+from marketplace.languages import N_, translate
 from marketplace.testbeds.lifecycle import EFFECT_DIMENSIONS, Dimension, status_label
 from marketplace.testbeds.matching import Vocabulary
 
@@ -23,57 +25,51 @@ DIRECT_PURCHASE_LIMIT_DKK = 50_000
 FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
 
 TEXT = {
-    "heading": ("Indkøbsdossier", "Procurement dossier"),
-    "solution": ("Løsningen", "The solution"),
-    "company": ("Virksomhed", "Company"),
-    "themes": ("Temaer", "Themes"),
-    "target_groups": ("Målgrupper", "Target groups"),
-    "trl": ("Teknologisk modenhed (TRL)", "Technology readiness level (TRL)"),
-    "tested": ("Hvor og hvordan den er testet", "Where and how it was tested"),
-    "environment": ("Testmiljø", "Test environment"),
-    "hosts": ("Værter", "Hosts"),
-    "period": ("Periode", "Period"),
-    "goal": ("Formål med testforløbet", "Purpose of the test course"),
-    "status": ("Status", "Status"),
-    "participants": ("Planlagte deltagere", "Planned participants"),
-    "timeline": ("Forløb", "Course of events"),
-    "evidence_heading": ("Effekt på de fire dimensioner", "Effect on the four dimensions"),
-    "not_measured": ("Ikke målt", "Not measured"),
-    "baseline": ("Før", "Before"),
-    "result": ("Efter", "After"),
-    "change": ("Forbedring", "Improvement"),
-    "recorded_by": ("Registreret af", "Recorded by"),
-    "host": ("vært", "host"),
-    "company_party": ("virksomhed", "company"),
-    "files": ("Dokumentation", "Evidence files"),
-    "no_files": ("Ingen filer vedlagt", "No files attached"),
-    "economy": ("Økonomi", "Economics"),
-    "yearly_cost": ("Årlig pris", "Yearly cost"),
-    "cost_unknown": ("Ikke oplyst", "Not stated"),
-    "direct_yes": ("Under kommunernes direkte indkøbsgrænse på 50.000 kr. om året: en kommune "
-                   "kan købe direkte.",
-                   "Below the municipalities' direct-purchase level of DKK 50,000 a year: a "
-                   "municipality can buy directly."),
-    "direct_no": ("Over kommunernes direkte indkøbsgrænse på 50.000 kr. om året: kræver et "
-                  "indkøbsforløb.",
-                  "Above the municipalities' direct-purchase level of DKK 50,000 a year: needs "
-                  "a procurement process."),
-    "value_based": ("Input til værdibaseret indkøb", "Inputs to value-based procurement"),
-    "need": ("Behov", "Need"),
-    "value": ("Værdi", "Value"),
-    "market": ("Marked", "Market"),
-    "missing": ("Mangler", "Missing"),
-    "procurement": ("Indkøb", "Procurement"),
-    "procurement_started": ("Innovativt indkøb startet af {buyer} den {date}",
-                            "Innovative procurement started by {buyer} on {date}"),
-    "procurement_not_started": ("Intet indkøb startet endnu", "No procurement started yet"),
-    "generated": ("Dannet {date}", "Generated {date}"),
+    "heading": N_("Indkøbsdossier"),
+    "solution": N_("Løsningen"),
+    "company": N_("Virksomhed"),
+    "themes": N_("Temaer"),
+    "target_groups": N_("Målgrupper"),
+    "trl": N_("Teknologisk modenhed (TRL)"),
+    "tested": N_("Hvor og hvordan den er testet"),
+    "environment": N_("Testmiljø"),
+    "hosts": N_("Værter"),
+    "period": N_("Periode"),
+    "goal": N_("Formål med testforløbet"),
+    "status": N_("Status"),
+    "participants": N_("Planlagte deltagere"),
+    "timeline": N_("Forløb"),
+    "evidence_heading": N_("Effekt på de fire dimensioner"),
+    "not_measured": N_("Ikke målt"),
+    "baseline": N_("Før"),
+    "result": N_("Efter"),
+    "change": N_("Forbedring"),
+    "recorded_by": N_("Registreret af"),
+    "host": N_("vært"),
+    "company_party": N_("virksomhed"),
+    "files": N_("Dokumentation"),
+    "no_files": N_("Ingen filer vedlagt"),
+    "economy": N_("Økonomi"),
+    "yearly_cost": N_("Årlig pris"),
+    "cost_unknown": N_("Ikke oplyst"),
+    "direct_yes": N_("Under kommunernes direkte indkøbsgrænse på 50.000 kr. om året: en kommune "
+                   "kan købe direkte."),
+    "direct_no": N_("Over kommunernes direkte indkøbsgrænse på 50.000 kr. om året: kræver et "
+                  "indkøbsforløb."),
+    "value_based": N_("Input til værdibaseret indkøb"),
+    "need": N_("Behov"),
+    "value": N_("Værdi"),
+    "market": N_("Marked"),
+    "missing": N_("Mangler"),
+    "procurement": N_("Indkøb"),
+    "procurement_started": N_("Innovativt indkøb startet af {buyer} den {date}"),
+    "procurement_not_started": N_("Intet indkøb startet endnu"),
+    "generated": N_("Dannet {date}"),
 }
 
 
 def text(key: str, lang: str, **values: object) -> str:
-    da, en = TEXT[key]
-    return (en if lang == "en" else da).format(**values)
+    return translate(TEXT[key], lang, **values)
 
 
 @dataclass(frozen=True)
@@ -162,22 +158,20 @@ class Dossier:
         ]
 
 
-def format_number(value: float | None) -> str:
+def format_number(value: float | None, lang: str) -> str:
     if value is None:
         return "–"
-    return f"{value:,.0f}".replace(",", ".") if value == int(value) else f"{value:.2f}"
+    return languages.format_number(value, lang, 0 if value == int(value) else 2)
 
 
-def format_change(change: float | None) -> str:
-    if change is None:
-        return "–"
-    return f"{change * 100:+.0f} %"
+def format_change(change: float | None, lang: str) -> str:
+    return languages.format_percent(change, lang, digits=0, signed=True)
 
 
 def format_dkk(amount: int | None, lang: str) -> str:
     if amount is None:
         return text("cost_unknown", lang)
-    return f"{amount:,} kr.".replace(",", ".") if lang == "da" else f"DKK {amount:,}"
+    return languages.format_money(amount, lang)
 
 
 def _fallback(value: str) -> str:
@@ -236,7 +230,7 @@ def render_pdf(dossier: Dossier, *, lang: str, vocabulary: Vocabulary,
     doc = _Document(font_dir)
     doc.pdf.set_title(f"{text('heading', lang)}: {dossier.title}")
     doc.heading(f"{text('heading', lang)}: {dossier.title}", size=16)
-    doc.paragraph(text("generated", lang, date=dossier.generated_at.date().isoformat()))
+    doc.paragraph(text("generated", lang, date=languages.format_day(dossier.generated_at, lang)))
 
     doc.heading(text("solution", lang))
     doc.field(text("company", lang), f"{dossier.company_name} ({dossier.company_country})")
@@ -260,7 +254,8 @@ def render_pdf(dossier: Dossier, *, lang: str, vocabulary: Vocabulary,
         doc.field(text("goal", lang), dossier.goal)
     if dossier.timeline:
         doc.field(text("timeline", lang), ", ".join(
-            f"{status_label(status, lang)} {day.isoformat()}" for status, day in dossier.timeline))
+            f"{status_label(status, lang)} {languages.format_day(day, lang)}"
+            for status, day in dossier.timeline))
 
     doc.heading(text("evidence_heading", lang))
     for dimension, outcomes in dossier.by_dimension():
@@ -270,9 +265,10 @@ def render_pdf(dossier: Dossier, *, lang: str, vocabulary: Vocabulary,
         for outcome in outcomes:
             party = text("host" if outcome.party == "host" else "company_party", lang)
             doc.paragraph(
-                f"{outcome.metric}: {text('baseline', lang)} {format_number(outcome.baseline)} "
-                f"{outcome.unit}, {text('result', lang)} {format_number(outcome.result)} "
-                f"{outcome.unit}; {text('change', lang)} {format_change(outcome.change)} "
+                f"{outcome.metric}: {text('baseline', lang)} "
+                f"{format_number(outcome.baseline, lang)} {outcome.unit}, "
+                f"{text('result', lang)} {format_number(outcome.result, lang)} "
+                f"{outcome.unit}; {text('change', lang)} {format_change(outcome.change, lang)} "
                 f"({text('recorded_by', lang)} {party})"
             )
             if outcome.note:
@@ -281,7 +277,7 @@ def render_pdf(dossier: Dossier, *, lang: str, vocabulary: Vocabulary,
     if not dossier.evidence:
         doc.paragraph(text("no_files", lang))
     for evidence in dossier.evidence:
-        doc.paragraph(f"{evidence.filename} ({evidence.size_bytes:,} B, SHA-256 "
+        doc.paragraph(f"{evidence.filename} ({format_number(evidence.size_bytes, lang)} B, SHA-256 "
                       f"{evidence.sha256[:16]}…)")
 
     doc.heading(text("economy", lang))
@@ -300,7 +296,7 @@ def render_pdf(dossier: Dossier, *, lang: str, vocabulary: Vocabulary,
     doc.heading(text("procurement", lang))
     if dossier.procurement:
         doc.paragraph(text("procurement_started", lang, buyer=dossier.procurement.buyer,
-                           date=dossier.procurement.started_at.date().isoformat()))
+                           date=languages.format_day(dossier.procurement.started_at, lang)))
     else:
         doc.paragraph(text("procurement_not_started", lang))
     return doc.output()

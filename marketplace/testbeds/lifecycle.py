@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from marketplace.languages import N_, translate
+
 # proposed → agreed → running → completed → evaluated; a host may decline a proposal.
 NEXT_STATUS: dict[str, tuple[str, ...]] = {
     "proposed": ("agreed", "declined"),
@@ -32,12 +34,12 @@ DOSSIER_READY = frozenset({"completed", "evaluated"})
 AGREED_OR_LATER = frozenset({"agreed", "running", "completed", "evaluated"})
 
 STATUS_LABELS = {
-    "proposed": ("Foreslået", "Proposed"),
-    "agreed": ("Aftalt", "Agreed"),
-    "running": ("I gang", "Running"),
-    "completed": ("Afsluttet", "Completed"),
-    "evaluated": ("Evalueret", "Evaluated"),
-    "declined": ("Afvist", "Declined"),
+    "proposed": N_("Foreslået"),
+    "agreed": N_("Aftalt"),
+    "running": N_("I gang"),
+    "completed": N_("Afsluttet"),
+    "evaluated": N_("Evalueret"),
+    "declined": N_("Afvist"),
 }
 
 
@@ -91,5 +93,4 @@ def transition_problem(current: str, target: str, *, party: str) -> TransitionPr
 
 
 def status_label(status: str, lang: str) -> str:
-    da, en = STATUS_LABELS[status]
-    return en if lang == "en" else da
+    return translate(STATUS_LABELS[status], lang)

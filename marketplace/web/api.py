@@ -34,6 +34,7 @@ from pydantic import ValidationError as PydanticValidationError
 from pydantic_core import PydanticCustomError
 
 from marketplace.cpr import contains_cpr
+from marketplace.languages import N_
 from marketplace.web.i18n import gettext as _
 
 MAX_ID = 2**31 - 1  # ids are 32-bit integers in PostgreSQL; larger ones cannot name anything
@@ -167,45 +168,46 @@ SECURITY_SCHEMES: dict[str, Any] = {
 # --- validation errors, in the caller's language --------------------------------------------
 
 # Danish source text per pydantic error type; `_()` gives English. `{…}` are pydantic's context.
+_INVALID = N_("er ugyldig")
 _MESSAGES: dict[str, str] = {
-    "missing": "skal udfyldes",
-    "extra_forbidden": "kendes ikke",
-    "string_type": "skal være tekst",
-    "string_too_short": "skal udfyldes",
-    "string_too_long": "højst {max_length} tegn",
-    "string_pattern_mismatch": "har ikke den rigtige form",
+    "missing": N_("skal udfyldes"),
+    "extra_forbidden": N_("kendes ikke"),
+    "string_type": N_("skal være tekst"),
+    "string_too_short": N_("skal udfyldes"),
+    "string_too_long": N_("højst {max_length} tegn"),
+    "string_pattern_mismatch": N_("har ikke den rigtige form"),
     "string_unicode": "skal være gyldig Unicode-tekst",
     "int_type": "skal være et helt tal",
     "int_parsing": "skal være et helt tal",
     "int_from_float": "skal være et helt tal",
-    "float_type": "skal være et tal",
-    "float_parsing": "skal være et tal",
-    "finite_number": "skal være et endeligt tal",
-    "bool_type": "skal være sand eller falsk",
-    "bool_parsing": "skal være sand eller falsk",
-    "greater_than": "skal være større end {gt}",
-    "greater_than_equal": "skal være mindst {ge}",
-    "less_than": "skal være mindre end {lt}",
-    "less_than_equal": "må højst være {le}",
-    "list_type": "skal være en liste",
-    "too_short": "skal have mindst {min_length} element(er)",
-    "too_long": "må højst have {max_length} elementer",
-    "dict_type": "skal være et objekt",
-    "model_type": "skal være et objekt",
-    "model_attributes_type": "skal være et objekt",
-    "literal_error": "skal være en af: {expected}",
-    "enum": "skal være en af: {expected}",
-    "date_type": "skal være en dato (ÅÅÅÅ-MM-DD)",
-    "date_parsing": "skal være en dato (ÅÅÅÅ-MM-DD)",
-    "date_from_datetime_parsing": "skal være en dato (ÅÅÅÅ-MM-DD)",
-    "datetime_type": "skal være et tidspunkt (ISO 8601)",
-    "datetime_parsing": "skal være et tidspunkt (ISO 8601)",
-    "datetime_from_date_parsing": "skal være et tidspunkt (ISO 8601)",
-    "json_invalid": "er ikke gyldig JSON",
-    "json_type": "er ikke gyldig JSON",
-    "union_tag_invalid": "har en ukendt type",
+    "float_type": N_("skal være et tal"),
+    "float_parsing": N_("skal være et tal"),
+    "finite_number": N_("skal være et endeligt tal"),
+    "bool_type": N_("skal være sand eller falsk"),
+    "bool_parsing": N_("skal være sand eller falsk"),
+    "greater_than": N_("skal være større end {gt}"),
+    "greater_than_equal": N_("skal være mindst {ge}"),
+    "less_than": N_("skal være mindre end {lt}"),
+    "less_than_equal": N_("må højst være {le}"),
+    "list_type": N_("skal være en liste"),
+    "too_short": N_("skal have mindst {min_length} element(er)"),
+    "too_long": N_("må højst have {max_length} elementer"),
+    "dict_type": N_("skal være et objekt"),
+    "model_type": N_("skal være et objekt"),
+    "model_attributes_type": N_("skal være et objekt"),
+    "literal_error": N_("skal være en af: {expected}"),
+    "enum": N_("skal være en af: {expected}"),
+    "date_type": N_("skal være en dato (ÅÅÅÅ-MM-DD)"),
+    "date_parsing": N_("skal være en dato (ÅÅÅÅ-MM-DD)"),
+    "date_from_datetime_parsing": N_("skal være en dato (ÅÅÅÅ-MM-DD)"),
+    "datetime_type": N_("skal være et tidspunkt (ISO 8601)"),
+    "datetime_parsing": N_("skal være et tidspunkt (ISO 8601)"),
+    "datetime_from_date_parsing": N_("skal være et tidspunkt (ISO 8601)"),
+    "json_invalid": N_("er ikke gyldig JSON"),
+    "json_type": N_("er ikke gyldig JSON"),
+    "union_tag_invalid": N_("har en ukendt type"),
     "cpr_in_text": "fjern CPR-numre fra teksten",
-    "recursion_loop": "er for dybt indlejret",
+    "recursion_loop": N_("er for dybt indlejret"),
 }
 
 
@@ -223,7 +225,7 @@ def _message(error: Any) -> str:
     template = _MESSAGES.get(error["type"])
     if template is None:
         # Our own validators raise PydanticCustomError with a Danish message as their template.
-        return _(str(error.get("msg", "er ugyldig")))
+        return _(str(error.get("msg", _INVALID)))
     context = {key: str(value) for key, value in (error.get("ctx") or {}).items()}
     try:
         return _(template, **context)

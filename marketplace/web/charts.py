@@ -10,6 +10,8 @@ from collections.abc import Sequence
 
 from markupsafe import Markup, escape
 
+from marketplace.web.i18n import format_number, format_percent
+
 PALETTE = ("#1f5f8b", "#b4451f", "#2e7d32", "#6a1b9a", "#8d6e00", "#00695c")
 
 
@@ -35,7 +37,7 @@ def bar_chart(
     for i, (label, value) in enumerate(items):
         y = pad + i * row
         w = max(0.0, bar_w * value / top)
-        shown = f"{value:g}{unit}"
+        shown = f"{format_number(value)}{unit}"
         parts.append(
             f'<text x="{label_w - 6}" y="{y + 18}" text-anchor="end" font-size="13" '
             f'fill="#1a1a1a">{escape(label)}</text>'
@@ -58,12 +60,12 @@ def bar_chart(
 def progress_bar(fraction: float, *, label: str, width: int = 320) -> Markup:
     """A single progress bar (0..1) with its percentage written out."""
     fraction = min(1.0, max(0.0, fraction))
-    pct = round(fraction * 100)
+    pct = format_percent(fraction, digits=0)
     return Markup(  # noqa: S704 - the label is escaped, the rest are numbers
-        f'<svg class="chart progress" role="img" aria-label="{escape(label)}: {pct} %" '
+        f'<svg class="chart progress" role="img" aria-label="{escape(label)}: {pct}" '
         f'width="{width}" height="22" viewBox="0 0 {width} 22" '
         f'xmlns="http://www.w3.org/2000/svg">'
         f'<rect x="0" y="3" width="{width - 50}" height="16" fill="#e4e7eb"/>'
         f'<rect x="0" y="3" width="{(width - 50) * fraction:.1f}" height="16" fill="#1f5f8b"/>'
-        f'<text x="{width - 44}" y="16" font-size="13" fill="#1a1a1a">{pct} %</text></svg>'
+        f'<text x="{width - 44}" y="16" font-size="13" fill="#1a1a1a">{pct}</text></svg>'
     )

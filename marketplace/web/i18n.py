@@ -1,40 +1,46 @@
-"""Danish first, English on request: `_("Dansk tekst")` looks up the English in translations/*.json.
+"""Danish first, English on request, through Flask-Babel's gettext catalogs.
 
-Danish is the source language, so a missing English entry shows Danish rather than a key.
-Each domain keeps its own file (translations/<domain>.json) to keep changes local.
+`_("Dansk tekst {navn}", navn=v)` translates the Danish source text into the request's language
+and fills its {named} values; `ngettext` picks the singular or plural. The catalogs and the
+formatting of numbers, money and time live in `marketplace.languages` (no Flask), so PDFs and
+pure modules say the same as the pages. A missing English entry shows Danish rather than a key.
 """
 
 from __future__ import annotations
 
-import json
-from functools import cache
-from pathlib import Path
+from datetime import date, datetime
 
+import flask_babel
+from babel.support import NullTranslations
 from flask import Flask, g, has_request_context, request, session
 
-LANGUAGES = ("da", "en")
-_DIR = Path(__file__).parent / "translations"
+from marketplace import languages
 
-
-@cache
-def english() -> dict[str, str]:
-    merged: dict[str, str] = {}
-    for path in sorted(_DIR.glob("*.json")):
-        merged.update(json.loads(path.read_text(encoding="utf-8")))
-    return merged
+LANGUAGES = languages.LANGUAGES
 
 
 def current_language() -> str:
     if not has_request_context():
-        return "da"
-    return g.get("lang", "da")
+        return languages.SOURCE_LANGUAGE
+    return g.get("lang", languages.SOURCE_LANGUAGE)
+
+
+def _translations() -> NullTranslations:
+    if not has_request_context():
+        return languages.translations(languages.SOURCE_LANGUAGE)
+    return flask_babel.get_translations()
 
 
 def gettext(text: str, **values: object) -> str:
     """Translate Danish `text` into the request's language and fill {named} values."""
-    if current_language() == "en":
-        text = english().get(text, text)
+    text = _translations().gettext(text)
     return text.format(**values) if values else text
+
+
+def ngettext(singular: str, plural: str, count: int, **values: object) -> str:
+    """The form for `count` in the request's language; fills `{count}` (formatted) and values."""
+    text = _translations().ngettext(singular, plural, count)
+    return text.format(count=languages.format_number(count, current_language()), **values)
 
 
 def choose_language() -> None:
@@ -44,10 +50,43 @@ def choose_language() -> None:
         session["lang"] = asked
         g.lang = asked
     else:
-        g.lang = session.get("lang", "da") if session.get("lang") in LANGUAGES else "da"
+        remembered = session.get("lang")
+        g.lang = remembered if remembered in LANGUAGES else languages.SOURCE_LANGUAGE
+
+
+# --- formatting for templates: numbers, money and time in the page's language ---------------
+
+def format_number(value: float | int | None, digits: int | None = None) -> str:
+    return languages.format_number(value, current_language(), digits)
+
+
+def format_percent(fraction: float | None, digits: int = 1, signed: bool = False) -> str:
+    return languages.format_percent(fraction, current_language(), digits, signed)
+
+
+def format_money(amount: float | int | None) -> str:
+    return languages.format_money(amount, current_language())
+
+
+def format_datetime(moment: datetime | None) -> str:
+    return languages.format_datetime(moment, current_language())
+
+
+def format_day(day: date | datetime | None) -> str:
+    return languages.format_day(day, current_language())
 
 
 def init_app(app: Flask) -> None:
+    app.config.setdefault("BABEL_DEFAULT_LOCALE", languages.SOURCE_LANGUAGE)
+    app.config.setdefault("BABEL_DEFAULT_TIMEZONE", str(languages.TIMEZONE))
+    app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(languages.CATALOG_DIR))
+    app.config.setdefault("BABEL_DOMAIN", languages.DOMAIN)
+    languages.compile_catalogs()
+    flask_babel.Babel(app, locale_selector=current_language)
     app.before_request(choose_language)
-    app.jinja_env.globals["_"] = gettext
-    app.jinja_env.globals["current_language"] = current_language
+    # Our own callables: {named} values (str.format) rather than gettext's %-formatting.
+    app.jinja_env.globals.update(
+        _=gettext, gettext=gettext, ngettext=ngettext, current_language=current_language)
+    app.jinja_env.filters.update(
+        number=format_number, percent=format_percent, money=format_money,
+        datetime=format_datetime, day=format_day)

@@ -19,6 +19,7 @@ from flask import (
 
 from marketplace.identity.auth import current_principal
 from marketplace.identity.principal import Principal
+from marketplace.languages import N_
 from marketplace.web.i18n import gettext as _
 
 bp = Blueprint("web", __name__)
@@ -39,14 +40,14 @@ _NAV: tuple[tuple[str, str, frozenset[str]], ...] = (
     ("/consent", "Mit samtykke", frozenset({"citizen"})),
     ("/consent/history", "Historik", frozenset({"citizen"})),
     ("/my-data-uses", "Hvem brugte mine data", frozenset({"citizen"})),
-    ("/requests", "Ansøgninger", frozenset({"company_member", "holder_admin", "reviewer",
+    ("/requests", N_("Ansøgninger"), frozenset({"company_member", "holder_admin", "reviewer",
                                            "operator"})),
     ("/extracts", "Udtræk", frozenset({"company_member", "operator"})),
     ("/workspace", "Analysemiljø", frozenset({"company_member", "operator"})),
     ("/statistics", "Anonym statistik",
      frozenset({"company_member", "holder_admin", "secretariat", "operator"})),
-    ("/reviews", "Sagsbehandling", frozenset({"holder_admin", "reviewer", "operator"})),
-    ("/output-reviews", "Outputkontrol", frozenset({"output_checker"})),
+    ("/reviews", N_("Sagsbehandling"), frozenset({"holder_admin", "reviewer", "operator"})),
+    ("/output-reviews", N_("Outputkontrol"), frozenset({"output_checker"})),
     ("/test-environments", "Testmiljøer", frozenset({"*"})),
     ("/matches", "Find testmiljø", frozenset({"company_member", "operator"})),
     ("/test-courses", "Testforløb",
@@ -54,43 +55,43 @@ _NAV: tuple[tuple[str, str, frozenset[str]], ...] = (
     ("/opportunities", "Vækstpipeline",
      frozenset({"secretariat", "steering_group", "company_member", "holder_admin",
                 "host_member", "operator"})),
-    ("/register", "Register", frozenset({"*"})),
+    ("/register", N_("Register"), frozenset({"*"})),
     ("/kpis", "Nøgletal", frozenset({"*"})),
 )
 
 _ROLE_INTRO = {
-    "citizen": "Her styrer du, hvad dine sundhedsdata må bruges til, og ser hvem der har "
-               "brugt dem.",
-    "holder_admin": "Her udgiver din organisation datasæt, holder kvaliteten øje og behandler "
-                    "ansøgninger om adgang.",
-    "reviewer": "Her behandler du ansøgninger om adgang til din organisations datasæt.",
-    "output_checker": "Her kontrollerer du resultater fra det sikre analysemiljø, før de må "
-                      "forlade platformen.",
-    "company_member": "Her søger din virksomhed adgang til data, finder testmiljøer og følger "
-                      "jeres testforløb hele vejen til indkøb.",
-    "host_member": "Her vedligeholder I jeres testmiljø og tager stilling til forslag om "
-                   "testforløb.",
-    "secretariat": "Her registrerer og screener du vækstmuligheder, indstiller dem til "
-                   "styregruppen og følger dem hele vejen til indkøb.",
-    "steering_group": "Her træffer du beslutning ved portene i vækstpipelinen ud fra "
-                      "sekretariatets indstillinger.",
-    "operator": "Her driver du markedspladsen: organisationer, registre og revisionsspor.",
+    "citizen": N_("Her styrer du, hvad dine sundhedsdata må bruges til, og ser hvem der har "
+               "brugt dem."),
+    "holder_admin": N_("Her udgiver din organisation datasæt, holder kvaliteten øje og behandler "
+                    "ansøgninger om adgang."),
+    "reviewer": N_("Her behandler du ansøgninger om adgang til din organisations datasæt."),
+    "output_checker": N_("Her kontrollerer du resultater fra det sikre analysemiljø, før de må "
+                      "forlade platformen."),
+    "company_member": N_("Her søger din virksomhed adgang til data, finder testmiljøer og følger "
+                      "jeres testforløb hele vejen til indkøb."),
+    "host_member": N_("Her vedligeholder I jeres testmiljø og tager stilling til forslag om "
+                   "testforløb."),
+    "secretariat": N_("Her registrerer og screener du vækstmuligheder, indstiller dem til "
+                   "styregruppen og følger dem hele vejen til indkøb."),
+    "steering_group": N_("Her træffer du beslutning ved portene i vækstpipelinen ud fra "
+                      "sekretariatets indstillinger."),
+    "operator": N_("Her driver du markedspladsen: organisationer, registre og revisionsspor."),
 }
 
 DEMO_USERS = (
-    ("citizen-demo", "Borger", "—"),
-    ("reviewer-herlev", "Sagsbehandler", "Herlev Hospital"),
-    ("admin-albertslund", "Dataansvarlig administrator", "Albertslund Kommune"),
-    ("company-pulmo", "Virksomhedsmedarbejder", "Pulmo Monitor ApS"),
-    ("admin-sds", "Dataansvarlig administrator", "Sundhedsdatastyrelsen"),
-    ("reviewer-rigs", "Sagsbehandler", "Rigshospitalet"),
-    ("checker-herlev", "Outputkontrollant", "Herlev og Gentofte Hospital"),
-    ("checker-herlev-2", "Outputkontrollant", "Herlev og Gentofte Hospital"),
-    ("host-cames", "Testmiljø-vært", "CAMES"),
-    ("secretariat-chc", "Klyngesekretariat", "Copenhagen Healthtech Cluster"),
-    ("steering-chc", "Styregruppe", "Copenhagen Healthtech Cluster"),
-    ("company-carebridge", "Virksomhedsmedarbejder", "CareBridge GmbH"),
-    ("operator", "Operatør", "Platform operator"),
+    ("citizen-demo", N_("Borger"), "—"),
+    ("reviewer-herlev", N_("Sagsbehandler"), "Herlev Hospital"),
+    ("admin-albertslund", N_("Dataansvarlig administrator"), "Albertslund Kommune"),
+    ("company-pulmo", N_("Virksomhedsmedarbejder"), "Pulmo Monitor ApS"),
+    ("admin-sds", N_("Dataansvarlig administrator"), "Sundhedsdatastyrelsen"),
+    ("reviewer-rigs", N_("Sagsbehandler"), "Rigshospitalet"),
+    ("checker-herlev", N_("Outputkontrollant"), "Herlev og Gentofte Hospital"),
+    ("checker-herlev-2", N_("Outputkontrollant"), "Herlev og Gentofte Hospital"),
+    ("host-cames", N_("Testmiljø-vært"), "CAMES"),
+    ("secretariat-chc", N_("Klyngesekretariat"), "Copenhagen Healthtech Cluster"),
+    ("steering-chc", N_("Styregruppe"), "Copenhagen Healthtech Cluster"),
+    ("company-carebridge", N_("Virksomhedsmedarbejder"), "CareBridge GmbH"),
+    ("operator", N_("Operatør"), "Platform operator"),
 )
 
 
@@ -158,20 +159,21 @@ def build_openapi(app: Flask) -> dict[str, Any]:
 
 
 _ERROR_HEADINGS = {
-    400: "Forespørgslen kunne ikke forstås",
-    401: "Du skal logge ind",
-    403: "Du har ikke adgang",
-    404: "Siden findes ikke",
-    409: "Handlingen passer ikke med den nuværende tilstand",
-    413: "Indholdet er for stort",
-    422: "Oplysningerne er ikke gyldige",
+    400: N_("Forespørgslen kunne ikke forstås"),
+    401: N_("Du skal logge ind"),
+    403: N_("Du har ikke adgang"),
+    404: N_("Siden findes ikke"),
+    409: N_("Handlingen passer ikke med den nuværende tilstand"),
+    413: N_("Indholdet er for stort"),
+    422: N_("Oplysningerne er ikke gyldige"),
 }
+_TRY_AGAIN = N_("Prøv igen om lidt.")
 _ERROR_EXPLANATIONS = {
-    401: "Log ind og prøv igen.",
-    403: "Din konto må ikke se eller ændre dette. Intet er ændret.",
-    404: "Tjek adressen, eller gå tilbage til forsiden.",
-    413: "Send en mindre fil eller en kortere tekst. Intet er gemt.",
-    422: "Ret de markerede felter og prøv igen. Intet er gemt.",
+    401: N_("Log ind og prøv igen."),
+    403: N_("Din konto må ikke se eller ændre dette. Intet er ændret."),
+    404: N_("Tjek adressen, eller gå tilbage til forsiden."),
+    413: N_("Send en mindre fil eller en kortere tekst. Intet er gemt."),
+    422: N_("Ret de markerede felter og prøv igen. Intet er gemt."),
 }
 
 
@@ -182,5 +184,5 @@ def init_app(app: Flask) -> None:
             "principal": current_principal(),
             "nav_links": nav_links,
             "error_heading": lambda s: _(_ERROR_HEADINGS.get(s, "Der opstod en fejl")),
-            "error_explanation": lambda s: _(_ERROR_EXPLANATIONS.get(s, "Prøv igen om lidt.")),
+            "error_explanation": lambda s: _(_ERROR_EXPLANATIONS.get(s, _TRY_AGAIN)),
         }
