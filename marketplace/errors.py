@@ -2,6 +2,10 @@
 
 API callers get RFC 9457 `application/problem+json`; people in a browser get a friendly page in
 their language. Services raise these; views never build error responses by hand.
+
+A service does not know the caller's language: it raises its detail as Danish source text with
+{named} values (`NotFound("tilladelse {id} findes ikke", id=7)`), and the response translates
+it, with the title and the field messages, into the request's language.
 """
 
 from __future__ import annotations
@@ -12,6 +16,9 @@ from typing import Any
 from flask import Flask, Response, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
+from marketplace.languages import N_
+from marketplace.web.i18n import gettext as _
+
 log = logging.getLogger(__name__)
 
 PROBLEM_BASE = "https://marketplace.regionh.dk/problems/"
@@ -19,7 +26,7 @@ PROBLEM_BASE = "https://marketplace.regionh.dk/problems/"
 
 class DomainError(Exception):
     status = 400
-    title = "Bad request"
+    title = N_("Ugyldig forespørgsel")
     slug = "bad-request"
 
     def __init__(
@@ -29,57 +36,79 @@ class DomainError(Exception):
         errors: list[dict[str, str]] | None = None,
         title: str | None = None,
         headers: dict[str, str] | None = None,
+        **values: object,
     ) -> None:
-        super().__init__(detail)
-        self.detail = detail
+        filled = detail.format(**values) if values else detail
+        super().__init__(filled)
+        self.detail = filled
+        self.template = detail
+        self.values = values
         self.errors = errors
         self.headers = headers or {}
         if title:
             self.title = title
 
     def to_problem(self) -> dict[str, Any]:
+        """The problem+json body, in the request's language."""
         problem: dict[str, Any] = {
             "type": PROBLEM_BASE + self.slug,
-            "title": self.title,
+            "title": _(self.title),
             "status": self.status,
-            "detail": self.detail,
+            "detail": self.translated_detail(),
         }
         if self.errors:
-            problem["errors"] = self.errors
+            problem["errors"] = self.translated_errors()
         return problem
+
+    def translated_errors(self) -> list[dict[str, str]]:
+        """The field errors in the request's language (a message that is the detail itself
+        carries the detail's values)."""
+        detail = self.translated_detail()
+        return [{**item, "message": detail if item["message"] == self.detail
+                 else _(item["message"])} for item in self.errors or []]
+
+    def translated_detail(self) -> str:
+        try:
+            return _(self.template, **self.values)
+        except (KeyError, IndexError, ValueError):
+            return self.detail
 
 
 class BadRequest(DomainError):
-    status, title, slug = 400, "Bad request", "bad-request"
+    status, title, slug = 400, N_("Ugyldig forespørgsel"), "bad-request"
 
 
 class Unauthorized(DomainError):
-    status, title, slug = 401, "Unauthorized", "unauthorized"
+    status, title, slug = 401, N_("Ikke logget ind"), "unauthorized"
 
 
 class Forbidden(DomainError):
-    status, title, slug = 403, "Forbidden", "forbidden"
+    status, title, slug = 403, N_("Ingen adgang"), "forbidden"
 
 
 class NotFound(DomainError):
-    status, title, slug = 404, "Not found", "not-found"
+    status, title, slug = 404, N_("Ikke fundet"), "not-found"
 
 
 class Conflict(DomainError):
-    status, title, slug = 409, "Conflict", "conflict"
+    status, title, slug = 409, N_("Konflikt"), "conflict"
 
 
 class TooLarge(DomainError):
-    status, title, slug = 413, "Content too large", "too-large"
+    status, title, slug = 413, N_("Indholdet er for stort"), "too-large"
 
 
 class Invalid(DomainError):
-    status, title, slug = 422, "Invalid input", "invalid"
+    status, title, slug = 422, N_("Ugyldigt input"), "invalid"
 
     @classmethod
-    def field(cls, field: str, message: str) -> Invalid:
-        """Build an Invalid error about one named field."""
-        return cls(f"{field}: {message}", errors=[{"field": field, "message": message}])
+    def field(cls, field: str, message: str, **values: object) -> Invalid:
+        """Build an Invalid error about one named field (`message`: Danish source text)."""
+        error = cls(message, **values)
+        error.errors = [{"field": field, "message": error.detail}]
+        # Logs and tracebacks name the field; people read the message beside it.
+        error.args = (f"{field}: {error.detail}",)
+        return error
 
 
 def wants_json() -> bool:
@@ -97,13 +126,26 @@ def problem_response(error: DomainError) -> Response:
         response.mimetype = "application/problem+json"
     else:
         response = Response(
-            render_template("error.html", error=error), mimetype="text/html"
-        )
+            render_template("error.html", error=error, problem=error.to_problem()),
+            mimetype="text/html")
     response.status_code = error.status
     for name, value in error.headers.items():
         response.headers[name] = value
     return response
 
+
+# What the framework's own refusals say (its texts are English and not ours to translate).
+_HTTP_DETAILS = {
+    400: N_("Forespørgslen kunne ikke forstås."),
+    401: N_("Du skal logge ind for at se dette."),
+    403: N_("Du har ikke adgang til dette."),
+    404: N_("Siden eller ressourcen findes ikke."),
+    405: N_("Adressen tager ikke imod denne slags forespørgsel."),
+    409: N_("Handlingen passer ikke med den nuværende tilstand."),
+    413: N_("Indholdet er for stort."),
+    422: N_("Oplysningerne er ikke gyldige."),
+    429: N_("For mange forespørgsler. Vent lidt, og prøv igen."),
+}
 
 _HTTP_TO_DOMAIN: dict[int, type[DomainError]] = {
     400: BadRequest,
@@ -127,12 +169,15 @@ def register_error_handlers(app: Flask) -> None:
     def _http_error(error: HTTPException) -> Response:
         code = error.code or 500
         domain_cls = _HTTP_TO_DOMAIN.get(code)
+        # A description given where the error was raised is ours; the framework's default is not.
+        own = error.description if error.description != type(error).description else None
+        detail = own or _HTTP_DETAILS.get(code) or error.name
         if domain_cls is None:
-            domain = DomainError(error.description or error.name)
+            domain = DomainError(detail)
             domain.status, domain.title = code, error.name
             domain.slug = error.name.lower().replace(" ", "-")
         else:
-            domain = domain_cls(error.description or error.name)
+            domain = domain_cls(detail)
         response = problem_response(domain)
         if code == 405 and hasattr(error, "valid_methods") and error.valid_methods:
             response.headers["Allow"] = ", ".join(error.valid_methods)
@@ -141,6 +186,6 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(Exception)
     def _unexpected(error: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.path)
-        domain = DomainError("An unexpected error occurred. It has been logged.")
-        domain.status, domain.title, domain.slug = 500, "Internal server error", "internal"
+        domain = DomainError(N_("Der opstod en uventet fejl. Den er skrevet i loggen."))
+        domain.status, domain.title, domain.slug = 500, N_("Intern fejl"), "internal"
         return problem_response(domain)

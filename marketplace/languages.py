@@ -41,6 +41,9 @@ EXTRACT_KEYWORDS: dict[str, tuple[int, ...] | None] = {
     "_": None, "gettext": None, "N_": None, "ngettext": (1, 2),
     "PydanticCustomError": (2,), "invalid_field": (2,), "invalid": (2,),
     "forbidden": None, "not_found": None, "conflict": None,
+    # marketplace.errors: a DomainError's detail, and Invalid.field's message.
+    "DomainError": None, "BadRequest": None, "Unauthorized": None, "Forbidden": None,
+    "NotFound": None, "Conflict": None, "TooLarge": None, "Invalid": None,
 }
 
 

@@ -75,7 +75,7 @@ class Keyring:
         try:
             return self._aead.decrypt(token[:_NONCE], token[_NONCE:], context.encode())
         except (InvalidTag, ValueError) as exc:
-            raise Invalid("sealed value failed authentication") from exc
+            raise Invalid("den forseglede værdi kunne ikke godkendes") from exc
 
     @cached_property
     def signing_key(self) -> Ed25519PrivateKey:
@@ -119,22 +119,22 @@ class Keyring:
         """Yield the plaintext of an encrypted file; raise Invalid if tampered or truncated."""
         with open(path, "rb") as src:
             if src.read(len(_FILE_MAGIC)) != _FILE_MAGIC:
-                raise Invalid("stored file is not an encrypted marketplace file")
+                raise Invalid("den gemte fil er ikke en krypteret fil fra markedspladsen")
             index = 0
             while True:
                 header = src.read(4)
                 if len(header) != 4:
-                    raise Invalid("stored file is truncated")
+                    raise Invalid("den gemte fil er afkortet")
                 (length,) = struct.unpack(">I", header)
                 nonce = src.read(_NONCE)
                 sealed = src.read(length)
                 if len(nonce) != _NONCE or len(sealed) != length:
-                    raise Invalid("stored file is truncated")
+                    raise Invalid("den gemte fil er afkortet")
                 last = src.peek(1) == b""
                 try:
                     plain = self._aead.decrypt(nonce, sealed, _segment_aad(context, index, last))
                 except InvalidTag as exc:
-                    raise Invalid("stored file failed authentication (tampered or truncated)"
+                    raise Invalid("den gemte fil kunne ikke godkendes (ændret eller afkortet)"
                                   ) from exc
                 yield plain
                 if last:

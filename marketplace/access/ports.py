@@ -51,7 +51,7 @@ class NoTestBeds:
 
     def course_environment(self, session: Session, *, course_id: int,
                            company_org_id: int) -> int:
-        raise NotFound(f"no test course {course_id}")
+        raise NotFound("testforløb {id} findes ikke", id=course_id)
 
     def environments(self, session: Session) -> Sequence[Any]:
         return []

@@ -65,7 +65,7 @@ class _AuditLog(list[dict[str, Any]]):
 
 def _require_applicant(actor: Principal) -> int:
     if not (actor.has_scope("access:request") and actor.org_id is not None):
-        raise Forbidden("applying for data needs the scope access:request")
+        raise Forbidden("ansøgning om data kræver adgangsområdet access:request")
     return actor.org_id
 
 
@@ -94,9 +94,9 @@ def require_access_request(session: Session, *, request_id: int, actor: Principa
     """Return the application; raise NotFound, or Forbidden when the actor may not see it."""
     request = get_access_request(session, request_id=request_id)
     if request is None:
-        raise NotFound(f"no access request {request_id}")
+        raise NotFound("ansøgning {id} findes ikke", id=request_id)
     if not can_view_request(actor, request):
-        raise Forbidden("this access request belongs to another organisation")
+        raise Forbidden("ansøgningen tilhører en anden organisation")
     return request
 
 
@@ -136,7 +136,7 @@ def get_permit(session: Session, *, permit_id: int) -> Permit | None:
 def require_permit(session: Session, *, permit_id: int) -> Permit:
     permit = get_permit(session, permit_id=permit_id)
     if permit is None:
-        raise NotFound(f"no permit {permit_id}")
+        raise NotFound("tilladelse {id} findes ikke", id=permit_id)
     return permit
 
 
@@ -150,8 +150,17 @@ def require_visible_permit(session: Session, *, permit_id: int, actor: Principal
     permit = require_permit(session, permit_id=permit_id)
     if not (actor.is_operator or actor.belongs_to(permit.company_org_id)
             or actor.org_id in _permit_holder_ids(session, permit)):
-        raise Forbidden("this permit belongs to another organisation")
+        raise Forbidden("tilladelsen tilhører en anden organisation")
     return permit
+
+
+PERMIT_REFUSALS = {"expired": N_("tilladelsen er udløbet"),
+                   "revoked": N_("tilladelsen er tilbagekaldt")}
+
+
+def unusable_permit(status: str) -> Conflict:
+    """The refusal for using a permit that is not active, in words for its status."""
+    return Conflict(PERMIT_REFUSALS.get(status, N_("tilladelsen er ikke gyldig")))
 
 
 def require_usable_permit(session: Session, *, permit_id: int, actor: Principal,
@@ -159,10 +168,10 @@ def require_usable_permit(session: Session, *, permit_id: int, actor: Principal,
     """Return a permit the actor's company may use now; raise NotFound, Forbidden, Conflict."""
     permit = require_permit(session, permit_id=permit_id)
     if not (actor.is_operator or actor.belongs_to(permit.company_org_id)):
-        raise Forbidden("only the company holding the permit may use it")
+        raise Forbidden("kun virksomheden med tilladelsen kan bruge den")
     status = permit.status_at(now)
     if status != "active":
-        raise Conflict(f"permit {status}")
+        raise unusable_permit(status)
     return permit
 
 
@@ -207,8 +216,8 @@ def _resolve(session: Session, application: Application, *, company_org_id: int,
     environment_id = _course_environment(session, application, company_org_id, errors,
                                          test_beds=test_beds)
     if errors:
-        raise Invalid("the application names what does not exist: "
-                      + ", ".join(e["field"] for e in errors), errors=errors)
+        raise Invalid("ansøgningen nævner noget, der ikke findes: {fields}",
+                      fields=", ".join(e["field"] for e in errors), errors=errors)
     return _Resolved(purpose, resolved, environment_id, application.test_course)
 
 
@@ -285,9 +294,9 @@ def amend_application(session: Session, *, actor: Principal, request_id: int,
     _require_applicant(actor)
     request = require_access_request(session, request_id=request_id, actor=actor)
     if not (actor.belongs_to(request.company_org_id) or actor.is_operator):
-        raise Forbidden("only the applicant may amend the application")
+        raise Forbidden("kun ansøgeren kan rette ansøgningen")
     if request.status != "changes_requested":
-        raise Conflict("only an application with requested changes can be amended")
+        raise Conflict("kun en ansøgning, hvor der er bedt om ændringer, kan rettes")
     resolved = _resolve(session, application, company_org_id=request.company_org_id,
                         test_beds=engine.test_beds)
     sizes = _cohort_sizes(session, datasets=[d for d, _ in resolved.datasets],
@@ -418,7 +427,7 @@ def _issue_permit(session: Session, request: AccessRequest, datasets: list[Datas
             duties.append({**duty, "dataset_id": dataset.id})
     decided = request.latest_decision
     if decided is None:
-        raise Conflict("a permit is issued only on a stored decision")
+        raise Conflict("en tilladelse udstedes kun på en gemt afgørelse")
     permit = Permit(
         access_request_id=request.id, company_org_id=request.company_org_id,
         purpose=request.purpose, datasets=request.datasets, cohort=dict(request.cohort),
@@ -481,7 +490,7 @@ class QueueItem:
 def review_queue(session: Session, *, actor: Principal, now: datetime) -> list[QueueItem]:
     """Pending reviews for the actor's organisation, the most urgent first."""
     if not _is_reviewer(actor):
-        raise Forbidden("reviewing needs the scope access:review")
+        raise Forbidden("sagsbehandling kræver adgangsområdet access:review")
     query = (sa.select(ReviewTask).join(ReviewTask.access_request)
              .where(ReviewTask.status == "pending", AccessRequest.status == "review",
                     ReviewTask.round == AccessRequest.round)
@@ -501,7 +510,7 @@ def review_application(session: Session, *, actor: Principal, request_id: int, d
     changes returns it to the applicant. Raises Forbidden, Invalid or Conflict.
     """
     if not _is_reviewer(actor):
-        raise Forbidden("reviewing needs the scope access:review")
+        raise Forbidden("sagsbehandling kræver adgangsområdet access:review")
     request = require_access_request(session, request_id=request_id, actor=actor)
     # Holders reviewing at the same moment must each see the others' decisions, or the last
     # approval could miss that every task is approved and no permit would ever be issued.
@@ -512,21 +521,21 @@ def review_application(session: Session, *, actor: Principal, request_id: int, d
         session.refresh(task)
     comment = (comment or "").strip()
     if decision not in REVIEW_DECISIONS:
-        raise Invalid.field("decision", "choose approve, reject or request_changes")
+        raise Invalid.field("decision", N_("vælg godkend, afvis eller bed om ændringer"))
     if decision != "approve" and not comment:
-        raise Invalid.field("comment", "explain the decision to the applicant")
+        raise Invalid.field("comment", N_("forklar ansøgeren afgørelsen"))
     if len(comment) > MAX_COMMENT:
-        raise Invalid.field("comment", f"at most {MAX_COMMENT} characters")
+        raise Invalid.field("comment", N_("højst {max_length} tegn"), max_length=MAX_COMMENT)
     if contains_cpr(comment):
-        raise Invalid.field("comment", "remove CPR numbers from the text")
+        raise Invalid.field("comment", N_("fjern CPR-numre fra teksten"))
     if request.status != "review":
-        raise Conflict(f"the application is {request.status}, not awaiting review")
+        raise Conflict("ansøgningen venter ikke på sagsbehandling")
     found = next((t for t in request.current_tasks if t.holder_org_id == actor.org_id), None)
     if found is None:
-        raise Forbidden("your organisation holds none of the requested datasets")
+        raise Forbidden("din organisation har ingen af de ansøgte datasæt")
     task = found
     if task.status != "pending":
-        raise Conflict("your organisation has already reviewed this round")
+        raise Conflict("din organisation har allerede behandlet denne runde")
     task.status = {"approve": "approved", "reject": "rejected",
                    "request_changes": "changes_requested"}[decision]
     task.comment, task.reviewer, task.decided_at = comment, actor_label(actor), now
@@ -600,15 +609,17 @@ def revoke_permit(session: Session, *, actor: Principal, permit_id: int, reason:
     permit = require_permit(session, permit_id=permit_id)
     holder = _is_reviewer(actor) and actor.org_id in _permit_holder_ids(session, permit)
     if not (actor.is_operator or holder):
-        raise Forbidden("only a holder of a covered dataset or the operator may revoke")
+        raise Forbidden("kun en dataholder for et omfattet datasæt eller operatøren kan "
+                        "tilbagekalde")
     reason = (reason or "").strip()
     if not reason or len(reason) > MAX_COMMENT:
-        raise Invalid.field("reason", f"give the reason (at most {MAX_COMMENT} characters)")
+        raise Invalid.field("reason", N_("giv en begrundelse (højst {max_length} "
+                                      "tegn)"), max_length=MAX_COMMENT)
     if contains_cpr(reason):
-        raise Invalid.field("reason", "remove CPR numbers from the text")
+        raise Invalid.field("reason", N_("fjern CPR-numre fra teksten"))
     status = permit.status_at(now)
     if status != "active":
-        raise Conflict(f"permit {status}")
+        raise unusable_permit(status)
     permit.stored_status, permit.revoked_at = "revoked", now
     permit.revoked_by, permit.revocation_reason = actor_label(actor), reason
     record_audit(session, actor=actor, action="permit.revoked", subject_type="permit",

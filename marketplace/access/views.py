@@ -263,7 +263,7 @@ def _form_field(field: str) -> str:
 
 
 def _form_errors(error: Invalid) -> list[dict]:
-    return error.errors or [{"field": "", "message": error.detail}]
+    return error.translated_errors() or [{"field": "", "message": error.translated_detail()}]
 
 
 @bp.get("/requests/new")

@@ -51,8 +51,8 @@ def detect_format(media_type: str, head: bytes) -> str:
     if media_type in CSV_TYPES:
         return "csv"
     if media_type in PARQUET_TYPES:
-        raise Invalid("The file is not a Parquet file.")
-    raise Invalid("Send the data as text/csv or application/vnd.apache.parquet.")
+        raise Invalid("Filen er ikke en Parquet-fil.")
+    raise Invalid("Send data som text/csv eller application/vnd.apache.parquet.")
 
 
 def read_csv_chunks(path: Path, columns: list[dict]) -> Iterator[pd.DataFrame]:
@@ -60,8 +60,8 @@ def read_csv_chunks(path: Path, columns: list[dict]) -> Iterator[pd.DataFrame]:
     head = _head(path)
     for bom, encoding in BOMS.items():
         if head.startswith(bom):
-            raise Invalid(f"The file starts with a {encoding} byte order mark (BOM). Save it as "
-                          "UTF-8 without BOM.")
+            raise Invalid("Filen begynder med et {encoding}-bytemærke (BOM). Gem den som UTF-8 "
+                          "uden BOM.", encoding=encoding)
     first_line = head.split(b"\n", 1)[0]
     delimiter = ";" if first_line.count(b";") > first_line.count(b",") else ","
     ragged: list[int] = []
@@ -96,7 +96,7 @@ def read_csv_chunks(path: Path, columns: list[dict]) -> Iterator[pd.DataFrame]:
         raise Invalid(_csv_message(str(exc))) from None
     if ragged:
         rows = ", ".join(str(n) for n in ragged[:EXAMPLE_ROWS])
-        raise Invalid(f"Some rows have the wrong number of fields (lines {rows}).",
+        raise Invalid("Nogle rækker har et forkert antal felter (linje {rows}).", rows=rows,
                       errors=[{"field": "data", "message": f"wrong number of fields on line {n}"}
                               for n in ragged[:EXAMPLE_ROWS]])
 
@@ -135,7 +135,7 @@ def _check_header(found: list[str], expected: list[str]) -> None:
     if len(set(found)) != len(found):
         errors.append({"field": "header", "message": "a column name appears twice"})
     if errors:
-        raise Invalid("The file's columns do not match the column dictionary.", errors=errors)
+        raise Invalid("Filens kolonner passer ikke med kolonneoversigten.", errors=errors)
 
 
 def _check_formulas(frame: pd.DataFrame, columns: list[dict], *, first_row: int) -> None:
@@ -151,7 +151,7 @@ def _check_formulas(frame: pd.DataFrame, columns: list[dict], *, first_row: int)
             errors.append({"field": col["name"],
                            "message": f"cells start with =, +, -, @ or a tab (rows {rows})"})
     if errors:
-        raise Invalid("The file holds cells that spreadsheets would run as formulas.",
+        raise Invalid("Filen har celler, som regneark ville køre som formler.",
                       errors=errors)
 
 
@@ -170,7 +170,7 @@ def read_parquet_chunks(path: Path, columns: list[dict]) -> Iterator[pd.DataFram
     try:
         parquet = pq.ParquetFile(path)
     except (pa.ArrowInvalid, OSError):
-        raise Invalid("The file is not a readable Parquet file.") from None
+        raise Invalid("Filen er ikke en læsbar Parquet-fil.") from None
     schema = parquet.schema_arrow
     _check_header(schema.names, [c["name"] for c in columns])
     errors = []
@@ -180,7 +180,7 @@ def read_parquet_chunks(path: Path, columns: list[dict]) -> Iterator[pd.DataFram
             errors.append({"field": col["name"],
                            "message": f"has type {found}, the dictionary says {col['type']}"})
     if errors:
-        raise Invalid("The Parquet schema does not match the column dictionary.", errors=errors)
+        raise Invalid("Parquet-skemaet passer ikke med kolonneoversigten.", errors=errors)
     names = [c["name"] for c in columns]
     for batch in parquet.iter_batches(batch_size=CHUNK_ROWS, columns=names):
         yield batch.to_pandas(date_as_object=False)
@@ -282,7 +282,7 @@ def ingest(source: Path, *, media_type: str, columns: list[dict], subject_column
     """
     kind = detect_format(media_type, _head(source))
     if source.stat().st_size == 0:
-        raise Invalid("The file is empty.")
+        raise Invalid("Filen er tom.")
     chunks = (read_csv_chunks if kind == "csv" else read_parquet_chunks)(source, columns)
     writer = VersionWriter(columns, subject_column=subject_column, keyring=keyring)
     sha256 = keyring.write_encrypted(target, writer.encode(chunks), context=context)

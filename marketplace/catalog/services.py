@@ -46,7 +46,7 @@ def require_dataset(session: Session, *, dataset_id: int) -> Dataset:
     """Return the dataset; raise NotFound."""
     dataset = get_dataset(session, dataset_id=dataset_id)
     if dataset is None:
-        raise NotFound(f"dataset {dataset_id} does not exist")
+        raise NotFound("datasæt {id} findes ikke", id=dataset_id)
     return dataset
 
 
@@ -60,7 +60,7 @@ def require_visible_dataset(session: Session, *, dataset_id: int, actor: Princip
     dataset = require_dataset(session, dataset_id=dataset_id)
     if dataset.status == "draft" and not (actor.belongs_to(dataset.publisher_org_id)
                                           or actor.is_operator):
-        raise NotFound(f"dataset {dataset_id} does not exist")
+        raise NotFound("datasæt {id} findes ikke", id=dataset_id)
     return dataset
 
 
@@ -68,7 +68,7 @@ def require_owned_dataset(session: Session, *, dataset_id: int, actor: Principal
     """Return a dataset the actor may change; raise NotFound or Forbidden."""
     dataset = require_visible_dataset(session, dataset_id=dataset_id, actor=actor)
     if not can_edit(actor, dataset):
-        raise Forbidden("only the data holder that publishes this dataset can change it")
+        raise Forbidden("kun dataholderen, der udgiver datasættet, kan ændre det")
     return dataset
 
 
@@ -128,7 +128,7 @@ def count_published_by_level(session: Session) -> dict[str, int]:
 def create_dataset(session: Session, *, actor: Principal, descriptor: Descriptor) -> Dataset:
     """Create a draft descriptor for the actor's data holder; raise Forbidden."""
     if not actor.has_scope("catalog:write") or actor.org_kind not in DATA_HOLDER_KINDS:
-        raise Forbidden("only national, regional and municipal data holders publish datasets")
+        raise Forbidden("kun nationale, regionale og kommunale dataholdere udgiver datasæt")
     clean = descriptor.stored()
     dataset = Dataset(publisher_org_id=actor.org_id, status="draft")
     _apply(dataset, clean)
@@ -143,13 +143,13 @@ def update_dataset(session: Session, *, actor: Principal, dataset_id: int,
     ValidationError when the changed descriptor does not hold together."""
     dataset = require_owned_dataset(session, dataset_id=dataset_id, actor=actor)
     if dataset.status == "retired":
-        raise Conflict("a retired dataset cannot change")
+        raise Conflict("et tilbagetrukket datasæt kan ikke ændres")
     clean = merge_changes(descriptor_fields(dataset), changes).stored()
     if current_version(session, dataset=dataset) is not None:
         changed = [f for f in LOCKED_WITH_DATA if clean[f] != getattr(dataset, f)]
         if changed:
-            raise Conflict("the column dictionary cannot change once a valid data version "
-                           "exists; create a new dataset for a new structure",
+            raise Conflict("kolonneoversigten kan ikke ændres, når der findes en gyldig "
+                           "dataversion; opret et nyt datasæt til en ny struktur",
                            errors=[{"field": f, "message": "locked by the stored data"}
                                    for f in changed])
     _apply(dataset, clean)
@@ -194,9 +194,10 @@ def publish_dataset(session: Session, *, actor: Principal, dataset_id: int) -> D
     if dataset.status == "published":
         return dataset
     if dataset.status == "retired":
-        raise Conflict("a retired dataset stays retired; create a new dataset instead")
+        raise Conflict("Et tilbagetrukket datasæt kan ikke udgives igen. Opret et nyt datasæt.")
     if current_version(session, dataset=dataset) is None:
-        raise Conflict("upload a data version that passes validation before publishing")
+        raise Conflict("Upload en dataversion, der består valideringen, før datasættet kan "
+                       "udgives.")
     dataset.status = "published"
     dataset.published_at = dataset.updated_at = utcnow()
     session.flush()
@@ -207,7 +208,7 @@ def retire_dataset(session: Session, *, actor: Principal, dataset_id: int) -> Da
     """Take a published dataset out of the catalog; raise Conflict for drafts."""
     dataset = require_owned_dataset(session, dataset_id=dataset_id, actor=actor)
     if dataset.status == "draft":
-        raise Conflict("a draft is not published; there is nothing to retire")
+        raise Conflict("En kladde er ikke udgivet og kan ikke trækkes tilbage.")
     if dataset.status == "published":
         dataset.status = "retired"
         dataset.retired_at = dataset.updated_at = utcnow()
@@ -227,15 +228,15 @@ def spool_upload(stream: BinaryIO, *, directory: Path, max_bytes: int) -> tuple[
             while chunk := stream.read(SPOOL_CHUNK):
                 size += len(chunk)
                 if size > max_bytes:
-                    raise TooLarge(f"the data version is larger than the limit of "
-                                   f"{max_bytes} bytes")
+                    raise TooLarge("dataversionen er større end grænsen på {limit} byte",
+                                   limit=max_bytes)
                 out.write(chunk)
     except BaseException:
         path.unlink(missing_ok=True)
         raise
     if size == 0:
         path.unlink(missing_ok=True)
-        raise Invalid("The upload is empty.")
+        raise Invalid("Uploaden er tom.")
     return path, size
 
 
@@ -250,9 +251,9 @@ def upload_version(session: Session, *, actor: Principal, dataset_id: int, strea
     """
     dataset = require_owned_dataset(session, dataset_id=dataset_id, actor=actor)
     if dataset.status == "retired":
-        raise Conflict("a retired dataset takes no new data")
+        raise Conflict("et tilbagetrukket datasæt modtager ikke nye data")
     if not dataset.columns:
-        raise Conflict("describe the columns in the descriptor before uploading data")
+        raise Conflict("beskriv kolonnerne i beskrivelsen, før du uploader data")
     source, size = spool_upload(stream, directory=data_dir / "tmp", max_bytes=max_bytes)
     number = (session.scalar(sa.select(sa.func.max(DataVersion.number))
                              .where(DataVersion.dataset_id == dataset.id)) or 0) + 1
@@ -275,8 +276,8 @@ def upload_version(session: Session, *, actor: Principal, dataset_id: int, strea
             session.flush()
     except IntegrityError:
         (data_dir / relative).unlink(missing_ok=True)
-        raise Conflict("another data version of this dataset was stored at the same time; "
-                       "upload again") from None
+        raise Conflict("en anden dataversion af datasættet blev gemt samtidig; upload "
+                       "igen") from None
     if version.is_valid:
         facts = result.report["facts"]
         dataset.number_of_records = facts["number_of_records"]
@@ -296,7 +297,7 @@ def version_context(relative: Path | str) -> str:
 def version_path(version: DataVersion, *, data_dir: Path) -> Path:
     """Return where the encrypted data of a valid version lives."""
     if version.path is None:
-        raise NotFound("this data version failed validation and holds no data")
+        raise NotFound("dataversionen bestod ikke valideringen og har ingen data")
     return data_dir / version.path
 
 
@@ -316,7 +317,7 @@ def read_version_frames(version: DataVersion, *, keyring: Keyring, data_dir: Pat
     except Exception as exc:  # a decrypted file that is not Parquet is as bad as a tampered one
         if isinstance(exc, Invalid):
             raise
-        raise Invalid("the stored data version cannot be read") from exc
+        raise Invalid("den gemte dataversion kan ikke læses") from exc
 
 
 def quality_report(session: Session, *, dataset_id: int, actor: Principal,
@@ -334,7 +335,7 @@ def quality_report(session: Session, *, dataset_id: int, actor: Principal,
         if version is not None and not version.is_valid and not can_edit(actor, dataset):
             version = None
     if version is None:
-        raise NotFound("no data version has been uploaded yet")
+        raise NotFound("der er endnu ikke uploadet nogen dataversion")
     return version
 
 

@@ -131,7 +131,7 @@ def api_upload(path: DatasetPath, raw: DataUpload) -> Response:
         _require_owner(dataset_id)  # before the form is parsed into temp files
         upload = next(iter(request.files.values()), None)
         if upload is None:
-            raise BadRequest("the form holds no file; send the data as the request body")
+            raise BadRequest("formularen har ingen fil; send data som forespørgslens indhold")
         version = _upload(dataset_id, upload.stream, _media_type(upload.filename or ""))
     else:
         version = _upload(dataset_id, request.stream, request.content_type or "")
@@ -333,7 +333,7 @@ def edit_page(dataset_id: int) -> Any:
                                                  actor=current_principal())
         if isinstance(error, ValidationError):
             return _form_page(dataset, descriptor, errors=field_errors(error), status=422)
-        errors = error.errors or [{"field": "", "message": error.detail}]
+        errors = error.translated_errors() or [{"field": "", "message": error.translated_detail()}]
         return _form_page(dataset, descriptor, errors=errors, status=error.status)
     db.commit()
     flash(_("Ændringerne er gemt."), "success")
@@ -381,18 +381,9 @@ def _change_status(change: Any, dataset_id: int, message: str) -> WerkzeugRespon
     try:
         change(db, actor=current_principal(), dataset_id=dataset_id)
     except Conflict as error:
-        flash(_(_CONFLICTS.get(error.detail, error.detail)), "error")
+        flash(error.translated_detail(), "error")
     else:
         db.commit()
         flash(message, "success")
     return redirect(url_for("catalog.dataset_page", dataset_id=dataset_id))
 
-
-_CONFLICTS = {
-    "upload a data version that passes validation before publishing":
-        N_("Upload en dataversion, der består valideringen, før datasættet kan udgives."),
-    "a draft is not published; there is nothing to retire":
-        N_("En kladde er ikke udgivet og kan ikke trækkes tilbage."),
-    "a retired dataset stays retired; create a new dataset instead":
-        N_("Et tilbagetrukket datasæt kan ikke udgives igen. Opret et nyt datasæt."),
-}

@@ -39,6 +39,7 @@ from marketplace.errors import Forbidden, Invalid, NotFound, Unauthorized
 from marketplace.identity import services as identity_services
 from marketplace.identity.models import Citizen, Organisation
 from marketplace.identity.principal import Principal
+from marketplace.languages import N_
 from marketplace.security import Keyring
 
 CHILD_AGE_LIMIT = 15
@@ -75,7 +76,7 @@ def require_purpose(code: str) -> Purpose:
     """Return the purpose; raises NotFound for an unknown code."""
     purpose = get_purpose(code)
     if purpose is None:
-        raise NotFound(f"Unknown purpose {code!r}.")
+        raise NotFound("Ukendt formål {code}.", code=code)
     return purpose
 
 
@@ -111,20 +112,20 @@ def require_subject(session: Session, *, actor: Principal, subject_citizen_id: i
     Raises Unauthorized when the actor is not a signed-in citizen and Forbidden for anyone else.
     """
     if actor.kind != "citizen" or actor.citizen_id is None:
-        raise Unauthorized("Sign in as a citizen to manage consent.")
+        raise Unauthorized("Log ind som borger for at styre dit samtykke.")
     if subject_citizen_id is None or subject_citizen_id == actor.citizen_id:
         return identity_services.require_citizen(session, citizen_id=actor.citizen_id)
     child = next((ward for ward in list_wards(session, guardian_citizen_id=actor.citizen_id,
                                               now=now) if ward.id == subject_citizen_id), None)
     if child is None:
-        raise Forbidden("You can only manage consent for yourself or your own children under 15.")
+        raise Forbidden("Du kan kun styre samtykke for dig selv og dine egne børn under 15 år.")
     return child
 
 
 def citizen_id(actor: Principal) -> int:
     """The signed-in citizen's id; raises Unauthorized for anyone else."""
     if actor.kind != "citizen" or actor.citizen_id is None:
-        raise Unauthorized("Sign in as a citizen to manage consent.")
+        raise Unauthorized("Log ind som borger for at styre dit samtykke.")
     return actor.citizen_id
 
 
@@ -134,7 +135,8 @@ def _require_subject_to_change(session: Session, *, actor: Principal,
     citizen = require_subject(session, actor=actor, subject_citizen_id=subject_citizen_id,
                               now=now)
     if citizen.id == actor.citizen_id and is_child(citizen, today=now.date()):
-        raise Forbidden("Consent for children under 15 is managed by a parent with custody.")
+        raise Forbidden("Samtykke for børn under 15 år styres af en forælder med "
+                        "forældremyndighed.")
     return citizen
 
 
@@ -171,7 +173,7 @@ def _require_scope(session: Session, choice: ConsentChoice) -> None:
     """Raise Invalid unless the choice names a data holder or a published dataset that exists."""
     scope = choice.scope
     if scope.type != SCOPE_ALL and not _scope_exists(session, scope.type, scope.id):
-        raise Invalid.field("scope.id", f"No such {scope.type}.")
+        raise Invalid.field("scope.id", N_("Findes ikke."))
 
 
 def _scope_exists(session: Session, scope_type: str, scope_id: object) -> bool:
@@ -468,7 +470,7 @@ def record_data_uses(session: Session, *, permit_id: int, dataset_id: int, holde
     keys = pd.Series(subject_keys if isinstance(subject_keys, pd.Series) else list(subject_keys),
                      dtype="str").dropna().drop_duplicates()
     if not keys.str.fullmatch(_SUBJECT_KEY).all():
-        raise Invalid("Subject keys must be CPR blind indexes (64 hex digits).")
+        raise Invalid("Personnøgler skal være blinde CPR-indeks (64 hexadecimale cifre).")
     same_use = (DataUse.extract_id == extract_id if extract_id is not None else
                 sa.and_(DataUse.permit_id == permit_id, DataUse.workspace_job_id.is_not(None)))
     already = set(session.scalars(sa.select(DataUse.subject_key).where(
@@ -586,7 +588,7 @@ def register_guardianships(session: Session, *, keyring: Keyring, guardian: Citi
 
 def _require_operator(actor: Principal) -> None:
     if not actor.is_operator:
-        raise Forbidden("Only the platform operator can register guardianships.")
+        raise Forbidden("Kun platformens operatør kan registrere forældremyndighed.")
 
 
 def register_guardianship(session: Session, *, actor: Principal, keyring: Keyring,
@@ -608,13 +610,13 @@ def register_guardianship(session: Session, *, actor: Principal, keyring: Keyrin
         errors.append({"field": "child_cpr",
                        "message": "Not a valid CPR number of a child under 15."})
     if errors or child is None:
-        raise Invalid("The guardianship is not valid.", errors=errors)
+        raise Invalid("Forældremyndigheden er ikke gyldig.", errors=errors)
     guardian = identity_services.find_citizen_by_cpr(session, keyring=keyring, cpr=guardian_cpr)
     if guardian is None:
         guardian = identity_services.register_citizen(session, keyring=keyring,
                                                       cpr=guardian_cpr, name="")
     if guardian.id == child.id:
-        raise Invalid("A citizen cannot be their own guardian.",
+        raise Invalid("En borger kan ikke være sin egen værge.",
                       errors=[{"field": "child_cpr", "message": "Same person as the guardian."}])
     return _link(session, guardian=guardian, child=child, source="operator")
 
@@ -625,7 +627,7 @@ def end_guardianship(session: Session, *, actor: Principal, guardianship_id: int
     _require_operator(actor)
     link = session.get(Guardianship, guardianship_id)
     if link is None:
-        raise NotFound("No such guardianship.")
+        raise NotFound("Forældremyndigheden findes ikke.")
     if link.ended_at is None:
         link.ended_at = now or utcnow()
         session.flush()

@@ -164,7 +164,7 @@ def estimate_cohort_size(session: Session, *, dataset: Dataset, cohort: dict[str
     """
     version = catalog_services.current_version(session, dataset=dataset)
     if version is None or not version.sha256:
-        raise Conflict("the dataset has no valid data version")
+        raise Conflict("datasættet har ingen gyldig dataversion")
     snapshot = consent_services.consent_snapshot(
         session, purpose=purpose, holder_org_id=dataset.publisher_org_id,
         dataset_id=dataset.id, as_of=as_of)

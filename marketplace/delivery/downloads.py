@@ -25,6 +25,7 @@ from marketplace.delivery.extracts import (
 from marketplace.delivery.models import Extract
 from marketplace.errors import Conflict, Forbidden, Invalid
 from marketplace.identity.principal import Principal
+from marketplace.languages import N_
 from marketplace.security import Keyring
 
 
@@ -32,12 +33,12 @@ def _require_downloadable(session: Session, *, actor: Principal, extract_id: int
                           now: datetime) -> Extract:
     extract = require_extract(session, extract_id=extract_id)
     if not actor.belongs_to(extract.company_org_id):
-        raise Forbidden("only the company holding the permit may download its extracts")
+        raise Forbidden("kun virksomheden med tilladelsen kan hente dens udtræk")
     permit = access_services.require_usable_permit(session, permit_id=extract.permit_id,
                                                    actor=actor, now=now)
     require_downloadable_permit(permit)
     if extract.status != "succeeded" or not extract.path:
-        raise Conflict(f"the extract is not ready (status {extract.status})")
+        raise Conflict("udtrækket er ikke klar endnu")
     return extract
 
 
@@ -63,7 +64,7 @@ def verify_extract(stored: StoredExtract, *, keyring: Keyring) -> None:
     for segment in keyring.read_encrypted(stored.path, context=stored.context):
         digest.update(segment)
     if digest.hexdigest() != stored.sha256:
-        raise Invalid("the stored extract does not match its manifest")
+        raise Invalid("det gemte udtræk passer ikke med dets manifest")
 
 
 def stream_extract_parquet(stored: StoredExtract, *, keyring: Keyring) -> Iterator[bytes]:
@@ -77,7 +78,7 @@ def stream_extract_parquet(stored: StoredExtract, *, keyring: Keyring) -> Iterat
             yield pending
         pending = segment
     if digest.hexdigest() != stored.sha256:
-        raise Invalid("the stored extract changed while it was sent")
+        raise Invalid("det gemte udtræk ændrede sig, mens det blev sendt")
     if pending:
         yield pending
 
@@ -105,7 +106,7 @@ def download_extract(session: Session, *, actor: Principal, extract_id: int, fmt
     Invalid (unknown format, or a stored file that was tampered with).
     """
     if fmt not in ("parquet", "csv"):
-        raise Invalid.field("format", "format must be parquet or csv")
+        raise Invalid.field("format", N_("formatet skal være parquet eller csv"))
     extract = _require_downloadable(session, actor=actor, extract_id=extract_id, now=now)
     stored = StoredExtract.of(extract, data_dir=data_dir)
     verify_extract(stored, keyring=keyring)
@@ -129,7 +130,7 @@ def extract_manifest(session: Session, *, actor: Principal, extract_id: int) -> 
     """The signed manifest of a finished extract; raise Conflict while it is not ready."""
     extract = require_visible_extract(session, extract_id=extract_id, actor=actor)
     if extract.status != "succeeded" or extract.manifest is None:
-        raise Conflict(f"the extract is not ready (status {extract.status})")
+        raise Conflict("udtrækket er ikke klar endnu")
     return extract.manifest
 
 

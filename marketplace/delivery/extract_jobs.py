@@ -149,7 +149,8 @@ def run_extract(session: Session, *, extract: Extract, keyring: Keyring, data_di
                       dask_min_rows=dask_min_rows, dask_scheduler_address=dask_scheduler_address)
     except leaks.LeakFound as found:
         extract_path(extract.id, data_dir=data_dir).unlink(missing_ok=True)
-        raise Invalid("the leak scan stopped the extract: " + "; ".join(found.findings)) from None
+        raise Invalid("lækagescanningen stoppede udtrækket: {findings}",
+                      findings="; ".join(found.findings)) from None
     except BaseException:
         extract_path(extract.id, data_dir=data_dir).unlink(missing_ok=True)
         raise
@@ -159,8 +160,8 @@ def _usable_version(session: Session, extract: Extract, dataset: Dataset) -> Dat
     version = catalog_services.current_version(session, dataset=dataset)
     if (version is None or version.id != extract.data_version_id
             or version.sha256 != extract.data_version_sha256):
-        raise Conflict("the dataset's data version changed after the extract was requested; "
-                       "request a new extract")
+        raise Conflict("datasættets dataversion er ændret, efter udtrækket blev bestilt; bestil "
+                       "et nyt udtræk")
     return version
 
 
@@ -184,7 +185,7 @@ def _build(session: Session, *, extract: Extract, keyring: Keyring, data_dir: Pa
     permit = access_services.require_permit(session, permit_id=extract.permit_id)
     status = permit.status_at(now)
     if status != "active":
-        raise Conflict(f"permit {status}")
+        raise access_services.unusable_permit(status)
     dataset = catalog_services.require_dataset(session, dataset_id=extract.dataset_id)
     version = _usable_version(session, extract, dataset)
     plan = plan_for(session, permit=permit, dataset=dataset, keyring=keyring)

@@ -15,6 +15,7 @@ from marketplace.catalog.models import Dataset
 from marketplace.delivery.models import Extract
 from marketplace.errors import Conflict, Forbidden, Invalid, NotFound
 from marketplace.identity.principal import Principal
+from marketplace.languages import N_
 
 # --- finding extracts ------------------------------------------------------------------------
 
@@ -27,7 +28,7 @@ def require_extract(session: Session, *, extract_id: int) -> Extract:
     """Return the extract; raise NotFound."""
     extract = get_extract(session, extract_id=extract_id)
     if extract is None:
-        raise NotFound(f"no extract {extract_id}")
+        raise NotFound("udtræk {id} findes ikke", id=extract_id)
     return extract
 
 
@@ -35,7 +36,7 @@ def require_visible_extract(session: Session, *, extract_id: int, actor: Princip
     """Return the extract for the permit's company or the operator; raise NotFound, Forbidden."""
     extract = require_extract(session, extract_id=extract_id)
     if not (actor.is_operator or actor.belongs_to(extract.company_org_id)):
-        raise Forbidden("this extract belongs to another organisation")
+        raise Forbidden("udtrækket tilhører en anden organisation")
     return extract
 
 
@@ -45,7 +46,7 @@ def list_extracts(session: Session, *, actor: Principal, permit_id: int | None =
     query = sa.select(Extract).order_by(Extract.id.desc())
     if not actor.is_operator:
         if actor.org_id is None:
-            raise Forbidden("only organisations hold extracts")
+            raise Forbidden("kun organisationer har udtræk")
         query = query.where(Extract.company_org_id == actor.org_id)
     if permit_id is not None:
         query = query.where(Extract.permit_id == permit_id)
@@ -64,7 +65,7 @@ def list_usable_permits(session: Session, *, actor: Principal, now: datetime
                         ) -> list[PermitOverview]:
     """The permits of the actor's company with their datasets and extracts, newest first."""
     if actor.org_id is None and not actor.is_operator:
-        raise Forbidden("only organisations hold permits")
+        raise Forbidden("kun organisationer har tilladelser")
     query = sa.select(Permit).order_by(Permit.id.desc())
     if not actor.is_operator:
         query = query.where(Permit.company_org_id == actor.org_id)
@@ -92,12 +93,13 @@ def permitted_entry(permit: Permit, dataset_id: int | None) -> dict:
     entries = permit.datasets
     if dataset_id is None:
         if len(entries) != 1:
-            raise Invalid.field("dataset_id", "the permit covers several datasets: name one")
+            raise Invalid.field("dataset_id", N_("tilladelsen omfatter flere datasæt: angiv ét"))
         return entries[0]
     for entry in entries:
         if entry["dataset_id"] == dataset_id:
             return entry
-    raise Invalid.field("dataset_id", f"the permit does not cover dataset {dataset_id}")
+    raise Invalid.field("dataset_id", N_("tilladelsen omfatter ikke datasæt "
+                                      "{dataset}"), dataset=dataset_id)
 
 
 def require_downloadable_permit(permit: Permit) -> None:
@@ -106,10 +108,10 @@ def require_downloadable_permit(permit: Permit) -> None:
     """
     if permit.pseudonymised:
         raise Conflict(
-            f"pseudonymised record-level data cannot be downloaded; analyse it in the secure "
-            f"processing environment at /workspace/{permit.id} "
-            f"(API: /api/v1/permits/{permit.id}/workspace)",
-            title="Record-level data stays in the secure processing environment")
+            "pseudonymiserede data på personniveau kan ikke hentes; analysér dem i det sikre "
+            "analysemiljø på /workspace/{permit} (API: /api/v1/permits/{permit}/workspace)",
+            permit=permit.id,
+            title=N_("Data på personniveau bliver i det sikre analysemiljø"))
 
 
 def is_record_level(session: Session, *, extract: Extract) -> bool:
@@ -130,10 +132,10 @@ def request_extract(session: Session, *, actor: Principal, permit_id: int,
     entry = permitted_entry(permit, dataset_id)
     dataset = catalog_services.require_dataset(session, dataset_id=entry["dataset_id"])
     if dataset.status == "retired":
-        raise Conflict("the dataset has been retired")
+        raise Conflict("datasættet er trukket tilbage")
     version = catalog_services.current_version(session, dataset=dataset)
     if version is None or not version.sha256:
-        raise Conflict("the dataset has no valid data version to extract from")
+        raise Conflict("datasættet har ingen gyldig dataversion at lave udtræk fra")
     extract = Extract(
         permit_id=permit.id,
         dataset_id=dataset.id,
@@ -163,7 +165,7 @@ def retry_extract(session: Session, *, actor: Principal, extract_id: int, now: d
     access_services.require_usable_permit(session, permit_id=extract.permit_id, actor=actor,
                                           now=now)
     if extract.status != "failed":
-        raise Conflict(f"only a failed extract can be retried (this one is {extract.status})")
+        raise Conflict("kun et mislykket udtræk kan prøves igen")
     extract.status, extract.progress, extract.error = "queued", 0.0, None
     extract.attempts = 0
     extract.lease_owner = extract.lease_expires_at = None

@@ -334,7 +334,8 @@ def _act(opportunity_id: int, name: str, model: type[BaseModel], data: dict[str,
         db.rollback()
         translate(error)
         return _detail(opportunity_id, status=error.status,
-                       errors=error.errors or [{"field": "", "message": error.detail}],
+                       errors=error.translated_errors() or [
+                                  {"field": "", "message": error.translated_detail()}],
                        failed=name, form=data)
     db.commit()
     flash(done, "success")

@@ -35,7 +35,7 @@ def bearer_token() -> str | None:
         return None
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise Unauthorized("use 'Authorization: Bearer <token>'", headers=_BEARER_CHALLENGE)
+        raise Unauthorized("brug 'Authorization: Bearer <token>'", headers=_BEARER_CHALLENGE)
     return token.strip()
 
 
@@ -80,9 +80,10 @@ def api_auth(scope: str | None = None) -> Callable[[F], F]:
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             principal = current_principal()
             if not principal.is_authenticated:
-                raise Unauthorized("sign in or send a bearer token", headers=_BEARER_CHALLENGE)
+                raise Unauthorized("log ind, eller send et adgangstoken "
+                                   "(Bearer)", headers=_BEARER_CHALLENGE)
             if scope and not principal.has_scope(scope):
-                raise Forbidden(f"this call needs the scope {scope}")
+                raise Forbidden("kaldet kræver adgangsområdet {scope}", scope=scope)
             return view(*args, **kwargs)
 
         return wrapper  # type: ignore[return-value]
@@ -98,9 +99,9 @@ def citizen_required(view: F) -> F:
         principal = current_principal()
         if principal.kind != "citizen":
             if principal.is_authenticated:
-                raise Forbidden("this is for citizens")
+                raise Forbidden("dette er for borgere")
             if wants_json():
-                raise Unauthorized("sign in as a citizen")
+                raise Unauthorized("log ind som borger")
             return _login_redirect()
         return view(*args, **kwargs)
 
@@ -116,10 +117,10 @@ def login_required(kinds: tuple[str, ...] = ("citizen", "staff")) -> Callable[[F
             principal = current_principal()
             if not principal.is_authenticated:
                 if wants_json():
-                    raise Unauthorized("sign in first")
+                    raise Unauthorized("log ind først")
                 return _login_redirect()
             if principal.kind not in kinds:
-                raise Forbidden("this page is not for your kind of account")
+                raise Forbidden("siden er ikke for din type konto")
             return view(*args, **kwargs)
 
         return wrapper  # type: ignore[return-value]

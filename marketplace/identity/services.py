@@ -26,6 +26,7 @@ from marketplace.identity.models import (
     User,
 )
 from marketplace.identity.principal import ROLE_SCOPES, Principal
+from marketplace.languages import N_
 from marketplace.security import Keyring
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,78}[a-z0-9]$")
@@ -47,7 +48,7 @@ def require_org(session: Session, *, slug: str) -> Organisation:
     """Return the organisation with `slug`; raise NotFound."""
     org = get_org(session, slug=slug)
     if org is None:
-        raise NotFound(f"no organisation with slug {slug!r}")
+        raise NotFound("ingen organisation med det korte navn {slug}", slug=slug)
     return org
 
 
@@ -59,7 +60,7 @@ def require_org_by_id(session: Session, *, org_id: int) -> Organisation:
     """Return the organisation with `org_id`; raise NotFound."""
     org = get_org_by_id(session, org_id=org_id)
     if org is None:
-        raise NotFound(f"no organisation with id {org_id}")
+        raise NotFound("organisation {id} findes ikke", id=org_id)
     return org
 
 
@@ -92,9 +93,9 @@ def create_org(
     if not _COUNTRY.match(country or ""):
         errors.append({"field": "country", "message": "use an ISO 3166 alpha-2 code, e.g. DK"})
     if errors:
-        raise Invalid("the organisation is not valid", errors=errors)
+        raise Invalid("organisationen er ikke gyldig", errors=errors)
     if get_org(session, slug=slug) is not None:
-        raise Conflict(f"an organisation with slug {slug!r} exists")
+        raise Conflict("der findes allerede en organisation med det korte navn {slug}", slug=slug)
     org = Organisation(slug=slug, name=name.strip(), kind=kind, country=country,
                        accredited=accredited, homepage=homepage, email=email)
     session.add(org)
@@ -113,11 +114,11 @@ def add_user(session: Session, *, sub: str, email: str, org: Organisation, role:
              name: str = "") -> User:
     """Add a staff member; raise Invalid for a role that does not fit the organisation."""
     if role not in ROLES:
-        raise Invalid.field("role", f"must be one of {', '.join(ROLES)}")
+        raise Invalid.field("role", N_("skal være en af: {expected}"), expected=", ".join(ROLES))
     if not _EMAIL.match(email or ""):
-        raise Invalid.field("email", "not an e-mail address")
+        raise Invalid.field("email", N_("er ikke en e-mailadresse"))
     if not (sub or "").strip():
-        raise Invalid.field("sub", "the OIDC subject is required")
+        raise Invalid.field("sub", N_("OIDC-subjektet skal udfyldes"))
     fits = {
         "company_member": org.kind == "company",
         "holder_admin": org.kind in ("national", "regional", "municipal", "test_host"),
@@ -129,9 +130,11 @@ def add_user(session: Session, *, sub: str, email: str, org: Organisation, role:
         "operator": org.kind == "operator",
     }[role]
     if not fits:
-        raise Invalid.field("role", f"role {role} does not fit an organisation of kind {org.kind}")
+        raise Invalid.field(
+            "role", N_("rollen {role} passer ikke til en organisation af typen {kind}"),
+            role=role, kind=org.kind)
     if get_user_by_sub(session, sub=sub) is not None:
-        raise Conflict(f"a user with subject {sub!r} exists")
+        raise Conflict("der findes allerede en bruger med subjektet {sub}", sub=sub)
     user = User(sub=sub, email=email, org=org, role=role, name=name or email)
     session.add(user)
     session.flush()
@@ -142,7 +145,7 @@ def sign_in_staff(session: Session, *, sub: str, claims: dict) -> User:
     """Recognise a staff member by subject; raise Forbidden for an unknown one."""
     user = get_user_by_sub(session, sub=sub)
     if user is None:
-        raise Forbidden("this account is not a member of any organisation on the marketplace")
+        raise Forbidden("kontoen er ikke medlem af nogen organisation på markedspladsen")
     if claims.get("name"):
         user.name = str(claims["name"])[:200]
     user.last_sign_in_at = utcnow()
@@ -168,7 +171,7 @@ def require_citizen(session: Session, *, citizen_id: int) -> Citizen:
     """Return the citizen with `citizen_id`; raise NotFound."""
     citizen = get_citizen(session, citizen_id=citizen_id)
     if citizen is None:
-        raise NotFound("no such citizen")
+        raise NotFound("borgeren findes ikke")
     return citizen
 
 
@@ -211,12 +214,12 @@ def masked_cpr(citizen: Citizen, *, keyring: Keyring) -> str:
 def sign_in_citizen(session: Session, *, keyring: Keyring, cpr_claim: object, name: str) -> Citizen:
     """Recognise a citizen by the CPR claim; raise Unauthorized if it is missing or malformed."""
     if not isinstance(cpr_claim, str) or not cpr_claim:
-        raise Unauthorized("the sign-in did not carry a CPR number")
+        raise Unauthorized("login indeholdt intet CPR-nummer")
     try:
         citizen = register_citizen(session, keyring=keyring, cpr=cpr_claim, name=name)
     except Invalid as exc:
         # The message names the rule broken, never the number itself.
-        raise Unauthorized("the sign-in carried a malformed CPR number") from exc
+        raise Unauthorized("login indeholdt et CPR-nummer i forkert form") from exc
     citizen.last_sign_in_at = utcnow()
     return citizen
 
@@ -249,7 +252,8 @@ def parse_scopes(text: str) -> list[str]:
     scopes = sorted(set((text or "").split()))
     unknown = [s for s in scopes if s not in SCOPES]
     if unknown or not scopes:
-        raise Invalid.field("scopes", f"use one or more of {', '.join(SCOPES)}")
+        raise Invalid.field("scopes", N_("brug en eller flere af: {expected}"),
+                            expected=", ".join(SCOPES))
     return scopes
 
 
@@ -271,8 +275,8 @@ def create_api_client(session: Session, *, keyring: Keyring, org: Organisation,
     }
     refused = [s for s in scope_list if not allowed[s]]
     if refused:
-        raise Invalid.field("scopes", f"an organisation of kind {org.kind} cannot hold "
-                                      f"{', '.join(refused)}")
+        raise Invalid.field("scopes", N_("en organisation af typen {kind} kan ikke have "
+                                         "{refused}"), kind=org.kind, refused=", ".join(refused))
     secret = secrets.token_urlsafe(32)
     client = ApiClient(client_id="mkt_" + secrets.token_hex(12), org=org,
                        secret_hash=_secret_hash(keyring, secret), scopes=" ".join(scope_list))
@@ -311,10 +315,10 @@ def authenticate_token(session: Session, *, access_token: str, now: datetime) ->
         select(ApiToken).where(ApiToken.token_hash == _token_hash(access_token))
     ).first()
     if token is None or token.revoked or token.client.revoked_at is not None:
-        raise Unauthorized("the access token is not valid",
+        raise Unauthorized("adgangstokenet er ikke gyldigt",
                            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
     if token.expires_at <= now:
-        raise Unauthorized("the access token has expired",
+        raise Unauthorized("adgangstokenet er udløbet",
                            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
     org = token.client.org
     return Principal(

@@ -88,7 +88,7 @@ def callback() -> WerkzeugResponse:
         claims.update(_client().userinfo(token=token))
     except AuthlibBaseError as exc:
         log.warning("sign-in failed at the provider step: %s", exc.error)
-        raise Unauthorized("sign-in could not be completed; please try again") from exc
+        raise Unauthorized("login kunne ikke gennemføres; prøv igen") from exc
     db = get_session()
     next_path = session.pop("next", "/")
     sign_in = sessions.complete_sign_in(

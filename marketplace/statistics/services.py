@@ -77,7 +77,7 @@ def _require_requester(actor: Principal, *, scopes: Sequence[str]) -> int:
     """The organisation asking; raise Forbidden for anyone outside an organisation or
     without one of `scopes` (a signed-in company member holds them through the role)."""
     if actor.org_id is None:
-        raise Forbidden("only organisations can ask for statistics")
+        raise Forbidden("kun organisationer kan bede om statistik")
     if not any(actor.has_scope(scope) for scope in scopes):
         raise Forbidden(f"this needs one of the scopes {', '.join(scopes)}")
     return actor.org_id
@@ -273,7 +273,7 @@ def require_visible_request(session: Session, *, request_id: int, actor: Princip
     else, so other companies cannot even learn that it exists."""
     found = get_statistics_request(session, request_id=request_id)
     if found is None or not (actor.is_operator or actor.belongs_to(found.company_org_id)):
-        raise NotFound(f"no statistics request {request_id}")
+        raise NotFound("statistikforespørgsel {id} findes ikke", id=request_id)
     return found
 
 
@@ -281,7 +281,7 @@ def list_statistics_requests(session: Session, *, actor: Principal, offset: int 
                              limit: int = 50) -> tuple[list[StatisticsRequest], int]:
     """The actor's organisation's requests, newest first, and how many there are."""
     if actor.org_id is None and not actor.is_operator:
-        raise Forbidden("only organisations ask for statistics")
+        raise Forbidden("kun organisationer beder om statistik")
     query = sa.select(StatisticsRequest)
     if not actor.is_operator:
         query = query.where(StatisticsRequest.company_org_id == actor.org_id)
@@ -336,8 +336,8 @@ def _question(dataset: Dataset, body: StatisticsRequestIn) -> Question:
             continue
         measures.append(tables.Measure(measure.kind, measure.column))
     if errors:
-        raise Invalid("ugyldig forespørgsel: " + ", ".join(e["field"] for e in errors),
-                      errors=errors)
+        raise Invalid("ugyldig forespørgsel: {fields}",
+                      fields=", ".join(e["field"] for e in errors), errors=errors)
     read = dict.fromkeys([g.column for g in groupings]
                          + [m.column for m in measures if m.column])
     return Question(tuple(groupings), tuple(measures), tuple(read))
@@ -565,7 +565,7 @@ def submit_statistics_request(session: Session, *, actor: Principal, body: Stati
     company_org_id = _require_requester(actor, scopes=("statistics:request",))
     company = session.get(Organisation, company_org_id)
     if company is None:
-        raise Forbidden("unknown organisation")
+        raise Forbidden("ukendt organisation")
     if consent_services.get_purpose(body.purpose) is None:
         raise invalid("purpose", "ukendt formål {purpose}; se /api/v1/purposes",
                       purpose=repr(body.purpose[:60]))

@@ -216,7 +216,8 @@ def statistics_page() -> Any:
     except DomainError as error:
         db.rollback()
         localise(error)
-        messages = error.errors or [{"field": "", "message": error.detail}]
+        messages = error.translated_errors() or [
+                       {"field": "", "message": error.translated_detail()}]
         return _page(values=values, errors=messages), error.status
     db.commit()
     return _show(found)

@@ -15,6 +15,7 @@ from marketplace import audit
 from marketplace.errors import Conflict, Forbidden, Invalid, NotFound
 from marketplace.identity.models import Organisation
 from marketplace.identity.principal import Principal
+from marketplace.languages import N_
 from marketplace.testbeds import lifecycle
 from marketplace.testbeds.environments import (
     free_slots,
@@ -73,9 +74,9 @@ def require_test_course(session: Session, *, actor: Principal, course_id: int) -
     """Return a course the actor may see; raises NotFound or Forbidden."""
     course = get_test_course(session, course_id=course_id)
     if course is None:
-        raise NotFound(f"test course {course_id} does not exist")
+        raise NotFound("testforløb {id} findes ikke", id=course_id)
     if not can_view_course(actor, course):
-        raise Forbidden("this test course belongs to another company and environment")
+        raise Forbidden("testforløbet tilhører en anden virksomhed og et andet testmiljø")
     return course
 
 
@@ -88,11 +89,11 @@ def require_course_for_access(session: Session, *, course_id: int,
     """
     course = get_test_course(session, course_id=course_id)
     if course is None:
-        raise NotFound(f"test course {course_id} does not exist")
+        raise NotFound("testforløb {id} findes ikke", id=course_id)
     if course.company_org_id != company_org_id:
-        raise Forbidden("the test course belongs to another company")
+        raise Forbidden("testforløbet tilhører en anden virksomhed")
     if course.status not in ("proposed", "agreed", "running"):
-        raise Conflict(f"the test course is {course.status}; data serves open courses only")
+        raise Conflict("testforløbet er afsluttet; data gives kun til åbne forløb")
     return course
 
 
@@ -100,9 +101,9 @@ def list_test_courses(session: Session, *, actor: Principal,
                       status: str | None = None) -> list[TestCourse]:
     """The courses the actor may see: its company's, its environments', finished ones for buyers."""
     if status is not None and status not in lifecycle.STATUS_LABELS:
-        raise Invalid.field("status", f"unknown status {status}")
+        raise Invalid.field("status", N_("ukendt status {status}"), status=status)
     if not actor.is_authenticated or actor.kind == "citizen":
-        raise Forbidden("test courses are for companies, hosts and public buyers")
+        raise Forbidden("testforløb er for virksomheder, værter og offentlige købere")
     query = sa.select(TestCourse).order_by(TestCourse.id.desc())
     if status:
         query = query.where(TestCourse.status == status)
@@ -144,7 +145,7 @@ def _course_plan(data: Mapping[str, Any], *, required: bool) -> dict[str, Any]:
     if start and end and end < start:
         errors.append({"field": "planned_end", "message": "must not be before planned_start"})
     if errors:
-        raise Invalid("the test course is not valid", errors=errors)
+        raise Invalid("testforløbet er ikke gyldigt", errors=errors)
     return plan
 
 
@@ -166,7 +167,8 @@ def propose_test_course(session: Session, *, actor: Principal, environment_id: i
         TestCourse.status.in_(("proposed", "agreed", "running")),
     )).first()
     if open_course is not None:
-        raise Conflict(f"this solution already has test course {open_course} in the environment")
+        raise Conflict("løsningen har allerede testforløb {course} i "
+                       "testmiljøet", course=open_course)
     course = TestCourse(environment=environment, company_org_id=solution.company_org_id,
                         solution=solution, status="proposed", status_changed_at=now, **clean)
     session.add(course)
@@ -196,7 +198,7 @@ def _dossier_fields(data: Mapping[str, Any]) -> dict[str, Any]:
         if value is not None:
             clean[name] = value
     if errors:
-        raise Invalid("the procurement fields are not valid", errors=errors)
+        raise Invalid("indkøbsfelterne er ikke gyldige", errors=errors)
     return clean
 
 
@@ -211,24 +213,24 @@ def change_test_course(session: Session, *, actor: Principal, course_id: int,
     course = require_test_course(session, actor=actor, course_id=course_id)
     party = party_of(actor, course)
     if party is None:
-        raise Forbidden("only the company and the hosts change a test course")
+        raise Forbidden("kun virksomheden og værterne kan ændre et testforløb")
     allowed = {"status", "comment", *DOSSIER_FIELDS, *PLAN_FIELDS}
     unknown = [name for name in changes if name not in allowed]
     if unknown:
-        raise Invalid("unknown fields", errors=[
+        raise Invalid("ukendte felter", errors=[
             {"field": name, "message": "cannot be changed"} for name in unknown
         ])
     errors: list[dict[str, str]] = []
     comment = read_text(changes, "comment", MAX_TEXT, errors) or ""
     if errors:
-        raise Invalid("the comment is not valid", errors=errors)
+        raise Invalid("kommentaren er ikke gyldig", errors=errors)
     plan = _course_plan({k: v for k, v in changes.items() if k in PLAN_FIELDS}, required=False)
     if plan and (party != "company" or course.status != "proposed"):
-        raise Conflict("the company can change the plan only while the course is proposed")
+        raise Conflict("virksomheden kan kun ændre planen, mens forløbet er foreslået")
     dossier_fields = _dossier_fields(changes)
     if dossier_fields and (course.status not in PROCUREMENT_INPUTS_OPEN or course.procurement):
-        raise Conflict("procurement inputs are given while a course runs or after it, until a "
-                       "procurement has started")
+        raise Conflict("input til indkøb gives, mens et forløb kører eller efter det, indtil et "
+                       "indkøb er startet")
     target = changes.get("status")
     if target is not None:
         _check_move(session, course, target=target, party=party, now=now)
@@ -253,7 +255,7 @@ def change_test_course(session: Session, *, actor: Principal, course_id: int,
 def _check_move(session: Session, course: TestCourse, *, target: Any, party: str,
                 now: datetime) -> None:
     if not isinstance(target, str):
-        raise Invalid.field("status", "must be a status name")
+        raise Invalid.field("status", N_("skal være navnet på en status"))
     problem = lifecycle.transition_problem(course.status, target, party=party)
     if problem is not None:
         if problem.kind == "party":
@@ -266,18 +268,19 @@ def _check_move(session: Session, course: TestCourse, *, target: Any, party: str
         session.execute(sa.select(TestEnvironment.id)
                         .where(TestEnvironment.id == course.environment_id).with_for_update())
     if target == "agreed" and free_slots(session, now=now).get(course.environment_id, 0) <= 0:
-        raise Conflict("the environment has no free slots this year")
+        raise Conflict("testmiljøet har ingen ledige pladser i år")
     if target == "evaluated" and not course.outcomes:
-        raise Conflict("record at least one outcome on the effect dimensions before evaluating")
+        raise Conflict("registrér mindst ét resultat på effektdimensionerne, før forløbet "
+                       "evalueres")
 
 
 def require_open_for_outcomes(course: TestCourse, actor: Principal) -> str:
     party = party_of(actor, course)
     if party is None:
-        raise Forbidden("only the company and the hosts record outcomes")
+        raise Forbidden("kun virksomheden og værterne registrerer resultater")
     if course.status not in lifecycle.OUTCOMES_OPEN:
-        raise Conflict(f"outcomes and evidence are added while a course runs or is completed, "
-                       f"not when it is {course.status}")
+        raise Conflict("resultater og evidens tilføjes, mens et forløb kører, eller når det er "
+                       "afsluttet")
     return party
 
 
@@ -306,7 +309,7 @@ def record_outcome(session: Session, *, actor: Principal, course_id: int,
     if better not in ("lower", "higher"):
         errors.append({"field": "better", "message": "must be lower or higher"})
     if errors or metric is None or result is None:
-        raise Invalid("the outcome is not valid", errors=errors)
+        raise Invalid("resultatet er ikke gyldigt", errors=errors)
     outcome = next((o for o in course.outcomes
                     if o.dimension == dimension and o.party == party), None)
     if outcome is None:

@@ -14,6 +14,7 @@ from marketplace.catalog import services as catalog_services
 from marketplace.errors import Conflict, Forbidden, Invalid, NotFound
 from marketplace.identity import services as identity_services
 from marketplace.identity.principal import Principal
+from marketplace.languages import N_
 from marketplace.testbeds.fields import (
     MAX_TEXT,
     MAX_TITLE,
@@ -42,7 +43,7 @@ def require_test_environment(session: Session, *, environment_id: int) -> TestEn
     """Return the environment; raises NotFound."""
     environment = get_test_environment(session, environment_id=environment_id)
     if environment is None:
-        raise NotFound(f"test environment {environment_id} does not exist")
+        raise NotFound("testmiljø {id} findes ikke", id=environment_id)
     return environment
 
 
@@ -62,7 +63,7 @@ def list_test_environments(session: Session, *, theme: str | None = None
     if theme is None:
         return environments
     if theme not in VOCABULARY.themes:
-        raise Invalid.field("theme", f"unknown theme {theme}")
+        raise Invalid.field("theme", N_("ukendt tema {theme}"), theme=theme)
     return [env for env in environments if theme in env.themes]
 
 
@@ -77,7 +78,7 @@ def hosts_environment(actor: Principal, environment: TestEnvironment) -> bool:
 
 def require_host(actor: Principal, environment: TestEnvironment) -> None:
     if not hosts_environment(actor, environment):
-        raise Forbidden("only the environment's hosts may do this")
+        raise Forbidden("kun testmiljøets værter kan gøre dette")
 
 
 def hosted_environment_ids(session: Session, *, actor: Principal) -> set[int]:
@@ -131,7 +132,7 @@ def _environment_changes(session: Session, data: Mapping[str, Any]) -> dict[str,
     if "dataset_ids" in data:
         changes["dataset_ids"] = _dataset_ids(session, data["dataset_ids"], errors)
     if errors:
-        raise Invalid("the test environment has invalid fields", errors=errors)
+        raise Invalid("testmiljøet har ugyldige felter", errors=errors)
     return changes
 
 
@@ -163,7 +164,7 @@ def update_test_environment(session: Session, *, actor: Principal, environment_i
     low = clean.get("trl_min", environment.trl_min)
     high = clean.get("trl_max", environment.trl_max)
     if low > high:
-        raise Invalid.field("trl_max", "must not be below trl_min")
+        raise Invalid.field("trl_max", N_("må ikke være under mindste TRL"))
     for name, value in clean.items():
         setattr(environment, name, value)
     session.flush()
@@ -178,27 +179,28 @@ def create_test_environment(session: Session, *, actor: Principal, slug: str,
     `hosts` is (organisation slug, sector). Raises Forbidden, Conflict (slug taken) or Invalid.
     """
     if not actor.is_operator:
-        raise Forbidden("only the platform operator adds test environments")
+        raise Forbidden("kun platformens operatør opretter testmiljøer")
     if not re.fullmatch(r"[a-z0-9][a-z0-9-]{1,79}", slug or ""):
-        raise Invalid.field("slug", "use 2-80 lower-case letters, digits and hyphens")
+        raise Invalid.field("slug", N_("brug 2-80 små bogstaver, cifre og bindestreger"))
     if get_test_environment_by_slug(session, slug=slug) is not None:
-        raise Conflict(f"a test environment called {slug} exists")
+        raise Conflict("der findes allerede et testmiljø med navnet {slug}", slug=slug)
     clean = _environment_changes(session, {"name_da": fields.get("name_da"), **fields})
     host_rows = []
     for position, (org_slug, sector) in enumerate(hosts):
         org = identity_services.get_org(session, slug=org_slug)
         if org is None or sector not in SECTORS:
-            raise Invalid.field("hosts", f"unknown host {org_slug} or sector {sector}")
+            raise Invalid.field("hosts", N_("ukendt vært {host} eller sektor {sector}"),
+                                host=org_slug, sector=sector)
         host_rows.append(TestEnvironmentHost(org_id=org.id, sector=sector, position=position))
     if not host_rows:
-        raise Invalid.field("hosts", "name at least one host organisation")
+        raise Invalid.field("hosts", N_("angiv mindst én værtsorganisation"))
     # The column defaults apply only on insert; the range check below needs them now.
     environment = TestEnvironment(slug=slug, name_en=clean.get("name_en", clean["name_da"]),
                                   hosts=host_rows, trl_min=1, trl_max=9, capacity_per_year=0)
     for name, value in clean.items():
         setattr(environment, name, value)
     if environment.trl_min > environment.trl_max:
-        raise Invalid.field("trl_max", "must not be below trl_min")
+        raise Invalid.field("trl_max", N_("må ikke være under mindste TRL"))
     session.add(environment)
     session.flush()
     return environment

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from marketplace import audit, cpr
 from marketplace.errors import Invalid, NotFound, TooLarge
 from marketplace.identity.principal import Principal
+from marketplace.languages import N_
 from marketplace.security import Keyring
 from marketplace.testbeds import lifecycle
 from marketplace.testbeds.courses import require_open_for_outcomes, require_test_course
@@ -73,16 +74,17 @@ def add_evidence(session: Session, *, actor: Principal, course_id: int, filename
     course = require_test_course(session, actor=actor, course_id=course_id)
     require_open_for_outcomes(course, actor)
     if len(data) > EVIDENCE_MAX_BYTES:
-        raise TooLarge(f"evidence files may be at most {EVIDENCE_MAX_BYTES // (1024 * 1024)} MB")
+        raise TooLarge("evidensfiler må højst fylde {mb} MB",
+                       mb=EVIDENCE_MAX_BYTES // (1024 * 1024))
     if not data:
-        raise Invalid.field("file", "the file is empty")
+        raise Invalid.field("file", N_("filen er tom"))
     if dimension is not None and dimension not in lifecycle.EFFECT_DIMENSIONS:
-        raise Invalid.field("dimension", "unknown effect dimension")
+        raise Invalid.field("dimension", N_("ukendt effektdimension"))
     content_type = detect_evidence_type(data)
     if content_type is None:
-        raise Invalid.field("file", "only PDF, PNG, JPEG, CSV and plain-text files are accepted")
+        raise Invalid.field("file", N_("kun PDF-, PNG-, JPEG-, CSV- og tekstfiler modtages"))
     if content_type.startswith("text/") and cpr.contains_cpr(data.decode("utf-8")):
-        raise Invalid.field("file", "the file contains CPR numbers; remove them and try again")
+        raise Invalid.field("file", N_("filen indeholder CPR-numre; fjern dem, og prøv igen"))
     relative = f"evidence/{course.id}/{uuid.uuid4().hex}.bin"
     sha256 = keyring.write_encrypted(Path(data_dir) / relative, [data],
                                      context=_evidence_context(relative))
@@ -109,10 +111,10 @@ def read_evidence(session: Session, *, actor: Principal, evidence_id: int, keyri
     """Decrypt an evidence file the actor may see; raises NotFound, Forbidden or Invalid."""
     evidence = session.get(EvidenceFile, evidence_id)
     if evidence is None:
-        raise NotFound(f"evidence file {evidence_id} does not exist")
+        raise NotFound("evidensfil {id} findes ikke", id=evidence_id)
     require_test_course(session, actor=actor, course_id=evidence.course_id)
     data = b"".join(keyring.read_encrypted(Path(data_dir) / evidence.path,
                                            context=_evidence_context(evidence.path)))
     if hashlib.sha256(data).hexdigest() != evidence.sha256:
-        raise Invalid("the stored evidence file does not match its checksum")
+        raise Invalid("den gemte evidensfil passer ikke med sin kontrolsum")
     return evidence, data

@@ -89,7 +89,7 @@ def environment_edit_page(environment_id: int) -> tuple[str, int] | Response:
     actor = current_principal()
     environment = services.require_test_environment(db, environment_id=environment_id)
     if not services.hosts_environment(actor, environment):
-        raise Forbidden("only the environment's hosts may edit it")
+        raise Forbidden("kun testmiljøets værter kan rette det")
     errors: list[dict[str, str]] = []
     if request.method == "POST":
         data = _whole_numbers(_form_data(request.form, ENVIRONMENT_FORM),
@@ -101,7 +101,8 @@ def environment_edit_page(environment_id: int) -> tuple[str, int] | Response:
                                              changes=data)
         except Invalid as error:
             db.rollback()
-            errors = error.errors or [{"field": "", "message": error.detail}]
+            errors = error.translated_errors() or [
+                         {"field": "", "message": error.translated_detail()}]
         else:
             db.commit()
             flash(_("Testmiljøet er opdateret."), "success")
@@ -143,7 +144,8 @@ def matches_page() -> tuple[str, int]:
             )
         except Invalid as error:
             db.rollback()
-            errors = error.errors or [{"field": "", "message": error.detail}]
+            errors = error.translated_errors() or [
+                         {"field": "", "message": error.translated_detail()}]
             if solution_id.isdigit():  # stay on the profile being edited
                 solution = services.require_solution_profile(db, actor=actor,
                                                              profile_id=int(solution_id))
@@ -192,7 +194,8 @@ def course_new_page() -> tuple[str, int] | Response:
             )
         except (Invalid, Conflict) as error:
             db.rollback()
-            errors = error.errors or [{"field": "", "message": error.detail}]
+            errors = error.translated_errors() or [
+                         {"field": "", "message": error.translated_detail()}]
         else:
             db.commit()
             flash(_("Testforløbet er foreslået. Værten tager nu stilling."),
@@ -232,7 +235,7 @@ def _course_action(course_id: int, action: Any) -> Response:
     except (Invalid, Conflict) as error:
         db.rollback()
         details = "; ".join(f"{e['field']}: {e['message']}" for e in error.errors or [])
-        flash(_("Ikke gemt: {detail}", detail=details or error.detail), "error")
+        flash(_("Ikke gemt: {detail}", detail=details or error.translated_detail()), "error")
     else:
         db.commit()
         flash(_("Gemt."), "success")

@@ -27,7 +27,7 @@ def build_dossier(session: Session, *, actor: Principal, course_id: int,
     Forbidden or Conflict (the course has not finished)."""
     course = require_test_course(session, actor=actor, course_id=course_id)
     if course.status not in lifecycle.DOSSIER_READY:
-        raise Conflict("a procurement dossier exists once the test course is completed")
+        raise Conflict("et indkøbsdossier findes, når testforløbet er afsluttet")
     return _dossier_of(course, generated_at=now)
 
 
@@ -77,18 +77,18 @@ def start_procurement(session: Session, *, actor: Principal, course_id: int, not
     """
     course = require_test_course(session, actor=actor, course_id=course_id)
     if not is_public_buyer(actor) and not actor.is_operator:
-        raise Forbidden("procurements are started by a municipality, region or national body")
+        raise Forbidden("indkøb startes af en kommune, en region eller en national myndighed")
     if course.status not in lifecycle.DOSSIER_READY:
-        raise Conflict("a procurement can start once the test course is completed")
+        raise Conflict("et indkøb kan starte, når testforløbet er afsluttet")
     if course.procurement is not None:
-        raise Conflict("a procurement has already started for this test course")
+        raise Conflict("der er allerede startet et indkøb for testforløbet")
     errors: list[dict[str, str]] = []
     clean_note = read_text({"note": note}, "note", MAX_TEXT, errors) or ""
     if errors:
-        raise Invalid("the note is not valid", errors=errors)
+        raise Invalid("noten er ikke gyldig", errors=errors)
     buyer_id = actor.org_id
     if buyer_id is None:
-        raise Forbidden("procurements are started on behalf of an organisation")
+        raise Forbidden("indkøb startes på vegne af en organisation")
     procurement = Procurement(course=course, buyer_org_id=buyer_id, started_by_name=actor.name,
                               note=clean_note, started_at=now)
     session.add(procurement)

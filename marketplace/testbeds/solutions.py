@@ -36,7 +36,7 @@ from marketplace.testbeds.models import (
 def profile_from_json(data: Mapping[str, Any]) -> Profile:
     """Read a solution profile from JSON or form data; raises Invalid on any bad field."""
     if not isinstance(data, Mapping):
-        raise Invalid("send the solution profile as a JSON object")
+        raise Invalid("send løsningsprofilen som et JSON-objekt")
     errors: list[dict[str, str]] = []
     lists = {}
     for name in ("themes", "target_groups", "needs", "facilities"):
@@ -56,7 +56,7 @@ def profile_from_json(data: Mapping[str, Any]) -> Profile:
     profile = Profile(trl=trl, description=description.strip(), **lists)
     errors += VOCABULARY.validate(profile)
     if errors:
-        raise Invalid("the solution profile is not valid", errors=errors)
+        raise Invalid("løsningsprofilen er ikke gyldig", errors=errors)
     return profile
 
 
@@ -114,7 +114,7 @@ def match_environments(session: Session, *, profile: Profile, now: datetime,
     """Rank the test environments for a profile, best first; raises Invalid on a bad profile."""
     errors = VOCABULARY.validate(profile)
     if errors:
-        raise Invalid("the solution profile is not valid", errors=errors)
+        raise Invalid("løsningsprofilen er ikke gyldig", errors=errors)
     environments = {env.id: env for env in list_test_environments(session)}
     slots = free_slots(session, now=now)
     facts = tuple(_facts(env, slots=slots.get(env.id, 0)) for env in environments.values())
@@ -176,7 +176,7 @@ def describe_and_match(session: Session, *, actor: Principal, data: Mapping[str,
 
 def require_company(actor: Principal) -> int:
     if actor.org_kind != "company" or actor.org_id is None:
-        raise Forbidden("only companies describe solutions and propose test courses")
+        raise Forbidden("kun virksomheder beskriver løsninger og foreslår testforløb")
     return actor.org_id
 
 
@@ -188,7 +188,7 @@ def create_solution_profile(session: Session, *, actor: Principal, name: str,
     clean_name = read_text({"name": name}, "name", MAX_TITLE, errors, required=True)
     errors += VOCABULARY.validate(profile)
     if errors:
-        raise Invalid("the solution profile is not valid", errors=errors)
+        raise Invalid("løsningsprofilen er ikke gyldig", errors=errors)
     solution = SolutionProfile(
         company_org_id=company_id, name=clean_name, themes=sorted(profile.themes),
         target_groups=sorted(profile.target_groups), needs=sorted(profile.needs),
@@ -211,9 +211,9 @@ def require_solution_profile(session: Session, *, actor: Principal,
     """Return one of the actor's solution profiles; raises NotFound or Forbidden."""
     solution = session.get(SolutionProfile, profile_id)
     if solution is None:
-        raise NotFound(f"solution profile {profile_id} does not exist")
+        raise NotFound("løsningsprofil {id} findes ikke", id=profile_id)
     if not actor.is_operator and not actor.belongs_to(solution.company_org_id):
-        raise Forbidden("this solution profile belongs to another company")
+        raise Forbidden("løsningsprofilen tilhører en anden virksomhed")
     return solution
 
 
@@ -231,7 +231,7 @@ def update_solution_profile(session: Session, *, actor: Principal, profile_id: i
         errors: list[dict[str, str]] = []
         name = read_text(data, "name", MAX_TITLE, errors, required=True)
         if errors or name is None:
-            raise Invalid("the solution profile is not valid", errors=errors)
+            raise Invalid("løsningsprofilen er ikke gyldig", errors=errors)
         solution.name = name
     solution.themes, solution.target_groups = sorted(profile.themes), sorted(profile.target_groups)
     solution.needs, solution.facilities = sorted(profile.needs), sorted(profile.facilities)

@@ -127,7 +127,7 @@ def api_match(body: MatchIn) -> Response:
     if body.solution_profile_id is not None:
         actor = current_principal()
         if not actor.is_authenticated:
-            raise Unauthorized("sign in to match a saved solution profile")
+            raise Unauthorized("log ind for at matche en gemt løsningsprofil")
         solution = services.require_solution_profile(db, actor=actor,
                                                      profile_id=body.solution_profile_id)
         profile = services.profile_of(solution)
@@ -258,7 +258,7 @@ def _upload(filename: str | None) -> tuple[str, bytes]:
     if upload is not None:
         return upload.filename or "evidence", upload.read(services.EVIDENCE_MAX_BYTES + 1)
     if request.mimetype in ("multipart/form-data", "application/x-www-form-urlencoded"):
-        raise BadRequest("attach the evidence as the form field 'file'")
+        raise BadRequest("vedhæft evidensen i formularfeltet 'file'")
     return filename or "evidence", request.get_data(cache=False)
 
 

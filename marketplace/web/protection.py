@@ -51,7 +51,7 @@ def check_csrf() -> None:
         except (AttributeError, TypeError):
             # Flask-WTF looks up the token among the form's field names; a multipart part
             # without a name breaks that lookup. Such a body is malformed, not a server error.
-            raise BadRequest("the form is malformed: every part needs a name") from None
+            raise BadRequest("formularen er forkert opbygget: hver del skal have et navn") from None
 
 
 def security_headers(response: Response) -> Response:

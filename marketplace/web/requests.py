@@ -38,9 +38,9 @@ def parse_json_body() -> None:
     try:
         request.get_json()  # cached: the model reads the same parsed value
     except RecursionError:
-        raise BadRequest("the JSON body is nested too deeply") from None
+        raise BadRequest("JSON-indholdet er for dybt indlejret") from None
     except WerkzeugBadRequest:
-        raise BadRequest("the body is not valid JSON (Content-Type: application/json)") from None
+        raise BadRequest("indholdet er ikke gyldig JSON (Content-Type: application/json)") from None
 
 
 def json_object(*, allow_empty: bool = False) -> dict[str, Any]:
@@ -52,7 +52,7 @@ def json_object(*, allow_empty: bool = False) -> dict[str, Any]:
         return {}
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
-        raise BadRequest("send a JSON object (Content-Type: application/json)")
+        raise BadRequest("send et JSON-objekt (Content-Type: application/json)")
     return body
 
 

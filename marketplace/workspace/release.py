@@ -28,6 +28,7 @@ from marketplace.delivery.output import sign_manifest
 from marketplace.errors import Conflict, Forbidden, Invalid, NotFound
 from marketplace.identity import services as identity_services
 from marketplace.identity.principal import Principal
+from marketplace.languages import N_
 from marketplace.security import Keyring
 from marketplace.workspace.checks import (
     DEFAULT_TYPES,
@@ -62,7 +63,8 @@ def is_checker(actor: Principal) -> bool:
 
 def _require_checker(actor: Principal) -> None:
     if not is_checker(actor):
-        raise Forbidden("checking outputs needs the role output_checker (scope output:check)")
+        raise Forbidden("kontrol af resultater kræver rollen outputkontrollant (adgangsområdet "
+                        "output:check)")
 
 
 def get_output(session: Session, *, output_id: int) -> WorkspaceOutput | None:
@@ -72,7 +74,7 @@ def get_output(session: Session, *, output_id: int) -> WorkspaceOutput | None:
 def require_output(session: Session, *, output_id: int) -> WorkspaceOutput:
     output = get_output(session, output_id=output_id)
     if output is None:
-        raise NotFound(f"no output {output_id}")
+        raise NotFound("resultat {id} findes ikke", id=output_id)
     return output
 
 
@@ -99,9 +101,9 @@ def require_checkable_output(session: Session, *, actor: Principal, output_id: i
     _require_checker(actor)
     output = require_output(session, output_id=output_id)
     if _is_company(actor, output):
-        raise Forbidden("a company cannot check its own outputs")
+        raise Forbidden("en virksomhed kan ikke kontrollere sine egne resultater")
     if actor.org_id not in holder_ids(session, output):
-        raise NotFound(f"no output {output_id}")
+        raise NotFound("resultat {id} findes ikke", id=output_id)
     return output
 
 
@@ -114,8 +116,8 @@ def require_visible_output(session: Session, *, actor: Principal, output_id: int
     if is_checker(actor) and actor.org_id in holder_ids(session, output):
         return output
     if actor.org_id is not None and actor.org_id in holder_ids(session, output):
-        raise Forbidden("only the holder's output checkers see outputs")
-    raise NotFound(f"no output {output_id}")
+        raise Forbidden("kun dataholderens outputkontrollanter ser resultater")
+    raise NotFound("resultat {id} findes ikke", id=output_id)
 
 
 # --- the holders' rules --------------------------------------------------------------------------
@@ -145,7 +147,7 @@ def set_output_policy(session: Session, *, actor: Principal, dataset_id: int,
     if not (actor.belongs_to(dataset.publisher_org_id)
             and (actor.role == "holder_admin" or (actor.kind == "client"
                                                   and actor.has_scope("catalog:write")))):
-        raise Forbidden("only the data holder's administrators set its output rules")
+        raise Forbidden("kun dataholderens administratorer fastsætter dens regler for resultater")
     stored = session.get(OutputPolicy, dataset_id)
     if stored is None:
         stored = OutputPolicy(dataset_id=dataset_id)
@@ -270,16 +272,17 @@ def review_output(session: Session, *, actor: Principal, output_id: int, review:
                     .with_for_update())
     session.refresh(output)
     if output.status != "pending_review":
-        raise Conflict(f"the output is {output.status}, not waiting for review")
+        raise Conflict("resultatet venter ikke på kontrol")
     key = reviewer_key(actor)
     if any(r.reviewer == key for r in output.reviews):
-        raise Conflict("you have already reviewed this output; another checker must decide")
+        raise Conflict("du har allerede kontrolleret resultatet; en anden kontrollant skal afgøre "
+                       "det")
     if review.decision == "approve":
         if any(c.get("rule") == "cpr" and c.get("outcome") == "fail" for c in output.checks):
-            raise Conflict("an output with a CPR number can never be released")
+            raise Conflict("et resultat med et CPR-nummer kan aldrig frigives")
         if summary_outcome(output.checks or []) == "fail" and not review.comment:
-            raise Invalid.field("comment", "explain why the output is safe although a check "
-                                           "failed")
+            raise Invalid.field("comment", N_("forklar, hvorfor resultatet er sikkert, selvom en "
+                                           "kontrol fejlede"))
     entry = OutputReview(output_id=output.id, reviewer_user_id=actor.user_id,
                          reviewer_org_id=actor.org_id, reviewer=key, decision=review.decision,
                          comment=review.comment, at=now)
@@ -318,7 +321,7 @@ def _file_sha256(output: WorkspaceOutput, *, keyring: Keyring, data_dir: Path) -
 def _release(session: Session, output: WorkspaceOutput, *, keyring: Keyring, data_dir: Path,
              now: datetime) -> None:
     if _file_sha256(output, keyring=keyring, data_dir=data_dir) != output.sha256:
-        raise Conflict("the stored output does not match what was checked; it is not released")
+        raise Conflict("det gemte resultat passer ikke med det kontrollerede; det er ikke frigivet")
     output.status, output.released_at = "released", now
     output.manifest = sign_manifest(
         release_manifest(session, output), key=keyring.signing_key,
@@ -359,7 +362,7 @@ def output_manifest(session: Session, *, actor: Principal, output_id: int) -> di
     """The signed release manifest; raises NotFound, Forbidden, Conflict before release."""
     output = require_visible_output(session, actor=actor, output_id=output_id)
     if output.status != "released" or output.manifest is None:
-        raise Conflict(f"the output is {output.status}, not released")
+        raise Conflict("resultatet er ikke frigivet")
     return output.manifest
 
 
@@ -381,13 +384,13 @@ def download_output(session: Session, *, actor: Principal, output_id: int, keyri
     output = require_output(session, output_id=output_id)
     if not _is_company(actor, output):
         if actor.org_id is not None and actor.org_id in holder_ids(session, output):
-            raise Forbidden("only the company holding the permit downloads released outputs")
-        raise NotFound(f"no output {output_id}")
+            raise Forbidden("kun virksomheden med tilladelsen henter frigivne resultater")
+        raise NotFound("resultat {id} findes ikke", id=output_id)
     if output.status != "released":
-        raise Conflict(f"the output is {output.status}; it can be downloaded once released")
+        raise Conflict("resultatet kan hentes, når det er frigivet")
     sha256 = (output.manifest or {}).get("sha256")
     if _file_sha256(output, keyring=keyring, data_dir=data_dir) != sha256:
-        raise Conflict("the stored output does not match its release manifest")
+        raise Conflict("det gemte resultat passer ikke med sit frigivelsesmanifest")
     audit.record_audit(session, actor=actor, action="output.downloaded",
                        subject_type="workspace_output", subject_id=str(output.id),
                        details={"permit_id": output.permit_id})
@@ -402,7 +405,7 @@ def download_output(session: Session, *, actor: Principal, output_id: int, keyri
                 yield pending
             pending = segment
         if digest.hexdigest() != sha256:
-            raise Invalid("the stored output changed while it was sent")
+            raise Invalid("det gemte resultat ændrede sig, mens det blev sendt")
         if pending:
             yield pending
 

@@ -152,7 +152,7 @@ def api_set_output_policy(path: PolicyDatasetPath, body: OutputPolicyIn) -> Resp
 def _page_id(value: int) -> int:
     # Flask's <int:> takes any size; ids beyond 32 bits name nothing.
     if value > MAX_ID:
-        raise NotFound("no such page")
+        raise NotFound("siden findes ikke")
     return value
 
 
@@ -201,8 +201,9 @@ def review_submit(output_id: int) -> ResponseReturnValue:
     except Invalid as error:
         # The one rule the model cannot know: a failed check needs the checker's reasoning.
         db.rollback()
-        errors = {"comment": _("forklar, hvorfor resultatet er sikkert, selv om en kontrol "
-                               "fejlede")} if error.errors else {"decision": error.detail}
+        errors = ({"comment": _("forklar, hvorfor resultatet er sikkert, selv om en kontrol "
+                                "fejlede")} if error.errors
+                  else {"decision": error.translated_detail()})
         return render_template("workspace/review_output.html", **_review_context(output_id),
                                errors=errors, form=form), 422
     db.commit()

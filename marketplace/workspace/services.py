@@ -34,6 +34,7 @@ from marketplace.delivery import leaks
 from marketplace.delivery import services as delivery_services
 from marketplace.errors import Conflict, Forbidden, Invalid, NotFound
 from marketplace.identity.principal import Principal
+from marketplace.languages import N_
 from marketplace.security import Keyring
 from marketplace.workspace import checks, dummy, prepare, sandbox
 from marketplace.workspace.environment import AnalysisEnvironment, readable_by_others
@@ -72,7 +73,7 @@ OUTCOME_MESSAGES = {
 def _require_permit_for(session: Session, *, permit_id: int, actor: Principal) -> Permit:
     permit = access_services.require_permit(session, permit_id=permit_id)
     if not (actor.is_operator or actor.belongs_to(permit.company_org_id)):
-        raise Forbidden("this workspace belongs to another organisation")
+        raise Forbidden("analysemiljøet tilhører en anden organisation")
     return permit
 
 
@@ -85,12 +86,12 @@ def require_workspace_permit(session: Session, *, permit_id: int, actor: Princip
     """
     permit = _require_permit_for(session, permit_id=permit_id, actor=actor)
     if to_run and not actor.belongs_to(permit.company_org_id):
-        raise Forbidden("only the company holding the permit may run jobs")
+        raise Forbidden("kun virksomheden med tilladelsen kan køre job")
     if not permit.pseudonymised:
-        raise Conflict("the permit is for anonymised data, which has no workspace")
+        raise Conflict("tilladelsen gælder anonymiserede data, som ikke har et analysemiljø")
     status = permit.status_at(now)
     if status != "active":
-        raise Conflict(f"permit {status}")
+        raise access_services.unusable_permit(status)
     return permit
 
 
@@ -98,7 +99,7 @@ def list_workspaces(session: Session, *, actor: Principal, now: datetime) -> lis
     """The active permits to pseudonymised data of the actor's company (all for the operator),
     newest first: each has a workspace."""
     if actor.org_id is None and not actor.is_operator:
-        raise Forbidden("only organisations hold permits")
+        raise Forbidden("kun organisationer har tilladelser")
     query = (sa.select(Permit).where(Permit.pseudonymised.is_(True),
                                      Permit.stored_status == "active", Permit.valid_until > now)
              .order_by(Permit.id.desc()))
@@ -160,12 +161,12 @@ def dummy_data(session: Session, *, permit_id: int, dataset_id: int, actor: Prin
     Raises NotFound (dataset not in the permit), Forbidden, Conflict, Invalid (format).
     """
     if fmt not in ("parquet", "csv"):
-        raise Invalid.field("format", "format must be parquet or csv")
+        raise Invalid.field("format", N_("formatet skal være parquet eller csv"))
     permit = require_workspace_permit(session, permit_id=permit_id, actor=actor, now=now)
     chosen = next((d for d in _permit_datasets(session, permit) if d.dataset.id == dataset_id),
                   None)
     if chosen is None:
-        raise NotFound(f"the permit does not cover dataset {dataset_id}")
+        raise NotFound("tilladelsen omfatter ikke datasæt {dataset}", dataset=dataset_id)
     # The seed names the permit and dataset, never the data: the same file every time.
     seed = int.from_bytes(hashlib.sha256(f"{permit.id}:{dataset_id}".encode()).digest()[:8],
                           "big")
@@ -189,7 +190,7 @@ def require_job(session: Session, *, job_id: int) -> WorkspaceJob:
     """Return the job; raise NotFound."""
     job = get_job(session, job_id=job_id)
     if job is None:
-        raise NotFound(f"no job {job_id}")
+        raise NotFound("job {id} findes ikke", id=job_id)
     return job
 
 
@@ -197,7 +198,7 @@ def require_visible_job(session: Session, *, job_id: int, actor: Principal) -> W
     """Return the job for its company or the operator; raise NotFound, Forbidden."""
     job = require_job(session, job_id=job_id)
     if not (actor.is_operator or actor.belongs_to(job.company_org_id)):
-        raise Forbidden("this job belongs to another organisation")
+        raise Forbidden("jobbet tilhører en anden organisation")
     return job
 
 
@@ -208,7 +209,7 @@ def submit_job(session: Session, *, actor: Principal, permit_id: int, name: str,
     permit = require_workspace_permit(session, permit_id=permit_id, actor=actor, now=now,
                                       to_run=True)
     if not script.strip():
-        raise Invalid.field("script", "the script is empty")
+        raise Invalid.field("script", N_("scriptet er tomt"))
     job = WorkspaceJob(
         permit_id=permit.id, company_org_id=permit.company_org_id, name=name, script=script,
         script_sha256=hashlib.sha256(script.encode()).hexdigest(),
@@ -231,9 +232,9 @@ def cancel_job(session: Session, *, actor: Principal, job_id: int, now: datetime
     """
     job = require_visible_job(session, job_id=job_id, actor=actor)
     if not actor.belongs_to(job.company_org_id):
-        raise Forbidden("only the company holding the permit may cancel its jobs")
+        raise Forbidden("kun virksomheden med tilladelsen kan annullere dens job")
     if job.is_finished:
-        raise Conflict(f"the job has already ended (status {job.status})")
+        raise Conflict("jobbet er allerede afsluttet")
     job.cancel_requested = True
     if job.status == "queued":
         job.status, job.finished_at = "cancelled", now
@@ -252,7 +253,7 @@ def retry_job(session: Session, *, actor: Principal, job_id: int, now: datetime
     require_workspace_permit(session, permit_id=job.permit_id, actor=actor, now=now,
                              to_run=True)
     if job.status != "failed":
-        raise Conflict(f"only a failed job can be retried (this one is {job.status})")
+        raise Conflict("kun et mislykket job kan prøves igen")
     job.status, job.progress, job.error, job.log = "queued", 0.0, None, ""
     job.attempts, job.cancel_requested, job.finished_at = 0, False, None
     job.lease_owner = job.lease_expires_at = None
@@ -361,7 +362,7 @@ def prepare_job_data(session: Session, *, permit: Permit, keyring: Keyring, data
         dataset = catalog_services.require_dataset(session, dataset_id=entry["dataset_id"])
         version = catalog_services.current_version(session, dataset=dataset)
         if version is None or not version.sha256:
-            raise Conflict(f"dataset {dataset.id} has no valid data version")
+            raise Conflict("datasæt {dataset} har ingen gyldig dataversion", dataset=dataset.id)
         plan = delivery_services.plan_for(session, permit=permit, dataset=dataset,
                                           keyring=keyring)
         frames = catalog_services.read_version_frames(
@@ -371,8 +372,8 @@ def prepare_job_data(session: Session, *, permit: Permit, keyring: Keyring, data
         try:
             prepared = prepare.prepare(frames, plan, order_key=order_key)
         except leaks.LeakFound as found:
-            raise Invalid("the data could not be prepared safely: "
-                          + "; ".join(found.findings)) from None
+            raise Invalid("data kunne ikke forberedes sikkert: {findings}",
+                          findings="; ".join(found.findings)) from None
         path = folder / f"{dataset.id}.parquet"
         prepare.write_parquet(prepared.frame, path)
         path.chmod(0o400)
@@ -543,11 +544,10 @@ class RunSettings:
 def require_environment(root: Path, *, uid: int | None) -> None:
     """Raise Conflict when the analysis environment is missing or out of the sandbox's reach."""
     if not (root / "bin" / "python").exists():
-        raise Conflict("the analysis environment is not installed on this worker "
-                       "(make analysis-env)")
+        raise Conflict("analysemiljøet er ikke installeret på denne arbejder (make analysis-env)")
     if uid and not readable_by_others(root):
-        raise Conflict("the analysis environment is not readable by the sandbox's users; "
-                       "install it in a folder every user can pass through")
+        raise Conflict("sandkassens brugere kan ikke læse analysemiljøet; installér det i en "
+                       "mappe, som alle brugere kan passere")
 
 
 def run_job(session: Session, *, job: WorkspaceJob, settings: RunSettings, now: datetime,
@@ -562,7 +562,7 @@ def run_job(session: Session, *, job: WorkspaceJob, settings: RunSettings, now: 
     permit = access_services.require_permit(session, permit_id=job.permit_id)
     status = permit.status_at(now)
     if status != "active":
-        raise Conflict(f"permit {status}")
+        raise access_services.unusable_permit(status)
     require_environment(settings.environment, uid=settings.uid)
     folders = make_job_folders(settings.work_root, job_id=job.id, uid=settings.uid)
     try:

@@ -107,12 +107,12 @@ def test_a_crashed_job_leaves_nothing_visible_and_is_taken_over(session, world, 
 def test_an_expired_or_revoked_permit_gets_a_clear_error_and_no_extract(session, world):
     expired = world.make_permit(approved_at=utcnow() - timedelta(days=10),
                                 valid_for=timedelta(days=1))
-    with pytest.raises(Conflict, match="permit expired"):
+    with pytest.raises(Conflict, match="tilladelsen er udløbet"):
         _request(session, world, expired)
     revoked = world.make_permit()
     revoked.stored_status = "revoked"
     session.flush()
-    with pytest.raises(Conflict, match="permit revoked"):
+    with pytest.raises(Conflict, match="tilladelsen er tilbagekaldt"):
         _request(session, world, revoked)
     assert services.list_extracts(session, actor=world.company_actor) == []
 
@@ -182,7 +182,7 @@ def test_only_the_permit_company_may_request_or_download(session, world, build, 
 def test_download_stops_when_the_permit_expires(session, world, build, keyring, data_dir):
     permit = world.make_permit()
     built = build(_request(session, world, permit).id)
-    with pytest.raises(Conflict, match="permit expired"):
+    with pytest.raises(Conflict, match="tilladelsen er udløbet"):
         services.download_extract(session, actor=world.company_actor, extract_id=built.id,
                                   fmt="parquet", keyring=keyring, data_dir=data_dir,
                                   now=permit.valid_until + timedelta(seconds=1))

@@ -103,7 +103,7 @@ def test_an_unknown_permit_is_404_and_an_expired_one_409(client, world, company_
                                 valid_for=timedelta(days=1))
     response = _order(client, expired, company_headers)
     assert response.status_code == 409
-    assert response.get_json()["detail"] == "permit expired"
+    assert response.get_json()["detail"] == "tilladelsen er udløbet"
 
 
 def test_download_before_it_is_ready_is_409_and_bad_format_422(client, world, company_headers,

@@ -59,7 +59,7 @@ def test_expired_and_forged_tokens_are_refused(client, session, keyring, make_or
     session.commit()
     expired = client.get("/api/v1/me", headers=headers)
     assert expired.status_code == 401
-    assert "expired" in expired.get_json()["detail"]
+    assert "udløbet" in expired.get_json()["detail"]
     forged = client.get("/api/v1/me", headers={"Authorization": "Bearer mkt.forged"})
     assert forged.status_code == 401
     malformed = client.get("/api/v1/me", headers={"Authorization": "Basic abc"})

@@ -206,7 +206,7 @@ def test_unknown_status_and_fields_are_invalid(session, world):
 
 def test_evaluation_needs_an_outcome(session, world):
     course = completed_course(session, world)
-    with pytest.raises(Conflict, match="outcome"):
+    with pytest.raises(Conflict, match="resultat"):
         move(session, world, course, "evaluated")
     assert course.status == "completed"
 
@@ -221,7 +221,7 @@ def test_a_full_environment_cannot_accept_more(session, world):
             session, actor=world.foreign_company, name="Other",
             profile=services.profile_from_json({"description": "robot"})).id,
         plan=PLAN, now=NOW)
-    with pytest.raises(Conflict, match="free slots"):
+    with pytest.raises(Conflict, match="ledige pladser"):
         move(session, world, second, "agreed")
 
 

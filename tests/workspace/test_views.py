@@ -66,7 +66,7 @@ def test_unknown_and_anonymised_permits(client, world, company) -> None:
                                 approved_at=utcnow() - timedelta(days=1))
     response = client.post(f"/api/v1/permits/{expired.id}/jobs", headers=company,
                            json={"name": "x", "script": "print(1)"})
-    assert response.status_code == 409 and "expired" in response.get_json()["detail"]
+    assert response.status_code == 409 and "udløbet" in response.get_json()["detail"]
 
 
 @pytest.mark.parametrize(("body", "field"), [
