@@ -97,3 +97,47 @@ MUNICIPALITY_CODES = frozenset((
     "813", "820", "825", "840", "846", "849", "851", "860",
 ))
 REGION_CODES = frozenset({"1081", "1082", "1083", "1084", "1085"})
+
+# What the codes of a descriptor mean, for people: Danish source text, translated where shown.
+DUO_LABELS = {
+    "NRES": N_("Ingen begrænsning"),
+    "GRU": N_("Generel forskning"),
+    "HMB": N_("Sundheds-, medicinsk og biomedicinsk forskning"),
+    "DS": N_("Sygdomsspecifik forskning"),
+    "POA": N_("Forskning i befolkningers oprindelse"),
+    "NCU": N_("Kun ikke-kommerciel brug"),
+    "NPU": N_("Kun almennyttige organisationer"),
+    "NPUNCU": N_("Kun ikke-kommerciel brug i almennyttige organisationer"),
+    "NPOA": N_("Ingen forskning i befolkningers oprindelse"),
+    "GS": N_("Geografisk begrænset"),
+    "IS": N_("Kun bestemte institutioner"),
+    "US": N_("Kun bestemte brugere"),
+    "PS": N_("Kun et bestemt projekt"),
+    "TS": N_("Tidsbegrænset brug (måneder)"),
+    "MOR": N_("Offentliggørelse først efter en dato"),
+    "IRB": N_("Kræver etisk godkendelse"),
+    "COL": N_("Kræver samarbejde med dataholderen"),
+    "PUB": N_("Resultater skal offentliggøres"),
+    "RTN": N_("Resultater skal leveres tilbage til dataholderen"),
+}
+COLUMN_TYPE_LABELS = {
+    "string": N_("tekst"), "integer": N_("heltal"), "number": N_("tal"), "date": N_("dato"),
+    "category": N_("kategori"),
+}
+IDENTIFIER_KIND_LABELS = {
+    "cpr": N_("CPR-nummer"), "name": N_("navn"), "address": N_("adresse"),
+    "phone": N_("telefonnummer"), "email": N_("e-mailadresse"), "free_text": N_("fritekst"),
+}
+CODE_SYSTEM_LABELS = {
+    "icd10": N_("ICD-10-diagnosekoder"), "sex": N_("køn"), "municipality": N_("kommunekoder"),
+    "postcode": N_("postnumre"),
+}
+GENERALISATION_LABELS = {
+    "age_band": N_("alder i grupper på {width} år"),
+    "date:year": N_("dato til år"), "date:quarter": N_("dato til kvartal"),
+    "date:month": N_("dato til måned"), "date:week": N_("dato til uge"),
+    "date:shift": N_("dato forskudt tilfældigt op til {max_days} dage"),
+    "postcode:municipality": N_("postnummer til kommune"),
+    "postcode:region": N_("postnummer til region"),
+    "truncate": N_("afkortet til {chars} tegn"),
+}

@@ -17,9 +17,12 @@ from flask import (
     send_from_directory,
 )
 
+from marketplace.catalog import purposes
+from marketplace.catalog import vocabulary as voc
 from marketplace.identity.auth import current_principal
 from marketplace.identity.principal import Principal
 from marketplace.languages import N_
+from marketplace.web.i18n import current_language
 from marketplace.web.i18n import gettext as _
 
 bp = Blueprint("web", __name__)
@@ -91,7 +94,7 @@ DEMO_USERS = (
     ("secretariat-chc", N_("Klyngesekretariat"), "Copenhagen Healthtech Cluster"),
     ("steering-chc", N_("Styregruppe"), "Copenhagen Healthtech Cluster"),
     ("company-carebridge", N_("Virksomhedsmedarbejder"), "CareBridge GmbH"),
-    ("operator", N_("Operatør"), "Platform operator"),
+    ("operator", N_("Operatør"), N_("Platformens operatør")),
 )
 
 
@@ -177,12 +180,107 @@ _ERROR_EXPLANATIONS = {
 }
 
 
+# What the audit trail's events are called where people read them.
+AUDIT_ACTIONS = {
+    "access_request.submitted": N_("Ansøgning indsendt"),
+    "access_request.amended": N_("Ansøgning rettet"),
+    "access_request.decided": N_("Afgørelse truffet"),
+    "review.opened": N_("Sagsbehandling åbnet"),
+    "review.approved": N_("Godkendt af dataholder"),
+    "review.rejected": N_("Afvist af dataholder"),
+    "review.changes_requested": N_("Ændringer ønsket af dataholder"),
+    "review.superseded": N_("Sagsbehandling erstattet af en ny runde"),
+    "permit.issued": N_("Tilladelse udstedt"),
+    "permit.revoked": N_("Tilladelse tilbagekaldt"),
+    "extract.requested": N_("Udtræk bestilt"),
+    "extract.succeeded": N_("Udtræk klar"),
+    "extract.failed": N_("Udtræk fejlet"),
+    "extract.retried": N_("Udtræk prøvet igen"),
+    "extract.downloaded": N_("Udtræk hentet"),
+    "output.released": N_("Resultat frigivet"),
+    "output.downloaded": N_("Resultat hentet"),
+    "output.approve": N_("Resultat godkendt af kontrollant"),
+    "output.reject": N_("Resultat afvist af kontrollant"),
+    "output.request_changes": N_("Ændringer ønsket af kontrollant"),
+    "output_policy.set": N_("Regler for resultater fastsat"),
+    "statistics_request.decided": N_("Statistikforespørgsel afgjort"),
+    "statistics_request.released": N_("Statistik frigivet"),
+    "statistics_request.downloaded": N_("Statistik hentet"),
+    "workspace.job_submitted": N_("Analysejob sendt"),
+    "workspace.job_cancelled": N_("Analysejob annulleret"),
+    "workspace.job_failed": N_("Analysejob fejlet"),
+    "workspace.job_retried": N_("Analysejob prøvet igen"),
+    "workspace.job_succeeded": N_("Analysejob gennemført"),
+    "workspace.output_recorded": N_("Resultat registreret"),
+}
+
+
+def audit_action_label(action: str) -> str:
+    """The audit event in words; an event without a label keeps its name, readable."""
+    label = AUDIT_ACTIONS.get(action)
+    return _(label) if label else action.replace("_", " ").replace(".", ": ")
+
+
+CHECK_RULES = {
+    "acro": N_("Kontrol med ACRO"), "cell_threshold": N_("Mindste antal personer pr. celle"),
+    "cpr": N_("CPR-numre"), "dominance": N_("Dominerende bidrag"),
+    "file_size": N_("Filstørrelse"), "file_type": N_("Filtype"),
+    "record_level": N_("Data på personniveau"),
+}
+
+
+def code_label(table: dict[str, str], code: str | None) -> str:
+    """A code's words from `table` in the page's language; an unknown code stays as it is."""
+    if not code:
+        return ""
+    label = table.get(code)
+    return _(label) if label else code
+
+
+def duo_label(term: str) -> str:
+    """A DUO permission or modifier ("TS:12") in words, with its code for those who know it."""
+    code, _sep, argument = term.partition(":")
+    label = voc.DUO_LABELS.get(code)
+    if label is None:
+        return term
+    return f"{_(label)}{': ' + argument if argument else ''} ({code})"
+
+
+def generalisation_label(rule: dict[str, Any] | None) -> str:
+    """A column's generalisation rule in words: "alder i grupper på 10 år"."""
+    if not rule:
+        return ""
+    kind = rule.get("kind", "")
+    label = voc.GENERALISATION_LABELS.get(f"{kind}:{rule.get('to')}",
+                                          voc.GENERALISATION_LABELS.get(kind))
+    if label is None:
+        return " ".join(str(value) for value in rule.values())
+    try:
+        return _(label, **{k: v for k, v in rule.items() if k not in ("kind", "to")})
+    except KeyError:  # a value the rule leaves out, e.g. a shift without its maximum
+        return _(label).split("{")[0].strip()
+
+
+def purpose_name(code: str | None) -> str:
+    """A purpose code from the taxonomy in the page's language."""
+    purpose = purposes.load_taxonomy().get(code) if code else None
+    return purpose.label(current_language()) if purpose else (code or "–")
+
+
 def init_app(app: Flask) -> None:
     @app.context_processor
     def _globals() -> dict[str, Any]:
         return {
             "principal": current_principal(),
             "nav_links": nav_links,
+            "audit_action_label": audit_action_label,
+            "check_rule_label": lambda rule: code_label(CHECK_RULES, rule),
+            "column_type_label": lambda code: code_label(voc.COLUMN_TYPE_LABELS, code),
+            "identifier_kind_label": lambda code: code_label(voc.IDENTIFIER_KIND_LABELS, code),
+            "code_system_label": lambda code: code_label(voc.CODE_SYSTEM_LABELS, code),
+            "duo_label": duo_label,
+            "generalisation_label": generalisation_label,
+            "purpose_name": purpose_name,
             "error_heading": lambda s: _(_ERROR_HEADINGS.get(s, "Der opstod en fejl")),
             "error_explanation": lambda s: _(_ERROR_EXPLANATIONS.get(s, _TRY_AGAIN)),
         }
