@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, load_only, selectinload
 
 from marketplace.access import decisions, sla
 from marketplace.access.models import (
@@ -659,10 +659,13 @@ def list_register(session: Session, *, now: datetime | None = None) -> list[Regi
 def page_register(session: Session, *, paging: Paging,
                   now: datetime | None = None) -> Page[RegisterRow]:
     """One page of the public register, newest permit first, with the register's size."""
-    total = session.scalar(sa.select(sa.func.count()).select_from(Permit))
-    permits = list(session.scalars(
-        sa.select(Permit).order_by(Permit.approved_at.desc(), Permit.id.desc())
-        .offset(paging.offset).limit(paging.per_page)))
+    # The register's size rides along with its page: one round trip, not two.
+    rows = session.execute(
+        sa.select(Permit, sa.func.count().over())
+        .order_by(Permit.approved_at.desc(), Permit.id.desc())
+        .offset(paging.offset).limit(paging.per_page)).all()
+    permits = [permit for permit, _ in rows]
+    total = rows[0][1] if rows else session.scalar(sa.select(sa.func.count()).select_from(Permit))
     return Page(_register_rows(session, permits, now=now or utcnow()), total or 0,
                 paging.page, paging.per_page)
 
@@ -670,7 +673,11 @@ def page_register(session: Session, *, paging: Paging,
 def _register_rows(session: Session, permits: list[Permit], *,
                    now: datetime) -> list[RegisterRow]:
     ids = {i for permit in permits for i in permit.dataset_ids}
-    by_id = {d.id: d for d in session.scalars(sa.select(Dataset).where(Dataset.id.in_(ids)))}
+    # The register names each dataset and its holder only; its descriptor stays unread.
+    by_id = {d.id: d for d in session.scalars(
+        sa.select(Dataset).where(Dataset.id.in_(ids))
+        .options(load_only(Dataset.id, Dataset.title, Dataset.title_en,
+                           Dataset.publisher_org_id)))}
     return [RegisterRow(permit, [by_id[i] for i in permit.dataset_ids if i in by_id],
                         consent_services.get_purpose(permit.purpose), permit.status_at(now))
             for permit in permits]
