@@ -128,24 +128,42 @@ def _innermost_transaction(session: Session) -> object:
     return session.get_nested_transaction() or session.get_transaction()
 
 
-def _chain_head(session: Session) -> tuple[str, int]:
-    """The MAC to chain the next entry to and the entry count, locking once per transaction.
+def _locked_head(session: Session) -> AuditHead | None:
+    """The chain's anchor, read under a lock that holds until the transaction ends.
 
-    Once this transaction holds the lock (an advisory lock on PostgreSQL, the write lock on
-    SQLite) nobody else can append until it ends, so the head it last wrote stays the head.
+    On PostgreSQL the anchor's row lock serialises appenders in one round trip: a waiting
+    `SELECT ... FOR UPDATE` reads the row as the previous appender committed it. A chain
+    without an anchor yet is started under an advisory lock instead. On SQLite the
+    transaction already holds the database's write lock.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return session.get(AuditHead, _HEAD_ID, populate_existing=True)
+    head = session.get(AuditHead, _HEAD_ID, populate_existing=True, with_for_update=True)
+    if head is None:
+        session.execute(sa.select(sa.func.pg_advisory_xact_lock(_AUDIT_LOCK)))
+        head = session.get(AuditHead, _HEAD_ID, populate_existing=True, with_for_update=True)
+    return head
+
+
+def _chain_head(session: Session, key: bytes) -> AuditHead:
+    """The anchor to chain the next entry to, locking once per transaction.
+
+    Once this transaction holds the lock nobody else can append until it ends, so the anchor
+    it last moved stays the head.
     """
     transaction = _innermost_transaction(session)
     held = session.info.get(_HEAD_KEY)
     if held and held[0] is transaction:
-        return held[1], held[2]
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(sa.select(sa.func.pg_advisory_xact_lock(_AUDIT_LOCK)))
-    head = session.get(AuditHead, _HEAD_ID, populate_existing=True)
-    if head is not None:
-        return head.hash, head.entries
-    if session.scalar(sa.select(AuditEntry.id).limit(1)) is not None:
-        raise RuntimeError("the audit chain is not sealed yet: run `marketplace db upgrade`")
-    return GENESIS_HASH, 0
+        return held[1]
+    head = _locked_head(session)
+    if head is None:
+        if session.scalar(sa.select(AuditEntry.id).limit(1)) is not None:
+            raise RuntimeError("the audit chain is not sealed yet: run `marketplace db upgrade`")
+        head = AuditHead(id=_HEAD_ID, entries=0, legacy_entries=0, hash=GENESIS_HASH, mac="")
+        head.mac = _head_mac(key, head)
+        session.add(head)
+    session.info[_HEAD_KEY] = (transaction, head)
+    return head
 
 
 def _move_head(session: Session, *, key: bytes, entries: int, last_hash: str,
@@ -154,6 +172,12 @@ def _move_head(session: Session, *, key: bytes, entries: int, last_hash: str,
     if head is None:
         head = AuditHead(id=_HEAD_ID, entries=0, legacy_entries=0, hash=GENESIS_HASH, mac="")
         session.add(head)
+    _set_head(head, key=key, entries=entries, last_hash=last_hash,
+              legacy_entries=legacy_entries)
+
+
+def _set_head(head: AuditHead, *, key: bytes, entries: int, last_hash: str,
+              legacy_entries: int | None = None) -> None:
     if legacy_entries is not None:
         head.legacy_entries = legacy_entries
     head.entries, head.hash = entries, last_hash
@@ -162,16 +186,19 @@ def _move_head(session: Session, *, key: bytes, entries: int, last_hash: str,
 
 def record_audit(session: Session, *, actor: Principal | None, action: str, subject_type: str,
                  subject_id: str, details: dict) -> AuditEntry:
-    """Append an entry to the audit chain in the caller's transaction."""
+    """Append an entry to the audit chain in the caller's transaction.
+
+    The entries and the anchor are written at the next flush, so several entries appended
+    together reach the database in one statement.
+    """
     key = audit_key(session)
-    prev_hash, count = _chain_head(session)
+    head = _chain_head(session, key)
     entry = AuditEntry(at=utcnow(), actor=actor_label(actor), action=action,
                        subject_type=subject_type, subject_id=str(subject_id),
-                       details=_clean_details(details), prev_hash=prev_hash)
+                       details=_clean_details(details), prev_hash=head.hash)
     entry.hash = entry_hash(key, **_fields(entry))
     session.add(entry)
-    _move_head(session, key=key, entries=count + 1, last_hash=entry.hash)
-    session.info[_HEAD_KEY] = (_innermost_transaction(session), entry.hash, count + 1)
+    _set_head(head, key=key, entries=head.entries + 1, last_hash=entry.hash)
     return entry
 
 

@@ -12,11 +12,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from flask import Flask
 from sqlalchemy.orm import Session
 
 from marketplace.access.decisions import PolicyBundle
 from marketplace.access.ports import AccessEngine
 from marketplace.catalog.models import Dataset
+from marketplace.db import session_scope
 from marketplace.delivery import cohorts as delivery_cohorts
 from marketplace.security import Keyring
 from marketplace.testbeds import services as testbeds_services
@@ -71,3 +73,11 @@ def access_engine(*, policies: PolicyBundle, keyring: Keyring, data_dir: Path) -
     return AccessEngine(policies=policies,
                         estimate_cohort=_CohortEstimate(keyring=keyring, data_dir=data_dir),
                         test_beds=_TestBeds(), released_results=released_results)
+
+
+def warm_caches(app: Flask) -> int:
+    """Fill the in-process caches the hot requests read (the cohort columns of every published
+    dataset); return how many data versions were decoded. Run before forking workers."""
+    with app.app_context(), session_scope(app) as session:
+        return delivery_cohorts.warm(session, keyring=app.extensions["marketplace.keyring"],
+                                     data_dir=Path(app.config["DATA_DIR"]))

@@ -6,6 +6,7 @@ from `get_session()` and commit it; CLI and jobs use `session_scope(app)`.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -25,6 +26,9 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+# Seconds a pooled connection may sit idle before it is pinged on checkout.
+IDLE_PING_SECONDS = 5.0
 
 
 class Base(DeclarativeBase):
@@ -91,7 +95,27 @@ def create_engine_for(url: str) -> sa.Engine:
             connection.exec_driver_sql("BEGIN IMMEDIATE" if _write_intent.get() else "BEGIN")
 
         return engine
-    return sa.create_engine(url, pool_pre_ping=True)
+    engine = sa.create_engine(url)
+
+    # A pooled connection may have died while it sat idle (a database restart, a firewall's
+    # idle cut-off): ping it before use, but only after a pause. Pinging on every checkout
+    # would add a round trip to every request under load, when connections are never idle.
+    @sa.event.listens_for(engine, "checkin")
+    def _idle_since(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @sa.event.listens_for(engine, "checkout")
+    def _ping_after_a_pause(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get("idle_since")
+        if since is None or time.monotonic() - since < IDLE_PING_SECONDS:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as error:
+            # The pool drops this connection and checks out another.
+            raise sa.exc.DisconnectionError(str(error)) from error
+
+    return engine
 
 
 def init_app(app: Flask) -> None:
@@ -121,6 +145,19 @@ def get_session() -> Session:
         _write_intent.set(request.method not in SAFE_METHODS)
         g.db_session = current_app.extensions["marketplace.sessionmaker"]()
     return g.db_session
+
+
+def reading_session() -> Session:
+    """The request's session for a view that only reads.
+
+    On PostgreSQL, when the request has not touched the database yet, each statement runs on
+    its own: READ COMMITTED gives every statement its own snapshot anyway, and the BEGIN and
+    ROLLBACK round trips are saved. Never write through it: nothing would be atomic.
+    """
+    session = get_session()
+    if not session.in_transaction() and session.get_bind().dialect.name == "postgresql":
+        session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    return session
 
 
 @contextmanager

@@ -131,3 +131,41 @@ def test_a_chain_from_before_the_key_is_anchored_once_and_stays_pinned(session) 
     chain = list(session.scalars(sa.select(AuditEntry).order_by(AuditEntry.id)))
     _rehash_from(session, chain[:3], 0, _sha256_link)
     assert not audit.verify_audit_chain(session).ok
+
+
+def test_concurrent_appenders_form_one_unbroken_chain(database) -> None:
+    """Appenders on many connections queue for the anchor: no fork, no lost entry, no error."""
+    if database.backend != "postgresql":
+        pytest.skip("SQLite has one writer at a time by itself")
+    import threading
+
+    from sqlalchemy.orm import sessionmaker
+
+    make = sessionmaker(bind=database.engine, info={audit.AUDIT_KEY: b"k" * 32})
+    failures: list[BaseException] = []
+
+    def appender(number: int) -> None:
+        try:
+            for act in range(5):
+                with make() as session:
+                    for step in range(2):
+                        audit.record_audit(session, actor=None, action="test.race",
+                                           subject_type="test", subject_id=f"{number}.{act}",
+                                           details={"step": step})
+                    session.commit()
+        except BaseException as error:  # noqa: BLE001 (reported below)
+            failures.append(error)
+
+    threads = [threading.Thread(target=appender, args=(n,)) for n in range(8)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        with make() as session:
+            result = audit.verify_audit_chain(session)
+    finally:
+        with database.engine.begin() as connection:
+            connection.execute(sa.text("TRUNCATE audit_entry, audit_head"))
+    assert failures == []
+    assert (result.ok, result.checked) == (True, 8 * 5 * 2)

@@ -95,3 +95,25 @@ def test_static_assets_after_an_idle_minute_write_nothing(client, session, login
     assert client.get("/consent").status_code == 200  # a page moves the idle clock on
     session.refresh(sign_in)
     assert sign_in.last_seen_at > idle_since
+
+
+def test_a_pooled_connection_that_died_while_idle_is_replaced_before_use(
+        database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A database restart or an idle cut-off must not turn the next request into a 500."""
+    if database.backend != "postgresql":
+        pytest.skip("an SQLite connection cannot be cut off")
+    import sqlalchemy as sa
+
+    from marketplace import db
+
+    engine = db.create_engine_for(database.url)
+    try:
+        with engine.connect() as connection:
+            dead = connection.scalar(sa.select(sa.func.pg_backend_pid()))
+        with database.engine.connect() as other:
+            other.execute(sa.select(sa.func.pg_terminate_backend(dead)))
+        monkeypatch.setattr(db, "IDLE_PING_SECONDS", 0.0)
+        with engine.connect() as connection:
+            assert connection.scalar(sa.select(sa.func.pg_backend_pid())) != dead
+    finally:
+        engine.dispose()

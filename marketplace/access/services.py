@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, load_only, selectinload
 
 from marketplace.access import decisions, sla
 from marketplace.access.models import (
@@ -273,16 +273,20 @@ def submit_application(session: Session, *, actor: Principal, application: Appli
                           cohort=application.cohort.to_dict(), purpose=application.purpose,
                           engine=engine, now=now)
     # Empty collections from the start: a new application has none to load after the flush.
-    request = AccessRequest(company_org_id=company_org_id, submitted_by=actor_label(actor),
+    # The company was read when the caller signed in: no query for it here.
+    request = AccessRequest(company_org_id=company_org_id,
+                            company=session.get(Organisation, company_org_id),
+                            submitted_by=actor_label(actor),
                             status="review", round=1, submitted_at=now, created_at=now,
                             items=[], decisions=[], review_tasks=[], permit=None)
     _fill(request, application, resolved)
+    outcome = _decide(request, resolved, sizes=sizes, policies=engine.policies, now=now)
     session.add(request)
-    session.flush()
+    session.flush()  # the application, its decision and its permit or review tasks at once
     log = _AuditLog()
     log.add(actor=actor, action="access_request.submitted", subject_type="access_request",
             subject_id=str(request.id), details=_summary(request))
-    _decide(session, request, resolved, sizes=sizes, policies=engine.policies, now=now, log=log)
+    _log_outcome(log, request, outcome)
     log.write(session)
     return request
 
@@ -305,11 +309,12 @@ def amend_application(session: Session, *, actor: Principal, request_id: int,
     request.round += 1
     request.submitted_at = now
     _fill(request, application, resolved)
+    outcome = _decide(request, resolved, sizes=sizes, policies=engine.policies, now=now)
     session.flush()
     log = _AuditLog()
     log.add(actor=actor, action="access_request.amended", subject_type="access_request",
             subject_id=str(request.id), details=_summary(request))
-    _decide(session, request, resolved, sizes=sizes, policies=engine.policies, now=now, log=log)
+    _log_outcome(log, request, outcome)
     log.write(session)
     return request
 
@@ -372,36 +377,64 @@ def application_facts(*, request: AccessRequest, datasets: Iterable[Dataset], pu
     return requester, facts, requests
 
 
-def _decide(session: Session, request: AccessRequest, resolved: _Resolved, *,
-            sizes: dict[int, int | None], policies: decisions.PolicyBundle, now: datetime,
-            log: _AuditLog) -> None:
-    """Ask the engine, store its decision, then issue the permit, close, or open review."""
+@dataclass(frozen=True)
+class _Outcome:
+    """What the engine decided and when the holders' review is due, if it opened one."""
+
+    decision: decisions.Decision
+    review_due: datetime | None = None
+
+
+def _decide(request: AccessRequest, resolved: _Resolved, *, sizes: dict[int, int | None],
+            policies: decisions.PolicyBundle, now: datetime) -> _Outcome:
+    """Ask the engine and lay its decision on the application: a permit, a close, or review.
+
+    Only in memory: the caller flushes it all at once and then writes the audit entries.
+    """
     datasets = [dataset for dataset, _ in resolved.datasets]
     requester, facts, requests = application_facts(
         request=request, datasets=datasets, purpose=resolved.purpose,
         company=request.company, sizes=sizes, now=now)
     decision = decisions.decide(policies, requester=requester, application=facts,
                                 requests=requests)
-    stored = AccessDecision(
+    request.decisions.append(AccessDecision(
         round=request.round, outcome=decision.outcome,
         reasons=[reason.to_json() for reason in decision.reasons],
         policy_version=decision.policy_version, decided_at=now,
-        cohort_sizes={str(r.dataset.id): r.cohort_size for r in requests})
-    request.decisions.append(stored)
+        cohort_sizes={str(r.dataset.id): r.cohort_size for r in requests}))
+    if decision.outcome == "permit":
+        _issue_permit(request, datasets, now=now)
+    elif decision.outcome == "deny":
+        request.status, request.closed_at = "denied", now
+    else:
+        return _Outcome(decision, _open_review(request, now=now))
+    return _Outcome(decision)
+
+
+def _log_outcome(log: _AuditLog, request: AccessRequest, outcome: _Outcome) -> None:
+    decision = outcome.decision
     log.add(actor=None, action="access_request.decided", subject_type="access_request",
             subject_id=str(request.id),
             details={"outcome": decision.outcome, "rules": sorted(decision.rule_ids),
                      "policy_version": decision.policy_version, "round": request.round})
-    if decision.outcome == "permit":
-        _issue_permit(session, request, datasets, now=now, log=log)
-    elif decision.outcome == "deny":
-        request.status, request.closed_at = "denied", now
-    else:
-        _open_review(session, request, now=now, log=log)
+    if decision.outcome == "permit" and request.permit is not None:
+        _log_permit(log, request, request.permit)
+    elif outcome.review_due is not None:
+        log.add(actor=None, action="review.opened", subject_type="access_request",
+                subject_id=str(request.id),
+                details={"round": request.round, "holders": sorted(request.holder_org_ids),
+                         "due_at": outcome.review_due.isoformat()})
 
 
-def _open_review(session: Session, request: AccessRequest, *, now: datetime,
-                 log: _AuditLog) -> None:
+def _log_permit(log: _AuditLog, request: AccessRequest, permit: Permit) -> None:
+    log.add(actor=None, action="permit.issued", subject_type="permit", subject_id=str(permit.id),
+            details={"access_request_id": request.id, "purpose": permit.purpose,
+                     "datasets": permit.datasets, "duties": permit.duties,
+                     "valid_until": permit.valid_until.isoformat()})
+
+
+def _open_review(request: AccessRequest, *, now: datetime) -> datetime:
+    """Open a review task for each holder; return when the review is due."""
     for task in request.review_tasks:
         if task.status == "pending":
             task.status = "superseded"
@@ -411,14 +444,10 @@ def _open_review(session: Session, request: AccessRequest, *, now: datetime,
         request.review_tasks.append(ReviewTask(
             holder_org_id=holder_org_id, round=request.round, status="pending", created_at=now,
             due_at=due))
-    log.add(actor=None, action="review.opened", subject_type="access_request",
-            subject_id=str(request.id),
-            details={"round": request.round, "holders": sorted(request.holder_org_ids),
-                     "due_at": due.isoformat()})
+    return due
 
 
-def _issue_permit(session: Session, request: AccessRequest, datasets: list[Dataset], *,
-                  now: datetime, log: _AuditLog) -> Permit:
+def _issue_permit(request: AccessRequest, datasets: list[Dataset], *, now: datetime) -> Permit:
     duties = []
     for dataset in datasets:
         for duty in decisions.permit_duties(dataset.data_use):
@@ -429,21 +458,15 @@ def _issue_permit(session: Session, request: AccessRequest, datasets: list[Datas
     if decided is None:
         raise Conflict("en tilladelse udstedes kun på en gemt afgørelse")
     permit = Permit(
-        access_request_id=request.id, company_org_id=request.company_org_id,
+        company_org_id=request.company_org_id, company=request.company,
         purpose=request.purpose, datasets=request.datasets, cohort=dict(request.cohort),
         k_min=None, pseudonymised=request.pseudonymised, duties=duties,
         policy_version=decided.policy_version,
         test_environment_id=request.test_environment_id,
         test_course_id=request.test_course_id, approved_at=now,
         valid_until=now + timedelta(days=request.duration_days), stored_status="active")
-    session.add(permit)
     request.permit = permit
     request.status, request.closed_at = "permitted", now
-    session.flush()
-    log.add(actor=None, action="permit.issued", subject_type="permit", subject_id=str(permit.id),
-            details={"access_request_id": request.id, "purpose": permit.purpose,
-                     "datasets": permit.datasets, "duties": duties,
-                     "valid_until": permit.valid_until.isoformat()})
     return permit
 
 
@@ -539,17 +562,20 @@ def review_application(session: Session, *, actor: Principal, request_id: int, d
     task.status = {"approve": "approved", "reject": "rejected",
                    "request_changes": "changes_requested"}[decision]
     task.comment, task.reviewer, task.decided_at = comment, actor_label(actor), now
-    record_audit(session, actor=actor, action=f"review.{task.status}",
-                 subject_type="access_request", subject_id=str(request.id),
-                 details={"round": request.round, "holder": actor.org_id, "comment": comment})
+    log = _AuditLog()
+    log.add(actor=actor, action=f"review.{task.status}",
+            subject_type="access_request", subject_id=str(request.id),
+            details={"round": request.round, "holder": actor.org_id, "comment": comment})
     if decision == "approve":
         if all(t.status == "approved" for t in request.current_tasks):
             datasets = [catalog_services.require_dataset(session, dataset_id=i)
                         for i in request.dataset_ids]
-            log = _AuditLog()
-            _issue_permit(session, request, datasets, now=now, log=log)
-            log.write(session)
+            permit = _issue_permit(request, datasets, now=now)
+            session.flush()
+            _log_permit(log, request, permit)
+        log.write(session)
         return request
+    log.write(session)
     for other in request.current_tasks:
         if other.status == "pending":
             other.status = "superseded"
@@ -645,10 +671,13 @@ def list_register(session: Session, *, now: datetime | None = None) -> list[Regi
 def page_register(session: Session, *, paging: Paging,
                   now: datetime | None = None) -> Page[RegisterRow]:
     """One page of the public register, newest permit first, with the register's size."""
-    total = session.scalar(sa.select(sa.func.count()).select_from(Permit))
-    permits = list(session.scalars(
-        sa.select(Permit).order_by(Permit.approved_at.desc(), Permit.id.desc())
-        .offset(paging.offset).limit(paging.per_page)))
+    # The register's size rides along with its page: one round trip, not two.
+    rows = session.execute(
+        sa.select(Permit, sa.func.count().over())
+        .order_by(Permit.approved_at.desc(), Permit.id.desc())
+        .offset(paging.offset).limit(paging.per_page)).all()
+    permits = [permit for permit, _ in rows]
+    total = rows[0][1] if rows else session.scalar(sa.select(sa.func.count()).select_from(Permit))
     return Page(_register_rows(session, permits, now=now or utcnow()), total or 0,
                 paging.page, paging.per_page)
 
@@ -656,7 +685,11 @@ def page_register(session: Session, *, paging: Paging,
 def _register_rows(session: Session, permits: list[Permit], *,
                    now: datetime) -> list[RegisterRow]:
     ids = {i for permit in permits for i in permit.dataset_ids}
-    by_id = {d.id: d for d in session.scalars(sa.select(Dataset).where(Dataset.id.in_(ids)))}
+    # The register names each dataset and its holder only; its descriptor stays unread.
+    by_id = {d.id: d for d in session.scalars(
+        sa.select(Dataset).where(Dataset.id.in_(ids))
+        .options(load_only(Dataset.id, Dataset.title, Dataset.title_en,
+                           Dataset.publisher_org_id)))}
     return [RegisterRow(permit, [by_id[i] for i in permit.dataset_ids if i in by_id],
                         consent_services.get_purpose(permit.purpose), permit.status_at(now))
             for permit in permits]

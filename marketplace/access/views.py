@@ -34,7 +34,7 @@ from marketplace.access.schemas import (
     ReviewQueueOut,
     RevokeIn,
 )
-from marketplace.db import get_session, utcnow
+from marketplace.db import get_session, reading_session, utcnow
 from marketplace.errors import Invalid
 from marketplace.identity.auth import api_auth, current_principal, login_required
 from marketplace.web.api import PUBLIC, PageQuery, field_errors, requires, responses
@@ -213,7 +213,7 @@ def api_register(query: PageQuery) -> Response:
 
     Paged: `page` (from 1) and `per_page` (1 to 200, default 50); `total` counts them all.
     """
-    db = get_session()
+    db = reading_session()
     page = services.page_register(db, paging=query, now=utcnow())
     released = engine().released_results(db, permit_ids=[r.permit.id for r in page.items])
     return jsonify(_page_json(page, [
@@ -343,7 +343,7 @@ def revoke_submit(permit_id: int) -> Any:
 
 @bp.get("/register")
 def register_page() -> str:
-    db = get_session()
+    db = reading_session()
     page = services.page_register(db, paging=_paging(), now=utcnow())
     released = engine().released_results(db, permit_ids=[r.permit.id for r in page.items])
     return render_template("access/register.html", rows=page.items, page=page,

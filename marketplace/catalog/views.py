@@ -31,7 +31,7 @@ from marketplace.catalog.schemas import (
     DataVersionOut,
     QualityQuery,
 )
-from marketplace.db import get_session
+from marketplace.db import get_session, reading_session
 from marketplace.errors import BadRequest, Conflict, Invalid
 from marketplace.identity.auth import api_auth, current_principal, login_required
 from marketplace.languages import N_
@@ -77,7 +77,7 @@ def _dataset(dataset: Any) -> Response:
 @api.get("/api/v1/datasets", responses=responses(200, DatasetPage, 422), security=PUBLIC)
 def api_search(query: DatasetSearch) -> Response:
     """Search the published catalog (full text, facets, paging)."""
-    page = services.search_catalog(get_session(), query=query.to_search())
+    page = services.search_catalog(reading_session(), query=query.to_search())
     return jsonify({"items": page.items, "total": page.total, "page": page.page,
                     "per_page": page.per_page, "facets": page.facets})
 

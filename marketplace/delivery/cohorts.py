@@ -31,7 +31,7 @@ from marketplace.catalog.models import Dataset, DataVersion
 from marketplace.consent import evaluation as consent_evaluation
 from marketplace.consent import services as consent_services
 from marketplace.delivery import generalise, pipeline
-from marketplace.errors import Conflict
+from marketplace.errors import Conflict, DomainError
 from marketplace.security import Keyring
 
 AGE_COLUMN = "__age"
@@ -102,6 +102,25 @@ def clear_caches() -> None:
     """Forget every kept version, consent verdict and estimate (for measurements)."""
     for cache in (_versions, _days, _consent, _estimates):
         cache.clear()
+
+
+def warm(session: Session, *, keyring: Keyring, data_dir: Path) -> int:
+    """Decode every published dataset's current version into the cache; return how many.
+
+    A server does this once before it starts its worker processes: they then share the
+    decoded columns, and the first applications after a start do not wait for decryption.
+    """
+    decoded = 0
+    for dataset in catalog_services.list_published_datasets(session):
+        version = catalog_services.current_version(session, dataset=dataset)
+        if version is None or not version.sha256:
+            continue
+        try:
+            _decoded(version, dataset, keyring=keyring, data_dir=data_dir)
+        except DomainError:
+            continue  # an unreadable version is refused when an application asks for it
+        decoded += 1
+    return decoded
 
 
 def _decoded(version: DataVersion, dataset: Dataset, *, keyring: Keyring, data_dir: Path

@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from marketplace.access.schemas import ObjectId
 from marketplace.web.api import Body, Id, Out
+from marketplace.web.requests import QueryModel
 
 
 class ExtractPermitPath(BaseModel):
@@ -31,12 +32,12 @@ class ExtractIn(Body):
         return {} if value is None else value
 
 
-class ExtractsQuery(BaseModel):
+class ExtractsQuery(QueryModel):
     model_config = ConfigDict(extra="ignore")
     permit_id: Id | None = None
 
 
-class DataQuery(BaseModel):
+class DataQuery(QueryModel):
     model_config = ConfigDict(extra="ignore")
     format: Literal["parquet", "csv"] = "parquet"
 

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 from pydantic_core import PydanticCustomError
 
 from marketplace.web.api import Body, Code, FreeText, Id
+from marketplace.web.requests import QueryModel
 
 Stage = Literal["bobler", "identifikation", "kvalificering", "koncept_og_plan", "eksekvering",
                 "parkeret", "stoppet"]
@@ -138,7 +139,7 @@ class StepPath(BaseModel):
     step: StepKey
 
 
-class BoardQuery(BaseModel):
+class BoardQuery(QueryModel):
     model_config = ConfigDict(extra="ignore")
     stage: Stage | None = None
     origin: Origin | None = None

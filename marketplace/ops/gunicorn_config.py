@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,8 @@ timeout = _env_int("MARKETPLACE_WEB_TIMEOUT", 60)
 # On SIGTERM, requests under way get this long to finish (an upload on a slow line needs it).
 graceful_timeout = _env_int("MARKETPLACE_WEB_GRACEFUL_TIMEOUT", 120)
 keepalive = 5
+# Seconds a worker thread runs before another may take the interpreter (Python's default: 0.005).
+SWITCH_INTERVAL = float(os.environ.get("MARKETPLACE_WEB_SWITCH_INTERVAL", "0.001"))
 # Heartbeat files in memory: a slow or full /tmp must not look like a stuck worker.
 _SHM = "/dev/shm"  # noqa: S108 (gunicorn creates its files there with mkstemp)
 if os.path.isdir(_SHM):
@@ -84,12 +87,31 @@ def on_starting(_server: Any) -> None:
         stale.unlink()
 
 
+def when_ready(server: Any) -> None:
+    # Before any worker is forked: decode the published data versions once, so every worker
+    # shares them and the first applications after a start do not each decrypt them.
+    from marketplace.composition import warm_caches
+
+    app = server.app.wsgi()
+    try:
+        decoded = warm_caches(app)
+    except Exception:  # a cold cache is slower, never wrong: serve anyway
+        server.log.exception("warming the caches failed")
+    else:
+        server.log.info("decoded %d data versions before starting workers", decoded)
+    app.extensions["marketplace.engine"].dispose()
+
+
 def post_fork(server: Any, _worker: Any) -> None:
     # A pooled connection opened before the fork would be shared by every worker.
     app = server.app.wsgi()
     engine = app.extensions.get("marketplace.engine")
     if engine is not None:
         engine.dispose(close=False)
+    # A thread back from the database waits for the interpreter lock until the running thread
+    # yields it, by default after 5 ms; a request makes about ten round trips, so waiting
+    # less keeps the latency of many concurrent requests down.
+    sys.setswitchinterval(SWITCH_INTERVAL)
 
 
 def child_exit(_server: Any, worker: Any) -> None:

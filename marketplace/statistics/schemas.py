@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field, StringConstraints, model_validator
 from pydantic_core import PydanticCustomError
 
 from marketplace.web.api import Body, Code, ColumnName, FreeText, Id, Out
+from marketplace.web.requests import QueryModel
 
 MAX_GROUPS = 4
 MAX_MEASURES = 10
@@ -178,7 +179,7 @@ class StatisticsRequestPath(BaseModel):
     request_id: Id
 
 
-class ResultQuery(BaseModel):
+class ResultQuery(QueryModel):
     format: Literal["json", "csv"] = "json"
 
 

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from marketplace.access.schemas import Code, ObjectId, Text
 from marketplace.web.api import Body, Id, Out
+from marketplace.web.requests import QueryModel
 
 MAX_CODES = 100
 MAX_COST_DKK = 1_000_000_000
@@ -51,17 +52,17 @@ class EvidencePath(BaseModel):
     evidence_id: Id
 
 
-class EnvironmentsQuery(BaseModel):
+class EnvironmentsQuery(QueryModel):
     model_config = ConfigDict(extra="ignore")
     theme: Code | None = None
 
 
-class CoursesQuery(BaseModel):
+class CoursesQuery(QueryModel):
     model_config = ConfigDict(extra="ignore")
     status: Code | None = None
 
 
-class EvidenceQuery(BaseModel):
+class EvidenceQuery(QueryModel):
     model_config = ConfigDict(extra="ignore")
     filename: Text(200) | None = None  # type: ignore[valid-type]
     dimension: Dimension | None = None

@@ -36,6 +36,7 @@ from pydantic_core import PydanticCustomError
 from marketplace.cpr import contains_cpr
 from marketplace.languages import N_
 from marketplace.web.i18n import gettext as _
+from marketplace.web.requests import QueryModel
 
 MAX_ID = 2**31 - 1  # ids are 32-bit integers in PostgreSQL; larger ones cannot name anything
 MAX_PAGE = 100_000
@@ -81,7 +82,7 @@ class Out(BaseModel):
     model_config = ConfigDict(extra="allow")
 
 
-class PageQuery(BaseModel):
+class PageQuery(QueryModel):
     """Paging of long lists: `page` from 1, `per_page` from 1 to 200."""
 
     model_config = ConfigDict(extra="ignore")

@@ -7,6 +7,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic_core import PydanticCustomError
 
 from marketplace.web.api import Body, FreeText, Id, Out
+from marketplace.web.requests import QueryModel
 
 MAX_SCRIPT_CHARS = 100_000
 
@@ -24,7 +25,7 @@ class DummyPath(BaseModel):
     dataset_id: Id
 
 
-class DummyQuery(BaseModel):
+class DummyQuery(QueryModel):
     model_config = ConfigDict(extra="ignore")
     format: Literal["parquet", "csv"] = "parquet"
 

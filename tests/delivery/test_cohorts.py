@@ -91,3 +91,17 @@ def test_kept_columns_stay_within_their_bounds():
     kept.put("c", 3)
     kept.put("d", 4)
     assert kept.get("b") is None and kept.get("d") == 4
+
+
+def test_a_warmed_server_estimates_without_decrypting_again(session, world, estimate, keyring,
+                                                            data_dir, monkeypatch):
+    """A server decodes the published versions before its workers start, not per request."""
+    from marketplace.catalog import services as catalog_services
+
+    assert cohorts.warm(session, keyring=keyring, data_dir=data_dir) >= 1
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the version was decrypted again")
+
+    monkeypatch.setattr(catalog_services, "read_version_frames", refuse)
+    assert estimate() == _people(world.data)
