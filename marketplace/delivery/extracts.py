@@ -121,11 +121,15 @@ def request_extract(session: Session, *, actor: Principal, permit_id: int,
                     dataset_id: int | None, now: datetime) -> Extract:
     """Queue an extract of one dataset under a permit the actor's company may use now.
 
-    Raises NotFound, Forbidden (another company), Conflict (permit expired or revoked, or no
-    valid data version) and Invalid (dataset not covered by the permit).
+    Raises NotFound, Forbidden (another company, or the operator: an extract ordered by anyone
+    but the company would appear in its list as if it had ordered it), Conflict (permit expired
+    or revoked, or no valid data version) and Invalid (dataset not covered by the permit).
     """
     permit = access_services.require_usable_permit(session, permit_id=permit_id, actor=actor,
                                                    now=now)
+    if not actor.belongs_to(permit.company_org_id):
+        raise Forbidden("only the company holding the permit may order extracts under it; "
+                        "the platform operator cannot order on a company's behalf")
     require_downloadable_permit(permit)
     entry = permitted_entry(permit, dataset_id)
     dataset = catalog_services.require_dataset(session, dataset_id=entry["dataset_id"])
