@@ -52,6 +52,24 @@ def list_extracts(session: Session, *, actor: Principal, permit_id: int | None =
     return list(session.scalars(query))
 
 
+EXTRACT_STATES = ("queued", "running", "succeeded", "failed")
+
+
+def page_extract_queue(session: Session, *, actor: Principal, status: str | None, offset: int,
+                       limit: int) -> tuple[list[Extract], int]:
+    """One page of every company's extracts, oldest waiting first, with the total: the
+    operator's view of the queue. Raises Forbidden for anyone else."""
+    if not actor.is_operator:
+        raise Forbidden("only the platform operator sees the whole extract queue")
+    query = sa.select(Extract)
+    if status is not None:
+        query = query.where(Extract.status == status)
+    total = session.scalar(sa.select(sa.func.count()).select_from(query.subquery())) or 0
+    items = session.scalars(query.order_by(Extract.created_at.desc(), Extract.id.desc())
+                            .offset(offset).limit(limit))
+    return list(items), total
+
+
 @dataclass(frozen=True)
 class PermitOverview:
     permit: Permit
