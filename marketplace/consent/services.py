@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
+from marketplace import audit
 from marketplace import cpr as cpr_rules
 from marketplace.catalog import services as catalog_services
 from marketplace.catalog.purposes import Purpose, load_taxonomy
@@ -34,7 +35,6 @@ from marketplace.consent.evaluation import (
     ConsentSnapshot,
     StandingChoice,
 )
-from marketplace import audit
 from marketplace.consent.models import (
     ConsentEvent,
     ConsentNotice,
@@ -112,11 +112,11 @@ def publish_notice(session: Session, *, actor: Principal, version: str, summary:
     """Make a new notice version current, audited: later consent events name it, and a citizen
     who confirms an earlier choice records it again under the new notice.
 
-    Raises Forbidden (not the operator), Invalid (malformed version or empty summary), Conflict
-    (a version used before).
+    Raises Forbidden (not the operator), Invalid (malformed version or empty summary) and
+    Conflict (a version used before).
     """
     if not actor.is_operator:
-        raise Forbidden("only the platform operator publishes the consent notice")
+        raise Forbidden("kun platformens operatør offentliggør samtykketeksten")
     if not _NOTICE_VERSION.match(version or ""):
         raise Invalid.field("version", "brug 1-32 bogstaver, tal, punktum eller bindestreg")
     if not (summary or "").strip():
@@ -124,7 +124,8 @@ def publish_notice(session: Session, *, actor: Principal, version: str, summary:
     used = {notice.version for notice in list_notices(session)} | {
         load_taxonomy().notice_version}
     if version in used:
-        raise Conflict(f"notice version {version} has been used before; choose a new one")
+        message = "versionen er brugt før; vælg en ny"
+        raise Conflict(message, errors=[{"field": "version", "message": message}])
     notice = ConsentNotice(version=version, summary=summary.strip(), published_at=now,
                            published_by=audit.actor_label(actor))
     session.add(notice)

@@ -60,7 +60,7 @@ def page_extract_queue(session: Session, *, actor: Principal, status: str | None
     """One page of every company's extracts, oldest waiting first, with the total: the
     operator's view of the queue. Raises Forbidden for anyone else."""
     if not actor.is_operator:
-        raise Forbidden("only the platform operator sees the whole extract queue")
+        raise Forbidden("kun platformens operatør ser hele køen af udtræk")
     query = sa.select(Extract)
     if status is not None:
         query = query.where(Extract.status == status)

@@ -266,6 +266,20 @@ def create_api_client(session: Session, *, keyring: Keyring, org: Organisation,
                       scopes: str) -> IssuedClient:
     """Create an API client for `org`; the clear secret is returned once and never stored."""
     scope_list = parse_scopes(scopes)
+    refused = sorted(set(scope_list) - allowed_scopes(org))
+    if refused:
+        raise Invalid.field("scopes", f"an organisation of kind {org.kind} cannot hold "
+                                      f"{', '.join(refused)}")
+    secret = secrets.token_urlsafe(32)
+    client = ApiClient(client_id="mkt_" + secrets.token_hex(12), org=org,
+                       secret_hash=_secret_hash(keyring, secret), scopes=" ".join(scope_list))
+    session.add(client)
+    session.flush()
+    return IssuedClient(client=client, secret=secret)
+
+
+def allowed_scopes(org: Organisation) -> set[str]:
+    """The scopes an API client of this organisation may hold."""
     allowed = {
         "catalog:write": org.is_data_holder or org.kind == "operator",
         "access:review": org.is_data_holder or org.kind == "operator",
@@ -277,17 +291,9 @@ def create_api_client(session: Session, *, keyring: Keyring, org: Organisation,
                                            "regional", "municipal"),
         "growth:write": org.kind in ("company", "cluster", "test_host", "national", "regional",
                                      "municipal"),
+        "platform:admin": org.kind == "operator",
     }
-    refused = [s for s in scope_list if not allowed[s]]
-    if refused:
-        raise Invalid.field("scopes", f"an organisation of kind {org.kind} cannot hold "
-                                      f"{', '.join(refused)}")
-    secret = secrets.token_urlsafe(32)
-    client = ApiClient(client_id="mkt_" + secrets.token_hex(12), org=org,
-                       secret_hash=_secret_hash(keyring, secret), scopes=" ".join(scope_list))
-    session.add(client)
-    session.flush()
-    return IssuedClient(client=client, secret=secret)
+    return {scope for scope, ok in allowed.items() if ok}
 
 
 def get_api_client(session: Session, *, client_id: str) -> ApiClient | None:
@@ -342,7 +348,7 @@ def authenticate_token(session: Session, *, access_token: str, now: datetime) ->
 def require_operator(actor: Principal) -> None:
     """Raise Forbidden unless the actor is the platform operator."""
     if not actor.is_operator:
-        raise Forbidden("only the platform operator may do this")
+        raise Forbidden("kun platformens operatør må gøre dette")
 
 
 def list_users(session: Session, *, actor: Principal, org_id: int | None = None) -> list[User]:
@@ -358,8 +364,13 @@ def require_user(session: Session, *, user_id: int) -> User:
     """Return the staff member; raise NotFound."""
     user = session.get(User, user_id)
     if user is None:
-        raise NotFound(f"no user {user_id}")
+        raise NotFound("brugeren findes ikke")
     return user
+
+
+def _taken(field: str, message: str) -> Conflict:
+    # A Conflict (409) that still names the field, so a form can show it beside the field.
+    return Conflict(message, errors=[{"field": field, "message": message}])
 
 
 def create_org_as_operator(session: Session, *, actor: Principal, slug: str, name: str,
@@ -367,6 +378,8 @@ def create_org_as_operator(session: Session, *, actor: Principal, slug: str, nam
                            ) -> Organisation:
     """Create an organisation for the operator, audited; raise Forbidden, Invalid, Conflict."""
     require_operator(actor)
+    if get_org(session, slug=slug) is not None:
+        raise _taken("slug", "der findes allerede en organisation med den kortform")
     org = create_org(session, slug=slug, name=name, kind=kind, country=country,
                      accredited=accredited)
     audit.record_audit(session, actor=actor, action="organisation.created",
@@ -382,7 +395,11 @@ def add_user_as_operator(session: Session, *, actor: Principal, sub: str, email:
     require_operator(actor)
     org = require_org_by_id(session, org_id=org_id)
     if not org.is_active:
-        raise Conflict("the organisation has been deactivated")
+        raise Conflict("organisationen er deaktiveret")
+    if not role_fits(role, org):
+        raise Invalid.field("role", "rollen passer ikke til organisationens type")
+    if get_user_by_sub(session, sub=sub) is not None:
+        raise _taken("sub", "der findes allerede en bruger med det login-id")
     user = add_user(session, sub=sub, email=email, org=org, role=role, name=name)
     audit.record_audit(session, actor=actor, action="user.created", subject_type="user",
                        subject_id=str(user.id), details={"org": org.slug, "role": role})
@@ -408,14 +425,11 @@ def change_role(session: Session, *, actor: Principal, user_id: int, role: str) 
     require_operator(actor)
     user = require_user(session, user_id=user_id)
     if user.id == actor.user_id:
-        raise Forbidden("you cannot change your own role")
-    if role not in ROLES:
-        raise Invalid.field("role", f"must be one of {', '.join(ROLES)}")
+        raise Forbidden("du kan ikke ændre din egen rolle")
     if not role_fits(role, user.org):
-        raise Invalid.field("role", f"role {role} does not fit an organisation of kind "
-                                    f"{user.org.kind}")
+        raise Invalid.field("role", "rollen passer ikke til organisationens type")
     if not user.is_active:
-        raise Conflict("the user has been deactivated")
+        raise Conflict("brugeren er deaktiveret")
     previous, user.role = user.role, role
     # The new role's rights apply from the next sign-in; live ones end now.
     _end_sign_ins(session, user_ids=[user.id])
@@ -432,9 +446,9 @@ def deactivate_user(session: Session, *, actor: Principal, user_id: int) -> User
     require_operator(actor)
     user = require_user(session, user_id=user_id)
     if user.id == actor.user_id:
-        raise Forbidden("you cannot deactivate yourself")
+        raise Forbidden("du kan ikke deaktivere dig selv")
     if user.deactivated_at is not None:
-        raise Conflict("the user is already deactivated")
+        raise Conflict("brugeren er allerede deaktiveret")
     user.deactivated_at = utcnow()
     _end_sign_ins(session, user_ids=[user.id])
     audit.record_audit(session, actor=actor, action="user.deactivated", subject_type="user",
@@ -451,9 +465,9 @@ def deactivate_org(session: Session, *, actor: Principal, org_id: int) -> Organi
     require_operator(actor)
     org = require_org_by_id(session, org_id=org_id)
     if org.id == actor.org_id:
-        raise Forbidden("you cannot deactivate your own organisation")
+        raise Forbidden("du kan ikke deaktivere din egen organisation")
     if org.deactivated_at is not None:
-        raise Conflict("the organisation is already deactivated")
+        raise Conflict("organisationen er allerede deaktiveret")
     org.deactivated_at = utcnow()
     _end_sign_ins(session, user_ids=[user.id for user in org.users])
     _revoke_tokens(session, client_ids=list(session.scalars(
@@ -474,7 +488,7 @@ def require_api_client(session: Session, *, client_id: int) -> ApiClient:
     """Return the API client by its number; raise NotFound."""
     client = session.get(ApiClient, client_id)
     if client is None:
-        raise NotFound(f"no API client {client_id}")
+        raise NotFound("API-klienten findes ikke")
     return client
 
 
@@ -488,7 +502,9 @@ def create_api_client_as_operator(session: Session, *, actor: Principal, keyring
     require_operator(actor)
     org = require_org_by_id(session, org_id=org_id)
     if not org.is_active:
-        raise Conflict("the organisation has been deactivated")
+        raise Conflict("organisationen er deaktiveret")
+    if not scopes or set(scopes) - allowed_scopes(org):
+        raise Invalid.field("scopes", "organisationens type kan ikke få et af de valgte scopes")
     issued = create_api_client(session, keyring=keyring, org=org, scopes=" ".join(scopes))
     audit.record_audit(session, actor=actor, action="api_client.created",
                        subject_type="api_client", subject_id=str(issued.client.id),
@@ -506,7 +522,7 @@ def _require_live_client(session: Session, *, actor: Principal, client_id: int) 
     require_operator(actor)
     client = require_api_client(session, client_id=client_id)
     if client.revoked_at is not None:
-        raise Conflict("the API client has been revoked")
+        raise Conflict("API-klienten er tilbagekaldt")
     return client
 
 

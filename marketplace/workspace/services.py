@@ -252,7 +252,7 @@ def page_job_queue(session: Session, *, actor: Principal, status: str | None, of
     """One page of every company's workspace jobs, newest first, with the total: the
     operator's view of the queue. Raises Forbidden for anyone else."""
     if not actor.is_operator:
-        raise Forbidden("only the platform operator sees the whole job queue")
+        raise Forbidden("kun platformens operatør ser hele jobkøen")
     query = sa.select(WorkspaceJob)
     if status is not None:
         query = query.where(WorkspaceJob.status == status)
