@@ -39,8 +39,8 @@ class OrganisationIn(Body):
     slug: Slug
     name: FreeText(200, min_length=1)  # type: ignore[valid-type]
     kind: one_of(ORG_KINDS)  # type: ignore[valid-type]
-    country: Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True,
-                                              pattern=r"^[A-Z]{2}$")] = "DK"
+    country: Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z]{2}$"),
+                       AfterValidator(str.upper)] = "DK"
     accredited: bool = Field(False, strict=True)
 
 
