@@ -86,4 +86,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     app.register_api(reporting.api)
     app.register_blueprint(reporting.bp)
+    # The operator's console gathers every domain's administration, so it sits on top too.
+    from marketplace.admin import views as admin_views
+
+    app.register_api(admin_views.api)
+    app.register_blueprint(admin_views.bp)
     return app

@@ -270,3 +270,46 @@ def audit_trail(session: Session, *, subject_type: str, subject_id: str) -> list
     return list(session.scalars(sa.select(AuditEntry).where(
         AuditEntry.subject_type == subject_type, AuditEntry.subject_id == subject_id)
         .order_by(AuditEntry.id)))
+
+
+@dataclass(frozen=True)
+class AuditSearch:
+    """What to look for in the chain; every part is optional and they all must hold."""
+
+    action: str | None = None
+    actor: str | None = None
+    subject_type: str | None = None
+    subject_id: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+def _like(text: str) -> str:
+    # The search words are literal: % and _ typed by the operator match themselves.
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def search_audit(session: Session, *, search: AuditSearch, offset: int, limit: int
+                 ) -> tuple[list[AuditEntry], int]:
+    """One page of the entries matching `search`, newest first, with the number matching.
+
+    Event and actor match anywhere in the text (case as stored); subject type and id exactly;
+    `since` from that moment, `until` before that moment.
+    """
+    query = sa.select(AuditEntry)
+    if search.action:
+        query = query.where(AuditEntry.action.like(_like(search.action), escape="\\"))
+    if search.actor:
+        query = query.where(AuditEntry.actor.like(_like(search.actor), escape="\\"))
+    if search.subject_type:
+        query = query.where(AuditEntry.subject_type == search.subject_type)
+    if search.subject_id:
+        query = query.where(AuditEntry.subject_id == search.subject_id)
+    if search.since is not None:
+        query = query.where(AuditEntry.at >= search.since)
+    if search.until is not None:
+        query = query.where(AuditEntry.at < search.until)
+    total = session.scalar(sa.select(sa.func.count()).select_from(query.subquery())) or 0
+    entries = session.scalars(query.order_by(AuditEntry.id.desc()).offset(offset).limit(limit))
+    return list(entries), total

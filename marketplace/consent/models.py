@@ -117,3 +117,19 @@ class ConsentRevision(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     revision: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+
+
+class ConsentNotice(Base):
+    """A published version of the information citizens consent under (append-only).
+
+    The newest is current; before any is published the purpose taxonomy's own version is.
+    Each consent event names the version it was given under.
+    """
+
+    __tablename__ = "consent_notice"
+
+    id: Mapped[intpk]
+    version: Mapped[str] = mapped_column(sa.String(32), unique=True)
+    summary: Mapped[str] = mapped_column(sa.Text)
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    published_by: Mapped[str] = mapped_column(sa.String(200))

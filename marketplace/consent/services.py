@@ -6,6 +6,7 @@ snapshot as of a permit's approval time and records which citizens' data it used
 import dataclasses
 import hmac
 import json
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable
@@ -18,6 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
+from marketplace import audit
 from marketplace import cpr as cpr_rules
 from marketplace.catalog import services as catalog_services
 from marketplace.catalog.purposes import Purpose, load_taxonomy
@@ -33,9 +35,15 @@ from marketplace.consent.evaluation import (
     ConsentSnapshot,
     StandingChoice,
 )
-from marketplace.consent.models import ConsentEvent, ConsentRevision, DataUse, Guardianship
+from marketplace.consent.models import (
+    ConsentEvent,
+    ConsentNotice,
+    ConsentRevision,
+    DataUse,
+    Guardianship,
+)
 from marketplace.db import UTCDateTime, utcnow
-from marketplace.errors import Forbidden, Invalid, NotFound, Unauthorized
+from marketplace.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
 from marketplace.identity import services as identity_services
 from marketplace.identity.models import Citizen, Organisation
 from marketplace.identity.principal import Principal
@@ -80,8 +88,53 @@ def require_purpose(code: str) -> Purpose:
     return purpose
 
 
-def notice_version() -> str:
-    return load_taxonomy().notice_version
+def current_notice(session: Session) -> ConsentNotice | None:
+    """The newest published consent notice, or None while the taxonomy's own version holds."""
+    return session.scalars(sa.select(ConsentNotice).order_by(ConsentNotice.id.desc())
+                           .limit(1)).first()
+
+
+def notice_version(session: Session) -> str:
+    """The version of the notice citizens consent under now."""
+    notice = current_notice(session)
+    return notice.version if notice is not None else load_taxonomy().notice_version
+
+
+def list_notices(session: Session) -> list[ConsentNotice]:
+    """Every published consent notice, newest first."""
+    return list(session.scalars(sa.select(ConsentNotice).order_by(ConsentNotice.id.desc())))
+
+
+_NOTICE_VERSION = re.compile(r"^[0-9A-Za-z][0-9A-Za-z.\-]{0,31}$")
+
+
+def publish_notice(session: Session, *, actor: Principal, version: str, summary: str,
+                   now: datetime) -> ConsentNotice:
+    """Make a new notice version current, audited: later consent events name it, and a citizen
+    who confirms an earlier choice records it again under the new notice.
+
+    Raises Forbidden (not the operator), Invalid (malformed version or empty summary) and
+    Conflict (a version used before).
+    """
+    if not actor.is_operator:
+        raise Forbidden("kun platformens operatør offentliggør samtykketeksten")
+    if not _NOTICE_VERSION.match(version or ""):
+        raise Invalid.field("version", "brug 1-32 bogstaver, tal, punktum eller bindestreg")
+    if not (summary or "").strip():
+        raise Invalid.field("summary", "skal udfyldes")
+    used = {notice.version for notice in list_notices(session)} | {
+        load_taxonomy().notice_version}
+    if version in used:
+        message = "versionen er brugt før; vælg en ny"
+        raise Conflict(message, errors=[{"field": "version", "message": message}])
+    notice = ConsentNotice(version=version, summary=summary.strip(), published_at=now,
+                           published_by=audit.actor_label(actor))
+    session.add(notice)
+    session.flush()
+    audit.record_audit(session, actor=actor, action="consent.notice_published",
+                       subject_type="consent_notice", subject_id=str(notice.id),
+                       details={"version": version})
+    return notice
 
 
 # --- who acts for whom --------------------------------------------------------------------------
@@ -194,7 +247,7 @@ def _append(session: Session, *, citizen: Citizen, actor: Principal, decision: s
     event = ConsentEvent(citizen_id=citizen.id, subject_key=citizen.cpr_index,
                          actor_citizen_id=actor.citizen_id, at=now, decision=decision,
                          scope_type=scope_type, scope_id=scope_id, purpose=purpose,
-                         notice_version=notice_version(), channel=channel)
+                         notice_version=notice_version(session), channel=channel)
     session.add(event)
     session.flush()
     bump_consent_revision(session)
@@ -233,7 +286,7 @@ def set_consent(session: Session, *, actor: Principal, choice: ConsentChoice,
     current = standing.choice(purpose=purpose, scope_type=scope_type, scope_id=scope_id)
     unchanged = (current is None if decision == evaluation.CLEAR else
                  current is not None and current.decision == decision
-                 and current.notice_version == notice_version())
+                 and current.notice_version == notice_version(session))
     if unchanged:
         return standing
     _append(session, citizen=citizen, actor=actor, decision=decision, scope_type=scope_type,
@@ -381,7 +434,8 @@ def receipt_facts(session: Session, *, actor: Principal, keyring: Keyring, notic
               for actor_id in actor_ids}
     return receipts.ReceiptFacts(
         citizen_id=citizen.id, pseudonym=citizen_pseudonym(citizen, keyring=keyring),
-        consent=consent, taxonomy=load_taxonomy(),
+        consent=consent,
+        taxonomy=dataclasses.replace(load_taxonomy(), notice_version=notice_version(session)),
         holders={scope_id: (name.slug, name.name) for (kind, scope_id), name in names.items()
                  if kind == SCOPE_HOLDER},
         datasets={scope_id: name.name for (kind, scope_id), name in names.items()

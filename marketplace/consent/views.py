@@ -341,7 +341,8 @@ def consent_page() -> str:
     masked = (None if overview.acting_for_child else
               identity_services.masked_cpr(overview.citizen, keyring=current_keyring()))
     return render_template("consent/consent.html", overview=overview, masked_cpr=masked,
-                           notice_version=services.notice_version(), lang=current_language())
+                           notice_version=services.notice_version(get_session()),
+                           lang=current_language())
 
 
 def _after_form(anchor: str = "") -> WerkzeugResponse:

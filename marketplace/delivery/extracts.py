@@ -53,6 +53,24 @@ def list_extracts(session: Session, *, actor: Principal, permit_id: int | None =
     return list(session.scalars(query))
 
 
+EXTRACT_STATES = ("queued", "running", "succeeded", "failed")
+
+
+def page_extract_queue(session: Session, *, actor: Principal, status: str | None, offset: int,
+                       limit: int) -> tuple[list[Extract], int]:
+    """One page of every company's extracts, oldest waiting first, with the total: the
+    operator's view of the queue. Raises Forbidden for anyone else."""
+    if not actor.is_operator:
+        raise Forbidden("kun platformens operatør ser hele køen af udtræk")
+    query = sa.select(Extract)
+    if status is not None:
+        query = query.where(Extract.status == status)
+    total = session.scalar(sa.select(sa.func.count()).select_from(query.subquery())) or 0
+    items = session.scalars(query.order_by(Extract.created_at.desc(), Extract.id.desc())
+                            .offset(offset).limit(limit))
+    return list(items), total
+
+
 @dataclass(frozen=True)
 class PermitOverview:
     permit: Permit
@@ -123,11 +141,15 @@ def request_extract(session: Session, *, actor: Principal, permit_id: int,
                     dataset_id: int | None, now: datetime) -> Extract:
     """Queue an extract of one dataset under a permit the actor's company may use now.
 
-    Raises NotFound, Forbidden (another company), Conflict (permit expired or revoked, or no
-    valid data version) and Invalid (dataset not covered by the permit).
+    Raises NotFound, Forbidden (another company, or the operator: an extract ordered by anyone
+    but the company would appear in its list as if it had ordered it), Conflict (permit expired
+    or revoked, or no valid data version) and Invalid (dataset not covered by the permit).
     """
     permit = access_services.require_usable_permit(session, permit_id=permit_id, actor=actor,
                                                    now=now)
+    if not actor.belongs_to(permit.company_org_id):
+        raise Forbidden("only the company holding the permit may order extracts under it; "
+                        "the platform operator cannot order on a company's behalf")
     require_downloadable_permit(permit)
     entry = permitted_entry(permit, dataset_id)
     dataset = catalog_services.require_dataset(session, dataset_id=entry["dataset_id"])

@@ -31,12 +31,14 @@ from marketplace.delivery.extract_jobs import (  # noqa: F401
     run_extract,
 )
 from marketplace.delivery.extracts import (  # noqa: F401
+    EXTRACT_STATES,
     PermitOverview,
     extract_to_json,
     get_extract,
     is_record_level,
     list_extracts,
     list_usable_permits,
+    page_extract_queue,
     permitted_entry,
     request_extract,
     require_downloadable_permit,

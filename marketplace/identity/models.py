@@ -21,6 +21,8 @@ SCOPE_LABELS = {
     "output:check": "check and release outputs of the holder's permits",
     "statistics:request": "request anonymous statistics (EHDS Art. 69)",
     "growth:write": "register opportunities and clinical projects in the growth pipeline",
+    "platform:admin": "run the platform: organisations, users, API clients, audit log, job "
+                      "queues and the consent notice (the operator only)",
 }
 SCOPES = tuple(SCOPE_LABELS)
 
@@ -37,6 +39,8 @@ class Organisation(Base):
     homepage: Mapped[str | None] = mapped_column(sa.String(300))
     email: Mapped[str | None] = mapped_column(sa.String(200))
     created_at: Mapped[created_at]
+    # A deactivated organisation's staff cannot sign in and its API clients get no tokens.
+    deactivated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     users: Mapped[list[User]] = relationship(back_populates="org")
 
@@ -53,6 +57,10 @@ class Organisation(Base):
     def is_foreign(self) -> bool:
         return self.country != "DK"
 
+    @property
+    def is_active(self) -> bool:
+        return self.deactivated_at is None
+
 
 class User(Base):
     """A staff member of an organisation, recognised by the OIDC subject."""
@@ -67,8 +75,14 @@ class User(Base):
     role: Mapped[str] = mapped_column(sa.String(20))
     created_at: Mapped[created_at]
     last_sign_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Staff are deactivated, never deleted: the audit chain names them.
+    deactivated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     org: Mapped[Organisation] = relationship(back_populates="users")
+
+    @property
+    def is_active(self) -> bool:
+        return self.deactivated_at is None and self.org.is_active
 
 
 class Citizen(Base):

@@ -14,7 +14,8 @@ ROLE_SCOPES: dict[str, frozenset[str]] = {
     "host_member": frozenset({"growth:write"}),
     "secretariat": frozenset({"growth:write", "statistics:request"}),
     "steering_group": frozenset({"growth:write"}),
-    "operator": frozenset({"catalog:write", "access:request", "access:review"}),
+    "operator": frozenset({"catalog:write", "access:request", "access:review",
+                           "platform:admin"}),
 }
 
 

@@ -10,8 +10,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
+from sqlalchemy import update as sa_update
 from sqlalchemy.orm import Session, joinedload
 
+from marketplace import audit
 from marketplace.cpr import birth_date, mask_cpr, normalise_cpr
 from marketplace.db import utcnow
 from marketplace.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
@@ -23,6 +25,7 @@ from marketplace.identity.models import (
     ApiToken,
     Citizen,
     Organisation,
+    SignIn,
     User,
 )
 from marketplace.identity.principal import ROLE_SCOPES, Principal
@@ -110,6 +113,20 @@ def get_user_by_sub(session: Session, *, sub: str) -> User | None:
     return session.scalars(select(User).where(User.sub == sub)).first()
 
 
+def role_fits(role: str, org: Organisation) -> bool:
+    """Whether a staff role makes sense in an organisation of this kind."""
+    return {
+        "company_member": org.kind == "company",
+        "holder_admin": org.kind in ("national", "regional", "municipal", "test_host"),
+        "reviewer": org.is_data_holder,
+        "output_checker": org.is_data_holder,
+        "host_member": org.kind in ("test_host", "regional", "municipal"),
+        "secretariat": org.kind == "cluster",
+        "steering_group": org.kind == "cluster",
+        "operator": org.kind == "operator",
+    }.get(role, False)
+
+
 def add_user(session: Session, *, sub: str, email: str, org: Organisation, role: str,
              name: str = "") -> User:
     """Add a staff member; raise Invalid for a role that does not fit the organisation."""
@@ -119,17 +136,7 @@ def add_user(session: Session, *, sub: str, email: str, org: Organisation, role:
         raise Invalid.field("email", N_("er ikke en e-mailadresse"))
     if not (sub or "").strip():
         raise Invalid.field("sub", N_("OIDC-subjektet skal udfyldes"))
-    fits = {
-        "company_member": org.kind == "company",
-        "holder_admin": org.kind in ("national", "regional", "municipal", "test_host"),
-        "reviewer": org.is_data_holder,
-        "output_checker": org.is_data_holder,
-        "host_member": org.kind in ("test_host", "regional", "municipal"),
-        "secretariat": org.kind == "cluster",
-        "steering_group": org.kind == "cluster",
-        "operator": org.kind == "operator",
-    }[role]
-    if not fits:
+    if not role_fits(role, org):
         raise Invalid.field(
             "role", N_("rollen {role} passer ikke til en organisation af typen {kind}"),
             role=role, kind=org.kind)
@@ -146,6 +153,8 @@ def sign_in_staff(session: Session, *, sub: str, claims: dict) -> User:
     user = get_user_by_sub(session, sub=sub)
     if user is None:
         raise Forbidden("kontoen er ikke medlem af nogen organisation på markedspladsen")
+    if not user.is_active:
+        raise Forbidden("kontoen er deaktiveret; kontakt platformens operatør")
     if claims.get("name"):
         user.name = str(claims["name"])[:200]
     user.last_sign_in_at = utcnow()
@@ -261,19 +270,7 @@ def create_api_client(session: Session, *, keyring: Keyring, org: Organisation,
                       scopes: str) -> IssuedClient:
     """Create an API client for `org`; the clear secret is returned once and never stored."""
     scope_list = parse_scopes(scopes)
-    allowed = {
-        "catalog:write": org.is_data_holder or org.kind == "operator",
-        "access:review": org.is_data_holder or org.kind == "operator",
-        "access:request": org.kind in ("company", "operator", "national", "regional",
-                                       "municipal"),
-        "workspace:run": org.kind == "company",
-        "output:check": org.is_data_holder,
-        "statistics:request": org.kind in ("company", "cluster", "operator", "national",
-                                           "regional", "municipal"),
-        "growth:write": org.kind in ("company", "cluster", "test_host", "national", "regional",
-                                     "municipal"),
-    }
-    refused = [s for s in scope_list if not allowed[s]]
+    refused = sorted(set(scope_list) - allowed_scopes(org))
     if refused:
         raise Invalid.field("scopes", N_("en organisation af typen {kind} kan ikke have "
                                          "{refused}"), kind=org.kind, refused=", ".join(refused))
@@ -285,10 +282,30 @@ def create_api_client(session: Session, *, keyring: Keyring, org: Organisation,
     return IssuedClient(client=client, secret=secret)
 
 
+def allowed_scopes(org: Organisation) -> set[str]:
+    """The scopes an API client of this organisation may hold."""
+    allowed = {
+        "catalog:write": org.is_data_holder or org.kind == "operator",
+        "access:review": org.is_data_holder or org.kind == "operator",
+        "access:request": org.kind in ("company", "operator", "national", "regional",
+                                       "municipal"),
+        "workspace:run": org.kind == "company",
+        "output:check": org.is_data_holder,
+        "statistics:request": org.kind in ("company", "cluster", "operator", "national",
+                                           "regional", "municipal"),
+        "growth:write": org.kind in ("company", "cluster", "test_host", "national", "regional",
+                                     "municipal"),
+        "platform:admin": org.kind == "operator",
+    }
+    return {scope for scope, ok in allowed.items() if ok}
+
+
 def get_api_client(session: Session, *, client_id: str) -> ApiClient | None:
-    return session.scalars(
+    """The usable client with this id: neither revoked nor of a deactivated organisation."""
+    client = session.scalars(
         select(ApiClient).where(ApiClient.client_id == client_id, ApiClient.revoked_at.is_(None))
     ).first()
+    return client if client is not None and client.org.is_active else None
 
 
 def check_client_secret(client: ApiClient, *, keyring: Keyring, secret: str) -> bool:
@@ -316,7 +333,8 @@ def authenticate_token(session: Session, *, access_token: str, now: datetime) ->
         select(ApiToken).where(ApiToken.token_hash == _token_hash(access_token))
         .options(joinedload(ApiToken.client).joinedload(ApiClient.org))
     ).first()
-    if token is None or token.revoked or token.client.revoked_at is not None:
+    if (token is None or token.revoked or token.client.revoked_at is not None
+            or not token.client.org.is_active):
         raise Unauthorized("adgangstokenet er ikke gyldigt",
                            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
     if token.expires_at <= now:
@@ -331,3 +349,217 @@ def authenticate_token(session: Session, *, access_token: str, now: datetime) ->
         org_slug=org.slug, org_kind=org.kind, role="operator" if org.kind == "operator" else None,
         scopes=frozenset(token.scopes.split()),
     )
+
+
+# The operator's administration ---------------------------------------------------------------
+
+
+def require_operator(actor: Principal) -> None:
+    """Raise Forbidden unless the actor is the platform operator."""
+    if not actor.is_operator:
+        raise Forbidden("kun platformens operatør må gøre dette")
+
+
+def list_users(session: Session, *, actor: Principal, org_id: int | None = None) -> list[User]:
+    """Every staff member (of one organisation when named), by organisation and name."""
+    require_operator(actor)
+    query = select(User).join(Organisation).order_by(Organisation.name, User.name, User.id)
+    if org_id is not None:
+        query = query.where(User.org_id == org_id)
+    return list(session.scalars(query))
+
+
+def require_user(session: Session, *, user_id: int) -> User:
+    """Return the staff member; raise NotFound."""
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound("brugeren findes ikke")
+    return user
+
+
+def _taken(field: str, message: str) -> Conflict:
+    # A Conflict (409) that still names the field, so a form can show it beside the field.
+    return Conflict(message, errors=[{"field": field, "message": message}])
+
+
+def create_org_as_operator(session: Session, *, actor: Principal, slug: str, name: str,
+                           kind: str, country: str = "DK", accredited: bool = False
+                           ) -> Organisation:
+    """Create an organisation for the operator, audited; raise Forbidden, Invalid, Conflict."""
+    require_operator(actor)
+    if get_org(session, slug=slug) is not None:
+        raise _taken("slug", "der findes allerede en organisation med den kortform")
+    org = create_org(session, slug=slug, name=name, kind=kind, country=country,
+                     accredited=accredited)
+    audit.record_audit(session, actor=actor, action="organisation.created",
+                       subject_type="organisation", subject_id=str(org.id),
+                       details={"slug": org.slug, "kind": org.kind})
+    return org
+
+
+def add_user_as_operator(session: Session, *, actor: Principal, sub: str, email: str,
+                         org_id: int, role: str, name: str = "") -> User:
+    """Add a staff member for the operator, audited; raise Forbidden, NotFound, Invalid,
+    Conflict (a deactivated organisation takes no new members)."""
+    require_operator(actor)
+    org = require_org_by_id(session, org_id=org_id)
+    if not org.is_active:
+        raise Conflict("organisationen er deaktiveret")
+    if not role_fits(role, org):
+        raise Invalid.field("role", "rollen passer ikke til organisationens type")
+    if get_user_by_sub(session, sub=sub) is not None:
+        raise _taken("sub", "der findes allerede en bruger med det login-id")
+    user = add_user(session, sub=sub, email=email, org=org, role=role, name=name)
+    audit.record_audit(session, actor=actor, action="user.created", subject_type="user",
+                       subject_id=str(user.id), details={"org": org.slug, "role": role})
+    return user
+
+
+def _end_sign_ins(session: Session, *, user_ids: list[int]) -> None:
+    # The cookie of a live sign-in would otherwise keep working until it expires.
+    if not user_ids:
+        return
+    for sign_in in session.scalars(select(SignIn).where(
+            SignIn.kind == "staff", SignIn.subject_id.in_(user_ids), SignIn.ended_at.is_(None))):
+        sign_in.ended_at = utcnow()
+
+
+def change_role(session: Session, *, actor: Principal, user_id: int, role: str) -> User:
+    """Give a staff member another role that fits their organisation, audited.
+
+    Raises Forbidden (not the operator, or the operator's own role: nobody locks the platform
+    out by accident), NotFound, Invalid (unknown role or one that does not fit), Conflict
+    (deactivated user).
+    """
+    require_operator(actor)
+    user = require_user(session, user_id=user_id)
+    if user.id == actor.user_id:
+        raise Forbidden("du kan ikke ændre din egen rolle")
+    if not role_fits(role, user.org):
+        raise Invalid.field("role", "rollen passer ikke til organisationens type")
+    if not user.is_active:
+        raise Conflict("brugeren er deaktiveret")
+    previous, user.role = user.role, role
+    # The new role's rights apply from the next sign-in; live ones end now.
+    _end_sign_ins(session, user_ids=[user.id])
+    audit.record_audit(session, actor=actor, action="user.role_changed", subject_type="user",
+                       subject_id=str(user.id), details={"from": previous, "to": role})
+    return user
+
+
+def deactivate_user(session: Session, *, actor: Principal, user_id: int) -> User:
+    """Stop a staff member signing in, ending their live sign-ins, audited.
+
+    Raises Forbidden (not the operator, or themselves), NotFound, Conflict (already done).
+    """
+    require_operator(actor)
+    user = require_user(session, user_id=user_id)
+    if user.id == actor.user_id:
+        raise Forbidden("du kan ikke deaktivere dig selv")
+    if user.deactivated_at is not None:
+        raise Conflict("brugeren er allerede deaktiveret")
+    user.deactivated_at = utcnow()
+    _end_sign_ins(session, user_ids=[user.id])
+    audit.record_audit(session, actor=actor, action="user.deactivated", subject_type="user",
+                       subject_id=str(user.id), details={"org": user.org.slug})
+    return user
+
+
+def deactivate_org(session: Session, *, actor: Principal, org_id: int) -> Organisation:
+    """Stop an organisation's staff signing in and its API clients' tokens, audited.
+
+    Raises Forbidden (not the operator, or the operator's own organisation), NotFound,
+    Conflict (already done).
+    """
+    require_operator(actor)
+    org = require_org_by_id(session, org_id=org_id)
+    if org.id == actor.org_id:
+        raise Forbidden("du kan ikke deaktivere din egen organisation")
+    if org.deactivated_at is not None:
+        raise Conflict("organisationen er allerede deaktiveret")
+    org.deactivated_at = utcnow()
+    _end_sign_ins(session, user_ids=[user.id for user in org.users])
+    _revoke_tokens(session, client_ids=list(session.scalars(
+        select(ApiClient.id).where(ApiClient.org_id == org.id))))
+    audit.record_audit(session, actor=actor, action="organisation.deactivated",
+                       subject_type="organisation", subject_id=str(org.id),
+                       details={"slug": org.slug})
+    return org
+
+
+def list_api_clients(session: Session, *, actor: Principal) -> list[ApiClient]:
+    """Every API client, newest first; raise Forbidden unless the operator."""
+    require_operator(actor)
+    return list(session.scalars(select(ApiClient).order_by(ApiClient.id.desc())))
+
+
+def require_api_client(session: Session, *, client_id: int) -> ApiClient:
+    """Return the API client by its number; raise NotFound."""
+    client = session.get(ApiClient, client_id)
+    if client is None:
+        raise NotFound("API-klienten findes ikke")
+    return client
+
+
+def create_api_client_as_operator(session: Session, *, actor: Principal, keyring: Keyring,
+                                  org_id: int, scopes: list[str]) -> IssuedClient:
+    """Create an API client for an organisation, audited; the secret is returned once.
+
+    Raises Forbidden, NotFound, Invalid (scopes the organisation cannot hold), Conflict
+    (deactivated organisation).
+    """
+    require_operator(actor)
+    org = require_org_by_id(session, org_id=org_id)
+    if not org.is_active:
+        raise Conflict("organisationen er deaktiveret")
+    if not scopes or set(scopes) - allowed_scopes(org):
+        raise Invalid.field("scopes", "organisationens type kan ikke få et af de valgte scopes")
+    issued = create_api_client(session, keyring=keyring, org=org, scopes=" ".join(scopes))
+    audit.record_audit(session, actor=actor, action="api_client.created",
+                       subject_type="api_client", subject_id=str(issued.client.id),
+                       details={"org": org.slug, "scopes": issued.client.scope_list})
+    return issued
+
+
+def _revoke_tokens(session: Session, *, client_ids: list[int]) -> None:
+    if client_ids:
+        session.execute(sa_update(ApiToken).where(ApiToken.client_id.in_(client_ids))
+                        .values(revoked=True))
+
+
+def _require_live_client(session: Session, *, actor: Principal, client_id: int) -> ApiClient:
+    require_operator(actor)
+    client = require_api_client(session, client_id=client_id)
+    if client.revoked_at is not None:
+        raise Conflict("API-klienten er tilbagekaldt")
+    return client
+
+
+def rotate_client_secret(session: Session, *, actor: Principal, keyring: Keyring,
+                         client_id: int) -> IssuedClient:
+    """Give an API client a new secret; the old one and its tokens stop working at once.
+
+    Audited. Raises Forbidden, NotFound, Conflict (revoked client).
+    """
+    client = _require_live_client(session, actor=actor, client_id=client_id)
+    secret = secrets.token_urlsafe(32)
+    client.secret_hash = _secret_hash(keyring, secret)
+    _revoke_tokens(session, client_ids=[client.id])
+    audit.record_audit(session, actor=actor, action="api_client.secret_rotated",
+                       subject_type="api_client", subject_id=str(client.id),
+                       details={"org": client.org.slug})
+    return IssuedClient(client=client, secret=secret)
+
+
+def revoke_api_client(session: Session, *, actor: Principal, client_id: int) -> ApiClient:
+    """Revoke an API client: its secret and every token stop working at once. Audited.
+
+    Raises Forbidden, NotFound, Conflict (already revoked).
+    """
+    client = _require_live_client(session, actor=actor, client_id=client_id)
+    client.revoked_at = utcnow()
+    _revoke_tokens(session, client_ids=[client.id])
+    audit.record_audit(session, actor=actor, action="api_client.revoked",
+                       subject_type="api_client", subject_id=str(client.id),
+                       details={"org": client.org.slug})
+    return client

@@ -91,7 +91,8 @@ def principal_for_session(db: Session, cookie: Any, *, idle: timedelta) -> Princ
         principal = services.citizen_principal(citizen) if citizen else ANONYMOUS
     else:
         user = db.get(User, sign_in.subject_id)
-        principal = services.staff_principal(user) if user else ANONYMOUS
+        # A deactivated account stops at once, even mid-sign-in.
+        principal = services.staff_principal(user) if user and user.is_active else ANONYMOUS
     # Touch at most once a minute: keeps the idle clock without a write per request. Touched
     # last, so that no query autoflushes it and the caller sees the session dirty.
     if now - sign_in.last_seen_at > timedelta(minutes=1):

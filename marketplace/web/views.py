@@ -36,28 +36,29 @@ class Link:
     label: str
 
 
-# (path, Danish label, who sees it); the label is translated when the page is drawn.
+# (path, Danish label, who sees it); the label is translated when the page is drawn. The
+# operator runs the platform from the console and acts in no other role, so sees only that.
 _NAV: tuple[tuple[str, str, frozenset[str]], ...] = (
     ("/catalog", "Datakatalog", frozenset({"*"})),
-    ("/catalog/mine", "Mine datasæt", frozenset({"holder_admin", "operator"})),
+    ("/catalog/mine", "Mine datasæt", frozenset({"holder_admin"})),
     ("/consent", "Mit samtykke", frozenset({"citizen"})),
     ("/consent/history", "Historik", frozenset({"citizen"})),
     ("/my-data-uses", "Hvem brugte mine data", frozenset({"citizen"})),
-    ("/requests", N_("Ansøgninger"), frozenset({"company_member", "holder_admin", "reviewer",
-                                           "operator"})),
-    ("/extracts", "Udtræk", frozenset({"company_member", "operator"})),
-    ("/workspace", "Analysemiljø", frozenset({"company_member", "operator"})),
+    ("/requests", N_("Ansøgninger"), frozenset({"company_member", "holder_admin", "reviewer"})),
+    ("/extracts", "Udtræk", frozenset({"company_member"})),
+    ("/workspace", "Analysemiljø", frozenset({"company_member"})),
     ("/statistics", "Anonym statistik",
-     frozenset({"company_member", "holder_admin", "secretariat", "operator"})),
-    ("/reviews", N_("Sagsbehandling"), frozenset({"holder_admin", "reviewer", "operator"})),
+     frozenset({"company_member", "holder_admin", "secretariat"})),
+    ("/reviews", N_("Sagsbehandling"), frozenset({"holder_admin", "reviewer"})),
     ("/output-reviews", N_("Outputkontrol"), frozenset({"output_checker"})),
     ("/test-environments", "Testmiljøer", frozenset({"*"})),
-    ("/matches", "Find testmiljø", frozenset({"company_member", "operator"})),
+    ("/matches", "Find testmiljø", frozenset({"company_member"})),
     ("/test-courses", "Testforløb",
-     frozenset({"company_member", "host_member", "holder_admin", "operator"})),
+     frozenset({"company_member", "host_member", "holder_admin"})),
     ("/opportunities", "Vækstpipeline",
      frozenset({"secretariat", "steering_group", "company_member", "holder_admin",
-                "host_member", "operator"})),
+                "host_member"})),
+    ("/admin", N_("Driftskonsol"), frozenset({"operator"})),
     ("/register", N_("Register"), frozenset({"*"})),
     ("/kpis", "Nøgletal", frozenset({"*"})),
 )
@@ -78,7 +79,8 @@ _ROLE_INTRO = {
                    "styregruppen og følger dem hele vejen til indkøb."),
     "steering_group": N_("Her træffer du beslutning ved portene i vækstpipelinen ud fra "
                       "sekretariatets indstillinger."),
-    "operator": N_("Her driver du markedspladsen: organisationer, registre og revisionsspor."),
+    "operator": N_("Her driver du markedspladsen: organisationer og brugere, API-klienter, "
+                "revisionssporet, jobkøerne og samtykketeksten."),
 }
 
 DEMO_USERS = (

@@ -245,13 +245,35 @@ def cancel_job(session: Session, *, actor: Principal, job_id: int, now: datetime
     return job
 
 
+JOB_STATES = ("queued", "running", "succeeded", "failed", "cancelled")
+
+
+def page_job_queue(session: Session, *, actor: Principal, status: str | None, offset: int,
+                   limit: int) -> tuple[list[WorkspaceJob], int]:
+    """One page of every company's workspace jobs, newest first, with the total: the
+    operator's view of the queue. Raises Forbidden for anyone else."""
+    if not actor.is_operator:
+        raise Forbidden("kun platformens operatør ser hele jobkøen")
+    query = sa.select(WorkspaceJob)
+    if status is not None:
+        query = query.where(WorkspaceJob.status == status)
+    total = session.scalar(sa.select(sa.func.count()).select_from(query.subquery())) or 0
+    items = session.scalars(query.order_by(WorkspaceJob.created_at.desc(),
+                                           WorkspaceJob.id.desc()).offset(offset).limit(limit))
+    return list(items), total
+
+
 def retry_job(session: Session, *, actor: Principal, job_id: int, now: datetime
               ) -> WorkspaceJob:
     """Queue a failed job again (the same script); raise Conflict unless it failed, Forbidden
-    for others, and Conflict when the permit is no longer active."""
+    for others, and Conflict when the permit is no longer active.
+
+    The operator may retry too (after a fault of the platform): the company's own script runs
+    again and its outputs still go to the company's output checking.
+    """
     job = require_visible_job(session, job_id=job_id, actor=actor)
     require_workspace_permit(session, permit_id=job.permit_id, actor=actor, now=now,
-                             to_run=True)
+                             to_run=not actor.is_operator)
     if job.status != "failed":
         raise Conflict("kun et mislykket job kan prøves igen")
     job.status, job.progress, job.error, job.log = "queued", 0.0, None, ""

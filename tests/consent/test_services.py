@@ -62,7 +62,7 @@ def test_a_choice_is_recorded_with_who_when_scope_and_notice(session, citizen, m
     assert (event.citizen_id, event.actor_citizen_id) == (citizen.id, citizen.id)
     assert event.subject_key == citizen.cpr_index
     assert (event.scope_type, event.scope_id, event.purpose) == ("all", None, PURPOSE)
-    assert event.notice_version == services.notice_version()
+    assert event.notice_version == services.notice_version(session)
     assert event.at == NOW and event.channel == "web"
 
 

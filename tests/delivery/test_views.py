@@ -211,3 +211,16 @@ def test_openapi_documents_the_queued_extract_and_the_download(client):
     assert set(download["responses"]["200"]["content"]) == {"application/vnd.apache.parquet",
                                                             "text/csv"}
     assert {p["name"] for p in download["parameters"]} >= {"extract_id", "format"}
+
+
+def test_the_operator_cannot_order_an_extract_on_a_company_permit(client, world, login,
+                                                                  csrf_headers, make_org,
+                                                                  make_user, company_headers):
+    permit = world.make_permit()
+    login(make_user(make_org(kind="operator"), role="operator"))
+    response = _order(client, permit, csrf_headers())
+    assert response.status_code == 403
+    assert "only the company holding the permit" in response.get_json()["detail"]
+    # Nothing appears in the company's list as if it had ordered it.
+    listed = client.get("/api/v1/extracts", headers=company_headers).get_json()
+    assert listed["items"] == []

@@ -69,3 +69,13 @@ def test_a_multipart_part_without_a_name_is_a_bad_request_not_a_crash(client) ->
                            content_type="multipart/form-data; boundary=b")
     assert response.status_code == 400
     assert response.mimetype == "application/problem+json"
+
+
+def test_the_operator_sees_only_the_operator_menu(client, login, make_org, make_user) -> None:
+    login(make_user(make_org(kind="operator"), role="operator"))
+    page = client.get("/").get_data(as_text=True)
+    menu = page.split('aria-label="Hovedmenu"')[1].split("</nav>")[0]
+    assert 'href="/admin"' in menu
+    for other_role in ("/requests", "/extracts", "/workspace", "/reviews", "/matches",
+                       "/test-courses", "/opportunities", "/statistics", "/catalog/mine"):
+        assert f'href="{other_role}"' not in menu
