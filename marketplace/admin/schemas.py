@@ -94,7 +94,7 @@ class UsersQuery(QueryModel):
     org: Slug | None = None
 
 
-class AuditQuery(QueryModel, PageQuery):
+class AuditQuery(PageQuery):
     """Search the audit log: event and actor match part of the text, subject exactly; the
     dates are whole days (Copenhagen's calendar is close enough for a search: UTC days)."""
 
@@ -108,7 +108,7 @@ class AuditQuery(QueryModel, PageQuery):
     per_page: int = Field(50, ge=1, le=200)
 
 
-class QueueQuery(QueryModel, PageQuery):
+class QueueQuery(PageQuery):
     model_config = ConfigDict(extra="ignore")
     status: one_of(tuple(dict.fromkeys(EXTRACT_STATES + JOB_STATES))) | None = None  # type: ignore[valid-type]
     per_page: int = Field(25, ge=1, le=200)
