@@ -81,11 +81,11 @@ class ClientPath(BaseModel):
     client_id: Id
 
 
-class ExtractPath(BaseModel):
+class QueuedExtractPath(BaseModel):
     extract_id: Id
 
 
-class JobPath(BaseModel):
+class QueuedJobPath(BaseModel):
     job_id: Id
 
 
@@ -196,7 +196,7 @@ class AuditCheckOut(Out):
     head: str | None
 
 
-class QueueItemOut(Out):
+class QueueEntryOut(Out):
     queue: str
     id: int
     permit_id: int
@@ -209,7 +209,7 @@ class QueueItemOut(Out):
 
 
 class QueuePage(Out):
-    items: list[QueueItemOut]
+    items: list[QueueEntryOut]
     total: int
     page: int
     per_page: int

@@ -21,16 +21,16 @@ from marketplace.admin.schemas import (
     AuditPage,
     AuditQuery,
     ClientPath,
-    ExtractPath,
     IssuedSecretOut,
-    JobPath,
     NoticeIn,
     NoticeState,
     OrganisationIn,
     OrganisationList,
     OrganisationOut,
     OrganisationPath,
-    QueueItemOut,
+    QueuedExtractPath,
+    QueuedJobPath,
+    QueueEntryOut,
     QueuePage,
     QueueQuery,
     RoleIn,
@@ -277,10 +277,10 @@ def api_job_queue(query: QueueQuery) -> tuple[Response, int]:
 
 
 @api.post("/api/v1/admin/queues/extracts/<int:extract_id>/retry",
-          responses=responses(200, QueueItemOut, 401, 403, 404, 409, 422),
+          responses=responses(200, QueueEntryOut, 401, 403, 404, 409, 422),
           security=requires(SCOPE))
 @api_auth(SCOPE)
-def api_retry_extract(path: ExtractPath) -> tuple[Response, int]:
+def api_retry_extract(path: QueuedExtractPath) -> tuple[Response, int]:
     """Queue a failed extract again (audited); 409 unless it failed or its permit is active."""
     db, actor = get_session(), current_principal()
     identity_services.require_operator(actor)
@@ -291,10 +291,10 @@ def api_retry_extract(path: ExtractPath) -> tuple[Response, int]:
 
 
 @api.post("/api/v1/admin/queues/workspace/<int:job_id>/retry",
-          responses=responses(200, QueueItemOut, 401, 403, 404, 409, 422),
+          responses=responses(200, QueueEntryOut, 401, 403, 404, 409, 422),
           security=requires(SCOPE))
 @api_auth(SCOPE)
-def api_retry_job(path: JobPath) -> tuple[Response, int]:
+def api_retry_job(path: QueuedJobPath) -> tuple[Response, int]:
     """Queue a failed workspace job again (audited); 409 unless it failed or its permit is
     active."""
     db, actor = get_session(), current_principal()

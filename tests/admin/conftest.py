@@ -7,7 +7,6 @@ from dataclasses import dataclass
 
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy.orm import Session
 
 from marketplace.identity.models import Citizen, Organisation, User
 from tests.delivery.conftest import upload, world  # noqa: F401  (shared fixtures)

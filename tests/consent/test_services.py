@@ -66,6 +66,24 @@ def test_a_choice_is_recorded_with_who_when_scope_and_notice(session, citizen, m
     assert event.at == NOW and event.channel == "web"
 
 
+def test_a_published_notice_is_named_by_later_events_and_a_confirmed_choice_is_recorded_again(
+        session, keyring, me, make_org, make_user):
+    operator = identity.staff_principal(make_user(make_org(kind="operator"), role="operator"))
+    choose(session, me, "permit")
+    with pytest.raises(Forbidden):
+        services.publish_notice(session, actor=me, version="2027-01", summary="x", now=NOW)
+    services.publish_notice(session, actor=operator, version="2027-01",
+                            summary="Nyt formål tilføjet.", now=NOW)
+    assert services.notice_version(session) == "2027-01"
+    choose(session, me, "permit", at=NOW + timedelta(minutes=1))  # the same choice, confirmed
+    events = services.list_consent_events(session, actor=me)
+    assert [e.notice_version for e in events][-1] == "2027-01"
+    assert len(events) == 2
+    receipt = services.receipt_facts(session, actor=me, keyring=keyring,
+                                     notice_url="https://x.example/consent")
+    assert receipt.taxonomy.notice_version == "2027-01"
+
+
 def test_history_keeps_every_event_unchanged(session, me, make_org):
     holder = make_org(kind="regional")
     choose(session, me, "permit", at=NOW)
