@@ -47,6 +47,7 @@ _NAV: tuple[tuple[str, str, frozenset[str]], ...] = (
      frozenset({"company_member", "holder_admin", "secretariat", "operator"})),
     ("/reviews", "Sagsbehandling", frozenset({"holder_admin", "reviewer", "operator"})),
     ("/output-reviews", "Outputkontrol", frozenset({"output_checker"})),
+    ("/statistics-reviews", "Statistik til vurdering", frozenset({"holder_admin", "reviewer"})),
     ("/test-environments", "Testmiljøer", frozenset({"*"})),
     ("/matches", "Find testmiljø", frozenset({"company_member", "operator"})),
     ("/test-courses", "Testforløb",
