@@ -826,3 +826,12 @@ def list_public_statistics(session: Session, *, limit: int = 200) -> list[Regist
         .order_by(StatisticsRequest.released_at.desc(), StatisticsRequest.id.desc())
         .limit(limit))
     return [RegisterRow(request, company, title) for request, company, title in rows]
+
+
+def public_statistics_json(session: Session, *, limit: int = 200) -> list[dict[str, Any]]:
+    """The public register's entries for released statistics: who asked what, and why."""
+    return [{"id": row.request.id, "title": row.request.title, "purpose": row.request.purpose,
+             "company": row.company, "dataset": row.request.dataset_id,
+             "dataset_title": row.dataset_title,
+             "released_at": row.request.released_at.isoformat() if row.request.released_at
+             else ""} for row in list_public_statistics(session, limit=limit)]

@@ -176,13 +176,7 @@ def api_manifest(path: StatisticsRequestPath) -> Response:
          security=PUBLIC)
 def api_register() -> Response:
     """Released statistics, for the public register of data uses (no token)."""
-    rows = services.list_public_statistics(get_session())
-    return jsonify({"items": [
-        {"id": row.request.id, "title": row.request.title, "purpose": row.request.purpose,
-         "company": row.company, "dataset": row.request.dataset_id,
-         "dataset_title": row.dataset_title,
-         "released_at": row.request.released_at.isoformat() if row.request.released_at
-         else ""} for row in rows]})
+    return jsonify({"items": services.public_statistics_json(get_session())})
 
 
 # --- pages -----------------------------------------------------------------------------------
