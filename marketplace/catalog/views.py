@@ -66,7 +66,8 @@ def _localised(error: DomainError) -> DomainError:
     text with its templates kept (other messages are left as they are)."""
     error.detail = _(error.detail)
     for item in error.errors or []:
-        template, values = item.pop("template", None), item.pop("values", None) or {}
+        template = item.pop("template", None)
+        values: Any = item.pop("values", None) or {}
         if template:
             item["message"] = _(template, **values)
     return error
