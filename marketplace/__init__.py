@@ -81,6 +81,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     app.register_api(release_views.release_api)
     app.register_blueprint(release_views.release_pages)
+    from marketplace.statistics import holder_views  # the holders' side of statistics
+
+    app.register_api(holder_views.holder_api)
+    app.register_blueprint(holder_views.holder_pages)
     # Key figures gather several domains' records, so they sit on top of all of them.
     from marketplace import reporting
 

@@ -21,6 +21,7 @@ from marketplace.catalog.models import Dataset
 from marketplace.db import session_scope
 from marketplace.delivery import cohorts as delivery_cohorts
 from marketplace.security import Keyring
+from marketplace.statistics import services as statistics_services
 from marketplace.testbeds import services as testbeds_services
 from marketplace.workspace import release as workspace_release
 
@@ -67,12 +68,19 @@ def released_results(session: Session, *, permit_ids: Sequence[int]
             for permit_id, outputs in released.items()}
 
 
+def public_statistics(session: Session, *, limit: int) -> list[dict[str, Any]]:
+    """Statistics released to companies, for the public register of data uses."""
+    return statistics_services.public_statistics_json(session, limit=limit)
+
+
 def access_engine(*, policies: PolicyBundle, keyring: Keyring, data_dir: Path) -> AccessEngine:
-    """The engine that decides applications, with delivery's estimate, the test beds and the
-    results released from the secure processing environment (for the public register)."""
+    """The engine that decides applications, with delivery's estimate, the test beds, and the
+    results released from the secure processing environment and the statistics released to
+    companies (for the public register)."""
     return AccessEngine(policies=policies,
                         estimate_cohort=_CohortEstimate(keyring=keyring, data_dir=data_dir),
-                        test_beds=_TestBeds(), released_results=released_results)
+                        test_beds=_TestBeds(), released_results=released_results,
+                        public_statistics=public_statistics)
 
 
 def warm_caches(app: Flask) -> int:

@@ -74,6 +74,18 @@ def no_released_results(session: Session, *, permit_ids: Sequence[int]
     return {}
 
 
+class PublicStatistics(Protocol):
+    """Anonymous statistics released to companies (EHDS Art. 69), newest first, for the public
+    register: `[{"id", "title", "purpose", "company", "dataset", "dataset_title",
+    "released_at"}]`."""
+
+    def __call__(self, session: Session, *, limit: int) -> list[dict[str, Any]]: ...
+
+
+def no_public_statistics(session: Session, *, limit: int) -> list[dict[str, Any]]:
+    return []
+
+
 @dataclass(frozen=True)
 class AccessEngine:
     """The policies in force and the collaborators that decide an application."""
@@ -82,4 +94,5 @@ class AccessEngine:
     estimate_cohort: CohortEstimate
     test_beds: TestBeds = field(default_factory=NoTestBeds)
     released_results: ReleasedResults = no_released_results
+    public_statistics: PublicStatistics = no_public_statistics
 

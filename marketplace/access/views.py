@@ -34,6 +34,7 @@ from marketplace.access.schemas import (
     ReviewQueueOut,
     RevokeIn,
 )
+from marketplace.consent import services as consent_services
 from marketplace.db import get_session, reading_session, utcnow
 from marketplace.errors import Invalid
 from marketplace.identity.auth import api_auth, current_principal, login_required
@@ -41,6 +42,7 @@ from marketplace.web.api import PUBLIC, PageQuery, field_errors, requires, respo
 from marketplace.web.i18n import gettext as _
 
 ENGINE_KEY = "marketplace.access_engine"
+REGISTER_STATISTICS = 100  # the newest released statistics shown on /register
 
 api = APIBlueprint("access_api", __name__, abp_tags=[Tag(name="access")])
 bp = Blueprint("access", __name__)
@@ -346,5 +348,7 @@ def register_page() -> str:
     db = reading_session()
     page = services.page_register(db, paging=_paging(), now=utcnow())
     released = engine().released_results(db, permit_ids=[r.permit.id for r in page.items])
+    statistics = engine().public_statistics(db, limit=REGISTER_STATISTICS)
     return render_template("access/register.html", rows=page.items, page=page,
-                           released=released)
+                           released=released, statistics=statistics,
+                           purposes={p.code: p for p in consent_services.list_purposes()})

@@ -139,20 +139,42 @@ def _check_header(found: list[str], expected: list[str]) -> None:
 
 
 def _check_formulas(frame: pd.DataFrame, columns: list[dict], *, first_row: int) -> None:
-    """Refuse cells that a spreadsheet would run as a formula (CSV injection)."""
+    """Refuse text cells that a spreadsheet would run as a formula (CSV injection), whether
+    they arrive in a CSV or a Parquet file: either may end up opened in a spreadsheet.
+
+    The messages are Danish source text with their templates kept, so the edge can answer in
+    the uploader's language.
+    """
     errors = []
     for col in columns:
         if col["type"] not in ("string", "category"):
             continue
-        values = frame[col["name"]]
-        hits = np.flatnonzero(values.str.startswith(FORMULA_PREFIXES).fillna(False).to_numpy())
+        hits = _formula_rows(frame[col["name"]])
         if hits.size:
             rows = ", ".join(str(first_row + i) for i in hits[:EXAMPLE_ROWS])
-            errors.append({"field": col["name"],
-                           "message": f"cells start with =, +, -, @ or a tab (rows {rows})"})
+            template = "celler begynder med =, +, -, @ eller tabulator (rækker {rows})"
+            errors.append({"field": col["name"], "message": template.format(rows=rows),
+                           "template": template, "values": {"rows": rows}})
     if errors:
         raise Invalid("Filen har celler, som regneark ville køre som formler.",
                       errors=errors)
+
+
+def _formula_rows(values: pd.Series) -> np.ndarray:
+    """Positions of the text values that start like a formula (a number never does)."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        # A Parquet dictionary column: test each distinct value once.
+        labels = pd.Series(values.cat.categories.astype(str))
+        bad = labels.str.startswith(FORMULA_PREFIXES).to_numpy(dtype=bool)
+        codes = values.cat.codes.to_numpy()
+        if not len(bad):
+            return np.zeros(0, dtype=np.int64)
+        return np.flatnonzero(np.where(codes >= 0, bad[np.maximum(codes, 0)], False))
+    if not (pd.api.types.is_object_dtype(values.dtype)
+            or pd.api.types.is_string_dtype(values.dtype)):
+        return np.zeros(0, dtype=np.int64)
+    starts = values.str.startswith(FORMULA_PREFIXES)
+    return np.flatnonzero(starts.astype("boolean").fillna(False).to_numpy(dtype=bool))
 
 
 def _csv_message(message: str) -> str:
@@ -182,8 +204,12 @@ def read_parquet_chunks(path: Path, columns: list[dict]) -> Iterator[pd.DataFram
     if errors:
         raise Invalid("Parquet-skemaet passer ikke med kolonneoversigten.", errors=errors)
     names = [c["name"] for c in columns]
+    first_row = 1
     for batch in parquet.iter_batches(batch_size=CHUNK_ROWS, columns=names):
-        yield batch.to_pandas(date_as_object=False)
+        frame = batch.to_pandas(date_as_object=False)
+        _check_formulas(frame, columns, first_row=first_row)
+        first_row += len(frame)
+        yield frame
 
 
 def _compatible(kind: str, found: pa.DataType) -> bool:

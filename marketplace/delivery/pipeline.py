@@ -133,10 +133,20 @@ class ExtractPlan:
         ] + [SUBJECT_KEY]
 
     @property
+    def own_identifiers(self) -> dict[str, str]:
+        """The input's names, addresses, e-mails and phones, by column, with their kind: the
+        leak scan makes sure no output cell holds one of them."""
+        return {c["name"]: c["identifier_kind"] for c in self.columns
+                if c.get("role") == "direct_identifier"
+                and c.get("identifier_kind") in leaks.OWN_IDENTIFIER_KINDS}
+
+    @property
     def input_columns(self) -> list[str]:
-        """Columns to read from the data version: output and cohort concepts, and the subject
-        key in place of the subject's CPR number (which the pipeline never needs)."""
+        """Columns to read from the data version: output and cohort concepts, the direct
+        identifiers the leak scan compares the output with, and the subject key in place of the
+        subject's CPR number (which the pipeline never needs)."""
         needed = set(self.output_columns) | {c["name"] for c in self.columns if c.get("concept")}
+        needed |= set(self.own_identifiers)
         needed.discard(self.subject_column)
         return [c["name"] for c in self.columns if c["name"] in needed] + (
             [SUBJECT_KEY] if self.subject_column else []
@@ -692,6 +702,7 @@ def release_chunk(frame: pd.DataFrame | Prepared, plan: ExtractPlan, decision: D
         index=pd.RangeIndex(len(kept)),
     )
     _scan(result, plan)
+    _scan_own_identifiers(result, selected, kept, plan)
     subjects = np.array([], dtype=object)
     if SUBJECT_KEY in kept:
         codes, keys = distinct_codes(kept[SUBJECT_KEY])
@@ -706,6 +717,20 @@ def _scan(result: pd.DataFrame, plan: ExtractPlan) -> None:
         raise leaks.LeakFound([f"direct identifier column {name!r} present" for name in present])
     if len(result):  # an empty chunk holds no value to scan
         leaks.scan(result, forbidden_columns=plan.forbidden_columns)
+
+
+def _scan_own_identifiers(result: pd.DataFrame, selected: pd.DataFrame, kept: pd.DataFrame,
+                          plan: ExtractPlan) -> None:
+    """No output cell may hold a name, address, e-mail or phone of the chunk's persons, nor a
+    row its own person's birth date."""
+    birth = concept_column(plan.columns, "birth_date")
+    kinds = plan.own_identifiers
+    if not len(result) or (not kinds and birth is None):
+        return
+    own = leaks.own_identifiers(selected, kinds)
+    births = kept[birth] if birth is not None and birth in kept else None
+    leaks.scan_own_identifiers(result, own, birth_dates=births,
+                               skip=[PSEUDONYM] + ([birth] if birth else []))
 
 
 def in_keyed_order(chunks: Iterable[ReleasedChunk], *, rows_per_group: int = ROW_GROUP_ROWS

@@ -9,10 +9,15 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from marketplace.db import Base, JSONValue, UTCDateTime, created_at, intpk
 
-STATUSES = ("released", "denied", "review")
+STATUSES = ("released", "denied", "review", "rejected")
 METHODS = ("sdc", "dp")
 DEFAULT_ROUNDING_BASE = 5
 DEFAULT_EPSILON_BUDGET = 5.0
+# No holder may publish smaller cells than this: counts of 1 to 4 are never shown, the rule
+# Sundhedsdatastyrelsen applies to its own published statistics.
+PLATFORM_MIN_THRESHOLD = 5
+# The most privacy loss one request may spend (a holder may set less).
+MAX_EPSILON_PER_REQUEST = 2.0
 
 
 class StatisticsRequest(Base):
@@ -24,7 +29,8 @@ class StatisticsRequest(Base):
 
     __tablename__ = "statistics_request"
     __table_args__ = (
-        sa.CheckConstraint("status IN ('released', 'denied', 'review')", name="status"),
+        sa.CheckConstraint("status IN ('released', 'denied', 'review', 'rejected')",
+                           name="status"),
         sa.CheckConstraint("method IN ('sdc', 'dp')", name="method"),
         sa.Index("ix_statistics_request_company_org_id_dataset_id", "company_org_id",
                  "dataset_id"),
@@ -49,11 +55,17 @@ class StatisticsRequest(Base):
     manifest: Mapped[dict[str, Any] | None] = mapped_column(JSONValue)
     created_at: Mapped[created_at]
     released_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The data holder's decision on a request a policy rule sent to review.
+    reviewer_org_id: Mapped[int | None] = mapped_column(sa.ForeignKey("organisation.id"))
+    reviewed_by: Mapped[str | None] = mapped_column(sa.String(200))
+    review_comment: Mapped[str | None] = mapped_column(sa.Text)
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class StatisticsPolicy(Base):
     """A data holder's disclosure rules for statistics on one dataset, and the privacy budget
-    spent on it so far (a row is created when a dataset is first answered with noise)."""
+    spent on it so far (a row is created when the holder sets rules or a dataset is first
+    answered with noise)."""
 
     __tablename__ = "statistics_policy"
     __table_args__ = (
@@ -66,3 +78,4 @@ class StatisticsPolicy(Base):
     rounding_base: Mapped[int] = mapped_column(default=DEFAULT_ROUNDING_BASE)
     epsilon_budget: Mapped[float] = mapped_column(sa.Float, default=DEFAULT_EPSILON_BUDGET)
     epsilon_spent: Mapped[float] = mapped_column(sa.Float, default=0.0)
+    epsilon_per_request: Mapped[float | None] = mapped_column(sa.Float)

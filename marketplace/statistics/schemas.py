@@ -8,14 +8,23 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field, StringConstraints, model_validator
 from pydantic_core import PydanticCustomError
 
+from marketplace.statistics.models import (
+    MAX_EPSILON_PER_REQUEST,
+    PLATFORM_MIN_THRESHOLD,
+    STATUSES,
+)
 from marketplace.web.api import Body, Code, ColumnName, FreeText, Id, Out
 from marketplace.web.requests import QueryModel
 
 MAX_GROUPS = 4
 MAX_MEASURES = 10
 MAX_CODES = 100
-MAX_EPSILON = 2.0
+MAX_EPSILON = MAX_EPSILON_PER_REQUEST
 DEFAULT_EPSILON = 1.0
+MAX_THRESHOLD = 1000
+MAX_ROUNDING_BASE = 100
+MAX_EPSILON_BUDGET = 100.0
+MAX_COMMENT = 4000
 
 DiseaseCode = Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True,
                                                pattern=r"^[A-Z][0-9A-Z]{1,9}$")]
@@ -159,14 +168,23 @@ class ResultOut(Out):
     rules: RulesOut
 
 
+class HolderReviewOut(BaseModel):
+    decision: Literal["approve", "reject"]
+    comment: str
+    reviewed_by: str
+    at: str
+
+
 class StatisticsRequestOut(Out):
     id: int
-    status: Literal["released", "denied", "review"]
+    status: Literal[STATUSES]  # type: ignore[valid-type]
     title: str
     purpose: str
     dataset: int
     method: Literal["sdc", "dp"]
     decision: StatisticsDecisionOut
+    review: HolderReviewOut | None = Field(
+        None, description="the data holder's decision, where a rule sent the request to review")
     result: ResultOut | None = None
 
 
@@ -195,3 +213,57 @@ class RegisterEntry(Out):
 
 class RegisterOut(Out):
     items: list[RegisterEntry]
+
+
+class StatisticsReviewIn(Body):
+    """The data holder's decision on a statistics request a rule sent to review; refusing needs
+    a comment to the company."""
+
+    decision: Literal["approve", "reject"]
+    comment: FreeText(MAX_COMMENT) = Field("", validate_default=True)  # type: ignore[valid-type]
+
+    @model_validator(mode="after")
+    def _comment_when_refusing(self) -> StatisticsReviewIn:
+        if self.decision == "reject" and not self.comment:
+            raise PydanticCustomError("comment_required",
+                                      "skriv en begrundelse til virksomheden")
+        return self
+
+
+class StatisticsReviewItem(StatisticsRequestOut):
+    company: str
+    dataset_title: str
+    description: str
+    requested_by: str
+
+
+class StatisticsReviewQueue(Out):
+    items: list[StatisticsReviewItem]
+    total: int
+
+
+class StatisticsPolicyIn(Body):
+    """A data holder's disclosure rules for statistics on one dataset."""
+
+    threshold: int = Field(ge=PLATFORM_MIN_THRESHOLD, le=MAX_THRESHOLD,
+                           description="minimum persons per published cell")
+    rounding_base: int = Field(ge=1, le=MAX_ROUNDING_BASE,
+                               description="counts are rounded to a multiple of this")
+    epsilon_budget: float = Field(gt=0, le=MAX_EPSILON_BUDGET,
+                                  description="total privacy loss the dataset may spend (dp)")
+    epsilon_per_request: float = Field(gt=0, le=MAX_EPSILON_PER_REQUEST,
+                                       description="the most one request may spend (dp)")
+
+
+class StatisticsPolicyOut(Out):
+    dataset_id: int
+    threshold: int
+    rounding_base: int
+    epsilon_budget: float
+    epsilon_per_request: float
+    epsilon_spent: float
+    minimum_threshold: int
+
+
+class PolicyDatasetPath(BaseModel):
+    dataset_id: Id

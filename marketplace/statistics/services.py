@@ -31,7 +31,7 @@ from marketplace.consent import services as consent_services
 from marketplace.delivery import generalise, pipeline
 from marketplace.delivery import output as delivery_output
 from marketplace.delivery.pseudonymise import person_numbers
-from marketplace.errors import Conflict, Forbidden, Invalid, NotFound
+from marketplace.errors import Forbidden, Invalid, NotFound
 from marketplace.identity.models import Organisation
 from marketplace.identity.principal import Principal
 from marketplace.languages import N_
@@ -43,32 +43,24 @@ from marketplace.statistics.models import (
     StatisticsPolicy,
     StatisticsRequest,
 )
-from marketplace.statistics.schemas import FeasibilityIn, StatisticsRequestIn
+from marketplace.statistics.problems import conflict, invalid, problem
+from marketplace.statistics.rules import DisclosureRules, disclosure_rules
+from marketplace.statistics.schemas import (
+    DEFAULT_EPSILON,
+    FeasibilityIn,
+    MeasureIn,
+    StatisticsRequestIn,
+    StatisticsReviewIn,
+)
 
 REQUEST_SCOPES = ("access:request", "statistics:request")
+# The holder's staff who decide applications decide statistics requests sent to review too.
+REVIEW_SCOPE = "access:review"
+REVIEW_ACTIONS = {"approve": "approved", "reject": "rejected"}
 DEFAULT_PURPOSE = {"company": "company_research"}
 FALLBACK_PURPOSE = "public_research"
 TOTAL_LABEL = "Total"
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-# --- errors the edge shows in the caller's language ------------------------------------------
-
-def problem(field: str, template: str, **values: Any) -> dict[str, Any]:
-    """One field error: Danish source text, with its template kept so the edge can translate."""
-    return {"field": field, "message": template.format(**values), "template": template,
-            "values": values}
-
-
-def invalid(field: str, template: str, **values: Any) -> Invalid:
-    item = problem(field, template, **values)
-    return Invalid(item["message"], errors=[item])
-
-
-def conflict(template: str, **values: Any) -> Conflict:
-    error = Conflict(template.format(**values))
-    error.errors = [problem("", template, **values)]
-    return error
 
 
 # --- who may ask -----------------------------------------------------------------------------
@@ -81,26 +73,6 @@ def _require_requester(actor: Principal, *, scopes: Sequence[str]) -> int:
     if not any(actor.has_scope(scope) for scope in scopes):
         raise Forbidden(f"this needs one of the scopes {', '.join(scopes)}")
     return actor.org_id
-
-
-# --- holders' rules --------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class DisclosureRules:
-    threshold: int
-    rounding: int
-    epsilon_budget: float
-    epsilon_spent: float
-
-
-def disclosure_rules(session: Session, *, dataset: Dataset) -> DisclosureRules:
-    """The holder's threshold (at least the dataset's k), rounding base and privacy budget."""
-    policy = session.get(StatisticsPolicy, dataset.id)
-    k = max(int(dataset.k_min or 1), 1)
-    if policy is None:
-        return DisclosureRules(k, DEFAULT_ROUNDING_BASE, DEFAULT_EPSILON_BUDGET, 0.0)
-    return DisclosureRules(max(k, policy.threshold or 0), policy.rounding_base,
-                           policy.epsilon_budget, policy.epsilon_spent)
 
 
 # --- data -----------------------------------------------------------------------------------
@@ -300,12 +272,13 @@ class Question:
     columns_read: tuple[str, ...]
 
 
-def _question(dataset: Dataset, body: StatisticsRequestIn) -> Question:
+def _question(dataset: Dataset, *, group_by: Sequence[str], asked: Sequence[MeasureIn],
+              method: str) -> Question:
     """Resolve group-bys and measures against the dataset; raise Invalid naming each problem."""
     errors: list[dict[str, str]] = []
     by_name = {c["name"]: c for c in dataset.columns}
     groupings = []
-    for index, name in enumerate(body.group_by):
+    for index, name in enumerate(group_by):
         grouping = tables.grouping_for(name, dataset.columns)
         if grouping is None:
             errors.append(problem(f"group_by[{index}]", N_("kan ikke grupperes efter {name}: "
@@ -314,7 +287,7 @@ def _question(dataset: Dataset, body: StatisticsRequestIn) -> Question:
         else:
             groupings.append(grouping)
     measures = []
-    for index, measure in enumerate(body.measures):
+    for index, measure in enumerate(asked):
         if measure.kind == "count_persons" and not dataset.subject_column:
             errors.append(problem(f"measures[{index}].kind",
                                   N_("datasættet har ingen personkolonne at tælle personer i")))
@@ -330,7 +303,7 @@ def _question(dataset: Dataset, body: StatisticsRequestIn) -> Question:
                                       N_("kolonnen {column} er ikke numerisk"),
                                       column=repr(measure.column)))
                 continue
-        if body.method == "dp" and measure.kind not in dp.DP_MEASURES:
+        if method == "dp" and measure.kind not in dp.DP_MEASURES:
             errors.append(problem(f"measures[{index}].kind",
                                   N_("differential privacy giver kun optællinger")))
             continue
@@ -557,10 +530,11 @@ def submit_statistics_request(session: Session, *, actor: Principal, body: Stati
                               data_dir: Path, now: datetime) -> StatisticsRequest:
     """Decide a statistics request, compute and protect its table, and store both.
 
-    A denied request is stored with its reasons and no table. Raises Forbidden (no scope),
-    Invalid (unknown dataset, purpose, column, measure or group; too many cells; a table that
-    would difference out a suppressed cell) and Conflict (no data version, privacy budget
-    exhausted); then nothing is stored.
+    A denied request is stored with its reasons and no table; one a rule sends to review waits
+    for the data holder (`review_statistics_request`). Raises Forbidden (no scope), Invalid
+    (unknown dataset, purpose, column, measure or group; too many cells; more privacy loss than
+    the holder allows; a table that would difference out a suppressed cell) and Conflict (no
+    data version, privacy budget exhausted); then nothing is stored.
     """
     company_org_id = _require_requester(actor, scopes=("statistics:request",))
     company = session.get(Organisation, company_org_id)
@@ -570,14 +544,12 @@ def submit_statistics_request(session: Session, *, actor: Principal, body: Stati
         raise invalid("purpose", "ukendt formål {purpose}; se /api/v1/purposes",
                       purpose=repr(body.purpose[:60]))
     dataset = _published(session, body.dataset, "dataset")
-    question = _question(dataset, body)
-    prepared, version_id = _prepared(session, dataset, keyring=keyring, data_dir=data_dir)
-    domains = _domains(prepared, question.groupings, now)
-    cells = tables.cell_count(domains)
-    if cells > tables.MAX_CELLS:
-        raise invalid("group_by", "grupperingen giver {cells} celler; højst {limit} er "
-                      "tilladt", cells=cells, limit=tables.MAX_CELLS)
+    question = _question(dataset, group_by=body.group_by, asked=body.measures,
+                         method=body.method)
     rules = disclosure_rules(session, dataset=dataset)
+    epsilon = _privacy_loss(body, rules)
+    prepared, version_id = _prepared(session, dataset, keyring=keyring, data_dir=data_dir)
+    domains = _checked_domains(prepared, question, now)
     cohort = body.cohort.criteria()
     consent = _consent_mask(session, prepared, dataset, purpose=body.purpose, now=now)
     selected = _cohort_mask(prepared, dataset, cohort, now) & consent
@@ -592,21 +564,12 @@ def submit_statistics_request(session: Session, *, actor: Principal, body: Stati
         measures=[{"kind": m.kind, **({"column": m.column} if m.column else {})}
                   for m in question.measures],
         group_by=[g.name for g in question.groupings], cohort=cohort, method=body.method,
-        epsilon=body.privacy_loss, status="denied", decision=decision.to_json(),
-        created_at=now)
+        epsilon=epsilon, status="denied", decision=decision.to_json(), created_at=now)
+    result = None
     if decision.outcome == "permit":
-        if body.method == "dp":
-            epsilon = float(body.privacy_loss or 0)
-            _spend_budget(session, dataset=dataset, epsilon=epsilon)
-            result = _dp_result(prepared, selected, question, rules, epsilon, domains,
-                                keyring, now)
-        else:
-            _check_differencing(session, company_org_id=company_org_id, dataset=dataset,
-                                prepared=prepared, selected=selected, consent=consent,
-                                question=question, cohort=cohort, threshold=rules.threshold,
-                                now=now)
-            result = _sdc_result(prepared, selected, question, rules, now)
-        request.status, request.result, request.released_at = "released", result, now
+        result = _protected_table(session, request=request, dataset=dataset, prepared=prepared,
+                                  selected=selected, consent=consent, question=question,
+                                  rules=rules, domains=domains, keyring=keyring, now=now)
     elif decision.outcome == "review":
         request.status = "review"
     session.add(request)
@@ -618,25 +581,191 @@ def submit_statistics_request(session: Session, *, actor: Principal, body: Stati
                  "diseases": list(body.diseases), "outcome": decision.outcome,
                  "rules": sorted(decision.rule_ids),
                  "policy_version": decision.policy_version})
-    if request.status == "released":
-        body_csv = csv_bytes(request)
-        request.manifest = delivery_output.sign_manifest(
-            {"statistics_request_id": request.id, "dataset_id": dataset.id,
-             "data_version_id": version_id, "data_version_sha256": prepared.sha256,
-             "method": request.method, "rules": request.result["rules"],  # type: ignore[index]
-             "columns": request.result["columns"],  # type: ignore[index]
-             "cells": len(request.result["rows"]),  # type: ignore[index]
-             "suppressed_cells": request.result["suppressed_cells"],  # type: ignore[index]
-             "sha256": hashlib.sha256(body_csv).hexdigest(),
-             "result_sha256": _digest(request.result), "created_at": now.isoformat()},
-            key=keyring.signing_key, public_key_b64=keyring.public_key_b64)
-        audit.record_audit(
-            session, actor=actor, action="statistics_request.released",
-            subject_type="statistics_request", subject_id=str(request.id),
-            details={"dataset_id": dataset.id, "cells": len(request.result["rows"]),  # type: ignore[index]
-                     "suppressed_cells": request.result["suppressed_cells"],  # type: ignore[index]
-                     "epsilon": request.epsilon, "sha256": request.manifest["sha256"]})
+    if result is not None:
+        _release(session, actor=actor, request=request, result=result, prepared=prepared,
+                 keyring=keyring, now=now)
     return request
+
+
+def _privacy_loss(body: StatisticsRequestIn, rules: DisclosureRules) -> float | None:
+    """The privacy loss a dp request spends: as asked, or the usual amount within the holder's
+    limit; raise Invalid above the limit."""
+    if body.method != "dp":
+        return None
+    if body.epsilon is None:
+        return min(DEFAULT_EPSILON, rules.epsilon_per_request)
+    if body.epsilon > rules.epsilon_per_request + 1e-9:
+        raise invalid("epsilon", "dataholderen tillader højst epsilon {limit} pr. forespørgsel",
+                      limit=f"{rules.epsilon_per_request:g}")
+    return float(body.epsilon)
+
+
+def _checked_domains(prepared: store.PreparedVersion, question: Question, now: datetime
+                     ) -> list[list[str]]:
+    domains = _domains(prepared, question.groupings, now)
+    cells = tables.cell_count(domains)
+    if cells > tables.MAX_CELLS:
+        raise invalid("group_by", "grupperingen giver {cells} celler; højst {limit} er "
+                      "tilladt", cells=cells, limit=tables.MAX_CELLS)
+    return domains
+
+
+def _protected_table(session: Session, *, request: StatisticsRequest, dataset: Dataset,
+                     prepared: store.PreparedVersion, selected: np.ndarray, consent: np.ndarray,
+                     question: Question, rules: DisclosureRules, domains: list[list[str]],
+                     keyring: Keyring, now: datetime) -> dict[str, Any]:
+    """The table as it may leave: noisy within the privacy budget, or checked against the
+    company's earlier tables for differencing and suppressed. Raises Invalid, Conflict."""
+    if request.method == "dp":
+        epsilon = float(request.epsilon or 0)
+        _spend_budget(session, dataset=dataset, epsilon=epsilon)
+        return _dp_result(prepared, selected, question, rules, epsilon, domains, keyring, now)
+    _check_differencing(session, company_org_id=request.company_org_id, dataset=dataset,
+                        prepared=prepared, selected=selected, consent=consent,
+                        question=question, cohort=request.cohort, threshold=rules.threshold,
+                        now=now)
+    return _sdc_result(prepared, selected, question, rules, now)
+
+
+def _release(session: Session, *, actor: Principal, request: StatisticsRequest,
+             result: dict[str, Any], prepared: store.PreparedVersion, keyring: Keyring,
+             now: datetime) -> None:
+    """Hand the table to the company: stored with its signed manifest, on the audit chain and,
+    through its status, in the public register."""
+    request.status, request.result, request.released_at = "released", result, now
+    body_csv = csv_bytes(request)
+    request.manifest = delivery_output.sign_manifest(
+        {"statistics_request_id": request.id, "dataset_id": request.dataset_id,
+         "data_version_id": request.data_version_id, "data_version_sha256": prepared.sha256,
+         "method": request.method, "rules": result["rules"], "columns": result["columns"],
+         "cells": len(result["rows"]), "suppressed_cells": result["suppressed_cells"],
+         "sha256": hashlib.sha256(body_csv).hexdigest(), "result_sha256": _digest(result),
+         "created_at": now.isoformat()},
+        key=keyring.signing_key, public_key_b64=keyring.public_key_b64)
+    session.flush()
+    audit.record_audit(
+        session, actor=actor, action="statistics_request.released",
+        subject_type="statistics_request", subject_id=str(request.id),
+        details={"dataset_id": request.dataset_id, "cells": len(result["rows"]),
+                 "suppressed_cells": result["suppressed_cells"], "epsilon": request.epsilon,
+                 "sha256": request.manifest["sha256"]})
+
+
+# --- statistics requests: the holder's review --------------------------------------------------
+
+def _is_holder_reviewer(actor: Principal) -> bool:
+    return actor.has_scope(REVIEW_SCOPE) and actor.org_id is not None
+
+
+def _require_holder_reviewer(actor: Principal) -> None:
+    if not _is_holder_reviewer(actor):
+        raise Forbidden(f"deciding on statistics requests needs the scope {REVIEW_SCOPE}")
+
+
+def require_reviewable_request(session: Session, *, actor: Principal, request_id: int
+                               ) -> StatisticsRequest:
+    """A request on one of the actor's holder's datasets. Raises Forbidden for callers who
+    review nothing, NotFound for another holder's or an unknown request (not revealed)."""
+    _require_holder_reviewer(actor)
+    found = get_statistics_request(session, request_id=request_id)
+    if found is None:
+        raise NotFound(f"no statistics request {request_id}")
+    dataset = catalog_services.require_dataset(session, dataset_id=found.dataset_id)
+    if not actor.belongs_to(dataset.publisher_org_id):
+        raise NotFound(f"no statistics request {request_id}")
+    return found
+
+
+@dataclass(frozen=True)
+class ReviewItem:
+    request: StatisticsRequest
+    company: str
+    dataset_title: str
+
+
+def review_queue(session: Session, *, actor: Principal) -> list[ReviewItem]:
+    """The statistics requests waiting for the actor's data holder, oldest first (Forbidden
+    for anyone who reviews nothing)."""
+    _require_holder_reviewer(actor)
+    rows = session.execute(
+        sa.select(StatisticsRequest, Organisation.name, Dataset.title)
+        .join(Dataset, Dataset.id == StatisticsRequest.dataset_id)
+        .join(Organisation, Organisation.id == StatisticsRequest.company_org_id)
+        .where(StatisticsRequest.status == "review",
+               Dataset.publisher_org_id == actor.org_id)
+        .order_by(StatisticsRequest.created_at, StatisticsRequest.id))
+    return [ReviewItem(request, company, title) for request, company, title in rows]
+
+
+def review_item(session: Session, request: StatisticsRequest) -> ReviewItem:
+    company = session.get(Organisation, request.company_org_id)
+    dataset = catalog_services.require_dataset(session, dataset_id=request.dataset_id)
+    return ReviewItem(request, company.name if company else "", dataset.title)
+
+
+def review_statistics_request(session: Session, *, actor: Principal, request_id: int,
+                              review: StatisticsReviewIn, keyring: Keyring, data_dir: Path,
+                              now: datetime) -> StatisticsRequest:
+    """Record the data holder's decision on a request a rule sent to review. Approving computes
+    the table now (consent as of now) and releases it exactly as an automatic answer is;
+    rejecting stores the comment for the company.
+
+    Raises Forbidden, NotFound, Conflict (already decided, no data version, the dataset
+    withdrawn, too few persons now, privacy budget exhausted) and Invalid (a table that would
+    difference out a suppressed cell); then nothing changes.
+    """
+    request = require_reviewable_request(session, actor=actor, request_id=request_id)
+    # Two reviewers deciding at the same moment must not both release or refuse.
+    session.execute(sa.select(StatisticsRequest.id).where(StatisticsRequest.id == request.id)
+                    .with_for_update())
+    session.refresh(request)
+    if request.status != "review":
+        raise conflict("forespørgslen er allerede afgjort (status {status})",
+                       status=request.status)
+    result, prepared = None, None
+    if review.decision == "approve":
+        result, prepared = _answer_after_review(session, request=request, keyring=keyring,
+                                                data_dir=data_dir, now=now)
+    request.reviewer_org_id, request.reviewed_by = actor.org_id, audit.actor_label(actor)
+    request.review_comment, request.reviewed_at = review.comment, now
+    if review.decision == "reject":
+        request.status = "rejected"
+    session.flush()
+    audit.record_audit(
+        session, actor=actor, action=f"statistics_request.{REVIEW_ACTIONS[review.decision]}",
+        subject_type="statistics_request", subject_id=str(request.id),
+        details={"dataset_id": request.dataset_id, "holder": actor.org_id,
+                 "comment": review.comment})
+    if result is not None and prepared is not None:
+        _release(session, actor=actor, request=request, result=result, prepared=prepared,
+                 keyring=keyring, now=now)
+    return request
+
+
+def _answer_after_review(session: Session, *, request: StatisticsRequest, keyring: Keyring,
+                         data_dir: Path, now: datetime
+                         ) -> tuple[dict[str, Any], store.PreparedVersion]:
+    """The protected table of an approved request, over the current data version and consent."""
+    dataset = catalog_services.require_dataset(session, dataset_id=request.dataset_id)
+    if dataset.status != "published":
+        raise conflict("datasættet er ikke længere udgivet; forespørgslen kan ikke besvares")
+    question = _question(dataset, group_by=request.group_by,
+                         asked=[MeasureIn.model_validate(m) for m in request.measures],
+                         method=request.method)
+    rules = disclosure_rules(session, dataset=dataset)
+    prepared, version_id = _prepared(session, dataset, keyring=keyring, data_dir=data_dir)
+    domains = _checked_domains(prepared, question, now)
+    consent = _consent_mask(session, prepared, dataset, purpose=request.purpose, now=now)
+    selected = _cohort_mask(prepared, dataset, request.cohort, now) & consent
+    persons = int(_persons(prepared, selected).size)
+    if persons < rules.threshold:
+        raise conflict("kohorten har nu færre end {threshold} personer; tabellen kan ikke "
+                       "frigives", threshold=rules.threshold)
+    request.data_version_id = version_id
+    result = _protected_table(session, request=request, dataset=dataset, prepared=prepared,
+                              selected=selected, consent=consent, question=question,
+                              rules=rules, domains=domains, keyring=keyring, now=now)
+    return result, prepared
 
 
 def released_result(session: Session, *, actor: Principal, request_id: int,
@@ -670,6 +799,11 @@ def request_to_json(request: StatisticsRequest, *, language: str = "da") -> dict
                      "policy_version": decision.get("policy_version")},
         "created_at": request.created_at.isoformat() if request.created_at else None,
     }
+    if request.reviewed_at is not None:
+        body["review"] = {"decision": "reject" if request.status == "rejected" else "approve",
+                          "comment": request.review_comment or "",
+                          "reviewed_by": request.reviewed_by or "",
+                          "at": request.reviewed_at.isoformat()}
     if request.status == "released" and request.result is not None:
         body["result"] = request.result
         body["released_at"] = request.released_at.isoformat() if request.released_at else None
@@ -693,3 +827,12 @@ def list_public_statistics(session: Session, *, limit: int = 200) -> list[Regist
         .order_by(StatisticsRequest.released_at.desc(), StatisticsRequest.id.desc())
         .limit(limit))
     return [RegisterRow(request, company, title) for request, company, title in rows]
+
+
+def public_statistics_json(session: Session, *, limit: int = 200) -> list[dict[str, Any]]:
+    """The public register's entries for released statistics: who asked what, and why."""
+    return [{"id": row.request.id, "title": row.request.title, "purpose": row.request.purpose,
+             "company": row.company, "dataset": row.request.dataset_id,
+             "dataset_title": row.dataset_title,
+             "released_at": row.request.released_at.isoformat() if row.request.released_at
+             else ""} for row in list_public_statistics(session, limit=limit)]

@@ -71,7 +71,7 @@ def localised(view: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def _context() -> dict[str, Any]:
+def context() -> dict[str, Any]:
     policies: decisions.PolicyBundle = current_app.extensions["marketplace.policies"]
     return {"policies": policies, "keyring": current_keyring(),
             "data_dir": current_app.config["DATA_DIR"]}
@@ -86,9 +86,8 @@ def _context() -> dict[str, Any]:
 def api_feasibility(body: FeasibilityIn) -> Response:
     """Count the persons an extract would hold after consent and cohort (rounded; null under
     the holders' threshold). Scope access:request or statistics:request."""
-    context = _context()
     found = services.feasibility(get_session(), actor=current_principal(), query=body,
-                                 keyring=context["keyring"], data_dir=context["data_dir"],
+                                 keyring=context()["keyring"], data_dir=context()["data_dir"],
                                  now=utcnow())
     return jsonify({"persons": found.persons, "rounded_to": found.rounded_to,
                     "suppressed": found.suppressed, "threshold": found.threshold})
@@ -104,7 +103,7 @@ def api_submit(body: StatisticsRequestIn) -> tuple[Response, int, dict[str, str]
     permitted, answered at once with a protected table."""
     db = get_session()
     found = services.submit_statistics_request(db, actor=current_principal(), body=body,
-                                               now=utcnow(), **_context())
+                                               now=utcnow(), **context())
     db.commit()
     location = f"/api/v1/statistics-requests/{found.id}"
     return (jsonify(services.request_to_json(found, language=current_language())), 201,
@@ -177,13 +176,7 @@ def api_manifest(path: StatisticsRequestPath) -> Response:
          security=PUBLIC)
 def api_register() -> Response:
     """Released statistics, for the public register of data uses (no token)."""
-    rows = services.list_public_statistics(get_session())
-    return jsonify({"items": [
-        {"id": row.request.id, "title": row.request.title, "purpose": row.request.purpose,
-         "company": row.company, "dataset": row.request.dataset_id,
-         "dataset_title": row.dataset_title,
-         "released_at": row.request.released_at.isoformat() if row.request.released_at
-         else ""} for row in rows]})
+    return jsonify({"items": services.public_statistics_json(get_session())})
 
 
 # --- pages -----------------------------------------------------------------------------------
@@ -212,7 +205,7 @@ def statistics_page() -> Any:
     db = get_session()
     try:
         found = services.submit_statistics_request(db, actor=current_principal(), body=body,
-                                                   now=utcnow(), **_context())
+                                                   now=utcnow(), **context())
     except DomainError as error:
         db.rollback()
         localise(error)

@@ -51,6 +51,7 @@ _NAV: tuple[tuple[str, str, frozenset[str]], ...] = (
      frozenset({"company_member", "holder_admin", "secretariat"})),
     ("/reviews", N_("Sagsbehandling"), frozenset({"holder_admin", "reviewer"})),
     ("/output-reviews", N_("Outputkontrol"), frozenset({"output_checker"})),
+    ("/statistics-reviews", N_("Statistik til vurdering"), frozenset({"holder_admin", "reviewer"})),
     ("/test-environments", "Testmiljøer", frozenset({"*"})),
     ("/matches", "Find testmiljø", frozenset({"company_member"})),
     ("/test-courses", "Testforløb",

@@ -495,3 +495,38 @@ def test_validation_errors_speak_english_on_request(client, holder_headers, desc
     ours = client.post("/api/v1/datasets?lang=en", json=descriptor, headers=holder_headers)
     assert {"field": "data_use.diseases", "message": "DS (disease-specific) needs at least one "
             "disease"} in ours.get_json()["errors"]
+
+
+@pytest.mark.parametrize("categorical", [False, True])
+def test_parquet_with_a_formula_cell_is_refused_and_nothing_stored(
+        client, create, upload, session, data_dir, tmp_path, holder_headers, categorical):
+    import pandas as pd
+
+    from marketplace.catalog.models import DataVersion
+    dataset = create()
+    diagnoses = ["DJ44", '=HYPERLINK("http://evil.example","Klik")', "DJ44"]
+    frame = pd.DataFrame({
+        "cpr": ["0703851234", "0101701235", "0703851234"],
+        "birth_date": [pd.Timestamp("1985-03-07"), pd.Timestamp("1970-01-01"),
+                       pd.Timestamp("1985-03-07")],
+        "sex": ["female", "male", "female"],
+        "admitted": [pd.Timestamp("2020-01-01")] * 3,
+        "diagnosis": pd.Categorical(diagnoses) if categorical else diagnoses,
+        "days": [3, 4, 5]})
+    frame.to_parquet(tmp_path / "formula.parquet")
+    body = (tmp_path / "formula.parquet").read_bytes()
+    response = upload(dataset["id"], body, "application/vnd.apache.parquet")
+    assert response.status_code == 422
+    problem = response.get_json()
+    assert problem["detail"] == "Filen har celler, som et regneark ville køre som formler."
+    assert problem["errors"] == [{"field": "diagnosis", "message": "celler begynder med =, +, "
+                                  "-, @ eller tabulator (rækker 2)"}]
+    english = client.put(f"/api/v1/datasets/{dataset['id']}/data?lang=en", data=body,
+                         content_type="application/vnd.apache.parquet", headers=holder_headers)
+    assert english.status_code == 422
+    assert english.get_json()["detail"] == ("The file holds cells that spreadsheets would run "
+                                            "as formulas.")
+    assert english.get_json()["errors"][0]["message"] == ("cells start with =, +, -, @ or a "
+                                                          "tab (rows 2)")
+    assert _count(session, DataVersion) == 0
+    assert not any(p.is_file() for p in data_dir.rglob("*"))

@@ -6,11 +6,13 @@ import hashlib
 import io
 
 import pandas as pd
+import pytest
 
 from marketplace.catalog import services as catalog_services
 from marketplace.catalog.descriptor import Descriptor
 from marketplace.db import utcnow
 from marketplace.delivery import output, services, synthetic
+from marketplace.errors import Invalid
 from tests.delivery.conftest import admissions_csv, descriptor
 
 
@@ -52,9 +54,9 @@ def test_the_manifest_tells_generalisation_drops_and_risk(session, world, build,
     assert hashlib.sha256(parquet).hexdigest() == manifest["sha256"]
 
 
-def test_formula_cells_of_a_parquet_upload_reach_the_csv_defused(session, world, build,
-                                                                 upload, app, keyring,
-                                                                 data_dir):
+def test_formula_cells_of_a_parquet_upload_never_reach_an_extract(session, world, upload,
+                                                                    keyring, data_dir):
+    """Parquet gets the CSV's formula check at ingest: such a file is refused, nothing kept."""
     columns = [dict(c) for c in synthetic.ADMISSION_COLUMNS] + [
         {"name": "comment", "type": "string", "role": "attribute"}]
     dataset = catalog_services.create_dataset(session, actor=world.holder_actor,
@@ -65,18 +67,13 @@ def test_formula_cells_of_a_parquet_upload_reach_the_csv_defused(session, world,
     sink = io.BytesIO()
     frame.astype({c: str for c in frame.columns if c != "length_of_stay"}).to_parquet(
         sink, index=False)
-    version = catalog_services.upload_version(
-        session, actor=world.holder_actor, dataset_id=dataset.id,
-        stream=io.BytesIO(sink.getvalue()), media_type="application/vnd.apache.parquet",
-        keyring=keyring, data_dir=data_dir, max_bytes=50_000_000)
-    assert version.is_valid, version.report
-    catalog_services.publish_dataset(session, actor=world.holder_actor, dataset_id=dataset.id)
-    permit = world.make_permit(datasets=[dataset], columns=["cpr", "sex", "comment"])
-    built = _build(session, world, build, permit)
-    text = _download(session, world, built, "csv", keyring, data_dir).decode()
-    comments = set(pd.read_csv(io.StringIO(text))["comment"])
-    assert comments <= {"'=HYPERLINK(\"http://evil.example\",\"klik\")", "ok", "'@SUM(A1)"}
-    assert "'=HYPERLINK(\"http://evil.example\",\"klik\")" in comments
+    with pytest.raises(Invalid) as refused:
+        catalog_services.upload_version(
+            session, actor=world.holder_actor, dataset_id=dataset.id,
+            stream=io.BytesIO(sink.getvalue()), media_type="application/vnd.apache.parquet",
+            keyring=keyring, data_dir=data_dir, max_bytes=50_000_000)
+    assert refused.value.errors[0]["field"] == "comment"
+    assert catalog_services.current_version(session, dataset=dataset) is None
 
 
 def test_the_permits_other_datasets_join_each_persons_record(session, world, build, upload,

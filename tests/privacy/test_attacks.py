@@ -7,6 +7,7 @@ person, who is really that person. Each must stay at or below 1 %, with no ident
 """
 from __future__ import annotations
 
+import unicodedata
 from datetime import UTC, datetime
 
 import numpy as np
@@ -223,3 +224,39 @@ def test_the_manifest_figures_show_the_risk_before_and_after(register, admission
     assert fields["generalisation"]["admission_date"] in ("quarter", "year", "suppressed")
     assert np.isclose(out["pseudonym"].nunique(), fields["persons_in"]
                       - fields["persons_suppressed"])
+
+
+def _spellings(cpr: str, birth: pd.Timestamp) -> list[str]:
+    """The ways a clinician or a system writes a CPR number in text."""
+    d, s = cpr.replace("-", "")[:6], cpr.replace("-", "")[6:]
+    full_width = "".join(chr(0xFF10 + int(c)) for c in d) + "\uff0d" + "".join(
+        chr(0xFF10 + int(c)) for c in s)
+    year = f"{birth.year:04d}"
+    return [f"{d}-{s}", f"{d} {s}", f"{d[:2]}.{d[2:4]}.{d[4:]}-{s}",
+            f"{d[:2]}/{d[2:4]}/{d[4:]}-{s}", f"{d}\u2013{s}", full_width,
+            f"{d[:3]}\u200b{d[3:]}{s}", f"{d[:2]}-{d[2:4]}-{year}-{s}", f"{d}\u00a0{s}",
+            f"{d}{s}"]
+
+
+def test_cpr_numbers_in_any_spelling_never_reach_an_extract(register, admissions):
+    """The attack: a free-text note carries the patient's CPR number, written every way it is
+    written in practice; the extract must hold none of them."""
+    people = register.set_index("_subject_key")
+    births = pd.to_datetime(people["birth_date"])
+    notes = []
+    for i, key in enumerate(admissions["_subject_key"].astype(str)):
+        cpr = str(people.at[key, "cpr"])
+        forms = _spellings(cpr, births[key])
+        notes.append(f"Kontrol, pt. {forms[i % len(forms)]} stabil")
+    with_notes = admissions.assign(note=pd.Categorical(notes))
+    _, out = release(with_notes, plan(("sex", "note"), k=5))
+    assert len(out) > len(admissions) // 2
+    digits = {cpr.replace("-", "") for cpr in register["cpr"].astype(str)}
+    leaked = 0
+    for note in out["note"].unique():
+        plain = "".join(ch for ch in unicodedata.normalize("NFKC", note) if ch.isdigit())
+        leaked += any(plain[i:i + 10] in digits for i in range(len(plain) - 9))
+        leaked += any((plain[i:i + 4] + plain[i + 6:i + 12]) in digits
+                      for i in range(len(plain) - 11))
+    assert leaked == 0
+    assert set(out["note"].unique()) == {"Kontrol, pt. [CPR] stabil"}

@@ -355,3 +355,19 @@ def test_a_dataset_limited_to_diseases_needs_the_question_to_name_them(client, w
     named = client.post("/api/v1/statistics-requests", headers=company_headers,
                         json=ask(dataset=limited.id, diseases=["DJ441"])).get_json()
     assert named["status"] == "released", named["decision"]
+
+
+def test_released_statistics_are_listed_on_the_register_page(client, world, company_headers):
+    empty = client.get("/register").get_data(as_text=True)
+    assert "Der er endnu ikke udleveret nogen statistik." in empty
+    created = client.post("/api/v1/statistics-requests", headers=company_headers, json=ask(
+        dataset=world.dataset.id, title="Indlæggelser i Albertslund")).get_json()
+    denied = client.post("/api/v1/statistics-requests", headers=company_headers, json=ask(
+        dataset=world.dataset.id, title="Reklame for piller",
+        purpose="advertising_marketing")).get_json()
+    assert created["status"] == "released" and denied["status"] == "denied"
+    html = client.get("/register").get_data(as_text=True)
+    assert "Indlæggelser i Albertslund" in html and "Statistik ApS" in html
+    assert "Reklame for piller" not in html
+    english = client.get("/register?lang=en").get_data(as_text=True)
+    assert "Anonymous statistics delivered to companies" in english
