@@ -39,8 +39,8 @@ def child(mode: str, csv_path: Path) -> None:
         frame = pd.read_csv(csv_path, dtype="str")
         print("frame_bytes", int(frame.memory_usage(deep=True).sum()))
     elif mode == "upload":
-        with tempfile.TemporaryDirectory() as tmp:
-            result = ingest.ingest(csv_path, media_type="text/csv", columns=COLUMNS,
+        with tempfile.TemporaryDirectory() as tmp, open(csv_path, "rb") as source:
+            result = ingest.ingest(source, media_type="text/csv", columns=COLUMNS,
                                    subject_column="cpr", keyring=Keyring(MASTER_KEY),
                                    target=Path(tmp) / "v1.enc", context="bench")
             print("rows", result.number_of_rows)

@@ -37,6 +37,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         validation_error_callback=api.validation_problem,
         doc_ui=False,  # /api/openapi.json and /api/docs are served by web.views (strict CSP)
     )
+    app.request_class = requests.SpoolingRequest
     load_config(app, config)
     if app.config["ENV"] == "production":
         # Behind the TLS proxy: external URLs (the OIDC callback) and HSTS need the real scheme.
@@ -56,6 +57,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         policies=app.extensions["marketplace.policies"],
         keyring=app.extensions["marketplace.keyring"], data_dir=Path(app.config["DATA_DIR"]))
     db.init_app(app)
+    # A process killed mid-upload or mid-job left files behind: remove them before serving.
+    composition.remove_leftovers(app.extensions["marketplace.sessionmaker"],
+                                 data_dir=Path(app.config["DATA_DIR"]))
     # Every session can append to and verify the audit chain with the chain's key.
     app.extensions["marketplace.sessionmaker"].configure(
         info={audit.AUDIT_KEY: app.extensions["marketplace.keyring"].audit_key})

@@ -7,23 +7,29 @@ processing environment (workspace), create_app hands it these functions.
 """
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from flask import Flask
-from sqlalchemy.orm import Session
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
 
 from marketplace.access.decisions import PolicyBundle
 from marketplace.access.ports import AccessEngine
+from marketplace.catalog import services as catalog_services
 from marketplace.catalog.models import Dataset
 from marketplace.db import session_scope
 from marketplace.delivery import cohorts as delivery_cohorts
+from marketplace.delivery import services as delivery_services
 from marketplace.security import Keyring
 from marketplace.statistics import services as statistics_services
 from marketplace.testbeds import services as testbeds_services
 from marketplace.workspace import release as workspace_release
+
+log = logging.getLogger(__name__)
 
 
 class _CohortEstimate:
@@ -89,3 +95,22 @@ def warm_caches(app: Flask) -> int:
     with app.app_context(), session_scope(app) as session:
         return delivery_cohorts.warm(session, keyring=app.extensions["marketplace.keyring"],
                                      data_dir=Path(app.config["DATA_DIR"]))
+
+
+def remove_leftovers(sessions: sessionmaker[Session], *, data_dir: Path) -> list[Path]:
+    """Remove what killed processes left in the data folder: spooled uploads of older releases,
+    half-written files and stored files that no committed row points at (start-up of the app
+    and of each job worker)."""
+    spool = data_dir / "tmp"
+    removed = [spool / name for name in catalog_services.clean_spool(spool)]
+    if not ((data_dir / "catalog").is_dir() or (data_dir / "extracts").is_dir()):
+        return removed
+    try:
+        with sessions() as session:
+            removed += catalog_services.remove_leftover_files(session, data_dir=data_dir)
+            removed += delivery_services.remove_leftover_files(session, data_dir=data_dir)
+    except SQLAlchemyError as error:  # a database not migrated yet holds no rows to keep
+        log.warning("leftover files were not checked: %s", type(error).__name__)
+    if removed:
+        log.info("removed %d file(s) left by stopped processes", len(removed))
+    return removed

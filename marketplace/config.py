@@ -34,6 +34,9 @@ DEFAULTS: dict[str, Any] = {
     "MAX_CONTENT_LENGTH": 1 * 1024 * 1024,
     "MAX_UPLOAD_BYTES": 2 * 1024 * 1024 * 1024,
     "EXTRACTS_INLINE": True,
+    # A job worker renews its lease every third of this; a worker that dies holds its job until
+    # the lease runs out, then the next worker to poll takes it over.
+    "JOB_LEASE_SECONDS": 30,
     "DASK_MIN_ROWS": 5_000_000,
     "DASK_SCHEDULER_ADDRESS": None,
     "POLICIES_DIR": None,

@@ -12,9 +12,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import io
 import logging
 import os
 import struct
+import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from functools import cached_property
 from pathlib import Path
@@ -144,6 +146,103 @@ class Keyring:
     def read_encrypted_bytes(self, path: Path, *, context: str) -> bytes:
         """Return the whole plaintext of an encrypted file (for files that fit in memory)."""
         return b"".join(self.read_encrypted(path, context=context))
+
+
+class SealedSpool(io.RawIOBase):
+    """A temporary file that holds what is written to it only encrypted.
+
+    For data on its way in (an upload being received): the file has no name (it is unlinked
+    when created, so a killed process leaves nothing behind) and its AES-GCM key lives only in
+    this object, so even the disk blocks of a crashed process hold nothing readable. Write it
+    from start to end, then read it back from any position (Parquet readers seek): each
+    fixed-size segment is sealed on its own, bound to its index.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        super().__init__()
+        directory.mkdir(parents=True, exist_ok=True)
+        self._file = tempfile.TemporaryFile(dir=directory)  # noqa: SIM115 (closed by close())
+        self._aead = AESGCM(AESGCM.generate_key(256))
+        self._pending = bytearray()
+        self._segments = 0
+        self.size = 0
+        self._sealed = False
+        self._position = 0
+        self._cached: tuple[int, bytes] | None = None
+
+    def readable(self) -> bool:
+        return True
+
+    def writable(self) -> bool:
+        return not self._sealed
+
+    def seekable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        self._checkClosed()
+        if self._sealed:
+            raise OSError("a sealed spool is read-only once reading started")
+        view = memoryview(data).cast("B")
+        self._pending.extend(view)
+        self.size += len(view)
+        while len(self._pending) >= _SEGMENT:
+            self._seal(bytes(self._pending[:_SEGMENT]))
+            del self._pending[:_SEGMENT]
+        return len(view)
+
+    def _seal(self, segment: bytes) -> None:
+        nonce = os.urandom(_NONCE)
+        self._file.write(nonce + self._aead.encrypt(nonce, segment,
+                                                    struct.pack(">Q", self._segments)))
+        self._segments += 1
+
+    def _finish_writing(self) -> None:
+        if not self._sealed:
+            if self._pending:
+                self._seal(bytes(self._pending))
+                self._pending.clear()
+            self._file.flush()
+            self._sealed = True
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        self._finish_writing()
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: self.size}[whence]
+        self._position = max(0, base + offset)
+        return self._position
+
+    def tell(self) -> int:
+        return self._position if self._sealed else self.size
+
+    def _segment(self, index: int) -> bytes:
+        if self._cached is None or self._cached[0] != index:
+            record = _NONCE + _SEGMENT + 16
+            self._file.seek(index * record)
+            sealed = self._file.read(record)
+            plain = self._aead.decrypt(sealed[:_NONCE], sealed[_NONCE:],
+                                       struct.pack(">Q", index))
+            self._cached = (index, plain)
+        return self._cached[1]
+
+    def readinto(self, buffer: Any) -> int:
+        self._checkClosed()
+        self._finish_writing()
+        target = memoryview(buffer).cast("B")
+        done = 0
+        while done < len(target) and self._position < self.size:
+            index, offset = divmod(self._position, _SEGMENT)
+            segment = self._segment(index)
+            piece = segment[offset:offset + len(target) - done]
+            target[done:done + len(piece)] = piece
+            done += len(piece)
+            self._position += len(piece)
+        return done
+
+    def close(self) -> None:
+        if not self.closed:
+            self._file.close()
+            self._cached = None
+        super().close()
 
 
 def _segment_aad(context: str, index: int, last: bool) -> bytes:

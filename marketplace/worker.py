@@ -3,12 +3,14 @@ runs queued workspace jobs."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import click
 from flask import current_app
 from flask.cli import with_appcontext
 from tqdm import tqdm
 
+from marketplace import composition
 from marketplace.delivery import jobs
 from marketplace.ops import shutdown
 from marketplace.workspace import jobs as workspace_jobs
@@ -25,6 +27,8 @@ def worker(once: bool, poll_seconds: float) -> None:
     name = jobs.worker_name()
     # Prepared data of a worker that died must not stay on disk.
     workspace_jobs.clean_stale_folders(app)
+    composition.remove_leftovers(app.extensions["marketplace.sessionmaker"],
+                                 data_dir=Path(app.config["DATA_DIR"]))
     built = 0
     bars: dict[int, tqdm] = {}
 

@@ -67,3 +67,27 @@ def test_log_records_never_carry_a_cpr() -> None:
     CprRedactingFilter().filter(record)
     assert "070385" not in record.getMessage()
     assert "[CPR]" in record.getMessage()
+
+
+def test_a_sealed_spool_holds_only_ciphertext_on_disk_and_reads_back_anywhere(
+        tmp_path: Path) -> None:
+    from marketplace.security import SealedSpool
+
+    data = b"".join(b"0703851234,%07d\n" % i for i in range(200_000))  # several segments
+    spool = SealedSpool(tmp_path)
+    for start in range(0, len(data), 65_536):
+        spool.write(data[start:start + 65_536])
+    assert list(tmp_path.iterdir()) == []  # the file has no name: nothing outlives the process
+    assert spool.size == len(data)
+    spool.seek(0)
+    assert spool.read() == data
+    for position in (0, 1, (1 << 20) - 3, len(data) - 10, len(data) + 5):
+        spool.seek(position)
+        assert spool.read(7) == data[position:position + 7]
+    spool.seek(-4, 2)
+    assert spool.read() == data[-4:]
+    on_disk = Path(f"/proc/self/fd/{spool._file.fileno()}").read_bytes()
+    assert b"0703851234" not in on_disk and len(on_disk) > len(data)
+    spool.close()
+    with pytest.raises(ValueError):
+        spool.read()

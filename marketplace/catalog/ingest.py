@@ -1,15 +1,17 @@
 """Read an uploaded data version, validate it chunk by chunk and store it encrypted.
 
-No database and no Flask: the service hands in a temp file that holds the upload and gets back
-the quality report. Memory stays bounded by the chunk size: the file is parsed in blocks, each
-block is validated and appended to an encrypted Parquet stream, and only small per-row hashes
-are kept for the checks that span the whole file (uniqueness, unique individuals).
+No database and no Flask: the service hands in the received upload as a seekable file (a
+sealed spool: it is never in clear on disk) and gets back the quality report. Memory stays
+bounded by the chunk size: the file is parsed in blocks, each block is validated and appended
+to an encrypted Parquet stream, and only small per-row hashes are kept for the checks that span
+the whole file (uniqueness, unique individuals).
 """
 import hashlib
 import hmac
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import pandas as pd
@@ -55,9 +57,9 @@ def detect_format(media_type: str, head: bytes) -> str:
     raise Invalid("Send data som text/csv eller application/vnd.apache.parquet.")
 
 
-def read_csv_chunks(path: Path, columns: list[dict]) -> Iterator[pd.DataFrame]:
+def read_csv_chunks(source: BinaryIO, columns: list[dict]) -> Iterator[pd.DataFrame]:
     """Yield the CSV file as text columns, block by block; raise Invalid on malformed input."""
-    head = _head(path)
+    head = _head(source)
     for bom, encoding in BOMS.items():
         if head.startswith(bom):
             raise Invalid("Filen begynder med et {encoding}-bytemærke (BOM). Gem den som UTF-8 "
@@ -73,7 +75,7 @@ def read_csv_chunks(path: Path, columns: list[dict]) -> Iterator[pd.DataFrame]:
     names = [c["name"] for c in columns]
     try:
         reader = pacsv.open_csv(
-            path,
+            source,
             # Small blocks: the reader reads several blocks ahead, so the block size sets the
             # memory it holds; blocks are gathered into chunks of CHUNK_ROWS for validation.
             read_options=pacsv.ReadOptions(block_size=CSV_BLOCK_BYTES, use_threads=False),
@@ -119,9 +121,11 @@ def _gathered(reader: pacsv.CSVStreamingReader, ragged: list[int]) -> Iterator[p
         yield pa.Table.from_batches(batches)
 
 
-def _head(path: Path) -> bytes:
-    with open(path, "rb") as src:
-        return src.read(4096)
+def _head(source: BinaryIO) -> bytes:
+    source.seek(0)
+    head = source.read(4096)
+    source.seek(0)
+    return head
 
 
 def _check_header(found: list[str], expected: list[str]) -> None:
@@ -156,7 +160,7 @@ def _check_formulas(frame: pd.DataFrame, columns: list[dict], *, first_row: int)
             errors.append({"field": col["name"], "message": template.format(rows=rows),
                            "template": template, "values": {"rows": rows}})
     if errors:
-        raise Invalid("Filen har celler, som regneark ville køre som formler.",
+        raise Invalid("Filen har celler, som et regneark ville køre som formler.",
                       errors=errors)
 
 
@@ -187,10 +191,10 @@ def _csv_message(message: str) -> str:
         if message.count(":") >= 2 else "The CSV file could not be read."
 
 
-def read_parquet_chunks(path: Path, columns: list[dict]) -> Iterator[pd.DataFrame]:
+def read_parquet_chunks(source: BinaryIO, columns: list[dict]) -> Iterator[pd.DataFrame]:
     """Yield the Parquet file in batches; raise Invalid when its schema does not fit."""
     try:
-        parquet = pq.ParquetFile(path)
+        parquet = pq.ParquetFile(source)
     except (pa.ArrowInvalid, OSError):
         raise Invalid("Filen er ikke en læsbar Parquet-fil.") from None
     schema = parquet.schema_arrow
@@ -299,15 +303,16 @@ class VersionWriter:
         return report
 
 
-def ingest(source: Path, *, media_type: str, columns: list[dict], subject_column: str | None,
+def ingest(source: BinaryIO, *, media_type: str, columns: list[dict], subject_column: str | None,
            keyring: Keyring, target: Path, context: str) -> IngestResult:
     """Validate the upload at `source`; keep it encrypted at `target` only when valid.
 
     Raises Invalid when the file cannot be read at all (malformed CSV, wrong Parquet schema);
     returns the report, with `valid` false, when it reads but fails expectations.
     """
-    kind = detect_format(media_type, _head(source))
-    if source.stat().st_size == 0:
+    head = _head(source)
+    kind = detect_format(media_type, head)
+    if not head:
         raise Invalid("Filen er tom.")
     chunks = (read_csv_chunks if kind == "csv" else read_parquet_chunks)(source, columns)
     writer = VersionWriter(columns, subject_column=subject_column, keyring=keyring)

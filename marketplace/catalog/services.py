@@ -3,19 +3,19 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from marketplace import leftovers
 from marketplace.catalog import dcat, ingest
 from marketplace.catalog.descriptor import (
     LOCKED_WITH_DATA,
@@ -29,7 +29,7 @@ from marketplace.db import utcnow
 from marketplace.errors import Conflict, Forbidden, Invalid, NotFound, TooLarge
 from marketplace.identity.models import Organisation
 from marketplace.identity.principal import Principal
-from marketplace.security import Keyring
+from marketplace.security import Keyring, SealedSpool
 
 DATA_HOLDER_KINDS = ("national", "regional", "municipal")
 SPOOL_CHUNK = 1 << 20
@@ -218,26 +218,48 @@ def retire_dataset(session: Session, *, actor: Principal, dataset_id: int) -> Da
 
 # --- data versions --------------------------------------------------------------------------
 
-def spool_upload(stream: BinaryIO, *, directory: Path, max_bytes: int) -> tuple[Path, int]:
-    """Copy a request body to a temp file; raise TooLarge past `max_bytes` (nothing is kept)."""
-    directory.mkdir(parents=True, exist_ok=True)
-    handle, name = tempfile.mkstemp(dir=directory, suffix=".upload")
-    path, size = Path(name), 0
-    try:
-        with os.fdopen(handle, "wb") as out:
+def spool_upload(stream: BinaryIO, *, directory: Path, max_bytes: int) -> SealedSpool:
+    """Receive a request body into a sealed spool (never in clear on disk); raise TooLarge past
+    `max_bytes` and Invalid when empty (nothing is kept either way).
+
+    A form upload that the request parser already received into a sealed spool is used as is.
+    """
+    spool: SealedSpool
+    if isinstance(stream, SealedSpool):
+        spool = stream
+    else:
+        spool = SealedSpool(directory)
+        try:
             while chunk := stream.read(SPOOL_CHUNK):
-                size += len(chunk)
-                if size > max_bytes:
-                    raise TooLarge("dataversionen er større end grænsen på {limit} byte",
-                                   limit=max_bytes)
-                out.write(chunk)
-    except BaseException:
-        path.unlink(missing_ok=True)
-        raise
-    if size == 0:
-        path.unlink(missing_ok=True)
+                spool.write(chunk)
+                if spool.size > max_bytes:
+                    break
+        except BaseException:
+            spool.close()
+            raise
+    if spool.size > max_bytes:
+        spool.close()
+        raise TooLarge("dataversionen er større end grænsen på {limit} byte", limit=max_bytes)
+    if spool.size == 0:
+        spool.close()
         raise Invalid("Uploaden er tom.")
-    return path, size
+    spool.seek(0)
+    return spool
+
+
+def clean_spool(directory: Path) -> list[str]:
+    """Remove files a crashed process left in the upload folder; return their names.
+
+    Uploads are spooled to unnamed, encrypted files that vanish with their process, so anything
+    with a name here is a leftover (of an older release that spooled in clear).
+    """
+    removed = []
+    if directory.is_dir():
+        for leftover in directory.iterdir():
+            if leftover.is_file() or leftover.is_symlink():
+                leftover.unlink(missing_ok=True)
+                removed.append(leftover.name)
+    return removed
 
 
 def upload_version(session: Session, *, actor: Principal, dataset_id: int, stream: BinaryIO,
@@ -254,17 +276,20 @@ def upload_version(session: Session, *, actor: Principal, dataset_id: int, strea
         raise Conflict("et tilbagetrukket datasæt modtager ikke nye data")
     if not dataset.columns:
         raise Conflict("beskriv kolonnerne i beskrivelsen, før du uploader data")
-    source, size = spool_upload(stream, directory=data_dir / "tmp", max_bytes=max_bytes)
+    source = spool_upload(stream, directory=data_dir / "tmp", max_bytes=max_bytes)
+    size = source.size
     number = (session.scalar(sa.select(sa.func.max(DataVersion.number))
                              .where(DataVersion.dataset_id == dataset.id)) or 0) + 1
-    # A random part keeps two uploads that race for the same number from sharing a file.
-    relative = Path("catalog") / str(dataset.id) / f"v{number}-{os.urandom(6).hex()}.parquet.enc"
+    # A random part keeps two uploads that race for the same number from sharing a file; the
+    # process id tells the clean-up at start-up that the file's writer is gone.
+    relative = (Path("catalog") / str(dataset.id)
+                / f"v{number}-{os.getpid()}-{os.urandom(6).hex()}.parquet.enc")
     try:
-        result = ingest.ingest(source, media_type=media_type, columns=dataset.columns,
+        result = ingest.ingest(cast(BinaryIO, source), media_type=media_type, columns=dataset.columns,
                                subject_column=dataset.subject_column, keyring=keyring,
                                target=data_dir / relative, context=version_context(relative))
     finally:
-        source.unlink(missing_ok=True)
+        source.close()
     version = DataVersion(
         dataset_id=dataset.id, number=number, status="valid" if result.sha256 else "invalid",
         media_type=media_type.split(";")[0].strip()[:60], byte_size=size, sha256=result.sha256,
@@ -287,6 +312,17 @@ def upload_version(session: Session, *, actor: Principal, dataset_id: int, strea
         dataset.updated_at = utcnow()
     session.flush()
     return version
+
+
+def remove_leftover_files(session: Session, *, data_dir: Path) -> list[Path]:
+    """Remove stored version files that no data version points at once their writer is gone
+    (an upload killed or whose database connection was lost before the commit)."""
+    folder = data_dir / "catalog"
+    if not folder.is_dir():
+        return []
+    stored = {data_dir / p for p in session.scalars(
+        sa.select(DataVersion.path).where(DataVersion.path.is_not(None))) if p}
+    return leftovers.remove_unreferenced(folder, referenced=stored.__contains__)
 
 
 def version_context(relative: Path | str) -> str:

@@ -16,7 +16,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from marketplace import audit
+from marketplace import audit, leases, leftovers
 from marketplace.access import services as access_services
 from marketplace.access.models import Permit
 from marketplace.catalog import services as catalog_services
@@ -30,8 +30,8 @@ from marketplace.delivery.models import Extract
 from marketplace.errors import Conflict, Invalid
 from marketplace.security import Keyring
 
-LEASE = timedelta(minutes=5)
-MAX_ATTEMPTS = 3
+LEASE = leases.DEFAULT_LEASE
+MAX_ATTEMPTS = leases.MAX_ATTEMPTS
 BATCH_ROWS = 500_000
 
 ProgressCallback = Callable[[float], None]
@@ -40,40 +40,23 @@ ProgressCallback = Callable[[float], None]
 
 
 def claim_next_extract(session: Session, *, worker: str, now: datetime,
-                       extract_id: int | None = None) -> Extract | None:
+                       extract_id: int | None = None, lease: timedelta = LEASE
+                       ) -> Extract | None:
     """Lease the oldest queued extract, or one whose worker's lease ran out (it crashed).
 
     An extract whose workers stopped MAX_ATTEMPTS times is failed instead of tried again.
     """
-    runnable = sa.or_(
-        Extract.status == "queued",
-        sa.and_(Extract.status == "running", Extract.lease_expires_at < now),
-    )
-    query = sa.select(Extract).where(runnable).order_by(Extract.created_at, Extract.id).limit(1)
-    if extract_id is not None:
-        query = query.where(Extract.id == extract_id)
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
-    while (extract := session.scalar(query)) is not None:
-        if extract.attempts < MAX_ATTEMPTS:
-            extract.status = "running"
-            extract.attempts += 1
-            extract.progress = 0.0
-            extract.lease_owner = worker
-            extract.lease_expires_at = now + LEASE
-            extract.started_at = now
-            session.flush()
-            return extract
-        fail_extract(session, extract_id=extract.id, now=now,
-                     message="the extract stopped repeatedly while being built")
-        session.flush()
-    return None
+    return leases.claim_next(
+        session, Extract, worker=worker, now=now, lease=lease, job_id=extract_id,
+        give_up=lambda extract: fail_extract(
+            session, extract_id=extract.id, now=now,
+            message="the extract stopped repeatedly while being built"))
 
 
-def renew_lease(extract: Extract, *, progress: float, now: datetime) -> None:
+def renew_lease(extract: Extract, *, progress: float, now: datetime,
+                lease: timedelta = LEASE) -> None:
     """Record progress and keep the lease while the job is alive."""
-    extract.progress = float(min(max(progress, 0.0), 1.0))
-    extract.lease_expires_at = now + LEASE
+    leases.renew(extract, progress=progress, now=now, lease=lease)
 
 
 def _fail(extract: Extract, message: str, now: datetime) -> None:
@@ -106,6 +89,19 @@ def extract_context(extract_id: int) -> str:
 
 def extract_path(extract_id: int, *, data_dir: Path) -> Path:
     return data_dir / "extracts" / f"{extract_id}.parquet.enc"
+
+
+def remove_leftover_files(session: Session, *, data_dir: Path) -> list[Path]:
+    """Remove extract files no finished extract points at (a worker killed before its commit,
+    an extract failed for good) and half-written ones whose writer is gone. A running or queued
+    extract's file stays: its (next) worker writes it again."""
+    folder = data_dir / "extracts"
+    if not folder.is_dir():
+        return []
+    kept = {extract_path(extract_id, data_dir=data_dir) for extract_id in session.scalars(
+        sa.select(Extract.id).where(sa.or_(Extract.path.is_not(None),
+                                           Extract.status.in_(("queued", "running")))))}
+    return leftovers.remove_unreferenced(folder, referenced=kept.__contains__, grace_seconds=0)
 
 
 def plan_for(session: Session, *, permit: Permit, dataset: Dataset, keyring: Keyring

@@ -27,6 +27,7 @@ from marketplace.delivery.extract_jobs import (  # noqa: F401
     fail_extract,
     permit_keys,
     plan_for,
+    remove_leftover_files,
     renew_lease,
     run_extract,
 )

@@ -8,13 +8,19 @@ runs `parse_json_body` before every request.
 from __future__ import annotations
 
 import copy
-from typing import Any
+import io
+from pathlib import Path
+from typing import IO, Any, cast
 
-from flask import current_app, request
+from flask import Request, current_app, request
 from pydantic import BaseModel
 from werkzeug.exceptions import BadRequest as WerkzeugBadRequest
 
 from marketplace.errors import BadRequest
+from marketplace.security import SealedSpool
+
+# Form files up to this size stay in memory; larger ones go to a sealed spool on disk.
+IN_MEMORY_FORM_FILE = 500 * 1024
 
 _WITH_BODY = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
@@ -71,3 +77,15 @@ class QueryModel(BaseModel):
 
 
 _SCHEMAS: dict[tuple, dict[str, Any]] = {}
+
+
+class SpoolingRequest(Request):
+    """A request whose form files are received into sealed spools: a file being uploaded is
+    never in clear on disk, and nothing of it outlives a killed process."""
+
+    def _get_file_stream(self, total_content_length: int | None, content_type: str | None,
+                         filename: str | None = None, content_length: int | None = None
+                         ) -> IO[bytes]:
+        if total_content_length is not None and total_content_length <= IN_MEMORY_FORM_FILE:
+            return io.BytesIO()
+        return cast(IO[bytes], SealedSpool(Path(current_app.config["DATA_DIR"]) / "tmp"))

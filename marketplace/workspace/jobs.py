@@ -18,10 +18,12 @@ from pathlib import Path
 
 from flask import Flask
 
+from marketplace import leases
 from marketplace.db import utcnow
 from marketplace.delivery.jobs import worker_name
 from marketplace.errors import DomainError
 from marketplace.workspace import environment, services
+from marketplace.workspace.models import WorkspaceJob
 
 log = logging.getLogger(__name__)
 
@@ -81,9 +83,12 @@ def clean_stale_folders(app: Flask) -> list[str]:
 
 def run_next(app: Flask, *, worker: str, job_id: int | None = None) -> int | None:
     """Claim and run one workspace job; return its id, or None when nothing was waiting."""
-    session = app.extensions["marketplace.sessionmaker"]()
+    lease = leases.lease_from(app.config)
+    sessions = app.extensions["marketplace.sessionmaker"]
+    session = sessions()
     try:
-        job = services.claim_next_job(session, worker=worker, now=utcnow(), job_id=job_id)
+        job = services.claim_next_job(session, worker=worker, now=utcnow(), job_id=job_id,
+                                      lease=lease)
         session.commit()
         if job is None:
             return None
@@ -97,19 +102,22 @@ def run_next(app: Flask, *, worker: str, job_id: int | None = None) -> int | Non
                 return False
             last_renewal = time.monotonic()
             session.refresh(job, ["cancel_requested"])
-            services.renew_job_lease(job, progress=max(job.progress, 0.5), now=utcnow())
+            services.renew_job_lease(job, progress=max(job.progress, 0.5), now=utcnow(),
+                                     lease=lease)
             session.commit()
             return bool(job.cancel_requested)
 
         def progress(fraction: float) -> None:
-            services.renew_job_lease(job, progress=fraction, now=utcnow())
+            services.renew_job_lease(job, progress=fraction, now=utcnow(), lease=lease)
             session.commit()
 
         holder = _hold_folder(settings.work_root, claimed)
         try:
-            services.run_job(session, job=job, settings=settings, now=utcnow(),
-                             should_stop=should_stop, on_progress=progress)
-            session.commit()
+            with leases.Heartbeat(sessions, WorkspaceJob, job_id=claimed, worker=worker,
+                                  lease=lease):
+                services.run_job(session, job=job, settings=settings, now=utcnow(),
+                                 should_stop=should_stop, on_progress=progress)
+                session.commit()
         except DomainError as error:
             session.rollback()
             services.fail_job(session, job_id=claimed, message=error.detail, now=utcnow())

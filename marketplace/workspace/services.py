@@ -22,7 +22,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from marketplace import audit
+from marketplace import audit, leases
 from marketplace.access import services as access_services
 from marketplace.access import sla
 from marketplace.access.models import Permit
@@ -48,8 +48,8 @@ from marketplace.workspace.models import (
     output_path,
 )
 
-LEASE = timedelta(minutes=5)
-MAX_ATTEMPTS = 3
+LEASE = leases.DEFAULT_LEASE
+MAX_ATTEMPTS = leases.MAX_ATTEMPTS
 REVIEW_WORKING_DAYS = 5
 MAX_OUTPUT_DEPTH = 2
 ACRO_RESULTS = "results.json"
@@ -285,46 +285,30 @@ def retry_job(session: Session, *, actor: Principal, job_id: int, now: datetime
 
 
 def claim_next_job(session: Session, *, worker: str, now: datetime,
-                   job_id: int | None = None) -> WorkspaceJob | None:
+                   job_id: int | None = None, lease: timedelta = LEASE) -> WorkspaceJob | None:
     """Lease the oldest queued job, or one whose worker's lease ran out (it stopped).
 
-    A job whose workers stopped MAX_ATTEMPTS times is failed instead of tried again.
+    A job cancelled while it waited is closed; one whose workers stopped MAX_ATTEMPTS times is
+    failed instead of tried again.
     """
-    runnable = sa.or_(
-        WorkspaceJob.status == "queued",
-        sa.and_(WorkspaceJob.status == "running", WorkspaceJob.lease_expires_at < now),
-    )
-    query = (sa.select(WorkspaceJob).where(runnable)
-             .order_by(WorkspaceJob.created_at, WorkspaceJob.id).limit(1))
-    if job_id is not None:
-        query = query.where(WorkspaceJob.id == job_id)
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
-    while (job := session.scalar(query)) is not None:
+
+    def settle(job: WorkspaceJob) -> bool:
         if job.cancel_requested:
             job.status, job.finished_at = "cancelled", now
             job.lease_owner = job.lease_expires_at = None
-            session.flush()
-            continue
-        if job.attempts < MAX_ATTEMPTS:
-            job.status = "running"
-            job.attempts += 1
-            job.progress = 0.0
-            job.lease_owner = worker
-            job.lease_expires_at = now + LEASE
-            job.started_at = now
-            session.flush()
-            return job
-        fail_job(session, job_id=job.id, now=now,
-                 message="the job stopped repeatedly while it ran")
-        session.flush()
-    return None
+        return job.cancel_requested
+
+    return leases.claim_next(
+        session, WorkspaceJob, worker=worker, now=now, lease=lease, job_id=job_id,
+        settle=settle,
+        give_up=lambda job: fail_job(session, job_id=job.id, now=now,
+                                     message="the job stopped repeatedly while it ran"))
 
 
-def renew_job_lease(job: WorkspaceJob, *, progress: float, now: datetime) -> None:
+def renew_job_lease(job: WorkspaceJob, *, progress: float, now: datetime,
+                    lease: timedelta = LEASE) -> None:
     """Record progress and keep the lease while the job is alive."""
-    job.progress = float(min(max(progress, 0.0), 1.0))
-    job.lease_expires_at = now + LEASE
+    leases.renew(job, progress=progress, now=now, lease=lease)
 
 
 def fail_job(session: Session, *, job_id: int, message: str, now: datetime,

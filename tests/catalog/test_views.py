@@ -1,6 +1,8 @@
 """The catalog API and pages: what data holders and the public can do, and what they cannot."""
 from __future__ import annotations
 
+import io
+
 import pytest
 
 from marketplace.catalog import services
@@ -530,3 +532,74 @@ def test_parquet_with_a_formula_cell_is_refused_and_nothing_stored(
                                                           "tab (rows 2)")
     assert _count(session, DataVersion) == 0
     assert not any(p.is_file() for p in data_dir.rglob("*"))
+
+
+def _dead_pid() -> int:
+    import subprocess
+    import sys
+
+    finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                              capture_output=True, text=True, check=True)
+    return int(finished.stdout)
+
+
+def test_start_up_removes_what_killed_processes_left_and_keeps_stored_data(
+        app, client, create, upload, data_dir, tmp_path, monkeypatch, database, holder_headers):
+    from marketplace import composition, create_app
+    from tests.conftest import base_config
+
+    dataset = create()
+    assert upload(dataset["id"]).status_code == 200
+    stored = [p for p in (data_dir / "catalog").rglob("*") if p.is_file()]
+    dead = _dead_pid()
+    folder = data_dir / "catalog" / str(dataset["id"])
+    planted = {
+        # an older release's clear spool, a half-written file and a complete file whose
+        # upload was killed before the commit, an extract file no extract points at
+        data_dir / "tmp" / "tmpab12.upload": b"cpr\n0703851234\n",
+        folder / f".v2-{dead}-00aa.parquet.enc.{dead}.beef.part": b"x",
+        folder / f"v2-{dead}-00aa.parquet.enc": b"x",
+        data_dir / "extracts" / "999.parquet.enc": b"x",
+    }
+    for path, content in planted.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content)
+
+    removed = composition.remove_leftovers(app.extensions["marketplace.sessionmaker"],
+                                           data_dir=data_dir)
+    assert sorted(removed) == sorted(planted)
+    assert [p for p in data_dir.rglob("*") if p.is_file()] == stored
+    assert client.get(f"/api/v1/datasets/{dataset['id']}/quality",
+                      headers=holder_headers).status_code == 200
+
+    # The app's start-up does it too: a clear spool of an older release is gone before serving.
+    (data_dir / "tmp" / "tmpcd34.upload").write_bytes(b"cpr\n0703851234\n")
+    monkeypatch.setenv("MARKETPLACE_INSTANCE_PATH", str(tmp_path / "instance"))
+    create_app(base_config(tmp_path, database.url))
+    assert list((data_dir / "tmp").iterdir()) == []
+
+
+def test_a_form_upload_is_never_in_clear_on_disk(app, client, create, holder_headers, data_dir,
+                                                  monkeypatch):
+    from marketplace.security import SealedSpool
+
+    spooled: list[bytes] = []
+    seal = SealedSpool._seal
+
+    def watch(spool: SealedSpool, segment: bytes) -> None:
+        seal(spool, segment)
+        spool._file.flush()
+        spool._file.seek(0)
+        spooled.append(spool._file.read())  # what is on disk at this moment
+        spool._file.seek(0, 2)
+
+    monkeypatch.setattr(SealedSpool, "_seal", watch)
+    rows = "0703851234,1985-03-07,female,2020-05-01,DJ441,3\n" * 30_000
+    dataset = create()
+    response = client.put(f"/api/v1/datasets/{dataset['id']}/data", headers=holder_headers,
+                          data={"file": (io.BytesIO((GOOD_CSV + rows).encode()), "data.csv")},
+                          content_type="multipart/form-data")
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["number_of_rows"] == 30_003
+    assert spooled and not any(b"0703851234" in disk for disk in spooled)
+    assert list((data_dir / "tmp").iterdir()) == []

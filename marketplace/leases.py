@@ -1,0 +1,143 @@
+"""Leases of durable jobs (extracts, workspace jobs): claiming, renewing and the heartbeat.
+
+A worker leases a job for a short time and renews the lease from a heartbeat thread while the
+job runs, so a worker that dies (killed, machine lost) holds its job only until the lease runs
+out; the next worker that polls takes it over. The lease length is JOB_LEASE_SECONDS.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from types import TracebackType
+from typing import Any, Protocol, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from marketplace.db import utcnow
+
+log = logging.getLogger(__name__)
+
+DEFAULT_LEASE = timedelta(seconds=30)
+MAX_ATTEMPTS = 3
+
+
+class LeasedJob(Protocol):
+    id: Any
+    status: Any
+    attempts: Any
+    progress: Any
+    lease_owner: Any
+    lease_expires_at: Any
+    started_at: Any
+
+
+Job = TypeVar("Job", bound=LeasedJob)
+
+
+def lease_from(config: Any) -> timedelta:
+    """The lease length configured as JOB_LEASE_SECONDS (default 30 s)."""
+    seconds = float(config.get("JOB_LEASE_SECONDS") or DEFAULT_LEASE.total_seconds())
+    return timedelta(seconds=max(seconds, 1.0))
+
+
+def claim_next(session: Session, model: type[Job], *, worker: str, now: datetime,
+               lease: timedelta, job_id: int | None = None,
+               give_up: Callable[[Job], object], settle: Callable[[Job], bool] | None = None
+               ) -> Job | None:
+    """Lease the oldest queued job of `model`, or one whose worker's lease ran out.
+
+    A job its workers stopped MAX_ATTEMPTS times is handed to `give_up` (which fails it) and
+    the next one is tried; `settle` may close a job without running it (return True).
+    """
+    table: Any = model
+    runnable = sa.or_(table.status == "queued",
+                      sa.and_(table.status == "running", table.lease_expires_at < now))
+    query = sa.select(model).where(runnable).order_by(table.created_at, table.id).limit(1)
+    if job_id is not None:
+        query = query.where(table.id == job_id)
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    while (job := session.scalar(query)) is not None:
+        if settle is not None and settle(job):
+            session.flush()
+            continue
+        if job.attempts < MAX_ATTEMPTS:
+            job.status = "running"
+            job.attempts += 1
+            job.progress = 0.0
+            job.lease_owner = worker
+            job.lease_expires_at = now + lease
+            job.started_at = now
+            session.flush()
+            return job
+        give_up(job)
+        session.flush()
+    return None
+
+
+def renew(job: LeasedJob, *, progress: float, now: datetime, lease: timedelta) -> None:
+    """Record progress and keep the lease while the job is alive."""
+    job.progress = float(min(max(progress, 0.0), 1.0))
+    job.lease_expires_at = now + lease
+
+
+class Heartbeat:
+    """Renews a job's lease every third of its length from a thread of its own, whatever the
+    job is doing (a long anonymity search, a script in the sandbox), while the job runs.
+
+    It writes through its own sessions; with a session factory bound to one shared connection
+    (an embedding that runs everything in one transaction) there is nothing it may use from
+    another thread, and the job's own progress reports keep the lease instead.
+    """
+
+    def __init__(self, sessions: sessionmaker[Session], model: type[LeasedJob], *, job_id: int,
+                 worker: str, lease: timedelta) -> None:
+        self.sessions = sessions
+        self.model = model
+        self.job_id = job_id
+        self.worker = worker
+        self.lease = lease
+        self.lost = False
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> Heartbeat:
+        if isinstance(self.sessions.kw.get("bind"), sa.Engine):
+            self._thread = threading.Thread(target=self._run, daemon=True,
+                                            name=f"lease-{self.model.__name__}-{self.job_id}")
+            self._thread.start()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 trace: TracebackType | None) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+    def _run(self) -> None:
+        interval = self.lease.total_seconds() / 3
+        while not self._stop.wait(interval):
+            try:
+                self.beat()
+            except SQLAlchemyError as error:  # the next beat tries again
+                log.warning("could not renew the lease of %s %s: %s", self.model.__name__,
+                            self.job_id, type(error).__name__)
+
+    def beat(self) -> bool:
+        """Extend the lease now; return False (and remember it) when this worker lost it."""
+        table: Any = self.model
+        with self.sessions() as session:
+            result = session.execute(
+                sa.update(table)
+                .where(table.id == self.job_id, table.lease_owner == self.worker,
+                       table.status == "running")
+                .values(lease_expires_at=utcnow() + self.lease)
+                .execution_options(synchronize_session=False))
+            session.commit()
+        if getattr(result, "rowcount", 1) == 0:
+            self.lost = True
+        return not self.lost
