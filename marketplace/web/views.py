@@ -87,6 +87,8 @@ DEMO_USERS = (
     ("checker-herlev", "Outputkontrollant", "Herlev og Gentofte Hospital"),
     ("checker-herlev-2", "Outputkontrollant", "Herlev og Gentofte Hospital"),
     ("host-cames", "Testmiljø-vært", "CAMES"),
+    ("host-iderige", "Testmiljø-vært", "Idériget"),
+    ("host-vihtek", "Testmiljø-vært", "VihTek"),
     ("secretariat-chc", "Klyngesekretariat", "Copenhagen Healthtech Cluster"),
     ("steering-chc", "Styregruppe", "Copenhagen Healthtech Cluster"),
     ("company-carebridge", "Virksomhedsmedarbejder", "CareBridge GmbH"),
