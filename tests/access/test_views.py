@@ -589,9 +589,10 @@ def test_only_the_applicant_resubmits_and_only_a_refused_application(
 def test_a_permit_links_to_its_workspace_or_its_extracts(client, world, company_headers, login):
     anonymised = client.post("/api/v1/access-requests", headers=company_headers,
                              json=application(world.herlev_data)).get_json()
-    pseudonymised = client.post("/api/v1/access-requests", headers=company_headers, json=application(
-        world.herlev_data, pseudonymised=True,
-        pseudonymisation_justification="Kobling over tid")).get_json()
+    pseudonymised = client.post("/api/v1/access-requests", headers=company_headers,
+                                json=application(world.herlev_data, pseudonymised=True,
+                                                 pseudonymisation_justification="Kobling")
+                                ).get_json()
     login(world.company_user)
     page = client.get(f"/requests/{anonymised['id']}").get_data(as_text=True)
     assert f'href="/extracts#permit-{anonymised["permit"]["id"]}"' in page

@@ -4,8 +4,8 @@ import sqlalchemy as sa
 
 from marketplace.identity.demo import DemoWorld, seed_orgs_and_users
 from marketplace.identity.models import User
-from marketplace.testbeds.environments import HOST_ROLES
 from marketplace.testbeds.demo import seed_demo
+from marketplace.testbeds.environments import HOST_ROLES
 from marketplace.testbeds.models import (
     EvidenceFile,
     Procurement,
