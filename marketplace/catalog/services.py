@@ -342,11 +342,14 @@ def quality_report(session: Session, *, dataset_id: int, actor: Principal,
 # --- search and export ----------------------------------------------------------------------
 
 def search_datasets(session: Session, *, query: SearchQuery) -> SearchResult:
-    """Return one page of published datasets matching the query, with facet counts."""
-    ids, total, facets = _catalog_index(session).search(query)
+    """Return one page of published datasets matching the query, with facet counts, and when
+    nothing matches, similar searches that find something."""
+    index = _catalog_index(session)
+    ids, total, facets = index.search(query)
     found = {d.id: d for d in session.scalars(sa.select(Dataset).where(Dataset.id.in_(ids)))}
     return SearchResult(items=[found[i] for i in ids if i in found], total=total,
-                        facets=facets, query=query)
+                        facets=facets, query=query,
+                        suggestions=index.suggest(query) if total == 0 else [])
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
 """HTTP glue of the catalog domain: the JSON API, the HealthDCAT-AP export and the pages."""
+import dataclasses
 from typing import Any
 from urllib.parse import urlencode
 
@@ -18,7 +19,7 @@ from flask_openapi3.types import ResponseDict
 from pydantic import ValidationError
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from marketplace.catalog import forms, services
+from marketplace.catalog import forms, search, services
 from marketplace.catalog import vocabulary as voc
 from marketplace.catalog.descriptor import DEFAULTS, Descriptor, DescriptorChanges
 from marketplace.catalog.models import DataVersion
@@ -31,6 +32,7 @@ from marketplace.catalog.schemas import (
     DataVersionOut,
     QualityQuery,
 )
+from marketplace.catalog.search import SearchQuery
 from marketplace.db import get_session
 from marketplace.errors import BadRequest, Conflict, Invalid
 from marketplace.identity.auth import api_auth, current_principal, login_required
@@ -226,7 +228,27 @@ def catalog_page() -> str:
         result = services.search_datasets(
             get_session(), query=DatasetSearch.model_validate({}).to_search())
     return render_template("catalog/search.html", result=result, problem=problem,
-                           labels=_labels(), page_url=_page_url)
+                           labels=_labels(), page_url=_page_url, search_url=_search_url)
+
+
+def _search_url(query: SearchQuery, *, remove: tuple[str, str] | None = None,
+                **changes: Any) -> str:
+    """The catalog page for `query` with some fields changed (a filter removed, all filters
+    cleared, a suggested search), back on its first page."""
+    if remove is not None:
+        facet, code = remove
+        changes[facet] = tuple(c for c in getattr(query, facet) if c != code)
+    query = dataclasses.replace(query, **changes)
+    params: list[tuple[str, str]] = [("q", query.q)] if query.q else []
+    for facet in search.FACETS:
+        params += [(facet, code) for code in getattr(query, facet)]
+    if query.publisher:
+        params.append(("publisher", query.publisher))
+    if query.sort != "relevance":
+        params.append(("sort", query.sort))
+    if query.per_page != SearchQuery.per_page:
+        params.append(("per_page", str(query.per_page)))
+    return url_for("catalog.catalog_page") + ("?" + urlencode(params) if params else "")
 
 
 def _page_url(page: int) -> str:
