@@ -304,7 +304,7 @@ def _same_upload(earlier: DataVersion, *, size: int) -> DataVersion:
 
 def _store_version(session: Session, *, dataset: Dataset, source: Path, size: int,
                    media_type: str, keyring: Keyring, data_dir: Path, actor: Principal,
-                   upload_token: str | None) -> tuple[DataVersion, Any]:
+                   upload_token: str | None) -> tuple[DataVersion, ingest.IngestResult | None]:
     number = (session.scalar(sa.select(sa.func.max(DataVersion.number))
                              .where(DataVersion.dataset_id == dataset.id)) or 0) + 1
     # A random part keeps two uploads that race for the same number from sharing a file.
