@@ -64,6 +64,9 @@ class _TestBeds:
     def course(self, session: Session, *, course_id: int) -> Any | None:
         return testbeds_services.get_test_course(session, course_id=course_id)
 
+    def open_courses(self, session: Session, *, company_org_id: int) -> Sequence[Any]:
+        return testbeds_services.list_open_courses(session, company_org_id=company_org_id)
+
 
 def released_results(session: Session, *, permit_ids: Sequence[int]
                      ) -> dict[int, list[dict[str, Any]]]:

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated, Any
 
 import sqlalchemy as sa
@@ -158,6 +159,32 @@ def reading_session() -> Session:
     if not session.in_transaction() and session.get_bind().dialect.name == "postgresql":
         session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
     return session
+
+
+_UNCOMMITTED_FILES = "marketplace.uncommitted_files"
+
+
+def remove_unless_committed(session: Session, path: Path) -> None:
+    """Delete the file at `path` when the session's transaction ends without a commit.
+
+    A file written for rows that are never stored (a failed flush, a failed commit, an error
+    after the write) would otherwise stay behind as an orphan.
+    """
+    session.info.setdefault(_UNCOMMITTED_FILES, []).append(path)
+
+
+@sa.event.listens_for(Session, "after_commit")
+def _keep_committed_files(session: Session) -> None:
+    # A released savepoint also reports a commit; only the outermost one stores the rows.
+    if not session.in_nested_transaction():
+        session.info.pop(_UNCOMMITTED_FILES, None)
+
+
+@sa.event.listens_for(Session, "after_transaction_end")
+def _remove_uncommitted_files(session: Session, transaction: Any) -> None:
+    if transaction.parent is None:
+        for path in session.info.pop(_UNCOMMITTED_FILES, []):
+            path.unlink(missing_ok=True)
 
 
 @contextmanager

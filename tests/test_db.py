@@ -4,6 +4,7 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -117,3 +118,78 @@ def test_a_pooled_connection_that_died_while_idle_is_replaced_before_use(
             assert connection.scalar(sa.select(sa.func.pg_backend_pid())) != dead
     finally:
         engine.dispose()
+
+
+PARALLEL_ASSETS = ("app.css", "app.js", "catalog.css", "catalog.js", "access.css",
+                   "testbeds.css", "descriptor_form.js", "feasibility.js")
+
+
+@pytest.fixture
+def signed_in_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A threaded HTTP server over a file SQLite database, a signed-in staff member's session
+    cookie, and a way to move that sign-in's last-seen time back (an idle minute, simulated)."""
+    from datetime import timedelta
+
+    from marketplace.db import utcnow
+    from marketplace.identity import sessions
+    from marketplace.identity.models import SignIn
+
+    monkeypatch.setenv("MARKETPLACE_INSTANCE_PATH", str(tmp_path / "instance"))
+    url = f"sqlite:///{tmp_path / 'marketplace.db'}"
+    schema.upgrade(url)
+    app = create_app(base_config(tmp_path, url))
+    with session_scope(app) as session:
+        org = identity.create_org(session, slug="pulmo-test", name="Pulmo", kind="company")
+        user = identity.add_user(session, sub="company-test", email="c@pulmo.example",
+                                 name="Lise", org=org, role="company_member")
+        sign_in_id = sessions.start_sign_in(session, kind="staff", subject_id=user.id).id
+    serializer = app.session_interface.get_signing_serializer(app)
+    cookie = {app.config["SESSION_COOKIE_NAME"]: serializer.dumps(
+        {"sid": sign_in_id, "_permanent": True})}
+
+    def idle(seconds: int = 61) -> Any:
+        with session_scope(app) as session:
+            sign_in = session.get(SignIn, sign_in_id)
+            sign_in.last_seen_at = utcnow() - timedelta(seconds=seconds)
+            return sign_in.last_seen_at
+
+    def last_seen() -> Any:
+        with session_scope(app) as session:
+            return session.get(SignIn, sign_in_id).last_seen_at
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}", cookie, idle, last_seen
+    server.shutdown()
+    app.extensions["marketplace.engine"].dispose()
+
+
+def _all_at_once(base: str, cookie: dict[str, str], paths: list[str]) -> dict[str, set[int]]:
+    """Request every path at the same moment, as a browser loads a page's assets."""
+    statuses: dict[str, set[int]] = {}
+    lock = threading.Lock()
+    start = threading.Barrier(len(paths))
+
+    def fetch(path: str) -> None:
+        start.wait()
+        status = requests.get(base + path, cookies=cookie, timeout=60).status_code
+        with lock:
+            statuses.setdefault(path, set()).add(status)
+
+    threads = [threading.Thread(target=fetch, args=(path,)) for path in paths]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return statuses
+
+
+def test_assets_and_pages_in_parallel_after_an_idle_minute_never_fail(signed_in_server) -> None:
+    base, cookie, idle, last_seen = signed_in_server
+    paths = [f"/static/{asset}" for asset in PARALLEL_ASSETS] * 3 + ["/catalog", "/requests",
+                                                                     "/test-courses"] * 2
+    for _round in range(3):
+        idle_since = idle()
+        assert _all_at_once(base, cookie, paths) == {path: {200} for path in paths}
+        assert last_seen() > idle_since  # the pages moved the idle clock on; still signed in

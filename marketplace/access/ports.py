@@ -42,6 +42,10 @@ class TestBeds(Protocol):
 
     def course(self, session: Session, *, course_id: int) -> Any | None: ...
 
+    def open_courses(self, session: Session, *, company_org_id: int) -> Sequence[Any]:
+        """The company's courses an application may serve (with `id`, `title`, `status`)."""
+        ...
+
 
 class NoTestBeds:
     """No test environments known: every named environment or course is unknown."""
@@ -58,6 +62,9 @@ class NoTestBeds:
 
     def course(self, session: Session, *, course_id: int) -> Any | None:
         return None
+
+    def open_courses(self, session: Session, *, company_org_id: int) -> Sequence[Any]:
+        return []
 
 
 class ReleasedResults(Protocol):

@@ -188,6 +188,17 @@ class Application(Body):
         return _unique(value)
 
 
+class ResubmitQuery(BaseModel):
+    """The denied or rejected application a new one amends (`?from=` on the form)."""
+
+    resubmits: Id | None = Field(None, alias="from")
+
+    @field_validator("resubmits", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: Any) -> Any:
+        return None if value == "" else value
+
+
 class ReviewIn(Body):
     decision: Literal["approve", "reject", "request_changes"]
     comment: Text(MAX_COMMENT) = Field("", validate_default=True)  # type: ignore[valid-type]

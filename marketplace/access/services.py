@@ -25,6 +25,7 @@ from marketplace.access.models import (
 from marketplace.access.paging import Page, Paging
 from marketplace.access.ports import AccessEngine, TestBeds
 from marketplace.audit import AuditEntry, actor_label, audit_entries, audit_trail, record_audit
+from marketplace.catalog import conditions as catalog_conditions
 from marketplace.catalog import search as catalog_search
 from marketplace.catalog import services as catalog_services
 from marketplace.catalog.models import Dataset
@@ -263,10 +264,35 @@ def _cohort_sizes(session: Session, *, datasets: Iterable[Dataset], cohort: dict
     return sizes
 
 
-def submit_application(session: Session, *, actor: Principal, application: Application,
-                       engine: AccessEngine, now: datetime) -> AccessRequest:
-    """Store an application and decide it at once; raise Forbidden or Invalid (nothing stored)."""
+RESUBMITTABLE = ("denied", "rejected")
+
+
+def resubmission_source(session: Session, *, actor: Principal, request_id: int) -> AccessRequest:
+    """The closed application the actor's company may amend and send again as a new one.
+
+    Raises NotFound, Forbidden (not the applicant) or Conflict (not denied or rejected: one
+    with requested changes is amended in place, others are still open or permitted).
+    """
     company_org_id = _require_applicant(actor)
+    request = require_access_request(session, request_id=request_id, actor=actor)
+    if request.company_org_id != company_org_id:
+        raise Forbidden("only the applicant may resubmit the application")
+    if request.status not in RESUBMITTABLE:
+        raise Conflict("only a denied or rejected application is resubmitted as a new one")
+    return request
+
+
+def submit_application(session: Session, *, actor: Principal, application: Application,
+                       engine: AccessEngine, now: datetime,
+                       resubmits: int | None = None) -> AccessRequest:
+    """Store an application and decide it at once; raise Forbidden or Invalid (nothing stored).
+
+    `resubmits` names the denied or rejected application this one amends; the audit trail
+    links the two (Forbidden or Conflict when it cannot be resubmitted).
+    """
+    company_org_id = _require_applicant(actor)
+    if resubmits is not None:
+        resubmission_source(session, actor=actor, request_id=resubmits)
     resolved = _resolve(session, application, company_org_id=company_org_id,
                         test_beds=engine.test_beds)
     sizes = _cohort_sizes(session, datasets=[d for d, _ in resolved.datasets],
@@ -284,8 +310,9 @@ def submit_application(session: Session, *, actor: Principal, application: Appli
     session.add(request)
     session.flush()  # the application, its decision and its permit or review tasks at once
     log = _AuditLog()
+    details = _summary(request) | ({"resubmits": resubmits} if resubmits is not None else {})
     log.add(actor=actor, action="access_request.submitted", subject_type="access_request",
-            subject_id=str(request.id), details=_summary(request))
+            subject_id=str(request.id), details=details)
     _log_outcome(log, request, outcome)
     log.write(session)
     return request
@@ -476,25 +503,33 @@ class FormOptions:
     total: int
     purposes: list[Any]
     test_environments: list[Any]
+    test_courses: list[Any]  # the applicant's open test courses
+    conditions: dict[int, list[catalog_conditions.Condition]]  # per dataset id
 
 
 FORM_DATASETS = 20
 
 
 def application_form_options(session: Session, *, test_beds: TestBeds, q: str = "",
-                             chosen: Iterable[int] = ()) -> FormOptions:
-    """What the application form offers: published datasets matching `q` (a page of them,
-    plus those already chosen), the lawful purposes and the test environments."""
+                             chosen: Iterable[int] = (),
+                             company_org_id: int | None = None) -> FormOptions:
+    """What the application form offers: the datasets already chosen, then published ones
+    matching `q` (a page of them), each with its conditions in words; the lawful purposes,
+    the test environments and the company's open test courses."""
     found = catalog_services.search_datasets(
         session, query=catalog_search.SearchQuery(q=q[:200], per_page=FORM_DATASETS))
-    shown = {dataset.id for dataset in found.items}
-    extra = [d for i in chosen if i not in shown
-             and (d := catalog_services.get_dataset(session, dataset_id=i)) is not None
+    first = [d for i in dict.fromkeys(chosen)
+             if (d := catalog_services.get_dataset(session, dataset_id=i)) is not None
              and d.status == "published"]
+    firsts = {d.id for d in first}
+    datasets = first + [d for d in found.items if d.id not in firsts]
     return FormOptions(
-        datasets=extra + found.items, total=found.total,
+        datasets=datasets, total=found.total,
         purposes=[p for p in consent_services.list_purposes() if not p.prohibited],
-        test_environments=list(test_beds.environments(session)))
+        test_environments=list(test_beds.environments(session)),
+        test_courses=(list(test_beds.open_courses(session, company_org_id=company_org_id))
+                      if company_org_id is not None else []),
+        conditions={d.id: catalog_conditions.describe_conditions(d.data_use) for d in datasets})
 
 
 # --- review ---------------------------------------------------------------------------------
@@ -543,6 +578,7 @@ def review_application(session: Session, *, actor: Principal, request_id: int, d
     for task in request.review_tasks:
         session.refresh(task)
     comment = (comment or "").strip()
+    # Messages are Danish source text; the edge gives them in the caller's language.
     if decision not in REVIEW_DECISIONS:
         raise Invalid.field("decision", N_("vælg godkend, afvis eller bed om ændringer"))
     if decision != "approve" and not comment:
@@ -595,7 +631,10 @@ class RequestDetail:
     days_left: dict[int, int]  # working days left, per pending review task
     can_review: bool
     can_amend: bool
+    can_resubmit: bool  # denied or rejected: amend it as a new application
+    can_use_permit: bool  # the company may open its workspace or order extracts
     can_revoke: bool
+    resubmits: int | None  # the denied or rejected application this one amends
 
 
 def request_detail(session: Session, *, request_id: int, actor: Principal, test_beds: TestBeds,
@@ -609,6 +648,10 @@ def request_detail(session: Session, *, request_id: int, actor: Principal, test_
         trail += audit_trail(session, subject_type="permit", subject_id=str(request.permit.id))
     pending = {t.holder_org_id for t in request.current_tasks if t.status == "pending"}
     permit = request.permit
+    applicant = (actor.belongs_to(request.company_org_id) and actor.has_scope("access:request"))
+    resubmits = next((entry.details.get("resubmits") for entry in trail
+                      if entry.action == "access_request.submitted"
+                      and isinstance(entry.details, dict)), None)
     return RequestDetail(
         request=request, datasets=datasets, purpose=consent_services.get_purpose(request.purpose),
         trail=sorted(trail, key=lambda entry: entry.id),
@@ -618,9 +661,11 @@ def request_detail(session: Session, *, request_id: int, actor: Principal, test_
                    for t in request.current_tasks if t.status == "pending"},
         can_review=(request.status == "review" and _is_reviewer(actor)
                     and actor.org_id in pending),
-        can_amend=(request.status == "changes_requested"
-                   and actor.belongs_to(request.company_org_id)
-                   and actor.has_scope("access:request")),
+        can_amend=request.status == "changes_requested" and applicant,
+        can_resubmit=request.status in RESUBMITTABLE and applicant,
+        can_use_permit=(permit is not None and permit.status_at(now) == "active"
+                        and actor.belongs_to(request.company_org_id)),
+        resubmits=resubmits if isinstance(resubmits, int) else None,
         can_revoke=(permit is not None and permit.status_at(now) == "active"
                     and (actor.is_operator or (_is_reviewer(actor)
                                                and actor.org_id in request.holder_org_ids))))

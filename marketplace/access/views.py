@@ -30,11 +30,13 @@ from marketplace.access.schemas import (
     PoliciesOut,
     RegisterPage,
     RequestPath,
+    ResubmitQuery,
     ReviewIn,
     ReviewQueueOut,
     RevokeIn,
 )
 from marketplace.consent import services as consent_services
+from marketplace.cpr import scrub_cpr
 from marketplace.db import get_session, reading_session, utcnow
 from marketplace.errors import Invalid
 from marketplace.identity.auth import api_auth, current_principal, login_required
@@ -75,12 +77,12 @@ def _paging() -> PageQuery:
     return _validated(PageQuery, request.args.to_dict())
 
 
-def _submit(application: Application) -> Any:
+def _submit(application: Application, *, resubmits: int | None = None) -> Any:
     db = get_session()
     try:
         access_request = services.submit_application(
             db, actor=current_principal(), application=application, engine=engine(),
-            now=utcnow())
+            now=utcnow(), resubmits=resubmits)
     except Invalid as error:
         raise _in_language(error) from None
     db.commit()
@@ -101,9 +103,12 @@ def _amend(request_id: int, application: Application) -> Any:
 
 def _review(request_id: int, review: ReviewIn) -> Any:
     db = get_session()
-    access_request = services.review_application(
-        db, actor=current_principal(), request_id=request_id, decision=review.decision,
-        comment=review.comment, now=utcnow())
+    try:
+        access_request = services.review_application(
+            db, actor=current_principal(), request_id=request_id, decision=review.decision,
+            comment=review.comment, now=utcnow())
+    except Invalid as error:
+        raise _in_language(error) from None
     db.commit()
     return access_request
 
@@ -243,18 +248,24 @@ def requests_page() -> str:
 
 
 def _form_page(payload: dict, *, errors: list[dict] | None = None,
-               request_id: int | None = None) -> tuple[str, int]:
+               request_id: int | None = None, resubmits: int | None = None) -> tuple[str, int]:
     values = payload_to_form(payload)
     chosen = [int(i) for i in values["datasets"] if i.isdigit() and len(i) < 10]
     q = request.args.get("q", "")
-    options = services.application_form_options(get_session(), test_beds=engine().test_beds,
-                                                q=q, chosen=chosen)
+    actor = current_principal()
+    options = services.application_form_options(
+        get_session(), test_beds=engine().test_beds, q=q, chosen=chosen,
+        company_org_id=actor.org_id if actor.has_scope("access:request") else None)
+    return render_template("access/form.html", options=options, values=values, q=q,
+                           errors=errors or [], field_errors=_by_field(errors),
+                           request_id=request_id, resubmits=resubmits), 422 if errors else 200
+
+
+def _by_field(errors: list[dict] | None) -> dict[str, list[str]]:
     by_field: dict[str, list[str]] = {}
     for error in errors or []:
         by_field.setdefault(_form_field(error["field"]), []).append(error["message"])
-    return render_template("access/form.html", options=options, values=values, q=q,
-                           errors=errors or [], field_errors=by_field,
-                           request_id=request_id), 422 if errors else 200
+    return by_field
 
 
 def _form_field(field: str) -> str:
@@ -271,6 +282,11 @@ def _form_errors(error: Invalid) -> list[dict]:
 @bp.get("/requests/new")
 @login_required(kinds=("staff",))
 def new_request_page() -> tuple[str, int]:
+    resubmits = _validated(ResubmitQuery, {"from": request.args.get("from")}).resubmits
+    if resubmits is not None:
+        source = services.resubmission_source(get_session(), actor=current_principal(),
+                                              request_id=resubmits)
+        return _form_page(serialise.request_to_json(source, now=utcnow()), resubmits=source.id)
     chosen = [{"id": i, "columns": []} for i in request.args.getlist("dataset")]
     return _form_page({"duration_days": 365, "datasets": chosen})
 
@@ -279,21 +295,29 @@ def new_request_page() -> tuple[str, int]:
 @login_required(kinds=("staff",))
 def new_request_submit() -> Any:
     payload = form_to_payload(request.form)
+    resubmits = _validated(ResubmitQuery, {"from": request.form.get("resubmits")}).resubmits
     try:
-        access_request = _submit(_validated(Application, payload))
+        access_request = _submit(_validated(Application, payload), resubmits=resubmits)
     except Invalid as error:
-        return _form_page(payload, errors=_form_errors(error))
+        return _form_page(payload, errors=_form_errors(error), resubmits=resubmits)
     flash(_("Ansøgningen er sendt og vurderet."), "success")
     return redirect(url_for("access.request_page", request_id=access_request.id))
 
 
 @bp.get("/requests/<int:request_id>")
 @login_required(kinds=("staff",))
-def request_page(request_id: int) -> str:
+def request_page(request_id: int) -> tuple[str, int]:
+    return _request_page(request_id)
+
+
+def _request_page(request_id: int, *, errors: list[dict] | None = None,
+                  review: dict[str, str] | None = None) -> tuple[str, int]:
     detail = services.request_detail(get_session(), request_id=request_id,
                                      actor=current_principal(), test_beds=engine().test_beds,
                                      now=utcnow())
-    return render_template("access/request.html", detail=detail, r=detail.request)
+    return render_template("access/request.html", detail=detail, r=detail.request,
+                           field_errors=_by_field(errors), review=review or {},
+                           ), 422 if errors else 200
 
 
 @bp.get("/requests/<int:request_id>/amend")
@@ -320,9 +344,15 @@ def amend_submit(request_id: int) -> Any:
 @bp.post("/requests/<int:request_id>/review")
 @login_required(kinds=("staff",))
 def review_submit(request_id: int) -> Any:
-    review = _validated(ReviewIn, {"decision": request.form.get("decision", ""),
-                                   "comment": request.form.get("comment", "")})
-    _review(request_id, review)
+    posted = {"decision": request.form.get("decision", ""),
+              "comment": request.form.get("comment", "")}
+    try:
+        _review(request_id, _validated(ReviewIn, posted))
+    except Invalid as error:
+        # The reviewer stays on the case with the message beside the field and the text kept.
+        get_session().rollback()
+        kept = {**posted, "comment": scrub_cpr(posted["comment"])}  # never echo a CPR number
+        return _request_page(request_id, errors=_form_errors(error), review=kept)
     flash(_("Din vurdering er registreret."), "success")
     return redirect(url_for("access.request_page", request_id=request_id))
 

@@ -3,6 +3,8 @@
 The form has one row of inputs per column of the dictionary (`col-<i>-<field>`); rows with an
 empty name are ignored so the page can offer blank rows for new columns without scripts.
 """
+import csv
+import io
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -118,8 +120,17 @@ def _column(form: Mapping, index: int) -> dict | None:
     return column
 
 
-def form_rows(columns: list[dict]) -> list[dict]:
-    """Return the column rows to draw: the existing columns and a few blank ones."""
+def rows_asked(form: Mapping, *, more: int = 0) -> int:
+    """How many column rows the form showed (`rows`), plus `more`, within 1 … MAX_ROWS."""
+    text = _get(form, "rows")
+    shown = int(text) if text.isdigit() and len(text) < 4 else 0
+    return max(1, min(MAX_ROWS, shown + more))
+
+
+def form_rows(columns: list[dict], *, total: int = 0) -> list[dict]:
+    """Return the column rows to draw: the existing columns, then blank ones up to `total`
+    rows (at least BLANK_ROWS blank ones when no total is asked for, and never more than
+    MAX_ROWS rows)."""
     rows = []
     for column in columns:
         rule = column.get("generalise") or {}
@@ -130,7 +141,9 @@ def form_rows(columns: list[dict]) -> list[dict]:
         })
     blank = {"name": "", "type": "string", "role": "attribute", "shareable": True,
              "generalise_choice": "", "allowed_text": ""}
-    return rows + [dict(blank) for _ in range(BLANK_ROWS)]
+    blanks = max(total - len(rows), 0) if total else BLANK_ROWS
+    blanks = max(0, min(blanks, MAX_ROWS - len(rows)))
+    return rows + [dict(blank) for _ in range(blanks)]
 
 
 _INPUTS = {
@@ -140,20 +153,31 @@ _INPUTS = {
     "contact_point": "contact_email", "contact_point.name": "contact_name",
     "contact_point.email": "contact_email", "contact_point.url": "contact_url",
 }
-_COLUMN_FIELD = re.compile(r"^columns\[(\d+)\]\.(\w+)")
+_COLUMN_FIELD = re.compile(r"^columns\[(\d+)\](?:\.(\w+))?")
 _INDEX = re.compile(r"\[\d+\]$")
 
 
+def input_for(field: str) -> str:
+    """The form input an error about `field` belongs beside (`col-2-name` for
+    `columns[2].name`, `col-2-row` for the whole row of `columns[2]`)."""
+    column = _COLUMN_FIELD.match(field)
+    if column:
+        return f"col-{column.group(1)}-{column.group(2) or 'row'}"
+    field = _INDEX.sub("", field)
+    return _INPUTS.get(field, field)
+
+
 def errors_by_input(errors: list[dict]) -> dict[str, str]:
-    """Which form input each error belongs beside (`col-2-name` for `columns[2].name`)."""
+    """The first error beside each form input."""
     placed: dict[str, str] = {}
     for error in errors:
-        field = error.get("field") or ""
-        column = _COLUMN_FIELD.match(field)
-        if column:
-            name = f"col-{column.group(1)}-{column.group(2)}"
-        else:
-            field = _INDEX.sub("", field)
-            name = _INPUTS.get(field, field)
-        placed.setdefault(name, error["message"])
+        placed.setdefault(input_for(error.get("field") or ""), error["message"])
     return placed
+
+
+def column_template(columns: list[dict]) -> str:
+    """A CSV file with the column dictionary's names as its header, ready to fill with rows
+    (UTF-8 without BOM and commas, as uploads expect)."""
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerow(column["name"] for column in columns)
+    return out.getvalue()

@@ -72,7 +72,9 @@ class DataVersion(Base):
 
     __tablename__ = "data_version"
     __table_args__ = (sa.UniqueConstraint("dataset_id", "number",
-                                          name="uq_data_version_dataset_id_number"),)
+                                          name="uq_data_version_dataset_id_number"),
+                      sa.UniqueConstraint("dataset_id", "upload_token",
+                                          name="uq_data_version_dataset_id_upload_token"))
 
     id: Mapped[intpk]
     dataset_id: Mapped[int] = mapped_column(sa.ForeignKey("dataset.id"), index=True)
@@ -85,6 +87,9 @@ class DataVersion(Base):
     number_of_rows: Mapped[int] = mapped_column(default=0)
     report: Mapped[dict[str, Any]] = mapped_column(JSONValue)
     uploaded_by: Mapped[str] = mapped_column(sa.String(200), default="")
+    # The upload form's (or the client's Idempotency-Key) token: sending the same upload twice
+    # answers with the version it stored the first time.
+    upload_token: Mapped[str | None] = mapped_column(sa.String(64))
     created_at: Mapped[created_at]
 
     @property

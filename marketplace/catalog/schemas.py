@@ -59,6 +59,7 @@ class DatasetSearch(QueryModel):
     publisher: PublisherSlug | None = None
     page: int = Field(1, ge=1, le=MAX_PAGE)
     per_page: int = Field(20, ge=1, le=MAX_PER_PAGE)
+    sort: Literal["relevance", "title", "newest"] = "relevance"
 
     def to_search(self) -> SearchQuery:
         return SearchQuery(
@@ -66,7 +67,8 @@ class DatasetSearch(QueryModel):
             theme=tuple(dict.fromkeys(self.theme)),
             health_category=tuple(dict.fromkeys(self.health_category)),
             access_rights=tuple(dict.fromkeys(self.access_rights)),
-            publisher=self.publisher or None, page=self.page, per_page=self.per_page)
+            publisher=self.publisher or None, page=self.page, per_page=self.per_page,
+            sort=self.sort)
 
 
 class QualityQuery(QueryModel):

@@ -25,7 +25,7 @@ from marketplace.catalog.descriptor import (
 )
 from marketplace.catalog.models import Dataset, DatasetTag, DataVersion
 from marketplace.catalog.search import LEVELS, CatalogIndex, IndexEntry, SearchQuery, SearchResult
-from marketplace.db import utcnow
+from marketplace.db import remove_unless_committed, utcnow
 from marketplace.errors import Conflict, Forbidden, Invalid, NotFound, TooLarge
 from marketplace.identity.models import Organisation
 from marketplace.identity.principal import Principal
@@ -262,48 +262,52 @@ def clean_spool(directory: Path) -> list[str]:
     return removed
 
 
+UPLOAD_TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+
+
+def get_uploaded_version(session: Session, *, dataset_id: int,
+                         upload_token: str | None) -> DataVersion | None:
+    """The version an upload with this token stored, if any."""
+    if upload_token is None:
+        return None
+    return session.scalars(sa.select(DataVersion).where(
+        DataVersion.dataset_id == dataset_id, DataVersion.upload_token == upload_token)).first()
+
+
 def upload_version(session: Session, *, actor: Principal, dataset_id: int, stream: BinaryIO,
                    media_type: str, keyring: Keyring, data_dir: Path,
-                   max_bytes: int) -> DataVersion:
+                   max_bytes: int, upload_token: str | None = None) -> DataVersion:
     """Validate and store a new data version of the actor's dataset.
 
     An unreadable file raises Invalid and stores nothing. A readable file that fails its
     expectations is kept as an invalid version (its report only, never the data); the dataset
-    keeps serving its previous valid version.
+    keeps serving its previous valid version. An upload sent again with the same
+    `upload_token` (a double click, a retry) answers with the version stored the first time.
+    No encrypted file outlives a transaction that does not commit its version.
     """
     dataset = require_owned_dataset(session, dataset_id=dataset_id, actor=actor)
+    if upload_token is not None and not UPLOAD_TOKEN.match(upload_token):
+        raise Invalid.field("upload_token", "ugyldigt upload-id; hent formularen igen")
     if dataset.status == "retired":
         raise Conflict("et tilbagetrukket datasæt modtager ikke nye data")
     if not dataset.columns:
         raise Conflict("beskriv kolonnerne i beskrivelsen, før du uploader data")
     source = spool_upload(stream, directory=data_dir / "tmp", max_bytes=max_bytes)
     size = source.size
-    number = (session.scalar(sa.select(sa.func.max(DataVersion.number))
-                             .where(DataVersion.dataset_id == dataset.id)) or 0) + 1
-    # A random part keeps two uploads that race for the same number from sharing a file; the
-    # process id tells the clean-up at start-up that the file's writer is gone.
-    relative = (Path("catalog") / str(dataset.id)
-                / f"v{number}-{os.getpid()}-{os.urandom(6).hex()}.parquet.enc")
     try:
-        result = ingest.ingest(cast(BinaryIO, source), media_type=media_type, columns=dataset.columns,
-                               subject_column=dataset.subject_column, keyring=keyring,
-                               target=data_dir / relative, context=version_context(relative))
+        # Uploads of one dataset take turns: the second copy of a double-sent upload waits for
+        # the first and answers with its version instead of storing the data twice.
+        session.execute(sa.select(Dataset.id).where(Dataset.id == dataset.id).with_for_update())
+        earlier = get_uploaded_version(session, dataset_id=dataset.id, upload_token=upload_token)
+        if earlier is not None:
+            return _same_upload(earlier, size=size)
+        version, result = _store_version(session, dataset=dataset, source=source, size=size,
+                                         media_type=media_type, keyring=keyring,
+                                         data_dir=data_dir, actor=actor,
+                                         upload_token=upload_token)
     finally:
         source.close()
-    version = DataVersion(
-        dataset_id=dataset.id, number=number, status="valid" if result.sha256 else "invalid",
-        media_type=media_type.split(";")[0].strip()[:60], byte_size=size, sha256=result.sha256,
-        path=str(relative) if result.sha256 else None, number_of_rows=result.number_of_rows,
-        report=result.report, uploaded_by=actor.name[:200])
-    try:
-        with session.begin_nested():
-            session.add(version)
-            session.flush()
-    except IntegrityError:
-        (data_dir / relative).unlink(missing_ok=True)
-        raise Conflict("en anden dataversion af datasættet blev gemt samtidig; upload "
-                       "igen") from None
-    if version.is_valid:
+    if result is not None and version.is_valid:  # None: stored by the first copy of it
         facts = result.report["facts"]
         dataset.number_of_records = facts["number_of_records"]
         dataset.number_of_unique_individuals = facts.get("number_of_unique_individuals")
@@ -323,6 +327,52 @@ def remove_leftover_files(session: Session, *, data_dir: Path) -> list[Path]:
     stored = {data_dir / p for p in session.scalars(
         sa.select(DataVersion.path).where(DataVersion.path.is_not(None))) if p}
     return leftovers.remove_unreferenced(folder, referenced=stored.__contains__)
+
+
+def _same_upload(earlier: DataVersion, *, size: int) -> DataVersion:
+    """The version a repeated upload stored the first time; Conflict when the token comes with
+    another file (a form used again after going back)."""
+    if earlier.byte_size != size:
+        raise Conflict("uploadformularen er allerede brugt til en anden fil; åbn den igen")
+    return earlier
+
+
+def _store_version(session: Session, *, dataset: Dataset, source: SealedSpool, size: int,
+                   media_type: str, keyring: Keyring, data_dir: Path, actor: Principal,
+                   upload_token: str | None) -> tuple[DataVersion, ingest.IngestResult | None]:
+    number = (session.scalar(sa.select(sa.func.max(DataVersion.number))
+                             .where(DataVersion.dataset_id == dataset.id)) or 0) + 1
+    # A random part keeps two uploads that race for the same number from sharing a file; the
+    # process id tells the clean-up at start-up that the file's writer is gone.
+    relative = (Path("catalog") / str(dataset.id)
+                / f"v{number}-{os.getpid()}-{os.urandom(6).hex()}.parquet.enc")
+    target = data_dir / relative
+    remove_unless_committed(session, target)
+    try:
+        result = ingest.ingest(cast(BinaryIO, source), media_type=media_type, columns=dataset.columns,
+                               subject_column=dataset.subject_column, keyring=keyring,
+                               target=target, context=version_context(relative))
+        version = DataVersion(
+            dataset_id=dataset.id, number=number,
+            status="valid" if result.sha256 else "invalid",
+            media_type=media_type.split(";")[0].strip()[:60], byte_size=size,
+            sha256=result.sha256, path=str(relative) if result.sha256 else None,
+            number_of_rows=result.number_of_rows, report=result.report,
+            uploaded_by=actor.name[:200], upload_token=upload_token)
+        with session.begin_nested():
+            session.add(version)
+            session.flush()
+    except IntegrityError:
+        target.unlink(missing_ok=True)
+        earlier = get_uploaded_version(session, dataset_id=dataset.id, upload_token=upload_token)
+        if earlier is not None:
+            return _same_upload(earlier, size=size), None
+        raise Conflict("en anden dataversion af datasættet blev gemt samtidig; upload "
+                       "igen") from None
+    except BaseException:
+        target.unlink(missing_ok=True)
+        raise
+    return version, result
 
 
 def version_context(relative: Path | str) -> str:
@@ -379,11 +429,14 @@ def quality_report(session: Session, *, dataset_id: int, actor: Principal,
 # --- search and export ----------------------------------------------------------------------
 
 def search_datasets(session: Session, *, query: SearchQuery) -> SearchResult:
-    """Return one page of published datasets matching the query, with facet counts."""
-    ids, total, facets = _catalog_index(session).search(query)
+    """Return one page of published datasets matching the query, with facet counts, and when
+    nothing matches, similar searches that find something."""
+    index = _catalog_index(session)
+    ids, total, facets = index.search(query)
     found = {d.id: d for d in session.scalars(sa.select(Dataset).where(Dataset.id.in_(ids)))}
     return SearchResult(items=[found[i] for i in ids if i in found], total=total,
-                        facets=facets, query=query)
+                        facets=facets, query=query,
+                        suggestions=index.suggest(query) if total == 0 else [])
 
 
 @dataclass(frozen=True)

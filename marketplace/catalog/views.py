@@ -1,4 +1,6 @@
 """HTTP glue of the catalog domain: the JSON API, the HealthDCAT-AP export and the pages."""
+import dataclasses
+import secrets
 from typing import Any
 from urllib.parse import urlencode
 
@@ -18,7 +20,7 @@ from flask_openapi3.types import ResponseDict
 from pydantic import ValidationError
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from marketplace.catalog import forms, services
+from marketplace.catalog import forms, search, services
 from marketplace.catalog import vocabulary as voc
 from marketplace.catalog.descriptor import DEFAULTS, Descriptor, DescriptorChanges
 from marketplace.catalog.models import DataVersion
@@ -31,6 +33,7 @@ from marketplace.catalog.schemas import (
     DataVersionOut,
     QualityQuery,
 )
+from marketplace.catalog.search import SearchQuery
 from marketplace.db import get_session, reading_session
 from marketplace.errors import BadRequest, Conflict, DomainError, Invalid
 from marketplace.identity.auth import api_auth, current_principal, login_required
@@ -47,14 +50,15 @@ bp = Blueprint("catalog", __name__)
 api.register_error_handler(ValidationError, validation_problem)
 
 
-def _upload(dataset_id: int, stream: Any, media_type: str) -> DataVersion:
+def _upload(dataset_id: int, stream: Any, media_type: str,
+            upload_token: str | None = None) -> DataVersion:
     db = get_session()
     try:
         version = services.upload_version(
             db, actor=current_principal(), dataset_id=dataset_id, stream=stream,
             media_type=media_type, keyring=current_keyring(),
             data_dir=current_app.config["DATA_DIR"],
-            max_bytes=int(current_app.config["MAX_UPLOAD_BYTES"]))
+            max_bytes=int(current_app.config["MAX_UPLOAD_BYTES"]), upload_token=upload_token)
     except DomainError as error:
         raise _localised(error) from None
     db.commit()
@@ -71,6 +75,11 @@ def _localised(error: DomainError) -> DomainError:
         if template:
             item["message"] = _(template, **values)
     return error
+
+
+def _upload_token(value: str | None) -> str | None:
+    """The token that makes an upload idempotent (form field or Idempotency-Key header)."""
+    return (value or "").strip() or None
 
 
 def _media_type(filename: str) -> str:
@@ -140,6 +149,8 @@ def api_upload(path: DatasetPath, raw: DataUpload) -> Response:
 
     200 with the quality report when valid; 422 naming each failed expectation with example
     row numbers otherwise (the failed report is kept; the previous valid version stays current).
+    An `Idempotency-Key` header (16 to 64 letters, digits, - or _) makes a repeated upload
+    answer with the version the first one stored.
     """
     dataset_id = path.dataset_id
     if request.mimetype == "multipart/form-data":  # a client that sends the file as a form
@@ -147,9 +158,11 @@ def api_upload(path: DatasetPath, raw: DataUpload) -> Response:
         upload = next(iter(request.files.values()), None)
         if upload is None:
             raise BadRequest("formularen har ingen fil; send data som forespørgslens indhold")
-        version = _upload(dataset_id, upload.stream, _media_type(upload.filename or ""))
+        version = _upload(dataset_id, upload.stream, _media_type(upload.filename or ""),
+                          _upload_token(request.headers.get("Idempotency-Key")))
     else:
-        version = _upload(dataset_id, request.stream, request.content_type or "")
+        version = _upload(dataset_id, request.stream, request.content_type or "",
+                          _upload_token(request.headers.get("Idempotency-Key")))
     if not version.is_valid:
         raise Invalid(f"data version {version.number} failed validation; see errors and "
                       f"GET /api/v1/datasets/{dataset_id}/quality",
@@ -240,7 +253,27 @@ def catalog_page() -> str:
         result = services.search_datasets(
             get_session(), query=DatasetSearch.model_validate({}).to_search())
     return render_template("catalog/search.html", result=result, problem=problem,
-                           labels=_labels(), page_url=_page_url)
+                           labels=_labels(), page_url=_page_url, search_url=_search_url)
+
+
+def _search_url(query: SearchQuery, *, remove: tuple[str, str] | None = None,
+                **changes: Any) -> str:
+    """The catalog page for `query` with some fields changed (a filter removed, all filters
+    cleared, a suggested search), back on its first page."""
+    if remove is not None:
+        facet, code = remove
+        changes[facet] = tuple(c for c in getattr(query, facet) if c != code)
+    query = dataclasses.replace(query, **changes)
+    params: list[tuple[str, str]] = [("q", query.q)] if query.q else []
+    for facet in search.FACETS:
+        params += [(facet, code) for code in getattr(query, facet)]
+    if query.publisher:
+        params.append(("publisher", query.publisher))
+    if query.sort != "relevance":
+        params.append(("sort", query.sort))
+    if query.per_page != SearchQuery.per_page:
+        params.append(("per_page", str(query.per_page)))
+    return url_for("catalog.catalog_page") + ("?" + urlencode(params) if params else "")
 
 
 def _page_url(page: int) -> str:
@@ -297,12 +330,20 @@ def holder_page() -> str:
 
 
 def _form_page(dataset: Any, descriptor: dict, *, errors: list | None = None,
-               status: int = 200) -> tuple[str, int]:
+               status: int = 200, rows: int = 0, focus: str | None = None) -> tuple[str, int]:
     return render_template(
         "catalog/form.html", dataset=dataset, d=descriptor, errors=errors or [],
-        beside=forms.errors_by_input(errors or []),
-        rows=forms.form_rows(descriptor.get("columns") or []), voc=voc, labels=_labels(),
-        options=_FORM_OPTIONS), status
+        beside=forms.errors_by_input(errors or []), input_for=forms.input_for,
+        rows=forms.form_rows(descriptor.get("columns") or [], total=rows), voc=voc,
+        labels=_labels(), options=_FORM_OPTIONS, max_rows=forms.MAX_ROWS, focus=focus), status
+
+
+def _with_another_row(dataset: Any, descriptor: dict) -> tuple[str, int]:
+    """The form again, unsaved, with one more column row (the add-a-column button without
+    scripts)."""
+    total = forms.rows_asked(request.form, more=1)
+    rows = forms.form_rows(descriptor.get("columns") or [], total=total)
+    return _form_page(dataset, descriptor, rows=total, focus=f"col-{len(rows) - 1}-name")
 
 
 _FORM_OPTIONS = {
@@ -319,6 +360,8 @@ def new_page() -> Any:
     if request.method == "GET":
         return _form_page(None, dict(DEFAULTS))
     descriptor = forms.descriptor_from_form(request.form)
+    if request.form.get("action") == "add_column":
+        return _with_another_row(None, descriptor)
     db = get_session()
     try:
         dataset = services.create_dataset(db, actor=current_principal(),
@@ -339,6 +382,9 @@ def edit_page(dataset_id: int) -> Any:
                                                  actor=current_principal())
         return _form_page(dataset, services.descriptor_fields(dataset))
     descriptor = forms.descriptor_from_form(request.form)
+    if request.form.get("action") == "add_column":
+        return _with_another_row(services.require_owned_dataset(
+            db, dataset_id=dataset_id, actor=current_principal()), descriptor)
     try:
         dataset = services.update_dataset(
             db, actor=current_principal(), dataset_id=dataset_id,
@@ -362,12 +408,14 @@ def upload_page(dataset_id: int) -> Any:
     if request.method == "GET":
         dataset = services.require_owned_dataset(get_session(), dataset_id=dataset_id,
                                                  actor=current_principal())
-        return render_template("catalog/upload.html", d=dataset)
+        return render_template("catalog/upload.html", d=dataset,
+                               upload_token=secrets.token_urlsafe(24))
     _require_owner(dataset_id)  # before the form is parsed into temp files
     upload = request.files.get("file")
     if upload is None or not upload.filename:
         raise BadRequest(_("Vælg en CSV- eller Parquet-fil."))
-    version = _upload(dataset_id, upload.stream, _media_type(upload.filename))
+    version = _upload(dataset_id, upload.stream, _media_type(upload.filename),
+                      _upload_token(request.form.get("upload_token")))
     if version.is_valid:
         flash(_("Dataversion {n} er gyldig.", n=version.number), "success")
     else:
@@ -375,6 +423,18 @@ def upload_page(dataset_id: int) -> Any:
               "error")
     return redirect(url_for("catalog.quality_page", dataset_id=dataset_id,
                             version=version.number))
+
+
+@bp.get("/catalog/<int:dataset_id>/template.csv")
+@login_required(kinds=("staff",))
+def template_csv(dataset_id: int) -> Response:
+    """A CSV template of the dataset's column dictionary, for its holder to fill and upload."""
+    dataset = services.require_owned_dataset(get_session(), dataset_id=dataset_id,
+                                             actor=current_principal())
+    if not dataset.columns:
+        raise Conflict(_("Beskriv kolonnerne, før du henter en skabelon."))
+    return Response(forms.column_template(dataset.columns), mimetype="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="datasaet-{dataset.id}-skabelon.csv"'})
 
 
 @bp.post("/catalog/<int:dataset_id>/publish")

@@ -74,6 +74,8 @@ DEMO_STAFF: tuple[tuple[str, str, str, str, str], ...] = (
      "reviewer"),
     ("host-cames", "lab@cames.example", "Sara Brandt", "cames", "host_member"),
     ("host-doll", "lab@doll.example", "Emil Krogh", "doll", "host_member"),
+    ("host-iderige", "lab@iderige.example", "Nanna Skov", "iderige", "host_member"),
+    ("host-vihtek", "lab@vihtek.example", "Bo Thygesen", "vihtek", "host_member"),
     ("company-carebridge", "anna@carebridge.example", "Anna Weber", "carebridge",
      "company_member"),
     ("operator", "drift@regionh.example", "Drift Operatør", "platform-operator", "operator"),

@@ -97,6 +97,13 @@ def require_course_for_access(session: Session, *, course_id: int,
     return course
 
 
+def list_open_courses(session: Session, *, company_org_id: int) -> list[TestCourse]:
+    """The company's courses a data application may serve (proposed, agreed or running)."""
+    return list(session.scalars(sa.select(TestCourse).where(
+        TestCourse.company_org_id == company_org_id,
+        TestCourse.status.in_(("proposed", "agreed", "running"))).order_by(TestCourse.id.desc())))
+
+
 def list_test_courses(session: Session, *, actor: Principal,
                       status: str | None = None) -> list[TestCourse]:
     """The courses the actor may see: its company's, its environments', finished ones for buyers."""
@@ -284,14 +291,22 @@ def require_open_for_outcomes(course: TestCourse, actor: Principal) -> str:
     return party
 
 
+OUTCOME_FIELDS = ("metric", "unit", "baseline", "result", "better", "note")
+
+
 def record_outcome(session: Session, *, actor: Principal, course_id: int,
                    data: Mapping[str, Any]) -> TestOutcome:
-    """Record (or replace) the actor's side's outcome on one effect dimension.
+    """Record the actor's side's outcome on one effect dimension, or correct the one it gave.
 
-    Raises NotFound, Forbidden, Conflict (course not running/completed) or Invalid.
+    A correction is audited with the values before and after; once the course is evaluated a
+    correction needs a `reason`, because buyers may already rely on the dossier. Raises
+    NotFound, Forbidden, Conflict (course not running/completed, or a new outcome on an
+    evaluated course) or Invalid.
     """
     course = require_test_course(session, actor=actor, course_id=course_id)
-    party = require_open_for_outcomes(course, actor)
+    party = party_of(actor, course)
+    if party is None:
+        raise Forbidden("only the company and the hosts record outcomes")
     errors: list[dict[str, str]] = []
     dimension = data.get("dimension")
     if dimension not in lifecycle.EFFECT_DIMENSIONS:
@@ -300,6 +315,7 @@ def record_outcome(session: Session, *, actor: Principal, course_id: int,
     metric = read_text(data, "metric", MAX_TITLE, errors, required=True)
     unit = read_text(data, "unit", 40, errors) or ""
     note = read_text(data, "note", MAX_TEXT, errors) or ""
+    reason = read_text(data, "reason", MAX_TEXT, errors) or ""
     baseline = read_number(data, "baseline", errors, required=False)
     result = read_number(data, "result", errors, required=True)
     better = data.get("better") or (
@@ -308,18 +324,48 @@ def record_outcome(session: Session, *, actor: Principal, course_id: int,
     )
     if better not in ("lower", "higher"):
         errors.append({"field": "better", "message": "must be lower or higher"})
-    if errors or metric is None or result is None:
-        raise Invalid("resultatet er ikke gyldigt", errors=errors)
     outcome = next((o for o in course.outcomes
                     if o.dimension == dimension and o.party == party), None)
+    _check_outcome_open(course, correcting=outcome is not None)
+    if outcome is not None and course.status == "evaluated" and not reason:
+        errors.append({"field": "reason", "message": "explain the correction"})
+    if errors or metric is None or result is None:
+        raise Invalid("resultatet er ikke gyldigt", errors=errors)
+    before = _outcome_values(outcome) if outcome is not None else None
     if outcome is None:
         outcome = TestOutcome(course=course, dimension=dimension, party=party,
                               recorded_by_org_id=actor.org_id or course.company_org_id)
         session.add(outcome)
     outcome.metric, outcome.unit, outcome.note = metric, unit, note
     outcome.baseline, outcome.result, outcome.better = baseline, result, better
+    after = _outcome_values(outcome)
+    if before != after:
+        audit.record_audit(
+            session, actor=actor,
+            action="test_course.outcome_corrected" if before else "test_course.outcome_recorded",
+            subject_type="test_course", subject_id=str(course.id),
+            details={"dimension": dimension, "party": party, "before": before, "after": after,
+                     "reason": reason, "course_status": course.status})
     session.flush()
     return outcome
+
+
+def _check_outcome_open(course: TestCourse, *, correcting: bool) -> None:
+    if course.status in lifecycle.OUTCOMES_OPEN or (correcting and course.status == "evaluated"):
+        return
+    raise Conflict(f"outcomes are added while a course runs or is completed, and corrected "
+                   f"until it is evaluated, not when it is {course.status}")
+
+
+def _outcome_values(outcome: TestOutcome) -> dict[str, Any]:
+    return {name: getattr(outcome, name) for name in OUTCOME_FIELDS}
+
+
+def outcome_corrections(session: Session, *, course: TestCourse) -> list[audit.AuditEntry]:
+    """The audited corrections of a course's outcomes, oldest first."""
+    return [entry for entry in audit.audit_trail(session, subject_type="test_course",
+                                                 subject_id=str(course.id))
+            if entry.action == "test_course.outcome_corrected"]
 
 
 # Figures for the KPIs -----------------------------------------------------------------------

@@ -6,24 +6,28 @@ from dataclasses import dataclass
 
 from marketplace.languages import N_, translate
 
-# proposed → agreed → running → completed → evaluated; a host may decline a proposal.
+# proposed → agreed → running → completed → evaluated; a host may decline a proposal and the
+# company may withdraw it.
 NEXT_STATUS: dict[str, tuple[str, ...]] = {
-    "proposed": ("agreed", "declined"),
+    "proposed": ("agreed", "declined", "withdrawn"),
     "agreed": ("running",),
     "running": ("completed",),
     "completed": ("evaluated",),
     "evaluated": (),
     "declined": (),
+    "withdrawn": (),
 }
 ORDER = ("proposed", "agreed", "running", "completed", "evaluated")
 
-# Who may make each move: the host decides on proposals; either party runs the course.
+# Who may make each move: the host decides on proposals and judges the result (buyers rely on
+# an evaluation the company did not give itself); either party runs the course.
 MOVED_BY: dict[str, frozenset[str]] = {
     "agreed": frozenset({"host"}),
     "declined": frozenset({"host"}),
+    "withdrawn": frozenset({"company"}),
     "running": frozenset({"host", "company"}),
     "completed": frozenset({"host", "company"}),
-    "evaluated": frozenset({"host", "company"}),
+    "evaluated": frozenset({"host"}),
 }
 
 # Statuses in which outcomes and evidence may still be added; an evaluated course is frozen
@@ -40,6 +44,7 @@ STATUS_LABELS = {
     "completed": N_("Afsluttet"),
     "evaluated": N_("Evalueret"),
     "declined": N_("Afvist"),
+    "withdrawn": N_("Trukket tilbage"),
 }
 
 
@@ -88,7 +93,8 @@ def transition_problem(current: str, target: str, *, party: str) -> TransitionPr
         return TransitionProblem(
             "order", f"a test course cannot move from {current} to {target}; next: {allowed}")
     if party not in MOVED_BY[target]:
-        return TransitionProblem("party", f"only the host may move a test course to {target}")
+        only = "the company" if MOVED_BY[target] == {"company"} else "the host"
+        return TransitionProblem("party", f"only {only} may move a test course to {target}")
     return None
 
 

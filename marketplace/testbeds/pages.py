@@ -221,6 +221,8 @@ def course_page(course_id: int) -> tuple[str, int]:
         "testbeds/course.html", course=course, party=party, moves=moves,
         dimensions=lifecycle.EFFECT_DIMENSIONS,
         outcomes_open=bool(party) and course.status in lifecycle.OUTCOMES_OPEN,
+        corrections_open=bool(party) and course.status in (*lifecycle.OUTCOMES_OPEN, "evaluated"),
+        corrections=services.outcome_corrections(get_session(), course=course),
         dossier_ready=course.status in lifecycle.DOSSIER_READY,
         can_procure=(services.is_public_buyer(actor) or actor.is_operator)
         and course.status in lifecycle.DOSSIER_READY and course.procurement is None,
@@ -263,7 +265,7 @@ def course_procurement_inputs_action(course_id: int) -> Response:
         db, actor=current_principal(), course_id=course_id, changes=changes, now=utcnow()))
 
 
-OUTCOME_FORM = ("dimension", "metric", "unit", "baseline", "result", "better", "note")
+OUTCOME_FORM = ("dimension", "metric", "unit", "baseline", "result", "better", "note", "reason")
 
 
 @bp.post("/test-courses/<int:course_id>/outcomes")

@@ -174,6 +174,8 @@ class OutcomeIn(Body):
     result: float = Field(gt=-1e12, lt=1e12)
     better: Literal["lower", "higher"] | None = None
     note: Text(5_000) = ""  # type: ignore[valid-type]
+    # Why a recorded outcome is corrected; required once the course is evaluated.
+    reason: Text(5_000) = ""  # type: ignore[valid-type]
 
 
 class ProcurementIn(_OptionalBody):

@@ -94,6 +94,8 @@ DEMO_USERS = (
     ("checker-herlev", N_("Outputkontrollant"), "Herlev og Gentofte Hospital"),
     ("checker-herlev-2", N_("Outputkontrollant"), "Herlev og Gentofte Hospital"),
     ("host-cames", N_("Testmiljø-vært"), "CAMES"),
+    ("host-iderige", N_("Testmiljø-vært"), "Idériget"),
+    ("host-vihtek", N_("Testmiljø-vært"), "VihTek"),
     ("secretariat-chc", N_("Klyngesekretariat"), "Copenhagen Healthtech Cluster"),
     ("steering-chc", N_("Styregruppe"), "Copenhagen Healthtech Cluster"),
     ("company-carebridge", N_("Virksomhedsmedarbejder"), "CareBridge GmbH"),

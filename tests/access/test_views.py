@@ -502,3 +502,143 @@ def test_openapi_documents_bodies_statuses_and_security_of_access(client):
     review = paths["/api/v1/access-requests/{request_id}/review"]["post"]
     assert {"oauth2": ["access:review"]} in review["security"]
     assert paths["/api/v1/register"]["get"].get("security") in ([], None)
+
+
+# --- the applicant's journey ------------------------------------------------------------------
+
+def _token(html: str) -> str:
+    return html.split('name="csrf_token" value="')[1].split('"')[0]
+
+
+def test_apply_from_a_dataset_page_opens_a_form_with_it_and_its_conditions(
+        client, world, login, make_dataset):
+    dataset = make_dataset(world.herlev, title="Herlev astma", data_use={
+        "permission": "DS", "diseases": ["J45"], "modifiers": ["NCU", "TS:12"],
+        "purposes": ["public_research"]})
+    login(world.company_user)
+    page = client.get(f"/catalog/{dataset.id}").get_data(as_text=True)
+    assert f'href="/requests/new?dataset={dataset.id}"' in page
+    form = client.get(f"/requests/new?dataset={dataset.id}&q=Albertslund").get_data(as_text=True)
+    assert f'name="dataset" value="{dataset.id}" checked' in form
+    assert form.index("Herlev astma") < form.index("Albertslund genoptræning")
+    assert "Kun forskning i bestemte sygdomme: J45" in form
+    assert "Ikke til kommerciel brug" in form
+    assert "Adgangen gælder højst 12 måneder" in form
+    assert "Kun til formålene: Offentlig forskning" in form
+    english = client.get(f"/requests/new?dataset={dataset.id}&lang=en").get_data(as_text=True)
+    assert "Research on specific diseases only: J45" in english
+    assert "Not for commercial use" in english
+
+
+def test_a_denied_application_is_amended_and_resubmitted(client, world, company_headers, login,
+                                                         session):
+    denied = client.post("/api/v1/access-requests", headers=company_headers, json=application(
+        world.herlev_data, purpose="insurance_credit_employment",
+        title="Forsikringsanalyse")).get_json()
+    assert denied["status"] == "denied"
+    login(world.company_user)
+    detail = client.get(f"/requests/{denied['id']}").get_data(as_text=True)
+    assert f'href="/requests/new?from={denied["id"]}"' in detail and "Ret og send igen" in detail
+    form = client.get(f"/requests/new?from={denied['id']}").get_data(as_text=True)
+    assert 'value="Forsikringsanalyse"' in form
+    assert f'name="resubmits" value="{denied["id"]}"' in form
+    assert f'name="dataset" value="{world.herlev_data.id}" checked' in form
+    response = client.post("/requests/new", data={
+        "csrf_token": _token(form), "resubmits": str(denied["id"]), "title": "Forebyggelse",
+        "description": "Forskning", "purpose": "public_research",
+        "dataset": str(world.herlev_data.id), f"columns-{world.herlev_data.id}": ["sex"],
+        "duration_days": "180"})
+    assert response.status_code == 302
+    new = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Tilladelse givet" in new
+    assert f'href="/requests/{denied["id"]}"' in new and "rettet udgave af" in new
+    assert _count(session, AccessRequest) == 2
+    assert session.get(AccessRequest, denied["id"]).status == "denied"
+
+
+@pytest.mark.parametrize("value", ["abc", "0", "-1", "99999999999", "987654"])
+def test_resubmitting_a_malformed_or_unknown_application_is_refused(client, world, login,
+                                                                    value):
+    login(world.company_user)
+    response = client.get(f"/requests/new?from={value}")
+    assert response.status_code in (404, 422)
+    assert "Ny dataansøgning" not in response.get_data(as_text=True)
+
+
+def test_only_the_applicant_resubmits_and_only_a_refused_application(
+        client, world, company_headers, login, session):
+    permitted = client.post("/api/v1/access-requests", headers=company_headers,
+                            json=application(world.herlev_data)).get_json()
+    denied = client.post("/api/v1/access-requests", headers=company_headers, json=application(
+        world.herlev_data, purpose="insurance_credit_employment")).get_json()
+    login(world.company_user)
+    assert client.get(f"/requests/new?from={permitted['id']}").status_code == 409
+    assert "Ret og send igen" not in client.get(
+        f"/requests/{permitted['id']}").get_data(as_text=True)
+    form = client.get("/requests/new").get_data(as_text=True)
+    stolen = client.post("/requests/new", data={
+        "csrf_token": _token(form), "resubmits": str(permitted["id"]), "title": "X",
+        "description": "Y", "purpose": "public_research", "dataset": str(world.herlev_data.id),
+        f"columns-{world.herlev_data.id}": ["sex"], "duration_days": "30"})
+    assert stolen.status_code == 409
+    login(world.rival_user)
+    assert client.get(f"/requests/new?from={denied['id']}").status_code == 403
+    assert _count(session, AccessRequest) == 2
+
+
+def test_a_permit_links_to_its_workspace_or_its_extracts(client, world, company_headers, login):
+    anonymised = client.post("/api/v1/access-requests", headers=company_headers,
+                             json=application(world.herlev_data)).get_json()
+    pseudonymised = client.post("/api/v1/access-requests", headers=company_headers,
+                                json=application(world.herlev_data, pseudonymised=True,
+                                                 pseudonymisation_justification="Kobling")
+                                ).get_json()
+    login(world.company_user)
+    page = client.get(f"/requests/{anonymised['id']}").get_data(as_text=True)
+    assert f'href="/extracts#permit-{anonymised["permit"]["id"]}"' in page
+    page = client.get(f"/requests/{pseudonymised['id']}").get_data(as_text=True)
+    assert f'href="/workspace/{pseudonymised["permit"]["id"]}"' in page
+    login(world.herlev_reviewer)
+    assert "Bestil udtræk" not in client.get(
+        f"/requests/{anonymised['id']}").get_data(as_text=True)
+
+
+def test_the_test_course_is_picked_from_the_companys_open_courses(client, world, login,
+                                                                  make_course):
+    mine = make_course(world.company)
+    make_course(world.rival)
+    login(world.company_user)
+    html = client.get("/requests/new").get_data(as_text=True)
+    assert '<select id="test_course" name="test_course">' in html
+    assert f'<option value="{mine.id}">Nr. {mine.id}: Exoskelet i hjemmet</option>' in html
+    assert html.count("Exoskelet i hjemmet") == 1
+
+
+def test_rejecting_without_a_comment_keeps_the_reviewer_on_the_case(client, world,
+                                                                    company_headers, login):
+    created = client.post("/api/v1/access-requests", headers=company_headers,
+                          json=application(world.sensitive_data,
+                                           purpose="company_research")).get_json()
+    login(world.herlev_reviewer)
+    detail = client.get(f"/requests/{created['id']}").get_data(as_text=True)
+    response = client.post(f"/requests/{created['id']}/review",
+                           data={"csrf_token": _token(detail), "decision": "reject",
+                                 "comment": "  "})
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert f"<h1>{created['title']}</h1>" in page
+    assert '<p class="field-error" id="comment-error">forklar ansøgeren' in page
+    assert 'aria-describedby="comment-error"' in page
+    assert 'value="reject" checked' in page
+    english = client.post(f"/requests/{created['id']}/review?lang=en",
+                          data={"csrf_token": _token(detail), "decision": "reject"})
+    assert "explain the decision to the applicant" in english.get_data(as_text=True)
+    cpr = client.post(f"/requests/{created['id']}/review?lang=da",
+                      data={"csrf_token": _token(detail), "decision": "reject",
+                            "comment": "Borger 0101001234 mangler"})
+    assert cpr.status_code == 422
+    page = cpr.get_data(as_text=True)
+    assert "fjern CPR-numre fra teksten" in page and "0101001234" not in page
+    assert "Borger [CPR] mangler" in page
+    assert client.get(f"/api/v1/access-requests/{created['id']}",
+                      headers=company_headers).get_json()["status"] == "review"

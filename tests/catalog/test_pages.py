@@ -200,3 +200,38 @@ def test_browser_upload_larger_than_the_form_limit_is_accepted(client, session, 
     without_token = client.post(f"/catalog/{dataset.id}/upload", data={
         "file": (io.BytesIO(body.encode()), "data.csv")}, content_type="multipart/form-data")
     assert without_token.status_code == 403
+
+
+def test_catalog_page_counts_every_value_clears_filters_and_sorts(client, published):
+    published(title="Hjertesvigt i Herlev", health_categories=["EHR"])
+    published(title="Astma hos børn", health_categories=["CARE"], access_rights="RESTRICTED")
+    html = client.get("/catalog?health_category=CARE").get_data(as_text=True)
+    assert "1 datasæt fundet" in html
+    # The other category still shows what ticking it would add; empty ones show (0).
+    assert 'for="f-health_category-EHR">Elektroniske patientjournaler <span class="count">(1)' \
+        in html
+    assert 'for="f-health_category-GENOMICS">Genetiske og genomiske data <span class="count">(0)' \
+        in html
+    assert 'href="/catalog"' in html and "Ryd alle filtre" in html
+    assert 'aria-label="Fjern filteret Pleje- og omsorgsdata"' in html
+    by_title = client.get("/catalog?sort=title").get_data(as_text=True)
+    assert by_title.index("Astma hos børn") < by_title.index("Hjertesvigt i Herlev")
+    assert '<option value="title" selected>' in by_title
+    newest = client.get("/catalog?sort=newest").get_data(as_text=True)
+    assert newest.index("Astma hos børn") < newest.index("Hjertesvigt i Herlev")
+    assert "Søgningen kunne ikke udføres" in client.get(
+        "/catalog?sort=<script>").get_data(as_text=True)
+    assert client.get("/api/v1/datasets?sort=random").status_code == 422
+    assert [d["title"] for d in client.get("/api/v1/datasets?sort=title").get_json()[
+        "items"]] == ["Astma hos børn", "Hjertesvigt i Herlev"]
+
+
+def test_a_search_without_results_suggests_what_to_try(client, published):
+    published(title="Hjertesvigt i Herlev", health_categories=["EHR"])
+    html = client.get("/catalog?q=hjertesvict").get_data(as_text=True)
+    assert "Ingen datasæt matcher søgningen." in html
+    assert 'href="/catalog?q=hjertesvigt"' in html and "Mente du »hjertesvigt«?" in html
+    filtered = client.get("/catalog?q=hjertesvigt&health_category=CARE").get_data(as_text=True)
+    assert 'href="/catalog?q=hjertesvigt">Søg uden filtre' in filtered
+    nothing = client.get("/catalog?q=zzzqqq&lang=en").get_data(as_text=True)
+    assert "Try fewer or more common words" in nothing

@@ -5,7 +5,7 @@ from marketplace.testbeds.lifecycle import EFFECT_DIMENSIONS, NEXT_STATUS, trans
 
 FORWARD = [("proposed", "agreed", "host"), ("proposed", "declined", "host"),
            ("agreed", "running", "company"), ("running", "completed", "host"),
-           ("completed", "evaluated", "company")]
+           ("completed", "evaluated", "host"), ("proposed", "withdrawn", "company")]
 
 
 @pytest.mark.parametrize(("current", "target", "party"), FORWARD)
@@ -18,6 +18,10 @@ def test_forward_moves_are_allowed(current, target, party):
     [
         ("proposed", "agreed", "company", "party"),
         ("proposed", "declined", "company", "party"),
+        ("completed", "evaluated", "company", "party"),
+        ("proposed", "withdrawn", "host", "party"),
+        ("agreed", "withdrawn", "company", "order"),
+        ("withdrawn", "agreed", "host", "order"),
         ("agreed", "proposed", "host", "order"),
         ("evaluated", "completed", "host", "order"),
         ("proposed", "running", "host", "order"),
@@ -36,6 +40,7 @@ def test_other_moves_are_explained(current, target, party, kind):
 def test_every_status_leads_somewhere_or_is_final():
     assert {s for targets in NEXT_STATUS.values() for s in targets} <= NEXT_STATUS.keys()
     assert NEXT_STATUS["evaluated"] == () and NEXT_STATUS["declined"] == ()
+    assert NEXT_STATUS["withdrawn"] == ()
 
 
 def test_the_four_chc_effect_dimensions():

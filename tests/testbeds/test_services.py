@@ -152,7 +152,7 @@ def test_a_course_runs_from_proposal_to_evaluation(session, world):
     move(session, world, course, "agreed")
     move(session, world, course, "running", "completed", actor=world.company)
     services.record_outcome(session, actor=world.host, course_id=course.id, data=OUTCOME)
-    move(session, world, course, "evaluated", actor=world.company)
+    move(session, world, course, "evaluated")
     assert course.status == "evaluated"
     assert [e.to_status for e in course.events] == [
         "proposed", "agreed", "running", "completed", "evaluated"]
@@ -164,6 +164,37 @@ def test_the_company_cannot_accept_its_own_proposal(session, world):
     with pytest.raises(Forbidden):
         move(session, world, course, "agreed", actor=world.company)
     assert course.status == "proposed"
+
+
+def test_only_the_host_marks_a_course_evaluated(session, world):
+    course = completed_course(session, world)
+    services.record_outcome(session, actor=world.company, course_id=course.id, data=OUTCOME)
+    with pytest.raises(Forbidden):
+        move(session, world, course, "evaluated", actor=world.company)
+    assert course.status == "completed"
+    move(session, world, course, "evaluated")
+    assert course.status == "evaluated"
+
+
+def test_the_company_withdraws_its_proposal(session, world):
+    course = propose(session, world)
+    with pytest.raises(Forbidden):
+        move(session, world, course, "withdrawn")
+    move(session, world, course, "withdrawn", actor=world.company)
+    assert course.status == "withdrawn"
+    assert [e.to_status for e in course.events] == ["proposed", "withdrawn"]
+    with pytest.raises(Conflict):
+        move(session, world, course, "agreed")
+    again = propose(session, world)  # the solution may be proposed anew
+    assert again.status == "proposed"
+
+
+def test_an_agreed_course_cannot_be_withdrawn(session, world):
+    course = propose(session, world)
+    move(session, world, course, "agreed")
+    with pytest.raises(Conflict):
+        move(session, world, course, "withdrawn", actor=world.company)
+    assert course.status == "agreed"
 
 
 def test_a_host_of_another_environment_cannot_decide(session, world):
@@ -519,3 +550,57 @@ def test_procurement_inputs_wait_for_the_test_and_freeze_when_buying_starts(sess
         services.change_test_course(session, actor=world.company, course_id=course.id,
                                     changes={"yearly_cost_dkk": 99_000}, now=NOW)
     assert course.yearly_cost_dkk == 1000
+
+
+# Correcting outcomes --------------------------------------------------------------------------
+
+
+def evaluated_course(session, world):
+    course = completed_course(session, world)
+    services.record_outcome(session, actor=world.host, course_id=course.id, data=OUTCOME)
+    move(session, world, course, "evaluated")
+    return course
+
+
+def test_a_correction_replaces_the_outcome_and_is_audited(session, world):
+    course = completed_course(session, world)
+    services.record_outcome(session, actor=world.host, course_id=course.id, data=OUTCOME)
+    services.record_outcome(session, actor=world.host, course_id=course.id,
+                            data={**OUTCOME, "result": 8, "reason": "Tastefejl i resultatet"})
+    assert [o.result for o in course.outcomes] == [8]
+    corrections = services.outcome_corrections(session, course=course)
+    assert len(corrections) == 1
+    assert corrections[0].details["before"]["result"] == 7
+    assert corrections[0].details["after"]["result"] == 8
+    assert corrections[0].details["reason"] == "Tastefejl i resultatet"
+    assert audit.verify_audit_chain(session).ok
+
+
+def test_an_evaluated_outcome_is_corrected_only_with_a_reason(session, world):
+    course = evaluated_course(session, world)
+    with pytest.raises(Invalid) as refused:
+        services.record_outcome(session, actor=world.host, course_id=course.id,
+                                data={**OUTCOME, "result": 6})
+    assert refused.value.errors[0]["field"] == "reason"
+    assert course.outcomes[0].result == 7
+    services.record_outcome(session, actor=world.host, course_id=course.id,
+                            data={**OUTCOME, "result": 6, "reason": "Opgjort forkert"})
+    assert course.outcomes[0].result == 6 and course.status == "evaluated"
+
+
+def test_an_evaluated_course_takes_no_new_outcomes(session, world):
+    course = evaluated_course(session, world)
+    with pytest.raises(Conflict):
+        services.record_outcome(session, actor=world.host, course_id=course.id,
+                                data={**OUTCOME, "dimension": "treatment_errors",
+                                      "reason": "Glemt"})
+    assert len(course.outcomes) == 1
+
+
+def test_one_party_cannot_correct_the_others_outcome(session, world):
+    course = completed_course(session, world)
+    services.record_outcome(session, actor=world.host, course_id=course.id, data=OUTCOME)
+    services.record_outcome(session, actor=world.company, course_id=course.id,
+                            data={**OUTCOME, "result": 1})
+    assert sorted((o.party, o.result) for o in course.outcomes) == [("company", 1), ("host", 7)]
+    assert services.outcome_corrections(session, course=course) == []

@@ -492,3 +492,50 @@ def test_key_figures_keep_their_json_fields(client, world):
 def test_nul_in_a_query_is_a_422(client, world, api_headers, path):
     response = client.get(path, headers=hospital_headers(world, api_headers))
     assert response.status_code == 422, response.get_json()
+
+
+def test_the_company_sees_no_evaluate_button_and_can_withdraw(client, world, login, session):
+    proposed = propose(session, world, world.other_environment)
+    course = completed_course(session, world)
+    services.record_outcome(session, actor=world.company, course_id=course.id, data=OUTCOME)
+    session.commit()
+    login(world.company_user)
+    assert "Markér som evalueret" not in client.get(
+        f"/test-courses/{course.id}").get_data(as_text=True)
+    token = client.get("/api/v1/me").get_json()["csrf_token"]
+    refused = client.post(f"/test-courses/{course.id}/status",
+                          data={"csrf_token": token, "status": "evaluated"})
+    assert refused.status_code == 403
+    page = client.get(f"/test-courses/{proposed.id}").get_data(as_text=True)
+    assert "Træk forslaget tilbage" in page
+    withdrawn = client.post(f"/test-courses/{proposed.id}/status", follow_redirects=True,
+                            data={"csrf_token": token, "status": "withdrawn"})
+    assert "Trukket tilbage" in withdrawn.get_data(as_text=True)
+    session.refresh(proposed)
+    session.refresh(course)
+    assert (proposed.status, course.status) == ("withdrawn", "completed")
+
+
+def test_a_host_corrects_an_evaluated_outcome_in_the_browser(client, world, login, session):
+    course = completed_course(session, world)
+    services.record_outcome(session, actor=world.host, course_id=course.id, data=OUTCOME)
+    move(session, world, course, "evaluated")
+    session.commit()
+    login(world.host_user)
+    page = client.get(f"/test-courses/{course.id}").get_data(as_text=True)
+    assert "Ret resultatet for Hurtigere tilbage til eget hjem og liv" in page
+    token = client.get("/api/v1/me").get_json()["csrf_token"]
+    form = {"csrf_token": token, "dimension": OUTCOME["dimension"], "metric": "Dage",
+            "baseline": "10", "result": "7,5", "better": "lower"}
+    no_reason = client.post(f"/test-courses/{course.id}/outcomes", data=form,
+                            follow_redirects=True)
+    assert "Ikke gemt" in no_reason.get_data(as_text=True)
+    session.refresh(course)
+    assert course.outcomes[0].result == 7
+    fixed = client.post(f"/test-courses/{course.id}/outcomes", follow_redirects=True,
+                        data={**form, "reason": "Halve dage var rundet ned"})
+    html = fixed.get_data(as_text=True)
+    assert "Rettelser" in html and "Halve dage var rundet ned" in html
+    assert "fra 10.0 → 7.0 til 10.0 → 7.5" in html
+    session.refresh(course)
+    assert course.outcomes[0].result == 7.5

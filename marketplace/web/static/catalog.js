@@ -5,11 +5,16 @@
   "use strict";
   var form = document.getElementById("upload-form");
   if (!form || !window.XMLHttpRequest) { return; }
+  var sending = false;
   form.addEventListener("submit", function (event) {
     var input = document.getElementById("file");
     var file = input.files && input.files[0];
     if (!file) { return; }
     event.preventDefault();
+    // A second click while the file is on its way would send it again.
+    if (sending) { return; }
+    sending = true;
+    form.querySelector("button[type=submit]").disabled = true;
     var box = document.getElementById("upload-progress");
     var bar = document.getElementById("upload-bar");
     var status = document.getElementById("upload-status");
@@ -20,6 +25,8 @@
       ? "application/vnd.apache.parquet" : "text/csv");
     request.setRequestHeader("X-CSRF-Token", window.marketplace.csrfToken());
     request.setRequestHeader("Accept", "application/json");
+    // The form's token makes the server answer a repeated upload with the version it stored.
+    request.setRequestHeader("Idempotency-Key", form.elements.upload_token.value);
     request.upload.addEventListener("progress", function (e) {
       if (e.lengthComputable) {
         bar.value = Math.round(100 * e.loaded / e.total);
@@ -41,9 +48,13 @@
         return;
       }
       status.textContent = status.getAttribute("data-failed") + " " + (body.detail || request.status);
+      sending = false;
+      form.querySelector("button[type=submit]").disabled = false;
     });
     request.addEventListener("error", function () {
       status.textContent = status.getAttribute("data-failed");
+      sending = false;
+      form.querySelector("button[type=submit]").disabled = false;
     });
     request.send(file);
   });
