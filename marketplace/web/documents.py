@@ -118,16 +118,13 @@ def _screen_only(rule: Any) -> bool:
             and "screen" in tinycss2.serialize(rule.prelude).lower())
 
 
-def _no_fetch(url: str, *args: Any, **kwargs: Any) -> Any:
-    raise ValueError(f"a printable document loads no external resource ({url})")
-
-
 def render_pdf(html: str) -> bytes:
     """Render a printable HTML document as a tagged PDF (PDF/UA-1)."""
-    from weasyprint import HTML  # a heavy import, needed only when a PDF is asked for
+    from weasyprint import HTML, URLFetcher  # a heavy import, needed only for a PDF
 
-    # Local resources only: the document never fetches anything from the network.
-    return HTML(string=html, url_fetcher=_no_fetch).write_pdf(pdf_variant=PDF_VARIANT)
+    # No protocol allowed: the document never fetches anything, from the network or the disk.
+    offline = URLFetcher(allowed_protocols=frozenset())
+    return HTML(string=html, url_fetcher=offline).write_pdf(pdf_variant=PDF_VARIANT)
 
 
 def pdf_response(html: str, *, filename: str) -> Response:
