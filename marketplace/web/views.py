@@ -15,8 +15,10 @@ from flask import (
     jsonify,
     render_template,
     send_from_directory,
+    session,
 )
 
+from marketplace.consent.views import ACTING_FOR
 from marketplace.identity.auth import current_principal
 from marketplace.identity.principal import Principal
 from marketplace.web.i18n import gettext as _
@@ -98,9 +100,15 @@ def _audience(principal: Principal) -> str:
     return "citizen" if principal.kind == "citizen" else (principal.role or principal.kind)
 
 
+# A parent acting for a child reads about the child's data, not their own.
+_FOR_CHILD = {"/my-data-uses": "Hvem brugte mit barns data"}
+
+
 def nav_links() -> list[Link]:
     audience = _audience(current_principal())
-    return [Link(href, _(label)) for href, label, who in _NAV if "*" in who or audience in who]
+    labels = _FOR_CHILD if audience == "citizen" and session.get(ACTING_FOR) else {}
+    return [Link(href, _(labels.get(href, label))) for href, label, who in _NAV
+            if "*" in who or audience in who]
 
 
 @bp.get("/")

@@ -81,6 +81,7 @@ def test_acting_for_a_child_every_page_speaks_of_the_childs_data(client, citizen
         assert not re.search(r"\b[Dd]ine (sundheds)?data\b", html), path
     assert "Se hvem der har brugt dit barns data" in pages["/consent"]
     assert "<h1>Hvem brugte mit barns data</h1>" in pages["/my-data-uses"]
+    assert all("Hvem brugte mine data" not in html for html in pages.values())  # the menu too
     english = html_lib.unescape(client.get("/consent?lang=en").get_data(as_text=True))
     assert "your child's health data" in english and "What your child's data may never" in english
     pdf = client.get("/consent/receipt.pdf?lang=en").data
