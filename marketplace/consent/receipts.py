@@ -209,3 +209,11 @@ def consent_record(facts: ReceiptFacts) -> dict:
             "acted_by": _acted_by(facts, choice.actor_citizen_id),
         } for choice in consent.choices],
     }
+
+
+def receipt_content(facts: ReceiptFacts) -> dict:
+    """What a receipt's verification hash covers: the consent record without its own id and
+    the moment it was made, so the hash changes only when the consents do."""
+    record = consent_record(facts)
+    del record["record_id"], record["record_generated_at"]
+    return record

@@ -445,6 +445,28 @@ def receipt_facts(session: Session, *, actor: Principal, keyring: Keyring, notic
         generated_at=now, notice_url=notice_url)
 
 
+@dataclass(frozen=True)
+class ConsentReceipt:
+    """The readable receipt: the choices as the consent page shows them, and the facts the
+    FHIR and ISO receipts are built from (whose content the receipt's hash covers)."""
+
+    overview: ConsentOverview
+    facts: receipts.ReceiptFacts
+
+
+def consent_receipt(session: Session, *, actor: Principal, keyring: Keyring, notice_url: str,
+                    subject_citizen_id: int | None = None,
+                    now: datetime | None = None) -> ConsentReceipt:
+    """What the readable consent receipt states; raises Forbidden when acting for someone
+    who is not the actor's child under 15."""
+    now = now or utcnow()
+    return ConsentReceipt(
+        overview=consent_overview(session, actor=actor, subject_citizen_id=subject_citizen_id,
+                                  now=now),
+        facts=receipt_facts(session, actor=actor, keyring=keyring, notice_url=notice_url,
+                            subject_citizen_id=subject_citizen_id, now=now))
+
+
 # --- bulk evaluation for delivery ---------------------------------------------------------------
 
 def consent_snapshot(session: Session, *, purpose: str, holder_org_id: int | None,

@@ -44,6 +44,7 @@ from marketplace.identity import services as identity_services
 from marketplace.identity import sessions
 from marketplace.identity.auth import api_auth, citizen_required, current_principal
 from marketplace.security import current_keyring
+from marketplace.web import documents
 from marketplace.web.api import PUBLIC, requires, responses
 from marketplace.web.i18n import current_language
 from marketplace.web.i18n import gettext as _
@@ -52,6 +53,8 @@ api = APIBlueprint("consent_api", __name__, abp_tags=[Tag(name="consent")])
 bp = Blueprint("consent", __name__)
 
 ACTING_FOR = "acting_for_citizen_id"
+SAVED = "consent_saved"  # the confirmation the next consent page shows beside what was saved
+SAVED_ID = "consent-saved"
 
 
 def forget_stale_acting_for() -> None:
@@ -342,11 +345,19 @@ def consent_page() -> str:
               identity_services.masked_cpr(overview.citizen, keyring=current_keyring()))
     return render_template("consent/consent.html", overview=overview, masked_cpr=masked,
                            notice_version=services.notice_version(get_session()),
-                           lang=current_language())
+                           lang=current_language(),
+                           saved=session.pop(SAVED, None), saved_id=SAVED_ID)
 
 
 def _after_form(anchor: str = "") -> WerkzeugResponse:
     return redirect(url_for("consent.consent_page") + anchor, code=303)
+
+
+def _saved(section: str, message: str) -> WerkzeugResponse:
+    """Back to the consent page with the confirmation inside the section just saved, where
+    the reader's eyes are, rather than at the top of a page scrolled past it."""
+    session[SAVED] = {"section": section, "message": message}
+    return _after_form(f"#{SAVED_ID}")
 
 
 @bp.post("/consent/choices")
@@ -367,8 +378,10 @@ def consent_choice_form() -> WerkzeugResponse:
         flash(_("Valget blev ikke gemt: {reason}", reason=_invalid_reason(error)), "error")
         return _after_form()
     db.commit()
-    flash(_("Dit valg er gemt."), "success")
-    return _after_form(f"#purpose-{purpose}" if services.get_purpose(purpose) else "")
+    label = services.get_purpose(purpose)
+    return _saved(f"purpose-{purpose}", _("Dit valg for {purpose} er gemt.",
+                                           purpose=label.label(current_language()).lower())
+                  if label else _("Dit valg er gemt."))
 
 
 def _invalid_reason(error: Invalid | ValidationError) -> str:
@@ -393,10 +406,9 @@ def opt_out_form() -> WerkzeugResponse:
     services.set_opt_out(db, actor=current_principal(), opted_out=action == "opt_out",
                          subject_citizen_id=_subject_id(), channel="web")
     db.commit()
-    flash(_("Du har fravalgt al sekundær brug af sundhedsdata.") if action == "opt_out"
-          else _("Dit fravalg er fortrudt. Dine valg for de enkelte formål gælder igen."),
-          "success")
-    return _after_form("#opt-out")
+    return _saved("opt-out", _("Du har fravalgt al sekundær brug af sundhedsdata.")
+                  if action == "opt_out" else
+                  _("Dit fravalg er fortrudt. Dine valg for de enkelte formål gælder igen."))
 
 
 @bp.post("/consent/acting-for")
@@ -422,6 +434,44 @@ def history_page() -> str:
     purposes = {p.code: p for p in services.list_purposes()}
     return render_template("consent/history.html", history=history, purposes=purposes,
                            lang=current_language())
+
+
+def _receipt_document(*, printable: bool, asked: str | None = None) -> tuple[str, int]:
+    """The readable consent receipt as one HTML document: its page, and (printable) the
+    source of its PDF."""
+    receipt = services.consent_receipt(
+        get_session(), actor=current_principal(), keyring=current_keyring(),
+        notice_url=url_for("consent.consent_page", _external=True),
+        subject_citizen_id=_subject_id())
+    child = receipt.overview.acting_for_child
+    source = (_("Sundhedsdatamarkedspladsens samtykkeregister: de valg, der er registreret for "
+                "dit barn") if child else
+              _("Sundhedsdatamarkedspladsens samtykkeregister: de valg, du har registreret"))
+    facts = documents.checking(documents.DocumentFacts(
+        kind=_("Kvittering for samtykke"), source=source,
+        generated_at=receipt.facts.generated_at,
+        sha256=documents.content_sha256(receipts.receipt_content(receipt.facts)),
+        verify_url=url_for("consent.receipt_page", _external=True)), asked)
+    html = render_template(
+        "consent/receipt.html", overview=receipt.overview, facts=receipt.facts, document=facts,
+        printable=printable, print_css=documents.print_css("consent.css") if printable else "",
+        lang=current_language())
+    return html, 422 if facts.check_error else 200
+
+
+@bp.get("/consent/receipt")
+@citizen_required
+def receipt_page() -> tuple[str, int]:
+    """The readable, printable receipt; `?sha256=` checks a printed receipt's hash."""
+    return _receipt_document(printable=False, asked=request.args.get("sha256"))
+
+
+@bp.get("/consent/receipt.pdf")
+@citizen_required
+def receipt_pdf() -> Response:
+    """The readable receipt as a tagged PDF, the same document as its page."""
+    html, _status = _receipt_document(printable=True)
+    return documents.pdf_response(html, filename="samtykke-kvittering.pdf")
 
 
 # What left the secure processing environment (a higher domain), handed in by create_app.

@@ -43,6 +43,7 @@ from marketplace.growth.schemas import (
 from marketplace.growth.screening import ScreeningModel, load_model
 from marketplace.identity.auth import api_auth, current_principal
 from marketplace.languages import N_
+from marketplace.web import documents
 from marketplace.web.api import PUBLIC, Out, PageQuery, requires, responses
 from marketplace.web.i18n import current_language
 from marketplace.web.i18n import gettext as _
@@ -294,7 +295,8 @@ def api_open_case(path: OpportunityPath, body: ProcurementCaseIn) -> tuple[Respo
 def api_get_case(path: CasePath) -> Response:
     """Show a procurement case as JSON (the hand-over to procurement)."""
     case = cases.require_case(get_session(), actor=current_principal(), case_id=path.case_id)
-    return jsonify(serialise.case_json(case))
+    return jsonify({**serialise.case_json(case),
+                    "sha256": documents.content_sha256(case_content(case))})
 
 
 @api.get("/api/v1/procurement-cases/<int:case_id>/pdf",
@@ -338,13 +340,37 @@ def _evidence_href(ref: dict[str, Any], case: ProcurementCase) -> str:
     return url_for("growth.opportunity_page", opportunity_id=case.opportunity_id)
 
 
-def case_document(case: ProcurementCase, *, printable: bool) -> str:
+def case_content(case: ProcurementCase) -> dict[str, Any]:
+    """What the case's verification hash covers: its JSON (language-neutral codes)."""
+    return serialise.case_json(case)
+
+
+def case_facts(case: ProcurementCase, *, asked: str | None = None) -> documents.DocumentFacts:
+    """The case's source, date and verification hash; `asked` is a hash to check."""
+    lang = current_language()
+    refs = list(dict.fromkeys((ref["source"], ref["id"]) for step in case.steps
+                              for ref in step.get("evidence", [])))
+    evidence = ", ".join(f"{procurement.label(SOURCE_NAMES, source, lang).lower()} {ident}"
+                         for source, ident in refs) or _("ingen")
+    source = _("Sundhedsdatamarkedspladsen: vækstmulighed nr. {id} ({title}), udfyldt af "
+               "{buyer}; evidens: {evidence}", id=case.opportunity_id,
+               title=case.opportunity.title, buyer=case.buyer.name, evidence=evidence)
+    return documents.checking(documents.DocumentFacts(
+        kind=_("Værdibaseret indkøbssag"), source=source, generated_at=utcnow(),
+        sha256=documents.content_sha256(case_content(case)),
+        verify_url=url_for("growth.case_page", case_id=case.id, _external=True)), asked)
+
+
+def case_document(case: ProcurementCase, *, printable: bool,
+                  asked: str | None = None) -> tuple[str, int]:
     """The case as one HTML document: the page, and (printable) the source of its PDF."""
     lang = current_language()
     actor = current_principal()
-    return render_template(
+    facts = case_facts(case, asked=asked)
+    html = render_template(
         "growth/case.html", case=case, data=serialise.case_json(case), printable=printable,
-        lang=lang, print_css=print_css() if printable else "",
+        lang=lang, print_css=documents.print_css("growth.css") if printable else "",
+        document=facts, number=documents.figure,
         route_label=lambda key: procurement.label(procurement.ROUTE_LABELS, key, lang),
         step_label=lambda key: procurement.label(procurement.STEP_LABELS, key, lang),
         status_label=lambda key: procurement.label(procurement.STATUS_LABELS, key, lang),
@@ -353,28 +379,12 @@ def case_document(case: ProcurementCase, *, printable: bool) -> str:
         evidence_href=lambda ref: _evidence_href(ref, case),
         step_fields=procurement.STEP_FIELDS,
         can_complete=not printable and actor.belongs_to(case.buyer_org_id))
-
-
-def _no_fetch(url: str, *args: Any, **kwargs: Any) -> Any:
-    raise ValueError(f"the procurement case PDF loads no external resource ({url})")
-
-
-def print_css() -> str:
-    return (Path(current_app.static_folder or "") / "growth.css").read_text(encoding="utf-8")
+    return html, 422 if facts.check_error else 200
 
 
 def case_pdf_response(case: ProcurementCase) -> Response:
-    from weasyprint import HTML
-
-    html = case_document(case, printable=True)
-    # Local resources only: the document never fetches anything from the network.
-    pdf = HTML(string=html, url_fetcher=_no_fetch).write_pdf()
-    response = Response(pdf, mimetype="application/pdf")
-    response.headers["Content-Disposition"] = (
-        f'attachment; filename="indkoebssag-{case.id}.pdf"')
-    return response
-
-
+    html, _status = case_document(case, printable=True)
+    return documents.pdf_response(html, filename=f"indkoebssag-{case.id}.pdf")
 
 
 from marketplace.growth import pages  # noqa: E402, F401  (registers the browser pages on bp)

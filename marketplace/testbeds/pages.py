@@ -13,7 +13,12 @@ from marketplace.errors import Conflict, Forbidden, Invalid
 from marketplace.identity.auth import current_principal, login_required
 from marketplace.security import current_keyring
 from marketplace.testbeds import lifecycle, services
-from marketplace.testbeds.responses import dossier_pdf_response, evidence_response
+from marketplace.testbeds.responses import (
+    build_dossier,
+    dossier_document,
+    dossier_pdf_response,
+    evidence_response,
+)
 from marketplace.web.i18n import current_language
 from marketplace.web.i18n import gettext as _
 
@@ -310,9 +315,9 @@ def course_procurement_action(course_id: int) -> Response:
 @bp.get("/test-courses/<int:course_id>/dossier")
 @login_required(kinds=STAFF)
 def dossier_page(course_id: int) -> tuple[str, int]:
-    dossier = services.build_dossier(get_session(), actor=current_principal(),
-                                     course_id=course_id, now=utcnow())
-    return _render("testbeds/dossier.html", dossier=dossier)
+    """The dossier; `?sha256=` checks a printed dossier's hash against the current content."""
+    return dossier_document(build_dossier(course_id), printable=False,
+                            asked=request.args.get("sha256"))
 
 
 @bp.get("/test-courses/<int:course_id>/dossier.pdf")

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, current_app
+from flask import Response, current_app, render_template, url_for
 
 from marketplace.db import get_session, utcnow
 from marketplace.identity.auth import current_principal
 from marketplace.security import current_keyring
 from marketplace.testbeds import dossier as dossiers
-from marketplace.testbeds import serialise, services
+from marketplace.testbeds import lifecycle, serialise, services
+from marketplace.web import documents
 from marketplace.web.i18n import current_language
+from marketplace.web.i18n import gettext as _
 
 
 def environment_json(environment: Any, *, slots: dict[int, int]) -> dict[str, Any]:
@@ -31,12 +33,39 @@ def evidence_response(evidence_id: int) -> Response:
     return response
 
 
+def dossier_facts(dossier: dossiers.Dossier, *, asked: str | None = None
+                  ) -> documents.DocumentFacts:
+    """The dossier's source, date and verification hash; `asked` is a hash to check."""
+    source = _("Sundhedsdatamarkedspladsen: testforløb nr. {id} i {environment}, med resultater "
+               "registreret af {hosts} og {company} og {files} vedlagte dokumentationsfiler",
+               id=dossier.course_id, environment=dossier.environment_name(current_language()),
+               hosts=", ".join(dossier.hosts), company=dossier.company_name,
+               files=len(dossier.evidence))
+    return documents.checking(documents.DocumentFacts(
+        kind=_("Indkøbsdossier"), source=source, generated_at=dossier.generated_at,
+        sha256=documents.content_sha256(serialise.dossier_content(dossier)),
+        verify_url=url_for("testbeds.dossier_page", course_id=dossier.course_id,
+                           _external=True)), asked)
+
+
+def dossier_document(dossier: dossiers.Dossier, *, printable: bool,
+                     asked: str | None = None) -> tuple[str, int]:
+    """The dossier as one HTML document: its page, and (printable) the source of its PDF."""
+    facts = dossier_facts(dossier, asked=asked)
+    html = render_template(
+        "testbeds/dossier.html", dossier=dossier, document=facts, printable=printable,
+        print_css=documents.print_css("testbeds.css") if printable else "",
+        vocabulary=services.VOCABULARY, status_label=lifecycle.status_label,
+        lang=current_language(), number=documents.figure)
+    return html, 422 if facts.check_error else 200
+
+
+def build_dossier(course_id: int) -> dossiers.Dossier:
+    return services.build_dossier(get_session(), actor=current_principal(),
+                                  course_id=course_id, now=utcnow())
+
+
 def dossier_pdf_response(course_id: int) -> Response:
-    dossier = services.build_dossier(get_session(), actor=current_principal(),
-                                     course_id=course_id, now=utcnow())
-    pdf = dossiers.render_pdf(dossier, lang=current_language(), vocabulary=services.VOCABULARY)
-    response = Response(pdf, mimetype="application/pdf")
-    response.headers["Content-Disposition"] = (
-        f'inline; filename="indkoebsdossier-testforloeb-{course_id}.pdf"'
-    )
-    return response
+    html, _status = dossier_document(build_dossier(course_id), printable=True)
+    return documents.pdf_response(
+        html, filename=f"indkoebsdossier-testforloeb-{course_id}.pdf")

@@ -327,3 +327,5 @@ class DossierOut(Out):
     missing: list[str]
     procurement: dict[str, Any] | None
     generated_at: datetime
+    sha256: str = Field(description="SHA-256 of this dossier without generated_at and sha256, "
+                        "in Danish (?lang=da), as JSON with sorted keys and no spaces")

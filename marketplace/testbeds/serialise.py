@@ -215,3 +215,11 @@ def dossier_to_json(dossier: dossiers.Dossier, *, lang: str) -> dict[str, Any]:
         if dossier.procurement else None,
         "generated_at": dossier.generated_at.isoformat(),
     }
+
+
+def dossier_content(dossier: dossiers.Dossier) -> dict[str, Any]:
+    """What the dossier's verification hash covers: its Danish JSON without the moment it was
+    generated, so the same content always gives the same hash, in either language."""
+    content = dossier_to_json(dossier, lang="da")
+    del content["generated_at"]
+    return content

@@ -12,6 +12,7 @@ from marketplace.security import current_keyring
 from marketplace.testbeds import serialise, services
 from marketplace.testbeds.pages import bp
 from marketplace.testbeds.responses import (
+    build_dossier,
     dossier_pdf_response,
     environment_json,
     evidence_response,
@@ -44,6 +45,7 @@ from marketplace.testbeds.schemas import (
     SolutionList,
     SolutionOut,
 )
+from marketplace.web import documents
 from marketplace.web.api import PUBLIC, requires, responses
 from marketplace.web.i18n import current_language
 
@@ -292,9 +294,9 @@ def api_get_evidence(path: EvidencePath) -> Response:
 @api_auth()
 def api_dossier(path: CoursePath) -> Response:
     """The procurement dossier of a completed test course."""
-    dossier = services.build_dossier(get_session(), actor=current_principal(),
-                                     course_id=path.course_id, now=utcnow())
-    return jsonify(serialise.dossier_to_json(dossier, lang=current_language()))
+    dossier = build_dossier(path.course_id)
+    return jsonify({**serialise.dossier_to_json(dossier, lang=current_language()),
+                    "sha256": documents.content_sha256(serialise.dossier_content(dossier))})
 
 
 @api.get("/api/v1/test-courses/<int:course_id>/dossier.pdf",

@@ -15,10 +15,12 @@ from flask import (
     jsonify,
     render_template,
     send_from_directory,
+    session,
 )
 
 from marketplace.catalog import purposes
 from marketplace.catalog import vocabulary as voc
+from marketplace.consent.views import ACTING_FOR
 from marketplace.identity.auth import current_principal
 from marketplace.identity.principal import Principal
 from marketplace.languages import N_
@@ -107,9 +109,15 @@ def _audience(principal: Principal) -> str:
     return "citizen" if principal.kind == "citizen" else (principal.role or principal.kind)
 
 
+# A parent acting for a child reads about the child's data, not their own.
+_FOR_CHILD = {"/my-data-uses": "Hvem brugte mit barns data"}
+
+
 def nav_links() -> list[Link]:
     audience = _audience(current_principal())
-    return [Link(href, _(label)) for href, label, who in _NAV if "*" in who or audience in who]
+    labels = _FOR_CHILD if audience == "citizen" and session.get(ACTING_FOR) else {}
+    return [Link(href, _(labels.get(href, label))) for href, label, who in _NAV
+            if "*" in who or audience in who]
 
 
 @bp.get("/")

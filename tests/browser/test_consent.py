@@ -23,7 +23,7 @@ def test_citizen_changes_a_choice_opts_out_and_back_and_downloads_the_receipt(
     purpose.get_by_label("Tillad").check()
     purpose.get_by_role("button", name=re.compile("^Gem valg for")).click()
     page.wait_for_load_state()
-    assert page.get_by_text("Dit valg er gemt.").is_visible()
+    assert page.get_by_role("status").filter(has_text="er gemt.").is_visible()
     assert "Tilladt for alle dataholdere" in page.locator(COMPANY).inner_text()
 
     page.get_by_role("button", name="Fravælg al sekundær brug").click()
@@ -74,5 +74,5 @@ def test_parent_acts_for_the_child_in_english(live_server, browser_page, sign_in
     page.goto(live_server.url + "/consent/history")
     assert page.locator("table.history tbody tr").first.inner_text().count("Parent") == 1
     page.goto(live_server.url + "/my-data-uses")
-    assert page.get_by_role("heading", level=1).inner_text() == "Who used my data"
+    assert page.get_by_role("heading", level=1).inner_text() == "Who used my child's data"
     assert axe_violations(page) == []

@@ -91,3 +91,36 @@ def test_a_host_opens_its_environment_for_editing(demo_live_server, browser_page
     page.wait_for_load_state()
     assert page.get_by_text("Testmiljøet er opdateret.").is_visible()
     assert page.locator("#capacity").inner_text() == "9"
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_dossier_page_and_its_pdf_agree_on_any_screen(demo_live_server, chromium,
+                                                      sign_in_browser, axe_violations, width,
+                                                      tmp_path):
+    from tests.documents import assert_tagged_with_page_numbers
+
+    context = chromium.new_context(locale="da-DK", viewport={"width": width, "height": 844},
+                                   accept_downloads=True)
+    page, url = context.new_page(), demo_live_server.url
+    sign_in_browser(page, url, "company-pulmo", next_path="/test-courses?status=evaluated")
+    page.get_by_role("link", name="PulmoHome hos KOL-patienter på Rigshospitalet").click()
+    page.get_by_role("link", name="Vis indkøbsdossier").click()
+    page.wait_for_load_state()
+    assert axe_violations(page) == []
+    assert page.evaluate("document.scrollingElement.scrollWidth") <= width
+    cost = page.locator("#yearly-cost").inner_text()
+    outcomes = page.locator(".tb-outcomes li").all_inner_texts()
+    digest = page.locator("#document-sha256").inner_text()
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Hent som PDF").click()
+    path = tmp_path / "dossier.pdf"
+    download.value.save_as(path)
+    text = " ".join(assert_tagged_with_page_numbers(path.read_bytes(), lang="da"))
+    assert cost in text and outcomes and all(" ".join(o.split()) in text for o in outcomes)
+    assert digest in text.replace(" ", "")
+    page.get_by_label("Kontrollér en kontrolsum fra et udskrevet dokument").fill("123")
+    page.get_by_role("button", name="Kontrollér", exact=True).click()
+    page.wait_for_load_state()
+    assert "En kontrolsum er 64 tegn" in page.locator(".doc-verify").inner_text()
+    assert axe_violations(page) == []
+    context.close()

@@ -198,7 +198,8 @@ def test_consent_form_changes_the_choice(client, citizen, session):
         "csrf_token": token, "purpose": PURPOSE, "target": "all", "decision": "deny"})
     assert response.status_code == 303
     page = client.get("/consent").get_data(as_text=True)
-    assert "Dit valg er gemt." in page and "Afvist for alle dataholdere" in page
+    assert "Dit valg for virksomheders forskning og produktudvikling er gemt." in page
+    assert "Afvist for alle dataholdere" in page
     assert event_count(session) == 1
 
 

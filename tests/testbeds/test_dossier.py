@@ -1,11 +1,10 @@
-"""The procurement dossier as data and as PDF, and the KPI report."""
+"""The procurement dossier as data, and the KPI report."""
 from datetime import UTC, date, datetime
 
 import pytest
 
 from marketplace.testbeds import dossier as dossiers
 from marketplace.testbeds import kpis
-from marketplace.testbeds.matching import Vocabulary
 
 WHEN = datetime(2026, 11, 1, tzinfo=UTC)
 
@@ -48,42 +47,6 @@ def test_every_dimension_appears_even_when_not_measured():
     assert [d.code for d, _ in by_dimension] == [
         "treatment_errors", "prevented_admissions", "faster_return_home", "own_resources"]
     assert [len(outcomes) for _, outcomes in by_dimension] == [0, 1, 0, 0]
-
-
-def pdf_text(data: bytes) -> bytes:
-    import zlib
-
-    chunks = []
-    for part in data.split(b"stream")[1:]:
-        body = part.split(b"endstream")[0].strip(b"\r\n")
-        try:
-            chunks.append(zlib.decompress(body))
-        except zlib.error:
-            chunks.append(body)
-    return b"".join(chunks)
-
-
-@pytest.mark.parametrize("lang", ["da", "en"])
-def test_pdf_renders_in_both_languages_with_a_unicode_font(lang):
-    data = dossiers.render_pdf(make_dossier(), lang=lang, vocabulary=Vocabulary.load())
-    assert data.startswith(b"%PDF")
-    assert b"DejaVu" in data
-    assert len(data) > 5_000
-
-
-def test_pdf_falls_back_to_core_fonts_without_dejavu(tmp_path):
-    data = dossiers.render_pdf(make_dossier(), lang="da", vocabulary=Vocabulary.load(),
-                               font_dir=tmp_path)
-    assert data.startswith(b"%PDF") and b"DejaVu" not in data
-    assert b"Helvetica" in data
-    text = pdf_text(data)
-    assert b"Indkoebsdossier: PulmoHome" in text
-    assert b"Id\\351riget" in text or b"Id\xe9riget" in text
-
-
-def test_fallback_transliterates_danish_letters():
-    assert dossiers._fallback("Søvn på plejecentre – Ærø") == "Soevn paa plejecentre - Aeroe"
-    assert dossiers._fallback("Idériget ✓ ő") == "Idériget  o"
 
 
 def test_kpi_report_against_targets():

@@ -18,3 +18,10 @@
     }
   };
 })();
+// A confirmation shown where the reader acted (data-focus-on-load) takes the focus, so it is
+// both in view and read out by a screen reader, which a status shown at page load is not.
+document.addEventListener("DOMContentLoaded", function () {
+  "use strict";
+  var message = document.querySelector("[data-focus-on-load]");
+  if (message) { message.focus(); }
+});
