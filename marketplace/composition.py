@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from marketplace.access import notices as access_notices
 from marketplace.access.decisions import PolicyBundle
 from marketplace.access.ports import AccessEngine
 from marketplace.catalog.models import Dataset
@@ -71,3 +72,8 @@ def access_engine(*, policies: PolicyBundle, keyring: Keyring, data_dir: Path) -
     return AccessEngine(policies=policies,
                         estimate_cohort=_CohortEstimate(keyring=keyring, data_dir=data_dir),
                         test_beds=_TestBeds(), released_results=released_results)
+
+
+def reminders() -> tuple[Any, ...]:
+    """The reminders the notification runner produces: access's review deadlines."""
+    return (access_notices.remind_review_deadlines,)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, selectinload
 
-from marketplace.access import decisions, sla
+from marketplace.access import decisions, notices, sla
 from marketplace.access.models import (
     AccessDecision,
     AccessRequest,
@@ -388,6 +388,8 @@ def _decide(session: Session, request: AccessRequest, resolved: _Resolved, *,
         request.status, request.closed_at = "denied", now
     else:
         _open_review(session, request, now=now, log=log)
+    if request.status != "review":
+        notices.application_decided(session, request)
 
 
 def _open_review(session: Session, request: AccessRequest, *, now: datetime,
@@ -405,6 +407,7 @@ def _open_review(session: Session, request: AccessRequest, *, now: datetime,
             subject_id=str(request.id),
             details={"round": request.round, "holders": sorted(request.holder_org_ids),
                      "due_at": due.isoformat()})
+    notices.review_opened(session, request, due=due)
 
 
 def _issue_permit(session: Session, request: AccessRequest, datasets: list[Dataset], *,
@@ -539,6 +542,7 @@ def review_application(session: Session, *, actor: Principal, request_id: int, d
             log = _AuditLog()
             _issue_permit(session, request, datasets, now=now, log=log)
             log.write(session)
+            notices.application_decided(session, request, actor=actor)
         return request
     for other in request.current_tasks:
         if other.status == "pending":
@@ -546,6 +550,7 @@ def review_application(session: Session, *, actor: Principal, request_id: int, d
     request.status = "rejected" if decision == "reject" else "changes_requested"
     if decision == "reject":
         request.closed_at = now
+    notices.application_decided(session, request, actor=actor)
     return request
 
 
