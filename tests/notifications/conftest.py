@@ -13,6 +13,7 @@ from marketplace.identity.models import User
 from marketplace.notifications.devmail import Mailbox, start_catcher
 from marketplace.notifications.models import MailMessage, Notification
 from tests.access.conftest import cohort_sizes, make_dataset, world  # noqa: F401 - fixtures
+from tests.growth.conftest import as_user, growth  # noqa: F401 - fixtures
 
 
 def told(session: Session, user: User, kind: str | None = None) -> list[Notification]:
