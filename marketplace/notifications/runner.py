@@ -6,15 +6,19 @@ hands them over in `app.extensions["marketplace.reminders"]`, as this domain sit
 """
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from datetime import datetime
 
 from flask import Flask
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from marketplace.db import session_scope, utcnow
 from marketplace.notifications import mailer
+
+log = logging.getLogger(__name__)
 
 Reminder = Callable[[Session, datetime], int]
 REMINDER_INTERVAL_SECONDS = 600.0
@@ -22,11 +26,18 @@ _last_reminders: dict[int, float] = {}
 
 
 def run_reminders(app: Flask, *, now: datetime | None = None) -> int:
-    """Produce every reminder that is due now; return how many people were told."""
+    """Produce every reminder that is due now; return how many people were told.
+
+    Two processes reminding at the same moment cannot both tell someone (the reminder's key is
+    unique per person): the one that loses rolls back, and the next round finds it done.
+    """
     told = 0
     for reminder in app.extensions.get("marketplace.reminders", ()):
-        with session_scope(app) as session:
-            told += reminder(session, now or utcnow())
+        try:
+            with session_scope(app) as session:
+                told += reminder(session, now or utcnow())
+        except IntegrityError:
+            log.info("another process produced the same reminders; leaving them to it")
     return told
 
 
@@ -47,9 +58,13 @@ def tick(app: Flask, *, worker: str) -> int:
     anyway, and the query is not free.
     """
     key = id(app)
-    if time.monotonic() - _last_reminders.get(key, -REMINDER_INTERVAL_SECONDS) \
-            >= REMINDER_INTERVAL_SECONDS:
-        _last_reminders[key] = time.monotonic()
-        run_reminders(app)
-    report = send_mail(app, worker=worker)
+    try:
+        if time.monotonic() - _last_reminders.get(key, -REMINDER_INTERVAL_SECONDS) \
+                >= REMINDER_INTERVAL_SECONDS:
+            _last_reminders[key] = time.monotonic()
+            run_reminders(app)
+        report = send_mail(app, worker=worker)
+    except Exception as error:  # mail trouble must not stop the worker's extracts and jobs
+        log.exception("notifications round failed: %s", type(error).__name__)
+        return 0
     return report.sent if report else 0

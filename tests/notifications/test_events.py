@@ -15,6 +15,7 @@ from marketplace.db import utcnow
 from marketplace.delivery import services as delivery_services
 from marketplace.delivery.models import Extract
 from marketplace.identity import services as identity_services
+from marketplace.notifications import runner
 from marketplace.notifications import services as notifications
 from marketplace.testbeds import courses
 from marketplace.testbeds.models import SolutionProfile, TestEnvironment, TestEnvironmentHost
@@ -279,3 +280,14 @@ def test_an_output_sent_back_tells_the_submitter_and_not_the_checkers(world, ses
     [mail] = mail_to(session, world.company_user)
     assert "tabel.csv" not in mail.body and "Afrund" not in mail.body
     assert told(session, checker) == []
+
+
+def test_the_runner_produces_access_deadline_reminders_once(app, world, submit, session):
+    request = submit(world.company_user,
+                     application(world.sensitive_data, purpose="company_research"))
+    session.commit()
+    near = request.current_tasks[0].due_at - timedelta(days=1)
+    assert runner.run_reminders(app, now=near) == 1
+    assert runner.run_reminders(app, now=near) == 0
+    session.expire_all()
+    assert len(told(session, world.herlev_reviewer, "review_deadline")) == 1
