@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -32,7 +32,7 @@ class Audience:
     user_ids: tuple[int, ...] = ()
     org_ids: tuple[int, ...] = ()
     roles: frozenset[str] | None = None
-    leave_out: tuple[int, ...] = field(default=())
+    leave_out: tuple[int, ...] = ()
 
 
 def members(*org_ids: int | None, roles: Iterable[str] | None = None,

@@ -25,6 +25,11 @@ def inbox_server(live_server: Any) -> Iterator[Any]:
         db.flush()
         identity_services.add_user(db, sub="inbox-analyst", email="analyst@pulmo.example",
                                    org=company, role="company_member", name="Ida Analytiker")
+        operator = identity_services.create_org(db, slug="operator-inbox", name="Drift",
+                                                kind="operator", country="DK", accredited=True)
+        db.flush()
+        identity_services.add_user(db, sub="inbox-operator", email="drift@example.org",
+                                   org=operator, role="operator", name="Ole Operatør")
         db.flush()
         audience = notifications.members(company.id)
         notifications.notify(db, kind="application_decided", audience=audience,
@@ -99,4 +104,21 @@ def test_read_the_inbox_and_choose_what_to_get(inbox_server, chromium, sign_in_b
     assert page.get_by_text("Unread messages: 0").count() == 1
     assert page.locator(".unread-count").count() == 0
     assert axe_violations(page) == []
+    page.context.close()
+
+
+def test_the_operator_reads_the_outbox(inbox_server, chromium, sign_in_browser, axe_violations):
+    base = inbox_server.url
+    page = _page(chromium, PHONE)
+    sign_in_browser(page, base, "inbox-operator", "/notifications")
+    page.get_by_role("link", name="Udgående e-mail").click()
+    page.wait_for_url(f"{base}/notifications/sent")
+    assert page.get_by_role("heading", level=2,
+                            name="Afgørelse om ansøgningen »KOL og hjemmemonitorering«: "
+                                 "godkendt").count() == 1
+    assert page.get_by_text("Til: analyst@pulmo.example", exact=False).count() == 2
+    for viewport in (PHONE, DESKTOP):
+        page.set_viewport_size(viewport)
+        assert axe_violations(page) == []
+        assert _fits(page)
     page.context.close()

@@ -169,6 +169,7 @@ def test_only_the_operator_sees_the_outbox_page(client, login, people, make_org,
     assert client.get("/notifications/sent").status_code == 403
     operator = make_user(make_org("operator", slug="op-views"), role="operator")
     login(operator)
+    assert 'href="/notifications/sent"' in client.get("/notifications").get_data(as_text=True)
     page = client.get("/notifications/sent").get_data(as_text=True)
     assert "Kørslen »Første kørsel« er færdig" in page
     assert people[0].email in page
