@@ -27,13 +27,19 @@ $(ANALYSIS_STAMP): $(ANALYSIS_REQUIREMENTS)
 
 analysis-env: $(ANALYSIS_STAMP)
 
+# Development mail goes to a local SMTP catcher (never a real mailbox); the operator's page
+# /notifications/sent lists what was sent, and the catcher keeps each message in instance/dev-mail.
+DEV_MAIL := MARKETPLACE_MAIL_SERVER=127.0.0.1 MARKETPLACE_MAIL_PORT=8025
+
 run: $(STAMP) analysis-env
 	$(BIN)/marketplace db upgrade
 	$(BIN)/marketplace demo
 	@$(BIN)/marketplace dev-provider --port 9400 & echo $$! > $(MARKETPLACE_INSTANCE_PATH)/provider.pid
-	@trap 'kill $$(cat $(MARKETPLACE_INSTANCE_PATH)/provider.pid) 2>/dev/null' EXIT INT TERM; \
-	  echo "Open http://127.0.0.1:5000 and sign in as one of the users above (sign-in provider: http://127.0.0.1:9400)"; \
-	  $(BIN)/marketplace run --host 127.0.0.1 --port 5000
+	@$(BIN)/marketplace notifications catcher --port 8025 & echo $$! > $(MARKETPLACE_INSTANCE_PATH)/catcher.pid
+	@$(DEV_MAIL) $(BIN)/marketplace notifications send --loop & echo $$! > $(MARKETPLACE_INSTANCE_PATH)/mailer.pid
+	@trap 'for p in provider catcher mailer; do kill $$(cat $(MARKETPLACE_INSTANCE_PATH)/$$p.pid) 2>/dev/null; done' EXIT INT TERM; \
+	  echo "Open http://127.0.0.1:5000 and sign in as one of the users above (sign-in provider: http://127.0.0.1:9400; mail catcher: 127.0.0.1:8025)"; \
+	  $(DEV_MAIL) $(BIN)/marketplace run --host 127.0.0.1 --port 5000
 
 # Style, the architecture's import contracts (pyproject [tool.importlinter]) and types.
 lint: $(STAMP)

@@ -10,8 +10,8 @@ from typing import Any
 from flask import Flask
 from flask_openapi3 import Info, OpenAPI
 
-DOMAINS = ("identity", "catalog", "consent", "access", "delivery", "testbeds", "workspace",
-           "statistics", "growth")
+DOMAINS = ("identity", "notifications", "catalog", "consent", "access", "delivery", "testbeds",
+           "workspace", "statistics", "growth")
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -53,6 +53,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         Path(app.config["POLICIES_DIR"])
     )
     app.extensions["marketplace.released_results"] = composition.released_results
+    app.extensions["marketplace.reminders"] = composition.reminders()
     app.extensions["marketplace.access_engine"] = composition.access_engine(
         policies=app.extensions["marketplace.policies"],
         keyring=app.extensions["marketplace.keyring"], data_dir=Path(app.config["DATA_DIR"]))

@@ -196,7 +196,8 @@ def clients_create(org_slug: str, scopes: str) -> None:
 
 def _register_domain_commands() -> None:
     for module, name in (("marketplace.admin.commands", "audit"),
-                         ("marketplace.worker", "worker")):
+                         ("marketplace.worker", "worker"),
+                         ("marketplace.notifications.commands", "notifications")):
         if importlib.util.find_spec(module) is not None:
             cli.add_command(getattr(importlib.import_module(module), name))
 

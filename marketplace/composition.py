@@ -17,6 +17,7 @@ from flask import Flask
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from marketplace.access import notices as access_notices
 from marketplace.access.decisions import PolicyBundle
 from marketplace.access.ports import AccessEngine
 from marketplace.catalog import services as catalog_services
@@ -117,3 +118,8 @@ def remove_leftovers(sessions: sessionmaker[Session], *, data_dir: Path) -> list
     if removed:
         log.info("removed %d file(s) left by stopped processes", len(removed))
     return removed
+
+
+def reminders() -> tuple[Any, ...]:
+    """The reminders the notification runner produces: access's review deadlines."""
+    return (access_notices.remind_review_deadlines,)

@@ -46,6 +46,15 @@ DEFAULTS: dict[str, Any] = {
     "LOG_FORMAT": "json",
     "LOG_LEVEL": "INFO",
     "METRICS_TOKEN": None,
+    # Notifications: the SMTP server mail leaves by (unset: notifications stay in the inbox),
+    # and the address links in mail point to.
+    "MAIL_SERVER": None,
+    "MAIL_PORT": 25,
+    "MAIL_FROM": "noreply@marketplace.invalid",
+    "MAIL_USERNAME": None,
+    "MAIL_PASSWORD": None,
+    "MAIL_USE_TLS": False,
+    "PUBLIC_URL": "http://127.0.0.1:5000",
 }
 
 

@@ -1,5 +1,5 @@
-"""`marketplace worker [--once]`: builds queued extracts (with a progress bar per extract) and
-runs queued workspace jobs."""
+"""`marketplace worker [--once]`: builds queued extracts (with a progress bar per extract), runs
+queued workspace jobs, and when idle produces reminders and sends the mail outbox."""
 from __future__ import annotations
 
 import json
@@ -12,6 +12,7 @@ from tqdm import tqdm
 
 from marketplace import composition
 from marketplace.delivery import jobs
+from marketplace.notifications import runner as notifications
 from marketplace.ops import shutdown
 from marketplace.workspace import jobs as workspace_jobs
 
@@ -51,6 +52,8 @@ def worker(once: bool, poll_seconds: float) -> None:
         if workspace_jobs.run_next(app, worker=name) is not None:
             built += 1
             continue
+        # Idle: reminders now and then, and the mail the finished work produced.
+        notifications.tick(app, worker=name)
         if once:
             click.echo(json.dumps({"processed": built}))
             return

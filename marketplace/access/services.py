@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, load_only, selectinload
 
-from marketplace.access import decisions, sla
+from marketplace.access import decisions, notices, sla
 from marketplace.access.models import (
     AccessDecision,
     AccessRequest,
@@ -314,6 +314,7 @@ def submit_application(session: Session, *, actor: Principal, application: Appli
     log.add(actor=actor, action="access_request.submitted", subject_type="access_request",
             subject_id=str(request.id), details=details)
     _log_outcome(log, request, outcome)
+    _notify_outcome(session, request, outcome)
     log.write(session)
     return request
 
@@ -342,6 +343,7 @@ def amend_application(session: Session, *, actor: Principal, request_id: int,
     log.add(actor=actor, action="access_request.amended", subject_type="access_request",
             subject_id=str(request.id), details=_summary(request))
     _log_outcome(log, request, outcome)
+    _notify_outcome(session, request, outcome)
     log.write(session)
     return request
 
@@ -451,6 +453,14 @@ def _log_outcome(log: _AuditLog, request: AccessRequest, outcome: _Outcome) -> N
                 subject_id=str(request.id),
                 details={"round": request.round, "holders": sorted(request.holder_org_ids),
                          "due_at": outcome.review_due.isoformat()})
+
+
+def _notify_outcome(session: Session, request: AccessRequest, outcome: _Outcome) -> None:
+    """Tell the applicant about a decision, or the holders about the review it opened."""
+    if request.status != "review":
+        notices.application_decided(session, request)
+    elif outcome.review_due is not None:
+        notices.review_opened(session, request, due=outcome.review_due)
 
 
 def _log_permit(log: _AuditLog, request: AccessRequest, permit: Permit) -> None:
@@ -610,6 +620,7 @@ def review_application(session: Session, *, actor: Principal, request_id: int, d
             session.flush()
             _log_permit(log, request, permit)
         log.write(session)
+        notices.application_decided(session, request, actor=actor)
         return request
     log.write(session)
     for other in request.current_tasks:
@@ -618,6 +629,7 @@ def review_application(session: Session, *, actor: Principal, request_id: int, d
     request.status = "rejected" if decision == "reject" else "changes_requested"
     if decision == "reject":
         request.closed_at = now
+    notices.application_decided(session, request, actor=actor)
     return request
 
 

@@ -28,6 +28,8 @@ from marketplace.delivery import assessment, leaks, output, pipeline
 from marketplace.delivery.extracts import permitted_entry, require_extract
 from marketplace.delivery.models import Extract
 from marketplace.errors import Conflict, Invalid
+from marketplace.notifications import services as notifications
+from marketplace.notifications.kinds import COMPANY
 from marketplace.security import Keyring
 
 LEASE = leases.DEFAULT_LEASE
@@ -74,7 +76,18 @@ def fail_extract(session: Session, *, extract_id: int, message: str, now: dateti
     audit.record_audit(session, actor=None, action="extract.failed",
                                  subject_type="extract", subject_id=str(extract.id),
                                  details={"error": message})
+    tell_company(session, extract)
     return extract
+
+
+def tell_company(session: Session, extract: Extract) -> None:
+    """Tell whoever ordered the extract (a system's company: its staff) that it finished."""
+    notifications.notify(
+        session, kind="extract_finished",
+        audience=notifications.submitter(extract.requested_by, org_id=extract.company_org_id,
+                                         roles=COMPANY),
+        params={"extract": extract.id, "status": extract.status},
+        link=f"/extracts/{extract.id}")
 
 
 def permit_keys(keyring: Keyring, permit_id: int) -> tuple[bytes, bytes]:
@@ -278,4 +291,5 @@ def _build(session: Session, *, extract: Extract, keyring: Keyring, data_dir: Pa
         subject_id=str(extract.id),
         details={"permit_id": permit.id, "dataset_id": dataset.id, "rows_out": parquet.rows,
                  "rows_suppressed": anonymisation.rows_suppressed, "sha256": sha256})
+    tell_company(session, extract)
     return extract

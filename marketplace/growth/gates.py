@@ -20,6 +20,8 @@ from marketplace.growth.opportunities import (
 from marketplace.growth.schemas import GateDecisionIn, PlanIn, RecommendationIn, ReviveIn
 from marketplace.growth.screening import ScreeningModel, score
 from marketplace.identity.principal import Principal
+from marketplace.notifications import services as notifications
+from marketplace.notifications.kinds import GROWTH
 
 
 def _raise_move(problem: stages.MoveProblem, field: str) -> None:
@@ -120,6 +122,14 @@ def decide(session: Session, *, actor: Principal, opportunity_id: int, data: Gat
                        details={"decision_id": decision.id, "decision": data.decision,
                                 "from_stage": from_stage, "to_stage": target,
                                 "recommendation_id": recommendation.id})
+    notifications.notify(
+        session, kind="gate_decided",
+        audience=notifications.members(
+            *[company.org_id for company in opportunity.companies],
+            opportunity.need_owner_org_id, opportunity.registered_by_org_id,
+            recommendation.by_org_id, roles=GROWTH, actor=actor),
+        params={"title": opportunity.title, "decision": data.decision, "stage": target},
+        link=f"/opportunities/{opportunity.id}")
     return decision
 
 

@@ -16,6 +16,8 @@ from marketplace.errors import Conflict, Forbidden, Invalid, NotFound
 from marketplace.identity.models import Organisation
 from marketplace.identity.principal import Principal
 from marketplace.languages import N_
+from marketplace.notifications import services as notifications
+from marketplace.notifications.kinds import COMPANY, HOSTS
 from marketplace.testbeds import lifecycle
 from marketplace.testbeds.environments import (
     free_slots,
@@ -182,6 +184,11 @@ def propose_test_course(session: Session, *, actor: Principal, environment_id: i
     log_course_event(session, course, actor=actor, from_status=None, to_status="proposed",
                      comment="", now=now)
     session.flush()
+    notifications.notify(
+        session, kind="course_proposed",
+        audience=notifications.members(*sorted(environment.host_org_ids), roles=HOSTS,
+                                       actor=actor),
+        params={"title": course.title}, link=f"/test-courses/{course.id}")
     return course
 
 
@@ -254,6 +261,12 @@ def change_test_course(session: Session, *, actor: Principal, course_id: int,
         )
         if target in ("agreed", "declined"):
             course.decision_comment = comment
+            notifications.notify(
+                session, kind="course_answered",
+                audience=notifications.members(course.company_org_id, roles=COMPANY,
+                                               actor=actor),
+                params={"title": course.title, "answer": target},
+                link=f"/test-courses/{course.id}")
         course.status, course.status_changed_at = target, now
     session.flush()
     return course

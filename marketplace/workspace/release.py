@@ -29,6 +29,8 @@ from marketplace.errors import Conflict, Forbidden, Invalid, NotFound
 from marketplace.identity import services as identity_services
 from marketplace.identity.principal import Principal
 from marketplace.languages import N_
+from marketplace.notifications import services as notifications
+from marketplace.notifications.kinds import COMPANY
 from marketplace.security import Keyring
 from marketplace.workspace.checks import (
     DEFAULT_TYPES,
@@ -298,8 +300,23 @@ def review_output(session: Session, *, actor: Principal, output_id: int, review:
         output.status = "changes_requested"
     elif _enough_approvals(session, output):
         _release(session, output, keyring=keyring, data_dir=data_dir, now=now)
+    if output.status != "pending_review":
+        _tell_company(session, output)
     session.flush()
     return output
+
+
+def _tell_company(session: Session, output: WorkspaceOutput) -> None:
+    """Tell whoever submitted the job that its output was released or sent back."""
+    job = output.job
+    released = output.status == "released"
+    notifications.notify(
+        session, kind="output_released" if released else "output_returned",
+        audience=notifications.submitter(job.submitted_by, org_id=job.company_org_id,
+                                         roles=COMPANY),
+        params={"name": job.name} if released else {"name": job.name,
+                                                    "decision": output.status},
+        link=f"/workspace/{output.permit_id}")
 
 
 def _enough_approvals(session: Session, output: WorkspaceOutput) -> bool:

@@ -35,6 +35,8 @@ from marketplace.delivery import services as delivery_services
 from marketplace.errors import Conflict, Forbidden, Invalid, NotFound
 from marketplace.identity.principal import Principal
 from marketplace.languages import N_
+from marketplace.notifications import services as notifications
+from marketplace.notifications.kinds import COMPANY
 from marketplace.security import Keyring
 from marketplace.workspace import checks, dummy, prepare, sandbox
 from marketplace.workspace.environment import AnalysisEnvironment, readable_by_others
@@ -322,7 +324,19 @@ def fail_job(session: Session, *, job_id: int, message: str, now: datetime,
     audit.record_audit(session, actor=None, action="workspace.job_failed",
                        subject_type="workspace_job", subject_id=str(job.id),
                        details={"error": message})
+    tell_submitter(session, job)
     return job
+
+
+def tell_submitter(session: Session, job: WorkspaceJob) -> None:
+    """Tell whoever submitted the job that it finished (unless they stopped it themselves)."""
+    if job.status == "cancelled":
+        return
+    notifications.notify(
+        session, kind="job_finished",
+        audience=notifications.submitter(job.submitted_by, org_id=job.company_org_id,
+                                         roles=COMPANY),
+        params={"name": job.name, "status": job.status}, link=f"/workspace/{job.permit_id}")
 
 
 # --- running a job ---------------------------------------------------------------------------
@@ -613,6 +627,7 @@ def run_job(session: Session, *, job: WorkspaceJob, settings: RunSettings, now: 
                            subject_type="workspace_job", subject_id=str(job.id),
                            details={"permit_id": permit.id, "outcome": run.outcome,
                                     "outputs": len(job.outputs)})
+        tell_submitter(session, job)
         return job
     finally:
         remove_folder(folders.root)
