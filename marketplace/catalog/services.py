@@ -349,8 +349,9 @@ def _store_version(session: Session, *, dataset: Dataset, source: SealedSpool, s
     target = data_dir / relative
     remove_unless_committed(session, target)
     try:
-        result = ingest.ingest(cast(BinaryIO, source), media_type=media_type, columns=dataset.columns,
-                               subject_column=dataset.subject_column, keyring=keyring,
+        result = ingest.ingest(cast(BinaryIO, source), media_type=media_type,
+                               columns=dataset.columns, subject_column=dataset.subject_column,
+                               keyring=keyring,
                                target=target, context=version_context(relative))
         version = DataVersion(
             dataset_id=dataset.id, number=number,

@@ -25,7 +25,7 @@ from typing import Any
 from flask import Response, current_app
 
 from marketplace.errors import Invalid
-from marketplace.web.i18n import current_language, format_datetime, format_number
+from marketplace.web.i18n import format_datetime, format_number
 from marketplace.web.i18n import gettext as _
 
 PDF_VARIANT = "pdf/ua-1"

@@ -8,7 +8,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "0013_notify"
-down_revision = "0012"
+down_revision = "0013_journeys"
 branch_labels = None
 depends_on = None
 

@@ -10,7 +10,7 @@ from alembic import op
 import marketplace.db
 
 revision = "0013_stats"
-down_revision = "0012"
+down_revision = "0013_notify"
 branch_labels = None
 depends_on = None
 
