@@ -2,7 +2,7 @@
 holders' reviewers."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -14,6 +14,9 @@ from marketplace.notifications import services as notifications
 from marketplace.notifications.kinds import COMPANY, REVIEWERS
 
 REMIND_WITHIN_WORKING_DAYS = 5
+# Five working days never span three calendar weeks, even over Easter or Christmas: reviews
+# due later are not even read.
+CALENDAR_HORIZON = timedelta(days=21)
 
 
 def _link(request: AccessRequest) -> str:
@@ -42,7 +45,8 @@ def remind_review_deadlines(session: Session, now: datetime) -> int:
     """Remind reviewers of pending reviews due within five working days, once per review."""
     pending = (sa.select(ReviewTask).join(ReviewTask.access_request)
                .where(ReviewTask.status == "pending", AccessRequest.status == "review",
-                      ReviewTask.round == AccessRequest.round)
+                      ReviewTask.round == AccessRequest.round,
+                      ReviewTask.due_at <= now + CALENDAR_HORIZON)
                .order_by(ReviewTask.due_at, ReviewTask.id))
     told = 0
     for task in session.scalars(pending):

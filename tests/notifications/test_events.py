@@ -291,3 +291,10 @@ def test_the_runner_produces_access_deadline_reminders_once(app, world, submit, 
     assert runner.run_reminders(app, now=near) == 0
     session.expire_all()
     assert len(told(session, world.herlev_reviewer, "review_deadline")) == 1
+
+
+def test_five_working_days_always_fall_within_the_reminders_calendar_horizon():
+    moment = utcnow().replace(year=2024, month=1, day=1, hour=12)
+    for day in range(366 * 6):
+        start = moment + timedelta(days=day)
+        assert sla.add_working_days(start, 5) - start <= notices.CALENDAR_HORIZON

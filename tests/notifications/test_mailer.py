@@ -173,3 +173,43 @@ def test_a_message_is_given_up_after_the_last_attempt(app, session, make_org, ma
     message.attempts = mailer.MAX_ATTEMPTS
     mailer.record_failure(message, smtplib.SMTPServerDisconnected("gone"), now=utcnow())
     assert message.status == "failed"
+
+
+def test_two_senders_at_once_send_every_message_exactly_once(tmp_path, monkeypatch,
+                                                             smtp_server):
+    """Two sender processes' worth of threads on one committed database share the outbox."""
+    import threading
+
+    from marketplace import create_app, schema
+    from marketplace.db import session_scope
+    from marketplace.identity import services as identity
+    from tests.conftest import base_config
+
+    url = f"sqlite:///{tmp_path / 'senders.db'}"
+    schema.upgrade(url)
+    monkeypatch.setenv("MARKETPLACE_INSTANCE_PATH", str(tmp_path / "instance"))
+    app = create_app(base_config(tmp_path, url))
+    configure(app, smtp_server)
+    with session_scope(app) as session:
+        org = identity.create_org(session, slug="senders", name="Senders", kind="company")
+        session.flush()
+        for number in range(6):
+            identity.add_user(session, sub=f"sender-{number}", email=f"s{number}@senders.example",
+                              org=org, role="company_member")
+        session.flush()
+        for number in range(5):
+            notifications.notify(session, kind="job_finished",
+                                 audience=notifications.members(org.id),
+                                 params={"name": f"Job {number}", "status": "succeeded"},
+                                 link="/workspace/1")
+    reports = []
+    threads = [threading.Thread(target=lambda name=name: reports.append(
+        runner.send_mail(app, worker=name))) for name in ("one", "two")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert sum(report.sent for report in reports) == 30
+    ids = [mail["Message-ID"] for mail in smtp_server.mailbox.messages]
+    assert len(ids) == 30 and len(set(ids)) == 30
+    app.extensions["marketplace.engine"].dispose()
