@@ -6,7 +6,7 @@ import re
 from marketplace.consent import services
 from tests.consent.conftest import CHILD_CPR
 from tests.consent.test_views import PURPOSE, citizen, headers, put_choice  # noqa: F401
-from tests.documents import assert_tagged_with_page_numbers
+from tests.documents import assert_tagged_with_page_numbers, pdf_content_sha256
 
 CPR_SHAPE = re.compile(r"(?<!\d)\d{6}-?\d{4}(?!\d)")
 
@@ -35,6 +35,7 @@ def test_receipt_page_and_pdf_say_the_same_without_a_cpr(client, citizen, header
     assert not CPR_SHAPE.search(text) and not CPR_SHAPE.search(html)
     digest = page_hash(html)
     assert digest in text.replace(" ", "")
+    assert pdf_content_sha256(pdf.data) == digest
     for page in pages:
         assert "Kilde: Sundhedsdatamarkedspladsens samtykkeregister" in page
         assert f"SHA-256 {digest[:16]}" in page

@@ -3,7 +3,7 @@ import hashlib
 import json
 import re
 
-from tests.documents import assert_tagged_with_page_numbers
+from tests.documents import assert_tagged_with_page_numbers, pdf_content_sha256
 from tests.growth.test_views import _to_execution, register
 
 
@@ -37,6 +37,7 @@ def test_case_pdf_matches_its_page_and_is_tagged(client, growth, as_user) -> Non
         assert shown in html and shown in text, shown
     digest = page_hash(html)
     assert digest in text.replace(" ", "")
+    assert pdf_content_sha256(pdf.data) == digest
     for page in pages:
         assert "Kilde: Sundhedsdatamarkedspladsen: vækstmulighed nr." in page
         assert f"SHA-256 {digest[:16]}" in page

@@ -2,7 +2,7 @@
 import re
 
 from marketplace.testbeds import services
-from tests.documents import assert_tagged_with_page_numbers, pdf_text
+from tests.documents import assert_tagged_with_page_numbers, pdf_content_sha256, pdf_text
 from tests.testbeds.conftest import NOW
 from tests.testbeds.test_services import OUTCOME, completed_course
 
@@ -35,6 +35,7 @@ def test_pdf_carries_the_pages_figures_words_and_hash(client, world, login, sess
         assert shown in html and shown in text, shown
     digest = page_hash(html)
     assert digest in text.replace(" ", "")
+    assert pdf_content_sha256(pdf.data) == digest  # recomputable from the file alone
     # The footer of every page names the source, the time and the start of the hash.
     for page in pages:
         assert "Kilde: Sundhedsdatamarkedspladsen: testforløb nr." in page
