@@ -8,7 +8,9 @@ structure tree), so the words and figures on paper are the ones on the screen.
 
 The verification hash is the SHA-256 of the document's content as canonical JSON (keys sorted,
 no spaces, UTF-8), without the moment it was printed: the same content always gives the same
-hash, and any change of content gives another.
+hash, and any change of content gives another. The PDF carries that JSON as an attachment, so
+the hash can be recomputed from the file alone; the page checks a typed hash against the
+current content.
 """
 
 from __future__ import annotations
