@@ -19,12 +19,14 @@ def form_token(client) -> str:
     return client.get("/api/v1/me").get_json()["csrf_token"]
 
 
-def test_receipt_page_and_pdf_say_the_same_without_a_cpr(client, citizen, headers):
+def test_receipt_page_and_pdf_say_the_same_without_a_cpr(client, citizen, headers, caplog):
     put_choice(client, headers, decision="permit")
     put_choice(client, headers, purpose="education", decision="deny")
     html = client.get("/consent/receipt").get_data(as_text=True)
     pdf = client.get("/consent/receipt.pdf")
     assert pdf.status_code == 200 and pdf.mimetype == "application/pdf"
+    assert not [r.getMessage() for r in caplog.records
+                if r.name == "weasyprint" and r.levelname != "INFO"]
     pages = assert_tagged_with_page_numbers(pdf.data, lang="da")
     text = " ".join(pages)
     record = client.get("/api/v1/me/consents/receipt").get_json()

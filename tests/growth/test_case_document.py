@@ -25,11 +25,13 @@ def page_hash(html: str) -> str:
     return re.search(r'id="document-sha256">([0-9a-f]{64})<', html).group(1)
 
 
-def test_case_pdf_matches_its_page_and_is_tagged(client, growth, as_user) -> None:
+def test_case_pdf_matches_its_page_and_is_tagged(client, growth, as_user, caplog) -> None:
     case_id, _headers = open_case(client, as_user, growth)
     html = client.get(f"/procurement-cases/{case_id}").get_data(as_text=True)
     pdf = client.get(f"/procurement-cases/{case_id}.pdf")
     assert pdf.status_code == 200 and pdf.mimetype == "application/pdf"
+    assert not [r.getMessage() for r in caplog.records
+                if r.name == "weasyprint" and r.levelname != "INFO"]
     pages = assert_tagged_with_page_numbers(pdf.data, lang="da")
     text = " ".join(pages)
     for shown in ("80.000 kr.", "60.000 kr.", "Værdibaseret indkøbssag: Hjemmemonitorering af KOL",

@@ -21,12 +21,14 @@ def page_hash(html: str) -> str:
     return re.search(r'id="document-sha256">([0-9a-f]{64})<', html).group(1)
 
 
-def test_pdf_carries_the_pages_figures_words_and_hash(client, world, login, session):
+def test_pdf_carries_the_pages_figures_words_and_hash(client, world, login, session, caplog):
     course = evaluated_dossier(session, world)
     login(world.host_user)
     html = client.get(f"/test-courses/{course.id}/dossier").get_data(as_text=True)
     pdf = client.get(f"/test-courses/{course.id}/dossier.pdf")
     assert pdf.status_code == 200 and pdf.mimetype == "application/pdf"
+    assert not [r.getMessage() for r in caplog.records
+                if r.name == "weasyprint" and r.levelname != "INFO"]  # clean style and tags
     pages = assert_tagged_with_page_numbers(pdf.data, lang="da")
     text = " ".join(pages)
     for shown in ("48.000 kr.", "før 12,5 dage, efter 7 dage; forbedring +44 %",
