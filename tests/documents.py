@@ -1,5 +1,7 @@
 """Reading the PDFs the marketplace hands out, as a reader's tools would."""
+import hashlib
 import io
+import json
 import re
 
 from pypdf import PdfReader
@@ -13,6 +15,13 @@ def pdf_pages(data: bytes) -> list[str]:
 
 def pdf_text(data: bytes) -> str:
     return " ".join(pdf_pages(data))
+
+
+def pdf_content_sha256(data: bytes) -> str:
+    """The SHA-256 of the content file the PDF carries, as anyone holding it can compute."""
+    (content,) = PdfReader(io.BytesIO(data)).attachments["indhold.json"]
+    json.loads(content)  # it is the document's content as JSON
+    return hashlib.sha256(content).hexdigest()
 
 
 def pdf_catalog(data: bytes) -> dict:

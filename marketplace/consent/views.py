@@ -436,7 +436,8 @@ def history_page() -> str:
                            lang=current_language())
 
 
-def _receipt_document(*, printable: bool, asked: str | None = None) -> tuple[str, int]:
+def _receipt_document(*, printable: bool, asked: str | None = None
+                      ) -> tuple[str, documents.DocumentFacts]:
     """The readable consent receipt as one HTML document: its page, and (printable) the
     source of its PDF."""
     receipt = services.consent_receipt(
@@ -450,28 +451,29 @@ def _receipt_document(*, printable: bool, asked: str | None = None) -> tuple[str
     facts = documents.checking(documents.DocumentFacts(
         kind=_("Kvittering for samtykke"), source=source,
         generated_at=receipt.facts.generated_at,
-        sha256=documents.content_sha256(receipts.receipt_content(receipt.facts)),
+        content=receipts.receipt_content(receipt.facts),
         verify_url=url_for("consent.receipt_page", _external=True)), asked)
     html = render_template(
         "consent/receipt.html", overview=receipt.overview, facts=receipt.facts, document=facts,
         printable=printable, print_css=documents.print_css("consent.css") if printable else "",
         lang=current_language())
-    return html, 422 if facts.check_error else 200
+    return html, facts
 
 
 @bp.get("/consent/receipt")
 @citizen_required
 def receipt_page() -> tuple[str, int]:
     """The readable, printable receipt; `?sha256=` checks a printed receipt's hash."""
-    return _receipt_document(printable=False, asked=request.args.get("sha256"))
+    html, facts = _receipt_document(printable=False, asked=request.args.get("sha256"))
+    return html, facts.status
 
 
 @bp.get("/consent/receipt.pdf")
 @citizen_required
 def receipt_pdf() -> Response:
     """The readable receipt as a tagged PDF, the same document as its page."""
-    html, _status = _receipt_document(printable=True)
-    return documents.pdf_response(html, filename="samtykke-kvittering.pdf")
+    html, facts = _receipt_document(printable=True)
+    return documents.pdf_response(html, facts, filename="samtykke-kvittering.pdf")
 
 
 # What left the secure processing environment (a higher domain), handed in by create_app.

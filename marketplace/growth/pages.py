@@ -442,7 +442,8 @@ def open_case_action(opportunity_id: int) -> tuple[str, int] | Response:
 def case_page(case_id: int) -> tuple[str, int]:
     """The case; `?sha256=` checks a printed case's hash against the current content."""
     case = cases.require_case(get_session(), actor=current_principal(), case_id=case_id)
-    return case_document(case, printable=False, asked=request.args.get("sha256"))
+    html, facts = case_document(case, printable=False, asked=request.args.get("sha256"))
+    return html, facts.status
 
 
 @bp.get("/procurement-cases/<int:case_id>.pdf")

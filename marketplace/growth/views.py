@@ -357,12 +357,12 @@ def case_facts(case: ProcurementCase, *, asked: str | None = None) -> documents.
                title=case.opportunity.title, buyer=case.buyer.name, evidence=evidence)
     return documents.checking(documents.DocumentFacts(
         kind=_("Værdibaseret indkøbssag"), source=source, generated_at=utcnow(),
-        sha256=documents.content_sha256(case_content(case)),
+        content=case_content(case),
         verify_url=url_for("growth.case_page", case_id=case.id, _external=True)), asked)
 
 
-def case_document(case: ProcurementCase, *, printable: bool,
-                  asked: str | None = None) -> tuple[str, int]:
+def case_document(case: ProcurementCase, *, printable: bool, asked: str | None = None
+                  ) -> tuple[str, documents.DocumentFacts]:
     """The case as one HTML document: the page, and (printable) the source of its PDF."""
     lang = current_language()
     actor = current_principal()
@@ -379,12 +379,12 @@ def case_document(case: ProcurementCase, *, printable: bool,
         evidence_href=lambda ref: _evidence_href(ref, case),
         step_fields=procurement.STEP_FIELDS,
         can_complete=not printable and actor.belongs_to(case.buyer_org_id))
-    return html, 422 if facts.check_error else 200
+    return html, facts
 
 
 def case_pdf_response(case: ProcurementCase) -> Response:
-    html, _status = case_document(case, printable=True)
-    return documents.pdf_response(html, filename=f"indkoebssag-{case.id}.pdf")
+    html, facts = case_document(case, printable=True)
+    return documents.pdf_response(html, facts, filename=f"indkoebssag-{case.id}.pdf")
 
 
 from marketplace.growth import pages  # noqa: E402, F401  (registers the browser pages on bp)

@@ -316,8 +316,9 @@ def course_procurement_action(course_id: int) -> Response:
 @login_required(kinds=STAFF)
 def dossier_page(course_id: int) -> tuple[str, int]:
     """The dossier; `?sha256=` checks a printed dossier's hash against the current content."""
-    return dossier_document(build_dossier(course_id), printable=False,
-                            asked=request.args.get("sha256"))
+    html, facts = dossier_document(build_dossier(course_id), printable=False,
+                                   asked=request.args.get("sha256"))
+    return html, facts.status
 
 
 @bp.get("/test-courses/<int:course_id>/dossier.pdf")

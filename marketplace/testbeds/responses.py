@@ -43,13 +43,13 @@ def dossier_facts(dossier: dossiers.Dossier, *, asked: str | None = None
                files=len(dossier.evidence))
     return documents.checking(documents.DocumentFacts(
         kind=_("Indkøbsdossier"), source=source, generated_at=dossier.generated_at,
-        sha256=documents.content_sha256(serialise.dossier_content(dossier)),
+        content=serialise.dossier_content(dossier),
         verify_url=url_for("testbeds.dossier_page", course_id=dossier.course_id,
                            _external=True)), asked)
 
 
-def dossier_document(dossier: dossiers.Dossier, *, printable: bool,
-                     asked: str | None = None) -> tuple[str, int]:
+def dossier_document(dossier: dossiers.Dossier, *, printable: bool, asked: str | None = None
+                     ) -> tuple[str, documents.DocumentFacts]:
     """The dossier as one HTML document: its page, and (printable) the source of its PDF."""
     facts = dossier_facts(dossier, asked=asked)
     html = render_template(
@@ -57,7 +57,7 @@ def dossier_document(dossier: dossiers.Dossier, *, printable: bool,
         print_css=documents.print_css("testbeds.css") if printable else "",
         vocabulary=services.VOCABULARY, status_label=lifecycle.status_label,
         lang=current_language(), number=documents.figure)
-    return html, 422 if facts.check_error else 200
+    return html, facts
 
 
 def build_dossier(course_id: int) -> dossiers.Dossier:
@@ -66,6 +66,6 @@ def build_dossier(course_id: int) -> dossiers.Dossier:
 
 
 def dossier_pdf_response(course_id: int) -> Response:
-    html, _status = dossier_document(build_dossier(course_id), printable=True)
+    html, facts = dossier_document(build_dossier(course_id), printable=True)
     return documents.pdf_response(
-        html, filename=f"indkoebsdossier-testforloeb-{course_id}.pdf")
+        html, facts, filename=f"indkoebsdossier-testforloeb-{course_id}.pdf")

@@ -8,7 +8,9 @@ structure tree), so the words and figures on paper are the ones on the screen.
 
 The verification hash is the SHA-256 of the document's content as canonical JSON (keys sorted,
 no spaces, UTF-8), without the moment it was printed: the same content always gives the same
-hash, and any change of content gives another.
+hash, and any change of content gives another. The PDF carries that JSON as an attachment, so
+the hash can be recomputed from the file alone; the page checks a typed hash against the
+current content.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -29,13 +32,19 @@ from marketplace.web.i18n import format_datetime, format_number
 from marketplace.web.i18n import gettext as _
 
 PDF_VARIANT = "pdf/ua-1"
+CONTENT_NAME = "indhold.json"  # the attachment whose SHA-256 is the printed hash
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
+def canonical_json(content: Mapping[str, Any]) -> bytes:
+    """The content as canonical JSON: keys sorted, no spaces, UTF-8."""
+    return json.dumps(content, sort_keys=True, separators=(",", ":"),
+                      ensure_ascii=False).encode("utf-8")
+
+
 def content_sha256(content: Mapping[str, Any]) -> str:
-    """The SHA-256 (hex) of the content as canonical JSON: keys sorted, no spaces, UTF-8."""
-    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    """The SHA-256 (hex) of the content's canonical JSON."""
+    return hashlib.sha256(canonical_json(content)).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -45,10 +54,19 @@ class DocumentFacts:
     kind: str  # the document's name, e.g. "Indkøbsdossier" (already translated)
     source: str  # where its content comes from, in words (already translated)
     generated_at: datetime
-    sha256: str
+    content: Mapping[str, Any]  # what the hash covers; travels inside the PDF
     verify_url: str  # the page where a hash can be checked against the current content
     checked: str | None = None  # a hash the reader asked to check
     check_error: str | None = None  # why the asked hash could not be read
+
+    @cached_property
+    def sha256(self) -> str:
+        return content_sha256(self.content)
+
+    @property
+    def status(self) -> int:
+        """The page's status: 422 when the reader's hash could not be read."""
+        return 422 if self.check_error else 200
 
     @property
     def local_time(self) -> str:
@@ -113,17 +131,26 @@ def _screen_only(rule: Any) -> bool:
             and "screen" in tinycss2.serialize(rule.prelude).lower())
 
 
-def render_pdf(html: str) -> bytes:
-    """Render a printable HTML document as a tagged PDF (PDF/UA-1)."""
-    from weasyprint import HTML, URLFetcher  # a heavy import, needed only for a PDF
+def render_pdf(html: str, *, content: Mapping[str, Any] | None = None) -> bytes:
+    """Render a printable HTML document as a tagged PDF (PDF/UA-1).
+
+    With `content`, its canonical JSON travels inside the PDF as the attachment
+    `CONTENT_NAME`, so whoever holds the file can recompute the printed hash without us.
+    """
+    from weasyprint import HTML, Attachment, URLFetcher  # heavy, needed only for a PDF
 
     # No protocol allowed: the document never fetches anything, from the network or the disk.
     offline = URLFetcher(allowed_protocols=frozenset())
-    return HTML(string=html, url_fetcher=offline).write_pdf(pdf_variant=PDF_VARIANT)
+    attachments = [] if content is None else [Attachment(
+        string=canonical_json(content).decode("utf-8"), name=CONTENT_NAME,
+        description=_("Dokumentets indhold; kontrolsummen er SHA-256 af denne fil"),
+        relationship="Data", url_fetcher=offline)]
+    return HTML(string=html, url_fetcher=offline).write_pdf(
+        pdf_variant=PDF_VARIANT, attachments=attachments)
 
 
-def pdf_response(html: str, *, filename: str) -> Response:
-    """The printable document as a PDF download."""
-    response = Response(render_pdf(html), mimetype="application/pdf")
+def pdf_response(html: str, facts: DocumentFacts, *, filename: str) -> Response:
+    """The printable document as a PDF download, carrying the content its hash covers."""
+    response = Response(render_pdf(html, content=facts.content), mimetype="application/pdf")
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response

@@ -33,3 +33,17 @@ def make_dataset(session: Session) -> Callable[..., Dataset]:
         return dataset
 
     return make
+
+
+@pytest.fixture
+def citizen(make_citizen, login) -> Citizen:
+    """A signed-in citizen."""
+    citizen, _cpr = make_citizen(name="Mette Hansen")
+    login(citizen)
+    return citizen
+
+
+@pytest.fixture
+def headers(citizen: Citizen, csrf_headers) -> dict[str, str]:
+    """JSON headers of the signed-in citizen's session."""
+    return {**csrf_headers(), "Content-Type": "application/json"}

@@ -5,8 +5,8 @@ import re
 
 from marketplace.consent import services
 from tests.consent.conftest import CHILD_CPR
-from tests.consent.test_views import PURPOSE, citizen, headers, put_choice  # noqa: F401
-from tests.documents import assert_tagged_with_page_numbers
+from tests.consent.test_views import PURPOSE, put_choice
+from tests.documents import assert_tagged_with_page_numbers, pdf_content_sha256
 
 CPR_SHAPE = re.compile(r"(?<!\d)\d{6}-?\d{4}(?!\d)")
 
@@ -19,12 +19,14 @@ def form_token(client) -> str:
     return client.get("/api/v1/me").get_json()["csrf_token"]
 
 
-def test_receipt_page_and_pdf_say_the_same_without_a_cpr(client, citizen, headers):  # noqa: F811
+def test_receipt_page_and_pdf_say_the_same_without_a_cpr(client, citizen, headers, caplog):
     put_choice(client, headers, decision="permit")
     put_choice(client, headers, purpose="education", decision="deny")
     html = client.get("/consent/receipt").get_data(as_text=True)
     pdf = client.get("/consent/receipt.pdf")
     assert pdf.status_code == 200 and pdf.mimetype == "application/pdf"
+    assert not [r.getMessage() for r in caplog.records
+                if r.name == "weasyprint" and r.levelname != "INFO"]
     pages = assert_tagged_with_page_numbers(pdf.data, lang="da")
     text = " ".join(pages)
     record = client.get("/api/v1/me/consents/receipt").get_json()
@@ -35,13 +37,14 @@ def test_receipt_page_and_pdf_say_the_same_without_a_cpr(client, citizen, header
     assert not CPR_SHAPE.search(text) and not CPR_SHAPE.search(html)
     digest = page_hash(html)
     assert digest in text.replace(" ", "")
+    assert pdf_content_sha256(pdf.data) == digest
     for page in pages:
         assert "Kilde: Sundhedsdatamarkedspladsens samtykkeregister" in page
         assert f"SHA-256 {digest[:16]}" in page
 
 
-def test_receipt_hash_covers_the_consents_and_changes_with_them(client, citizen,  # noqa: F811
-                                                                headers):  # noqa: F811
+def test_receipt_hash_covers_the_consents_and_changes_with_them(client, citizen,
+                                                                headers):
     put_choice(client, headers, decision="permit")
     first = page_hash(client.get("/consent/receipt").get_data(as_text=True))
     assert first == page_hash(client.get("/consent/receipt").get_data(as_text=True))
@@ -65,9 +68,9 @@ def test_receipt_needs_a_signed_in_citizen(client, make_org, make_user, login):
     assert client.get("/consent/receipt.pdf").status_code == 403
 
 
-def test_acting_for_a_child_every_page_speaks_of_the_childs_data(client, citizen,  # noqa: F811
+def test_acting_for_a_child_every_page_speaks_of_the_childs_data(client, citizen,
                                                                  session, keyring,
-                                                                 headers):  # noqa: F811
+                                                                 headers):
     services.register_guardianships(session, keyring=keyring, guardian=citizen,
                                     child_cprs=[CHILD_CPR])
     session.commit()
@@ -93,7 +96,7 @@ def test_acting_for_a_child_every_page_speaks_of_the_childs_data(client, citizen
     assert "dit barns" not in client.get("/consent?lang=da").get_data(as_text=True)
 
 
-def test_the_save_message_sits_in_the_section_saved(client, citizen):  # noqa: F811
+def test_the_save_message_sits_in_the_section_saved(client, citizen):
     saved = client.post("/consent/choices", data={
         "csrf_token": form_token(client), "purpose": PURPOSE, "target": "all",
         "decision": "permit"})
@@ -112,7 +115,7 @@ def test_the_save_message_sits_in_the_section_saved(client, citizen):  # noqa: F
     assert section.index('id="consent-saved"') < section.index("</section>")
 
 
-def test_a_refused_save_is_explained_at_the_top_and_nothing_is_stored(client, citizen,  # noqa: F811
+def test_a_refused_save_is_explained_at_the_top_and_nothing_is_stored(client, citizen,
                                                                       session):
     before = client.get("/api/v1/me/consents/history").get_json()
     refused = client.post("/consent/choices", data={

@@ -22,18 +22,6 @@ def event_count(session) -> int:
     return session.scalar(sa.select(sa.func.count()).select_from(ConsentEvent))
 
 
-@pytest.fixture
-def citizen(make_citizen, login):
-    citizen, _cpr = make_citizen(name="Mette Hansen")
-    login(citizen)
-    return citizen
-
-
-@pytest.fixture
-def headers(citizen, csrf_headers):
-    return {**csrf_headers(), "Content-Type": "application/json"}
-
-
 def put_choice(client, headers, **body):
     return client.put("/api/v1/me/consents", headers=headers,
                       data=json.dumps({"scope": {"type": "all", "id": None}, "purpose": PURPOSE,

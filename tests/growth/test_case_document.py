@@ -3,7 +3,7 @@ import hashlib
 import json
 import re
 
-from tests.documents import assert_tagged_with_page_numbers
+from tests.documents import assert_tagged_with_page_numbers, pdf_content_sha256
 from tests.growth.test_views import _to_execution, register
 
 
@@ -25,11 +25,13 @@ def page_hash(html: str) -> str:
     return re.search(r'id="document-sha256">([0-9a-f]{64})<', html).group(1)
 
 
-def test_case_pdf_matches_its_page_and_is_tagged(client, growth, as_user) -> None:
+def test_case_pdf_matches_its_page_and_is_tagged(client, growth, as_user, caplog) -> None:
     case_id, _headers = open_case(client, as_user, growth)
     html = client.get(f"/procurement-cases/{case_id}").get_data(as_text=True)
     pdf = client.get(f"/procurement-cases/{case_id}.pdf")
     assert pdf.status_code == 200 and pdf.mimetype == "application/pdf"
+    assert not [r.getMessage() for r in caplog.records
+                if r.name == "weasyprint" and r.levelname != "INFO"]
     pages = assert_tagged_with_page_numbers(pdf.data, lang="da")
     text = " ".join(pages)
     for shown in ("80.000 kr.", "60.000 kr.", "Værdibaseret indkøbssag: Hjemmemonitorering af KOL",
@@ -37,6 +39,7 @@ def test_case_pdf_matches_its_page_and_is_tagged(client, growth, as_user) -> Non
         assert shown in html and shown in text, shown
     digest = page_hash(html)
     assert digest in text.replace(" ", "")
+    assert pdf_content_sha256(pdf.data) == digest
     for page in pages:
         assert "Kilde: Sundhedsdatamarkedspladsen: vækstmulighed nr." in page
         assert f"SHA-256 {digest[:16]}" in page

@@ -2,7 +2,7 @@
 import re
 
 from marketplace.testbeds import services
-from tests.documents import assert_tagged_with_page_numbers, pdf_text
+from tests.documents import assert_tagged_with_page_numbers, pdf_content_sha256, pdf_text
 from tests.testbeds.conftest import NOW
 from tests.testbeds.test_services import OUTCOME, completed_course
 
@@ -21,12 +21,14 @@ def page_hash(html: str) -> str:
     return re.search(r'id="document-sha256">([0-9a-f]{64})<', html).group(1)
 
 
-def test_pdf_carries_the_pages_figures_words_and_hash(client, world, login, session):
+def test_pdf_carries_the_pages_figures_words_and_hash(client, world, login, session, caplog):
     course = evaluated_dossier(session, world)
     login(world.host_user)
     html = client.get(f"/test-courses/{course.id}/dossier").get_data(as_text=True)
     pdf = client.get(f"/test-courses/{course.id}/dossier.pdf")
     assert pdf.status_code == 200 and pdf.mimetype == "application/pdf"
+    assert not [r.getMessage() for r in caplog.records
+                if r.name == "weasyprint" and r.levelname != "INFO"]  # clean style and tags
     pages = assert_tagged_with_page_numbers(pdf.data, lang="da")
     text = " ".join(pages)
     for shown in ("48.000 kr.", "før 12,5 dage, efter 7 dage; forbedring +44 %",
@@ -35,6 +37,7 @@ def test_pdf_carries_the_pages_figures_words_and_hash(client, world, login, sess
         assert shown in html and shown in text, shown
     digest = page_hash(html)
     assert digest in text.replace(" ", "")
+    assert pdf_content_sha256(pdf.data) == digest  # recomputable from the file alone
     # The footer of every page names the source, the time and the start of the hash.
     for page in pages:
         assert "Kilde: Sundhedsdatamarkedspladsen: testforløb nr." in page

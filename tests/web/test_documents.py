@@ -10,7 +10,7 @@ from flask import render_template_string
 
 from marketplace.errors import Invalid
 from marketplace.web import documents
-from tests.documents import assert_tagged_with_page_numbers, pdf_text
+from tests.documents import assert_tagged_with_page_numbers, pdf_content_sha256, pdf_text
 
 
 def test_hash_is_of_canonical_json_whatever_the_key_order():
@@ -48,11 +48,13 @@ def test_anything_but_a_hash_is_refused_naming_the_field(typed):
 
 
 def test_checking_tells_match_mismatch_and_why_a_hash_was_refused(app):
-    facts = documents.DocumentFacts(kind="Kvittering", source="Kilde", sha256="ab" * 32,
+    content = {"samtykke": "ja"}
+    digest = documents.content_sha256(content)
+    facts = documents.DocumentFacts(kind="Kvittering", source="Kilde", content=content,
                                     generated_at=datetime(2026, 12, 1, 23, 30, tzinfo=UTC),
                                     verify_url="/x")
     with app.test_request_context("/"):
-        assert documents.checking(facts, "AB" * 32).matches is True
+        assert documents.checking(facts, digest.upper()).matches is True
         assert documents.checking(facts, "cd" * 32).matches is False
         refused = documents.checking(facts, "nope")
         assert refused.matches is None and "64 tegn" in refused.check_error
@@ -70,18 +72,19 @@ def test_a_long_document_is_tagged_and_numbered_on_every_page(app, caplog):
     body = "".join(f"<p>Afsnit {n}: æøå</p>" for n in range(200))
     template = ('{% extends "web/document.html" %}{% block title %}Prøve{% endblock %}'
                 '{% block content %}<h1>Prøve</h1>' + body + '{% endblock %}')
-    facts = documents.DocumentFacts(kind="Prøve", source="Testkilde", sha256="ef" * 32,
+    facts = documents.DocumentFacts(kind="Prøve", source="Testkilde", content={"afsnit": 200},
                                     generated_at=datetime(2026, 12, 1, tzinfo=UTC),
                                     verify_url="/x")
     with app.test_request_context("/"):
         app.preprocess_request()
         html = render_template_string(template, document=facts,
                                       print_css=documents.print_css())
-        pdf = documents.render_pdf(html)
+        pdf = documents.render_pdf(html, content=facts.content)
     pages = assert_tagged_with_page_numbers(pdf, lang="da")
     assert len(pages) > 2
-    assert all("Kilde: Testkilde" in page and "SHA-256 efefefefefefefef" in page
+    assert all("Kilde: Testkilde" in page and f"SHA-256 {facts.sha256[:16]}" in page
                for page in pages)
+    assert pdf_content_sha256(pdf) == facts.sha256
     assert "Afsnit 199: æøå" in pdf_text(pdf)
     assert not [r for r in caplog.records if r.name == "weasyprint" and r.levelname != "INFO"]
 
