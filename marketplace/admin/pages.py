@@ -13,9 +13,10 @@ from flask import Blueprint, Response, flash, redirect, render_template, request
 from flask.typing import ResponseReturnValue
 from pydantic import BaseModel, ValidationError
 
-from marketplace.admin import schemas, serialise
+from marketplace.admin import schemas
 from marketplace.admin import services as admin_services
 from marketplace.admin.console import notice_state, queue_page, search_audit, translate
+from marketplace.admin.events import EVENT_LABELS
 from marketplace.consent import services as consent_services
 from marketplace.db import get_session, utcnow
 from marketplace.delivery import services as delivery_services
@@ -348,7 +349,7 @@ def audit_log() -> tuple[str, int]:
                       for e in error.errors or []]
     return _render("admin/audit.html", 422 if errors else 200, entries=entries, total=total,
                    query=query or schemas.AuditQuery(), form=args, errors=errors,
-                   details=serialise.entry_to_json)
+                   event_labels=EVENT_LABELS)
 
 
 @bp.get("/admin/audit/verify")

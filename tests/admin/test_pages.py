@@ -243,3 +243,13 @@ def test_a_consent_notice_is_published_from_the_page(client, session, as_operato
     assert bad.status_code == 422
     assert 'id="version-error"' in bad.get_data(as_text=True)
     assert 'id="summary-error"' in bad.get_data(as_text=True)
+
+
+def test_audit_events_are_named_in_words_in_both_languages(client, session, as_operator):
+    audit.record_audit(session, actor=None, action="permit.issued", subject_type="permit",
+                       subject_id="7", details={})
+    session.commit()
+    danish = client.get("/admin/audit?action=permit.issued").get_data(as_text=True)
+    assert "Tilladelse udstedt" in danish and "<code>permit.issued</code>" in danish
+    english = client.get("/admin/audit?action=permit.issued&lang=en").get_data(as_text=True)
+    assert "Permit issued" in english
