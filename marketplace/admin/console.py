@@ -64,8 +64,10 @@ def queue_page(db: Session, *, actor: Principal, queue: str, query: QueueQuery
     return [serialise.queue_item(db, item, now=now) for item in items], total
 
 
-def notice_state(db: Session) -> dict[str, Any]:
-    history = [serialise.notice_to_json(n) for n in consent_services.list_notices(db)]
+def notice_state(db: Session, *, actor: Principal) -> dict[str, Any]:
+    """The current consent notice and every published one, for the operator."""
+    history = [serialise.notice_to_json(n)
+               for n in consent_services.list_notices(db, actor=actor)]
     current = history[0] if history else {
         "version": consent_services.notice_version(db), "summary": None, "published_at": None,
         "published_by": None}

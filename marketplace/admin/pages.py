@@ -13,9 +13,10 @@ from flask import Blueprint, Response, flash, redirect, render_template, request
 from flask.typing import ResponseReturnValue
 from pydantic import BaseModel, ValidationError
 
-from marketplace.admin import schemas, serialise
+from marketplace.admin import schemas
 from marketplace.admin import services as admin_services
 from marketplace.admin.console import notice_state, queue_page, search_audit, translate
+from marketplace.admin.events import EVENT_LABELS
 from marketplace.consent import services as consent_services
 from marketplace.db import get_session, utcnow
 from marketplace.delivery import services as delivery_services
@@ -157,7 +158,7 @@ def overview() -> tuple[str, int]:
                                                     offset=0, limit=1)[1]
     return _render("admin/overview.html", failed_extracts=failed_extracts,
                    failed_jobs=failed_jobs, notice_version=consent_services.notice_version(db),
-                   orgs=len(identity_services.list_orgs(db)),
+                   orgs=len(identity_services.list_orgs_for_operator(db, actor=actor)),
                    users=len(identity_services.list_users(db, actor=actor)))
 
 
@@ -165,7 +166,7 @@ def overview() -> tuple[str, int]:
 
 def _orgs_page(status: int = 200, form: dict[str, Any] | None = None,
                errors: list[dict[str, str]] | None = None) -> tuple[str, int]:
-    orgs = identity_services.list_orgs(get_session())
+    orgs = identity_services.list_orgs_for_operator(get_session(), actor=current_principal())
     return _render("admin/organisations.html", status, orgs=orgs, kinds=ORG_KINDS,
                    form=form or {"country": "DK"}, errors=errors or [])
 
@@ -348,7 +349,7 @@ def audit_log() -> tuple[str, int]:
                       for e in error.errors or []]
     return _render("admin/audit.html", 422 if errors else 200, entries=entries, total=total,
                    query=query or schemas.AuditQuery(), form=args, errors=errors,
-                   details=serialise.entry_to_json)
+                   event_labels=EVENT_LABELS)
 
 
 @bp.get("/admin/audit/verify")
@@ -396,8 +397,9 @@ def retry_job(job_id: int) -> ResponseReturnValue:
 
 def _notice_page(status: int = 200, form: dict[str, Any] | None = None,
                  errors: list[dict[str, str]] | None = None) -> tuple[str, int]:
-    return _render("admin/consent_notice.html", status, state=notice_state(get_session()),
-                   form=form or {}, errors=errors or [])
+    state = notice_state(get_session(), actor=current_principal())
+    return _render("admin/consent_notice.html", status, state=state, form=form or {},
+                   errors=errors or [])
 
 
 @bp.get("/admin/consent-notice")

@@ -5,7 +5,14 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from marketplace.delivery.extracts import EXTRACT_STATES
@@ -94,11 +101,23 @@ class UsersQuery(QueryModel):
     org: Slug | None = None
 
 
-class AuditQuery(PageQuery):
+class SearchQuery(PageQuery):
+    """A search form's query: a field left empty means "any", as a person filling it means."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_is_absent(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            return {key: value for key, value in data.items() if value != ""}
+        return data
+
+
+class AuditQuery(SearchQuery):
     """Search the audit log: event and actor match part of the text, subject exactly; the
     dates are whole days (Copenhagen's calendar is close enough for a search: UTC days)."""
 
-    model_config = ConfigDict(extra="ignore")
     action: SearchText = None
     actor: SearchText = None
     subject_type: SearchText = None
@@ -108,8 +127,7 @@ class AuditQuery(PageQuery):
     per_page: int = Field(50, ge=1, le=200)
 
 
-class QueueQuery(PageQuery):
-    model_config = ConfigDict(extra="ignore")
+class QueueQuery(SearchQuery):
     status: one_of(tuple(dict.fromkeys(EXTRACT_STATES + JOB_STATES))) | None = None  # type: ignore[valid-type]
     per_page: int = Field(25, ge=1, le=200)
 

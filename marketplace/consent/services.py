@@ -100,8 +100,10 @@ def notice_version(session: Session) -> str:
     return notice.version if notice is not None else load_taxonomy().notice_version
 
 
-def list_notices(session: Session) -> list[ConsentNotice]:
-    """Every published consent notice, newest first."""
+def list_notices(session: Session, *, actor: Principal) -> list[ConsentNotice]:
+    """Every published consent notice, newest first; raise Forbidden unless the operator."""
+    if not actor.is_operator:
+        raise Forbidden("kun platformens operatør ser samtykketekstens versioner")
     return list(session.scalars(sa.select(ConsentNotice).order_by(ConsentNotice.id.desc())))
 
 
@@ -122,7 +124,7 @@ def publish_notice(session: Session, *, actor: Principal, version: str, summary:
         raise Invalid.field("version", "brug 1-32 bogstaver, tal, punktum eller bindestreg")
     if not (summary or "").strip():
         raise Invalid.field("summary", "skal udfyldes")
-    used = {notice.version for notice in list_notices(session)} | {
+    used = {notice.version for notice in list_notices(session, actor=actor)} | {
         load_taxonomy().notice_version}
     if version in used:
         message = "versionen er brugt før; vælg en ny"

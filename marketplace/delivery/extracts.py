@@ -58,7 +58,7 @@ EXTRACT_STATES = ("queued", "running", "succeeded", "failed")
 
 def page_extract_queue(session: Session, *, actor: Principal, status: str | None, offset: int,
                        limit: int) -> tuple[list[Extract], int]:
-    """One page of every company's extracts, oldest waiting first, with the total: the
+    """One page of every company's extracts, newest first, with the total: the
     operator's view of the queue. Raises Forbidden for anyone else."""
     if not actor.is_operator:
         raise Forbidden("kun platformens operatør ser hele køen af udtræk")

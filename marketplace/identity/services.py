@@ -360,6 +360,12 @@ def require_operator(actor: Principal) -> None:
         raise Forbidden("kun platformens operatør må gøre dette")
 
 
+def list_orgs_for_operator(session: Session, *, actor: Principal) -> list[Organisation]:
+    """Every organisation, by name; raise Forbidden unless the operator."""
+    require_operator(actor)
+    return list_orgs(session)
+
+
 def list_users(session: Session, *, actor: Principal, org_id: int | None = None) -> list[User]:
     """Every staff member (of one organisation when named), by organisation and name."""
     require_operator(actor)

@@ -83,7 +83,7 @@ def figure(value: float | None) -> str:
     in English; a dash when there is none."""
     if value is None:
         return "–"
-    return format_number(value, 0 if value == int(value) else 2)
+    return format_number(round(value, 2))
 
 
 def read_sha256(value: str | None) -> str | None:

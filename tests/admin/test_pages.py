@@ -202,7 +202,8 @@ def test_the_audit_page_searches_pages_and_verifies(client, session, as_operator
         audit.record_audit(session, actor=None, action="permit.issued", subject_type="permit",
                            subject_id=str(n), details={"n": n})
     session.commit()
-    page = client.get("/admin/audit?action=permit.issued&per_page=2").get_data(as_text=True)
+    page = client.get("/admin/audit?action=permit.issued&per_page=2&actor=&since=&until="
+                      ).get_data(as_text=True)
     assert "3 hændelser fundet." in page and "Side 1 af 2" in page
     assert "page=2" in page and "action=permit.issued" in page
     bad = client.get("/admin/audit?since=2026-05-01&until=2026-04-01")
@@ -242,3 +243,13 @@ def test_a_consent_notice_is_published_from_the_page(client, session, as_operato
     assert bad.status_code == 422
     assert 'id="version-error"' in bad.get_data(as_text=True)
     assert 'id="summary-error"' in bad.get_data(as_text=True)
+
+
+def test_audit_events_are_named_in_words_in_both_languages(client, session, as_operator):
+    audit.record_audit(session, actor=None, action="permit.issued", subject_type="permit",
+                       subject_id="7", details={})
+    session.commit()
+    danish = client.get("/admin/audit?action=permit.issued").get_data(as_text=True)
+    assert "Tilladelse udstedt" in danish and "<code>permit.issued</code>" in danish
+    english = client.get("/admin/audit?action=permit.issued&lang=en").get_data(as_text=True)
+    assert "Permit issued" in english
