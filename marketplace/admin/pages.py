@@ -26,6 +26,7 @@ from marketplace.identity.auth import current_principal, login_required
 from marketplace.identity.models import ORG_KINDS, ROLES
 from marketplace.security import current_keyring
 from marketplace.web.api import MAX_ID, field_errors
+from marketplace.web.i18n import current_language
 from marketplace.web.i18n import gettext as _
 from marketplace.workspace import services as workspace_services
 
@@ -349,7 +350,13 @@ def audit_log() -> tuple[str, int]:
                       for e in error.errors or []]
     return _render("admin/audit.html", 422 if errors else 200, entries=entries, total=total,
                    query=query or schemas.AuditQuery(), form=args, errors=errors,
-                   event_labels=EVENT_LABELS)
+                   event_labels=EVENT_LABELS, purpose_labels=_purpose_labels())
+
+
+def _purpose_labels() -> dict[str, str]:
+    """Purposes named in words in the entries' details (the code is in the API's JSON)."""
+    lang = current_language()
+    return {purpose.code: purpose.label(lang) for purpose in consent_services.list_purposes()}
 
 
 @bp.get("/admin/audit/verify")

@@ -211,7 +211,7 @@ def test_a_deactivated_user_is_signed_out_at_once_and_cannot_sign_in(
     assert client.get("/api/v1/me").status_code == 401  # the live sign-in ended
     from marketplace.errors import Forbidden
 
-    with pytest.raises(Forbidden, match="deactivated"):
+    with pytest.raises(Forbidden, match="deaktiveret"):
         identity_services.sign_in_staff(session, sub=user.sub, claims={})
     again = operator.post(f"/api/v1/admin/users/{user.id}/deactivate", headers=operator_token)
     assert again.status_code == 409
