@@ -15,9 +15,9 @@ from marketplace.errors import DomainError, NotFound
 from marketplace.identity.auth import api_auth, current_principal, login_required
 from marketplace.statistics import rules, services
 from marketplace.statistics.schemas import (
-    PolicyDatasetPath,
     StatisticsPolicyIn,
     StatisticsPolicyOut,
+    StatisticsPolicyPath,
     StatisticsRequestOut,
     StatisticsRequestPath,
     StatisticsReviewIn,
@@ -77,7 +77,7 @@ def api_review(path: StatisticsRequestPath, body: StatisticsReviewIn) -> Respons
                 security=requires())
 @api_auth()
 @localised
-def api_policy(path: PolicyDatasetPath) -> Response:
+def api_policy(path: StatisticsPolicyPath) -> Response:
     """A dataset's statistics rules: threshold, rounding base and privacy budget."""
     return jsonify(rules.read_statistics_policy(get_session(), actor=current_principal(),
                                                 dataset_id=path.dataset_id))
@@ -88,7 +88,7 @@ def api_policy(path: PolicyDatasetPath) -> Response:
                 security=requires("catalog:write"))
 @api_auth("catalog:write")
 @localised
-def api_set_policy(path: PolicyDatasetPath, body: StatisticsPolicyIn) -> Response:
+def api_set_policy(path: StatisticsPolicyPath, body: StatisticsPolicyIn) -> Response:
     """Set a dataset's statistics rules (the holder's administrators; never below the
     platform's floor or the dataset's k)."""
     db = get_session()

@@ -264,5 +264,5 @@ class StatisticsPolicyOut(Out):
     minimum_threshold: int
 
 
-class PolicyDatasetPath(BaseModel):
+class StatisticsPolicyPath(BaseModel):
     dataset_id: Id
