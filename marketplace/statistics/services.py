@@ -709,9 +709,9 @@ def review_statistics_request(session: Session, *, actor: Principal, request_id:
     the table now (consent as of now) and releases it exactly as an automatic answer is;
     rejecting stores the comment for the company.
 
-    Raises Forbidden, NotFound, Conflict (already decided, no data version, the dataset
-    withdrawn, too few persons now, privacy budget exhausted) and Invalid (a table that would
-    difference out a suppressed cell); then nothing changes.
+    Raises Forbidden (also for the person who asked), NotFound, Conflict (already decided, no
+    data version, the dataset withdrawn, too few persons now, privacy budget exhausted) and
+    Invalid (a table that would difference out a suppressed cell); then nothing changes.
     """
     request = require_reviewable_request(session, actor=actor, request_id=request_id)
     # Two reviewers deciding at the same moment must not both release or refuse.
@@ -721,6 +721,8 @@ def review_statistics_request(session: Session, *, actor: Principal, request_id:
     if request.status != "review":
         raise conflict("forespørgslen er allerede afgjort (status {status})",
                        status=request.status)
+    if request.requested_by == audit.actor_label(actor):
+        raise Forbidden("a request is decided by someone other than the one who asked")
     result, prepared = None, None
     if review.decision == "approve":
         result, prepared = _answer_after_review(session, request=request, keyring=keyring,

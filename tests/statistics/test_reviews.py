@@ -205,3 +205,14 @@ def test_a_page_post_without_csrf_is_refused(client, session, world, waiting, lo
     response = client.post(f"/statistics-reviews/{waiting['id']}", data={"decision": "approve"})
     assert response.status_code in (400, 403)
     assert session.get(StatisticsRequest, waiting["id"]).status == "review"
+
+
+def test_nobody_decides_on_their_own_request(client, session, world, sensitive, api_headers):
+    both = api_headers(world.holder, scopes="statistics:request access:review")
+    own = client.post("/api/v1/statistics-requests", headers=both,
+                      json=ask(dataset=sensitive.id)).get_json()
+    assert own["status"] == "review", own
+    response = client.post(f"/api/v1/statistics-requests/{own['id']}/review", headers=both,
+                           json={"decision": "approve"})
+    assert response.status_code == 403
+    assert session.get(StatisticsRequest, own["id"]).status == "review"
