@@ -216,3 +216,26 @@ def test_nobody_decides_on_their_own_request(client, session, world, sensitive, 
                            json={"decision": "approve"})
     assert response.status_code == 403
     assert session.get(StatisticsRequest, own["id"]).status == "review"
+
+
+def test_a_table_that_can_no_longer_be_protected_is_not_released(client, session, world,
+                                                                 sensitive, company_headers,
+                                                                 holder_headers, api_headers):
+    women = world.data.loc[world.data["sex"] == "female", "cpr"].nunique()
+    asked = client.post("/api/v1/statistics-requests", headers=company_headers, json=ask(
+        dataset=sensitive.id, cohort={"sex": ["female"]})).get_json()
+    assert asked["status"] == "review"
+    # The holder raises the threshold above the cohort before deciding.
+    rules = {"threshold": women + 1, "rounding_base": 5, "epsilon_budget": 5,
+             "epsilon_per_request": 1}
+    assert client.put(f"/api/v1/datasets/{sensitive.id}/statistics-policy",
+                      headers=api_headers(world.holder, scopes="catalog:write"),
+                      json=rules).status_code == 200
+    response = client.post(f"/api/v1/statistics-requests/{asked['id']}/review?lang=en",
+                           headers=holder_headers, json={"decision": "approve"})
+    assert response.status_code == 409
+    assert response.get_json()["detail"] == (
+        f"the cohort now has fewer than {women + 1} persons; the table cannot be released")
+    session.expire_all()
+    stored = session.get(StatisticsRequest, asked["id"])
+    assert stored.status == "review" and stored.result is None and stored.reviewed_at is None
