@@ -40,7 +40,9 @@ def _item_json(item: services.ReviewItem) -> dict[str, Any]:
     found = item.request
     return {**services.request_to_json(found, language=current_language()),
             "company": item.company, "dataset_title": item.dataset_title,
-            "description": found.description, "requested_by": found.requested_by}
+            "description": found.description, "requested_by": found.requested_by,
+            "due_at": item.due_at.isoformat(),
+            "working_days_left": item.working_days_left(utcnow())}
 
 
 # --- API -------------------------------------------------------------------------------------
@@ -111,7 +113,8 @@ def _page_id(value: int) -> int:
 @login_required(kinds=("staff",))
 def review_queue_page() -> str:
     queue = services.review_queue(get_session(), actor=current_principal())
-    return render_template("statistics/review_queue.html", queue=queue)
+    return render_template("statistics/review_queue.html", queue=queue, now=utcnow(),
+                           target=services.REVIEW_WORKING_DAYS)
 
 
 def _review_page(request_id: int, *, errors: dict[str, str], form: dict[str, str]) -> str:

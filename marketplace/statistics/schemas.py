@@ -234,6 +234,8 @@ class StatisticsReviewItem(StatisticsRequestOut):
     dataset_title: str
     description: str
     requested_by: str
+    due_at: str = Field(description="when the holder should have decided (5 working days)")
+    working_days_left: int
 
 
 class StatisticsReviewQueue(Out):

@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from marketplace import audit
-from marketplace.access import decisions
+from marketplace.access import decisions, sla
 from marketplace.catalog import services as catalog_services
 from marketplace.catalog.models import Dataset
 from marketplace.consent import evaluation as consent_evaluation
@@ -56,6 +56,9 @@ REQUEST_SCOPES = ("access:request", "statistics:request")
 # The holder's staff who decide applications decide statistics requests sent to review too.
 REVIEW_SCOPE = "access:review"
 REVIEW_ACTIONS = {"approve": "approved", "reject": "rejected"}
+# A statistics request is small next to an application: the holder should decide within a
+# week, as output checkers do (Findata's Portti: 5 working days).
+REVIEW_WORKING_DAYS = 5
 DEFAULT_PURPOSE = {"company": "company_research"}
 FALLBACK_PURPOSE = "public_research"
 TOTAL_LABEL = "Total"
@@ -680,6 +683,14 @@ class ReviewItem:
     request: StatisticsRequest
     company: str
     dataset_title: str
+
+    @property
+    def due_at(self) -> datetime:
+        """When the holder should have decided."""
+        return sla.add_working_days(self.request.created_at, REVIEW_WORKING_DAYS)
+
+    def working_days_left(self, now: datetime) -> int:
+        return sla.working_days_left(now, self.due_at)
 
 
 def review_queue(session: Session, *, actor: Principal) -> list[ReviewItem]:

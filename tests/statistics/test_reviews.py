@@ -50,6 +50,7 @@ def test_the_holder_sees_waiting_requests_with_the_rules_reasons(client, waiting
     assert item["decision"]["reasons"][0]["rule"] == "review.commercial_sensitive"
     assert "non-public dataset" in item["decision"]["reasons"][0]["message"]
     assert "result" not in item
+    assert item["due_at"] > item["created_at"] and 3 <= item["working_days_left"] <= 5
 
 
 def test_releasing_delivers_the_table_as_an_automatic_answer(client, session, world, waiting,
@@ -162,6 +163,7 @@ def test_the_holder_decides_on_the_page(client, session, world, waiting, login, 
     html = queue.get_data(as_text=True)
     assert queue.status_code == 200 and "Statistik ApS" in html
     assert "review.commercial_sensitive" in html and 'href="/statistics-reviews"' in html
+    assert "arbejdsdage tilbage" in html
     page = client.get(f"/statistics-reviews/{waiting['id']}")
     assert "Et kommercielt formål på et ikke-offentligt datasæt" in page.get_data(as_text=True)
     token = csrf_headers()["X-CSRF-Token"]
