@@ -233,14 +233,12 @@ def scan_own_identifiers(frame: pd.DataFrame, own: OwnIdentifiers, *,
     """
     findings = []
     skipped = set(skip)
-    born = (pd.to_datetime(birth_dates, errors="coerce").reset_index(drop=True)
-            if birth_dates is not None else None)
     for name in frame.columns:
         if name in skipped:
             continue
         series = frame[name].reset_index(drop=True)
-        if born is not None and pd.api.types.is_datetime64_any_dtype(series.dtype):
-            same = (series.dt.normalize() == born.dt.normalize()).fillna(False)
+        if birth_dates is not None and pd.api.types.is_datetime64_any_dtype(series.dtype):
+            same = (series.dt.normalize() == _as_dates(birth_dates)).fillna(False)
             if bool(same.any()):
                 findings.append(f"column {name!r} shows a person's own birth date")
             continue
@@ -252,12 +250,20 @@ def scan_own_identifiers(frame: pd.DataFrame, own: OwnIdentifiers, *,
             findings.append(f"column {name!r} holds a name, address, e-mail or phone number "
                             "of the input")
             continue
-        if born is not None:
+        if birth_dates is not None:
             written = [dates_in_text(value) for value in text]
-            if _own_birth_date_written(codes, written, born):
+            if any(written) and _own_birth_date_written(codes, written,
+                                                         _as_dates(birth_dates)):
                 findings.append(f"column {name!r} writes a person's own birth date")
     if findings:
         raise LeakFound(findings)
+
+
+def _as_dates(values: pd.Series) -> pd.Series:
+    """The values as midnight timestamps, by position (converted only when they are text)."""
+    if not pd.api.types.is_datetime64_any_dtype(values.dtype):
+        values = pd.to_datetime(values, errors="coerce")
+    return values.dt.normalize().reset_index(drop=True)
 
 
 def _own_birth_date_written(codes: np.ndarray, written: list[set[date]], born: pd.Series

@@ -15,9 +15,9 @@ from marketplace.errors import DomainError, NotFound
 from marketplace.identity.auth import api_auth, current_principal, login_required
 from marketplace.statistics import rules, services
 from marketplace.statistics.schemas import (
-    PolicyDatasetPath,
     StatisticsPolicyIn,
     StatisticsPolicyOut,
+    StatisticsPolicyPath,
     StatisticsRequestOut,
     StatisticsRequestPath,
     StatisticsReviewIn,
@@ -40,7 +40,9 @@ def _item_json(item: services.ReviewItem) -> dict[str, Any]:
     found = item.request
     return {**services.request_to_json(found, language=current_language()),
             "company": item.company, "dataset_title": item.dataset_title,
-            "description": found.description, "requested_by": found.requested_by}
+            "description": found.description, "requested_by": found.requested_by,
+            "due_at": item.due_at.isoformat(),
+            "working_days_left": item.working_days_left(utcnow())}
 
 
 # --- API -------------------------------------------------------------------------------------
@@ -77,7 +79,7 @@ def api_review(path: StatisticsRequestPath, body: StatisticsReviewIn) -> Respons
                 security=requires())
 @api_auth()
 @localised
-def api_policy(path: PolicyDatasetPath) -> Response:
+def api_policy(path: StatisticsPolicyPath) -> Response:
     """A dataset's statistics rules: threshold, rounding base and privacy budget."""
     return jsonify(rules.read_statistics_policy(get_session(), actor=current_principal(),
                                                 dataset_id=path.dataset_id))
@@ -88,7 +90,7 @@ def api_policy(path: PolicyDatasetPath) -> Response:
                 security=requires("catalog:write"))
 @api_auth("catalog:write")
 @localised
-def api_set_policy(path: PolicyDatasetPath, body: StatisticsPolicyIn) -> Response:
+def api_set_policy(path: StatisticsPolicyPath, body: StatisticsPolicyIn) -> Response:
     """Set a dataset's statistics rules (the holder's administrators; never below the
     platform's floor or the dataset's k)."""
     db = get_session()
@@ -111,7 +113,8 @@ def _page_id(value: int) -> int:
 @login_required(kinds=("staff",))
 def review_queue_page() -> str:
     queue = services.review_queue(get_session(), actor=current_principal())
-    return render_template("statistics/review_queue.html", queue=queue)
+    return render_template("statistics/review_queue.html", queue=queue, now=utcnow(),
+                           target=services.REVIEW_WORKING_DAYS)
 
 
 def _review_page(request_id: int, *, errors: dict[str, str], form: dict[str, str]) -> str:

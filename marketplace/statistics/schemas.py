@@ -235,6 +235,8 @@ class StatisticsReviewItem(StatisticsRequestOut):
     dataset_title: str
     description: str
     requested_by: str
+    due_at: str = Field(description="when the holder should have decided (5 working days)")
+    working_days_left: int
 
 
 class StatisticsReviewQueue(Out):
@@ -265,5 +267,5 @@ class StatisticsPolicyOut(Out):
     minimum_threshold: int
 
 
-class PolicyDatasetPath(BaseModel):
+class StatisticsPolicyPath(BaseModel):
     dataset_id: Id

@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from marketplace import audit
-from marketplace.access import decisions
+from marketplace.access import decisions, sla
 from marketplace.catalog import services as catalog_services
 from marketplace.catalog.models import Dataset
 from marketplace.consent import evaluation as consent_evaluation
@@ -57,6 +57,9 @@ REQUEST_SCOPES = ("access:request", "statistics:request")
 # The holder's staff who decide applications decide statistics requests sent to review too.
 REVIEW_SCOPE = "access:review"
 REVIEW_ACTIONS = {"approve": "approved", "reject": "rejected"}
+# A statistics request is small next to an application: the holder should decide within a
+# week, as output checkers do (Findata's Portti: 5 working days).
+REVIEW_WORKING_DAYS = 5
 DEFAULT_PURPOSE = {"company": "company_research"}
 FALLBACK_PURPOSE = "public_research"
 TOTAL_LABEL = "Total"
@@ -682,6 +685,14 @@ class ReviewItem:
     company: str
     dataset_title: str
 
+    @property
+    def due_at(self) -> datetime:
+        """When the holder should have decided."""
+        return sla.add_working_days(self.request.created_at, REVIEW_WORKING_DAYS)
+
+    def working_days_left(self, now: datetime) -> int:
+        return sla.working_days_left(now, self.due_at)
+
 
 def review_queue(session: Session, *, actor: Principal) -> list[ReviewItem]:
     """The statistics requests waiting for the actor's data holder, oldest first (Forbidden
@@ -710,9 +721,9 @@ def review_statistics_request(session: Session, *, actor: Principal, request_id:
     the table now (consent as of now) and releases it exactly as an automatic answer is;
     rejecting stores the comment for the company.
 
-    Raises Forbidden, NotFound, Conflict (already decided, no data version, the dataset
-    withdrawn, too few persons now, privacy budget exhausted) and Invalid (a table that would
-    difference out a suppressed cell); then nothing changes.
+    Raises Forbidden (also for the person who asked), NotFound, Conflict (already decided, no
+    data version, the dataset withdrawn, too few persons now, privacy budget exhausted) and
+    Invalid (a table that would difference out a suppressed cell); then nothing changes.
     """
     request = require_reviewable_request(session, actor=actor, request_id=request_id)
     # Two reviewers deciding at the same moment must not both release or refuse.
@@ -722,6 +733,8 @@ def review_statistics_request(session: Session, *, actor: Principal, request_id:
     if request.status != "review":
         raise conflict("forespørgslen er allerede afgjort (status {status})",
                        status=request.status)
+    if request.requested_by == audit.actor_label(actor):
+        raise Forbidden("a request is decided by someone other than the one who asked")
     result, prepared = None, None
     if review.decision == "approve":
         result, prepared = _answer_after_review(session, request=request, keyring=keyring,

@@ -50,6 +50,7 @@ def test_the_holder_sees_waiting_requests_with_the_rules_reasons(client, waiting
     assert item["decision"]["reasons"][0]["rule"] == "review.commercial_sensitive"
     assert "non-public dataset" in item["decision"]["reasons"][0]["message"]
     assert "result" not in item
+    assert item["due_at"] > item["created_at"] and 3 <= item["working_days_left"] <= 5
 
 
 def test_releasing_delivers_the_table_as_an_automatic_answer(client, session, world, waiting,
@@ -162,6 +163,7 @@ def test_the_holder_decides_on_the_page(client, session, world, waiting, login, 
     html = queue.get_data(as_text=True)
     assert queue.status_code == 200 and "Statistik ApS" in html
     assert "review.commercial_sensitive" in html and 'href="/statistics-reviews"' in html
+    assert "arbejdsdage tilbage" in html
     page = client.get(f"/statistics-reviews/{waiting['id']}")
     assert "Et kommercielt formål på et ikke-offentligt datasæt" in page.get_data(as_text=True)
     token = csrf_headers()["X-CSRF-Token"]
@@ -205,3 +207,37 @@ def test_a_page_post_without_csrf_is_refused(client, session, world, waiting, lo
     response = client.post(f"/statistics-reviews/{waiting['id']}", data={"decision": "approve"})
     assert response.status_code in (400, 403)
     assert session.get(StatisticsRequest, waiting["id"]).status == "review"
+
+
+def test_nobody_decides_on_their_own_request(client, session, world, sensitive, api_headers):
+    both = api_headers(world.holder, scopes="statistics:request access:review")
+    own = client.post("/api/v1/statistics-requests", headers=both,
+                      json=ask(dataset=sensitive.id)).get_json()
+    assert own["status"] == "review", own
+    response = client.post(f"/api/v1/statistics-requests/{own['id']}/review", headers=both,
+                           json={"decision": "approve"})
+    assert response.status_code == 403
+    assert session.get(StatisticsRequest, own["id"]).status == "review"
+
+
+def test_a_table_that_can_no_longer_be_protected_is_not_released(client, session, world,
+                                                                 sensitive, company_headers,
+                                                                 holder_headers, api_headers):
+    women = world.data.loc[world.data["sex"] == "female", "cpr"].nunique()
+    asked = client.post("/api/v1/statistics-requests", headers=company_headers, json=ask(
+        dataset=sensitive.id, cohort={"sex": ["female"]})).get_json()
+    assert asked["status"] == "review"
+    # The holder raises the threshold above the cohort before deciding.
+    rules = {"threshold": women + 1, "rounding_base": 5, "epsilon_budget": 5,
+             "epsilon_per_request": 1}
+    assert client.put(f"/api/v1/datasets/{sensitive.id}/statistics-policy",
+                      headers=api_headers(world.holder, scopes="catalog:write"),
+                      json=rules).status_code == 200
+    response = client.post(f"/api/v1/statistics-requests/{asked['id']}/review?lang=en",
+                           headers=holder_headers, json={"decision": "approve"})
+    assert response.status_code == 409
+    assert response.get_json()["detail"] == (
+        f"the cohort now has fewer than {women + 1} persons; the table cannot be released")
+    session.expire_all()
+    stored = session.get(StatisticsRequest, asked["id"])
+    assert stored.status == "review" and stored.result is None and stored.reviewed_at is None
