@@ -64,8 +64,18 @@ class DomainError(Exception):
         """The field errors in the request's language (a message that is the detail itself
         carries the detail's values)."""
         detail = self.translated_detail()
-        return [{**item, "message": detail if item["message"] == self.detail
-                 else _(item["message"])} for item in self.errors or []]
+        return [self._translated_item(item, detail) for item in self.errors or []]
+
+    def _translated_item(self, item: dict[str, Any], detail: str) -> dict[str, Any]:
+        # An item may keep its Danish template and values, so that its message translates whole.
+        shown = {key: value for key, value in item.items() if key not in ("template", "values")}
+        if item["message"] == self.detail:
+            shown["message"] = detail
+        elif item.get("template"):
+            shown["message"] = _(item["template"], **(item.get("values") or {}))
+        else:
+            shown["message"] = _(item["message"])
+        return shown
 
     def translated_detail(self) -> str:
         try:

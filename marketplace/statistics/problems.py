@@ -19,6 +19,6 @@ def invalid(field: str, template: str, **values: Any) -> Invalid:
 
 
 def conflict(template: str, **values: Any) -> Conflict:
-    error = Conflict(template.format(**values))
+    error = Conflict(template, **values)
     error.errors = [problem("", template, **values)]
     return error
