@@ -3,6 +3,7 @@ find a dataset and apply from it, review and resubmit, grow a column dictionary,
 double click, and correct a test course's outcome. Every page passes axe and none scrolls
 sideways."""
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -145,7 +146,7 @@ def test_holder_grows_the_column_dictionary_and_uploads_once(demo_live_server, b
     _check(page, axe_violations)
     with page.expect_download() as download:
         page.get_by_role("link", name="Hent en CSV-skabelon med kolonnerne").click()
-    assert open(download.value.path(), encoding="utf-8").read() == "steps\n"
+    assert Path(download.value.path()).read_text(encoding="utf-8") == "steps\n"
     page.set_input_files("#file", files=[{"name": "steps.csv", "mimeType": "text/csv",
                                           "buffer": b"steps\n1200\n8000\n"}])
     page.get_by_role("button", name="Upload og valider").dblclick()
