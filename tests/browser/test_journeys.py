@@ -5,6 +5,7 @@ sideways."""
 import re
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 
@@ -184,4 +185,38 @@ def test_host_corrects_an_outcome_and_the_company_cannot_evaluate(
     page.wait_for_load_state()
     assert page.get_by_text("Gemt.").is_visible()
     assert f"Genberegnet ({width} px)" in page.locator(".tb-corrections").inner_text()
+    _check(page, axe_violations)
+
+
+def _ids(app: Any) -> tuple[int, int]:
+    """Pulmo Monitor's saved solution and the health-data environment it has no course in."""
+    import sqlalchemy as sa
+
+    from marketplace.db import session_scope
+    from marketplace.testbeds.models import SolutionProfile, TestEnvironment
+
+    with session_scope(app) as session:
+        solution = session.scalars(sa.select(SolutionProfile.id).where(
+            SolutionProfile.name.startswith("PulmoHome"))).one()
+        environment = session.scalars(sa.select(TestEnvironment.id).where(
+            TestEnvironment.slug == "sundhedsdata")).one()
+    return solution, environment
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_a_company_withdraws_its_proposal(demo_live_server, browser_page, sign_in_browser,
+                                          axe_violations, width):
+    page, base = browser_page, demo_live_server.url
+    page.set_viewport_size({"width": width, "height": 900})
+    solution, environment = _ids(demo_live_server.app)
+    sign_in_browser(page, base, "company-pulmo", next_path=quote(
+        f"/test-courses/new?environment={environment}&solution={solution}"))
+    page.get_by_label("Titel").fill(f"PulmoHome på Herlevs data ({width} px)")
+    page.get_by_role("button", name="Send forslag til værten").click()
+    page.wait_for_load_state()
+    assert page.locator("#course-status").inner_text() == "Foreslået"
+    page.get_by_role("button", name="Træk forslaget tilbage").click()
+    page.wait_for_load_state()
+    assert page.locator("#course-status").inner_text() == "Trukket tilbage"
+    assert page.get_by_role("button", name="Acceptér forslaget").count() == 0
     _check(page, axe_violations)
