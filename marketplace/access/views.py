@@ -315,9 +315,9 @@ def _request_page(request_id: int, *, errors: list[dict] | None = None,
     detail = services.request_detail(get_session(), request_id=request_id,
                                      actor=current_principal(), test_beds=engine().test_beds,
                                      now=utcnow())
-    return render_template("access/request.html", detail=detail, r=detail.request,
-                           field_errors=_by_field(errors), review=review or {},
-                           ), 422 if errors else 200
+    page = render_template("access/request.html", detail=detail, r=detail.request,
+                           field_errors=_by_field(errors), review=review or {})
+    return page, 422 if errors else 200
 
 
 @bp.get("/requests/<int:request_id>/amend")

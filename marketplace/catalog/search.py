@@ -14,7 +14,6 @@ from marketplace.catalog import vocabulary as voc
 MAX_PER_PAGE = 100
 MAX_QUERY = 200
 LEVELS = ("national", "regional", "municipal")
-SORTS = ("relevance", "title", "newest")
 FACETS = ("publisher_level", "theme", "health_category", "access_rights")
 
 

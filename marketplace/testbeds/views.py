@@ -230,7 +230,8 @@ def api_get_course(path: CoursePath) -> Response:
 def api_change_course(path: CoursePath, body: CourseChanges) -> Response:
     """Move a test course on ({"status", "comment"}) or edit its plan or procurement fields.
 
-    proposed → agreed | declined (host) → running → completed → evaluated.
+    proposed → agreed | declined (host) | withdrawn (company) → running → completed →
+    evaluated (host).
     """
     db = get_session()
     course = services.change_test_course(db, actor=current_principal(), course_id=path.course_id,
@@ -244,7 +245,8 @@ def api_change_course(path: CoursePath, body: CourseChanges) -> Response:
           security=requires())
 @api_auth()
 def api_record_outcome(path: CoursePath, body: OutcomeIn) -> tuple[Response, int]:
-    """Record an outcome on one of the four effect dimensions (company or host)."""
+    """Record an outcome on one of the four effect dimensions (company or host), or correct the
+    side's own one: audited, and once the course is evaluated only with a `reason`."""
     db = get_session()
     outcome = services.record_outcome(db, actor=current_principal(), course_id=path.course_id,
                                       data=body.model_dump(exclude_unset=True))

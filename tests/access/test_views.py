@@ -581,6 +581,11 @@ def test_only_the_applicant_resubmits_and_only_a_refused_application(
         "description": "Y", "purpose": "public_research", "dataset": str(world.herlev_data.id),
         f"columns-{world.herlev_data.id}": ["sex"], "duration_days": "30"})
     assert stolen.status_code == 409
+    malformed = client.post("/requests/new", data={
+        "csrf_token": _token(form), "resubmits": "<script>", "title": "X", "description": "Y",
+        "purpose": "public_research", "dataset": str(world.herlev_data.id),
+        f"columns-{world.herlev_data.id}": ["sex"], "duration_days": "30"})
+    assert malformed.status_code == 422 and "<script>" not in malformed.get_data(as_text=True)
     login(world.rival_user)
     assert client.get(f"/requests/new?from={denied['id']}").status_code == 403
     assert _count(session, AccessRequest) == 2

@@ -186,3 +186,60 @@ def test_a_version_whose_transaction_is_rolled_back_leaves_no_file(session, crea
     session.commit()
     session.rollback()  # a later rollback leaves committed versions' files alone
     assert _stored_files(data_dir, dataset["id"]) == [version.path.rsplit("/", 1)[1]]
+
+
+def test_two_copies_of_an_upload_sent_at_once_store_one_version(tmp_path, monkeypatch):
+    """A double click sends the same upload twice at the same moment, over real connections."""
+    import threading
+
+    import requests
+    from werkzeug.serving import make_server
+
+    from marketplace import create_app, schema
+    from marketplace.db import session_scope
+    from marketplace.identity import services as identity
+    from tests.catalog.conftest import DESCRIPTOR
+    from tests.conftest import base_config
+
+    monkeypatch.setenv("MARKETPLACE_INSTANCE_PATH", str(tmp_path / "instance"))
+    url = f"sqlite:///{tmp_path / 'marketplace.db'}"
+    schema.upgrade(url)
+    app = create_app(base_config(tmp_path, url))
+    with session_scope(app) as session:
+        org = identity.create_org(session, slug="herlev-test", name="Herlev", kind="regional")
+        issued = identity.create_api_client(session, keyring=app.extensions["marketplace.keyring"],
+                                            org=org, scopes="catalog:write")
+        credentials = (issued.client.client_id, issued.secret)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_port}"
+    try:
+        token = requests.post(f"{base}/oauth/token", auth=credentials, timeout=60,
+                              data={"grant_type": "client_credentials"}).json()["access_token"]
+        headers = {"Authorization": f"Bearer {token}"}
+        dataset = requests.post(f"{base}/api/v1/datasets", json=DESCRIPTOR, headers=headers,
+                                timeout=60).json()
+        answers: list[tuple[int, int | None]] = []
+        start = threading.Barrier(2)
+
+        def send() -> None:
+            start.wait()
+            response = requests.put(
+                f"{base}/api/v1/datasets/{dataset['id']}/data", data=GOOD_CSV.encode(),
+                headers={**headers, "Content-Type": "text/csv", "Idempotency-Key": TOKEN},
+                timeout=60)
+            answers.append((response.status_code, response.json().get("version")))
+
+        threads = [threading.Thread(target=send) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert answers == [(200, 1), (200, 1)]
+        data_dir = app.config["DATA_DIR"]
+        assert len(_stored_files(data_dir, dataset["id"])) == 1
+        with session_scope(app) as session:
+            assert _count(session, DataVersion) == 1
+    finally:
+        server.shutdown()
+        app.extensions["marketplace.engine"].dispose()

@@ -536,6 +536,7 @@ def test_a_host_corrects_an_evaluated_outcome_in_the_browser(client, world, logi
                         data={**form, "reason": "Halve dage var rundet ned"})
     html = fixed.get_data(as_text=True)
     assert "Rettelser" in html and "Halve dage var rundet ned" in html
-    assert "fra 10.0 → 7.0 til 10.0 → 7.5" in html
+    assert "Vært: Hurtigere tilbage til eget hjem og liv" in html
+    assert "fra 10 → 7 til 10 → 7.5" in html
     session.refresh(course)
     assert course.outcomes[0].result == 7.5
