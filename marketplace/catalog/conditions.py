@@ -1,7 +1,7 @@
 """A dataset's conditions of use (GA4GH DUO and the purposes it allows), told in words.
 
-Pure: takes the stored `data_use` and returns sentences in Danish and English, so an applicant
-reads what the codes demand before applying.
+Pure: takes the stored `data_use` and returns sentences in the reader's language (the catalog's
+English for `en`), so an applicant reads what the codes demand before applying.
 """
 from __future__ import annotations
 
@@ -10,51 +10,44 @@ from dataclasses import dataclass
 from typing import Any
 
 from marketplace.catalog.purposes import load_taxonomy
+from marketplace.languages import N_, translate
 
 # What each DUO permission allows, in the words of the DUO definitions.
-PERMISSIONS: dict[str, tuple[str, str]] = {
-    "NRES": ("Ingen begrænsninger på brugen", "No restriction on use"),
-    "GRU": ("Generel forskning: al sundheds-, biomedicinsk og anden forskning",
-            "General research use: any health, biomedical or other research"),
-    "HMB": ("Sundheds- og biomedicinsk forskning", "Health or medical or biomedical research"),
-    "DS": ("Kun forskning i bestemte sygdomme: {diseases}",
-           "Research on specific diseases only: {diseases}"),
-    "POA": ("Kun forskning i befolkningers oprindelse og afstamning",
-            "Population origins or ancestry research only"),
+PERMISSIONS: dict[str, str] = {
+    "NRES": N_("Ingen begrænsninger på brugen"),
+    "GRU": N_("Generel forskning: al sundheds-, biomedicinsk og anden forskning"),
+    "HMB": N_("Sundheds- og biomedicinsk forskning"),
+    "DS": N_("Kun forskning i bestemte sygdomme: {diseases}"),
+    "POA": N_("Kun forskning i befolkningers oprindelse og afstamning"),
 }
 
 # What each DUO modifier adds; {argument} is the modifier's argument (TS:12 → 12).
-MODIFIERS: dict[str, tuple[str, str]] = {
-    "NCU": ("Ikke til kommerciel brug", "Not for commercial use"),
-    "NPU": ("Kun til ikke-profitorienterede organisationer",
-            "Only for not-for-profit organisations"),
-    "NPUNCU": ("Kun ikke-kommerciel brug i ikke-profitorienterede organisationer",
-               "Non-commercial use by not-for-profit organisations only"),
-    "NPOA": ("Ikke til forskning i befolkningers oprindelse og afstamning",
-             "No population origins or ancestry research"),
-    "GS": ("Kun i disse lande eller områder: {argument}",
-           "Only in these countries or regions: {argument}"),
-    "IS": ("Kun for disse organisationer: {argument}", "Only for these institutions: {argument}"),
-    "US": ("Kun for disse brugere: {argument}", "Only for these users: {argument}"),
-    "PS": ("Kun til projektet {argument}", "Only for the project {argument}"),
-    "TS": ("Adgangen gælder højst {argument} måneder", "Access for at most {argument} months"),
-    "MOR": ("Intet må offentliggøres før {argument}", "Nothing may be published before {argument}"),
-    "IRB": ("Kræver etisk godkendelse", "Ethics approval required"),
-    "COL": ("Kræver samarbejde med dataholderen", "Collaboration with the data holder required"),
-    "PUB": ("Resultaterne skal offentliggøres", "Results must be published"),
-    "RTN": ("Resultaterne skal leveres tilbage til dataholderen",
-            "Results must be returned to the data holder"),
+MODIFIERS: dict[str, str] = {
+    "NCU": N_("Ikke til kommerciel brug"),
+    "NPU": N_("Kun til ikke-profitorienterede organisationer"),
+    "NPUNCU": N_("Kun ikke-kommerciel brug i ikke-profitorienterede organisationer"),
+    "NPOA": N_("Ikke til forskning i befolkningers oprindelse og afstamning"),
+    "GS": N_("Kun i disse lande eller områder: {argument}"),
+    "IS": N_("Kun for disse organisationer: {argument}"),
+    "US": N_("Kun for disse brugere: {argument}"),
+    "PS": N_("Kun til projektet {argument}"),
+    "TS": N_("Adgangen gælder højst {argument} måneder"),
+    "MOR": N_("Intet må offentliggøres før {argument}"),
+    "IRB": N_("Kræver etisk godkendelse"),
+    "COL": N_("Kræver samarbejde med dataholderen"),
+    "PUB": N_("Resultaterne skal offentliggøres"),
+    "RTN": N_("Resultaterne skal leveres tilbage til dataholderen"),
 }
 
 
 @dataclass(frozen=True)
 class Condition:
     code: str
-    text_da: str
-    text_en: str
+    template: str
+    values: dict[str, str]
 
     def text(self, lang: str) -> str:
-        return self.text_en if lang == "en" else self.text_da
+        return translate(self.template, lang, **self.values)
 
 
 def describe_conditions(data_use: Mapping[str, Any] | None) -> list[Condition]:
@@ -63,22 +56,27 @@ def describe_conditions(data_use: Mapping[str, Any] | None) -> list[Condition]:
     use = data_use or {}
     permission = str(use.get("permission") or "GRU")
     diseases = ", ".join(use.get("diseases") or [])
-    da, en = PERMISSIONS.get(permission, (permission, permission))
-    conditions = [Condition(permission, da.format(diseases=diseases),
-                            en.format(diseases=diseases))]
+    conditions = [Condition(permission, PERMISSIONS.get(permission, permission),
+                            {"diseases": diseases} if permission in PERMISSIONS else {})]
     for modifier in use.get("modifiers") or []:
         code, _, argument = str(modifier).partition(":")
-        da, en = MODIFIERS.get(code, (code, code))
-        conditions.append(Condition(code, da.format(argument=argument),
-                                    en.format(argument=argument)))
+        conditions.append(Condition(code, MODIFIERS.get(code, code),
+                                    {"argument": argument} if code in MODIFIERS else {}))
     purposes = use.get("purposes")
     if purposes:
-        taxonomy = load_taxonomy()
-        named = [taxonomy.get(code) for code in purposes]
-        conditions.append(Condition(
-            "purposes",
-            "Kun til formålene: " + ", ".join(p.label_da if p else c
-                                             for p, c in zip(named, purposes, strict=True)),
-            "Only for the purposes: " + ", ".join(p.label_en if p else c
-                                                 for p, c in zip(named, purposes, strict=True))))
+        conditions.append(_PurposesCondition("purposes", N_("Kun til formålene: {purposes}"),
+                                             {}, tuple(str(code) for code in purposes)))
     return conditions
+
+
+@dataclass(frozen=True)
+class _PurposesCondition(Condition):
+    """The purposes are named in the reader's language from the taxonomy."""
+
+    purposes: tuple[str, ...] = ()
+
+    def text(self, lang: str) -> str:
+        taxonomy = load_taxonomy()
+        named = ", ".join(purpose.label(lang) if (purpose := taxonomy.get(code)) else code
+                          for code in self.purposes)
+        return translate(self.template, lang, purposes=named)
