@@ -268,19 +268,20 @@ def purpose_name(code: str | None) -> str:
 
 
 def init_app(app: Flask) -> None:
+    # Codes in words; globals, so that macros imported by templates can use them too.
+    app.jinja_env.globals.update(
+        audit_action_label=audit_action_label,
+        check_rule_label=lambda rule: code_label(CHECK_RULES, rule),
+        column_type_label=lambda code: code_label(voc.COLUMN_TYPE_LABELS, code),
+        identifier_kind_label=lambda code: code_label(voc.IDENTIFIER_KIND_LABELS, code),
+        code_system_label=lambda code: code_label(voc.CODE_SYSTEM_LABELS, code),
+        duo_label=duo_label, generalisation_label=generalisation_label, purpose_name=purpose_name)
+
     @app.context_processor
     def _globals() -> dict[str, Any]:
         return {
             "principal": current_principal(),
             "nav_links": nav_links,
-            "audit_action_label": audit_action_label,
-            "check_rule_label": lambda rule: code_label(CHECK_RULES, rule),
-            "column_type_label": lambda code: code_label(voc.COLUMN_TYPE_LABELS, code),
-            "identifier_kind_label": lambda code: code_label(voc.IDENTIFIER_KIND_LABELS, code),
-            "code_system_label": lambda code: code_label(voc.CODE_SYSTEM_LABELS, code),
-            "duo_label": duo_label,
-            "generalisation_label": generalisation_label,
-            "purpose_name": purpose_name,
             "error_heading": lambda s: _(_ERROR_HEADINGS.get(s, "Der opstod en fejl")),
             "error_explanation": lambda s: _(_ERROR_EXPLANATIONS.get(s, _TRY_AGAIN)),
         }
