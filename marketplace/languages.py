@@ -162,10 +162,16 @@ def format_datetime(moment: datetime | None, lang: str) -> str:
                   f"{_format_time(local, 'short', locale=locale)} {local.tzname()}")
 
 
-def format_day(day: date | datetime | None, lang: str) -> str:
-    """A date in the language's medium style: "1. jul. 2026" / "Jul 1, 2026"."""
-    if day is None:
+def format_day(day: date | datetime | str | None, lang: str) -> str:
+    """A date in the language's medium style: "1. jul. 2026" / "Jul 1, 2026"; an ISO date
+    string as stored in descriptors is read first."""
+    if day is None or day == "":
         return "–"
+    if isinstance(day, str):
+        try:
+            day = date.fromisoformat(day)
+        except ValueError:
+            return day
     if isinstance(day, datetime):
         day = local_time(day).date()
     return _plain(_format_date(day, "medium", locale=_locale(lang)))

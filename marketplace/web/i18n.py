@@ -72,7 +72,7 @@ def format_datetime(moment: datetime | None) -> str:
     return languages.format_datetime(moment, current_language())
 
 
-def format_day(day: date | datetime | None) -> str:
+def format_day(day: date | datetime | str | None) -> str:
     return languages.format_day(day, current_language())
 
 
