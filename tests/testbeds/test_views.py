@@ -220,7 +220,7 @@ def test_oversized_and_hostile_evidence_uploads_are_refused(client, world, api_h
                           data=b"MZ\x90\x00" + b"\x00" * 64)
     assert program.status_code == 422
     assert "modtages" in program.get_json()["errors"][0]["message"]
-    english = client.post(url + "?lang=en",
+    english = client.post(url + "&lang=en",
                           headers={**host, "Content-Type": "application/octet-stream"},
                           data=b"MZ\x90\x00" + b"\x00" * 64)
     assert "accepted" in english.get_json()["errors"][0]["message"]
