@@ -168,10 +168,11 @@ def format_day(day: date | datetime | str | None, lang: str) -> str:
     if day is None or day == "":
         return "–"
     if isinstance(day, str):
+        text = day
         try:
-            day = date.fromisoformat(day)
+            day = date.fromisoformat(text)
         except ValueError:
-            return day
+            return text
     if isinstance(day, datetime):
         day = local_time(day).date()
     return _plain(_format_date(day, "medium", locale=_locale(lang)))
