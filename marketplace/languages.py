@@ -85,6 +85,14 @@ def translations(lang: str) -> NullTranslations:
     return Translations.load(str(CATALOG_DIR), [lang], DOMAIN)
 
 
+def english() -> dict[str, str]:
+    """The English catalog as Danish text → English, for checks that a text is translated."""
+    with catalog_path("en").open("rb") as handle:
+        catalog = read_po(handle, locale="en")
+    return {message.id: message.string for message in catalog
+            if isinstance(message.id, str) and message.id and isinstance(message.string, str)}
+
+
 def translate(text: str, lang: str, **values: object) -> str:
     """Translate Danish `text` into `lang` and fill its {named} values."""
     text = translations(lang).gettext(text)

@@ -17,6 +17,7 @@ from flask import Flask, g, has_request_context, request, session
 from marketplace import languages
 
 LANGUAGES = languages.LANGUAGES
+english = languages.english
 
 
 def current_language() -> str:

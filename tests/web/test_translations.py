@@ -95,6 +95,12 @@ def test_the_checks_catch_a_missing_a_fuzzy_and_an_empty_entry():
 
 # --- the catalog in use ----------------------------------------------------------------------
 
+def test_english_maps_danish_texts_to_their_translation():
+    from marketplace.web.i18n import english
+
+    assert english()["Datakatalog"] == "Data catalogue"
+
+
 def test_plurals_follow_the_count_in_both_languages():
     one = languages.translate_plural("{count} datasæt fundet", "{count} datasæt fundet", 1, "en")
     many = languages.translate_plural("{count} datasæt fundet", "{count} datasæt fundet", 1200,
