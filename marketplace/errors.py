@@ -36,7 +36,7 @@ class DomainError(Exception):
         errors: list[dict[str, str]] | None = None,
         title: str | None = None,
         headers: dict[str, str] | None = None,
-        **values: object,
+        **values: Any,
     ) -> None:
         filled = detail.format(**values) if values else detail
         super().__init__(filled)
@@ -112,7 +112,7 @@ class Invalid(DomainError):
     status, title, slug = 422, N_("Ugyldigt input"), "invalid"
 
     @classmethod
-    def field(cls, field: str, message: str, **values: object) -> Invalid:
+    def field(cls, field: str, message: str, **values: Any) -> Invalid:
         """Build an Invalid error about one named field (`message`: Danish source text)."""
         error = cls(message, **values)
         error.errors = [{"field": field, "message": error.detail}]

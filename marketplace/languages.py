@@ -85,6 +85,14 @@ def translations(lang: str) -> NullTranslations:
     return Translations.load(str(CATALOG_DIR), [lang], DOMAIN)
 
 
+def english() -> dict[str, str]:
+    """The English catalog as Danish text → English, for checks that a text is translated."""
+    with catalog_path("en").open("rb") as handle:
+        catalog = read_po(handle, locale="en")
+    return {message.id: message.string for message in catalog
+            if isinstance(message.id, str) and message.id and isinstance(message.string, str)}
+
+
 def translate(text: str, lang: str, **values: object) -> str:
     """Translate Danish `text` into `lang` and fill its {named} values."""
     text = translations(lang).gettext(text)
@@ -162,10 +170,17 @@ def format_datetime(moment: datetime | None, lang: str) -> str:
                   f"{_format_time(local, 'short', locale=locale)} {local.tzname()}")
 
 
-def format_day(day: date | datetime | None, lang: str) -> str:
-    """A date in the language's medium style: "1. jul. 2026" / "Jul 1, 2026"."""
-    if day is None:
+def format_day(day: date | datetime | str | None, lang: str) -> str:
+    """A date in the language's medium style: "1. jul. 2026" / "Jul 1, 2026"; an ISO date
+    string as stored in descriptors is read first."""
+    if day is None or day == "":
         return "–"
+    if isinstance(day, str):
+        text = day
+        try:
+            day = date.fromisoformat(text)
+        except ValueError:
+            return text
     if isinstance(day, datetime):
         day = local_time(day).date()
     return _plain(_format_date(day, "medium", locale=_locale(lang)))

@@ -23,7 +23,6 @@ from marketplace.growth.models import (
     ProcurementCase,
 )
 from marketplace.identity.models import Organisation
-from marketplace.languages import N_
 from marketplace.testbeds.models import Procurement, TestCourse, TestEnvironmentHost
 
 MUNICIPALITIES_IN_REGION = 46
@@ -146,15 +145,15 @@ def growth_report(session: Session, *, now: datetime) -> GrowthReport:
         milestones.append(Milestone(year, target, value, cumulative_target, cumulative))
 
     targets = (
-        Target("opportunities_identified", N_("Vækstmuligheder identificeret"),
+        Target("opportunities_identified", "Vækstmuligheder identificeret",
                "Growth opportunities identified", len(identified), 12, target_min=9),
-        Target("opportunities_initiated", N_("Vækstmuligheder sat i gang (3 om året)"),
+        Target("opportunities_initiated", "Vækstmuligheder sat i gang (3 om året)",
                "Growth opportunities initiated (3 a year)", len(initiated), 12, target_min=9),
-        Target("business_areas", N_("Nye forretningsområder"), "New business areas",
+        Target("business_areas", "Nye forretningsområder", "New business areas",
                len(themes), 4),
-        Target("companies_domestic_growth", N_("Virksomheder med vækst på hjemmemarkedet"),
+        Target("companies_domestic_growth", "Virksomheder med vækst på hjemmemarkedet",
                "Companies growing on the home market", len(domestic), 8),
-        Target("companies_export_growth", N_("Virksomheder med eksportvækst"),
+        Target("companies_export_growth", "Virksomheder med eksportvækst",
                "Companies growing exports", len(export), 6),
         Target("municipalities_involved", "Andel af regionens 46 kommuner involveret",
                "Share of the region's 46 municipalities involved",

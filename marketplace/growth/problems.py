@@ -13,8 +13,8 @@ from marketplace.errors import Conflict, DomainError, Forbidden, Invalid, NotFou
 
 
 def _tag(error: DomainError, template: str, values: dict[str, Any]) -> DomainError:
-    error.template = template  # type: ignore[attr-defined]
-    error.values = values  # type: ignore[attr-defined]
+    error.template = template
+    error.values = values
     return error
 
 

@@ -1,26 +1,30 @@
 """The /statistics page's form fields and the shape of a result for the page."""
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from markupsafe import Markup
 
+from marketplace.catalog import vocabulary as voc
 from marketplace.languages import N_
+from marketplace.statistics import tables
 from marketplace.web.charts import bar_chart
 from marketplace.web.i18n import gettext as _
 
 # Derived groups offered on the form (Danish labels); dataset columns can be typed too.
 GROUP_CHOICES: tuple[tuple[str, str], ...] = (
     ("age_band", N_("Aldersgruppe (10 år)")),
-    ("sex", "Køn"),
+    ("sex", N_("Køn")),
     ("municipality", N_("Kommune")),
     ("region", N_("Region")),
-    ("year", "År"),
+    ("year", N_("År")),
     ("quarter", N_("Kvartal")),
     ("icd10_chapter", N_("ICD-10-kapitel")),
 )
 MEASURE_CHOICES = ("count_persons", "count_rows", "mean", "median")
+MEASURE_NAMES = {"count_persons": N_("Antal personer"), "count_rows": N_("Antal rækker"),
+                 "mean": N_("Gennemsnit af {column}"), "median": N_("Median af {column}")}
 _TEXT_FIELDS = ("title", "purpose", "description", "dataset", "age_min", "age_max",
                 "diagnoses", "municipalities", "period_start", "period_end", "method",
                 "epsilon", "measure_column", "extra_group")
@@ -86,16 +90,43 @@ def form_body(values: Mapping[str, Any]) -> dict[str, Any]:
     return body
 
 
+def column_label(name: str, groups: Sequence[str]) -> str:
+    """A result column in words: the grouping's name, or the measure ("Gennemsnit af alder")."""
+    if name in groups:
+        label = dict(GROUP_CHOICES).get(name)
+        return _(label) if label else name
+    if name in MEASURE_NAMES:
+        return _(MEASURE_NAMES[name])
+    kind, _sep, column = name.partition("_")
+    return _(MEASURE_NAMES[kind], column=column) if kind in ("mean", "median") else name
+
+
+def value_label(group: str, value: Any) -> str:
+    """A group's value in words: municipality and region names, ICD-10 chapter titles."""
+    text = str(value)
+    if text == tables.UNKNOWN:
+        return _("Ukendt")
+    if group == "municipality":
+        return voc.MUNICIPALITY_NAMES.get(text, text)
+    if group == "region" and text in voc.REGION_NAMES:
+        return _(voc.REGION_NAMES[text])
+    if group == "icd10_chapter" and text in tables.ICD10_CHAPTER_NAMES:
+        return f"{text} {_(tables.ICD10_CHAPTER_NAMES[text])}"
+    return text
+
+
 def result_view(data: Mapping[str, Any]) -> dict[str, Any]:
     """Rows for the page's table (margins named "I alt", suppressed cells marked) and a bar
     chart of the first measure over the first grouping's values."""
     result = data.get("result")
     if not result:
         return {"rows": [], "columns": [], "chart": None}
-    groups = len(data.get("group_by") or [])
+    group_names = list(data.get("group_by") or [])
+    groups = len(group_names)
     rows = []
     for row in result["rows"]:
-        labels = [_("I alt") if value is None else str(value) for value in row[:groups]]
+        labels = [_("I alt") if value is None else value_label(name, value)
+                  for name, value in zip(group_names, row[:groups], strict=False)]
         rows.append({"labels": labels, "values": row[groups:],
                      "margin": any(value is None for value in row[:groups])})
     chart: Markup | None = None
@@ -110,6 +141,7 @@ def result_view(data: Mapping[str, Any]) -> dict[str, Any]:
             bars = [(_("I alt"), float(rows[0]["values"][0]))] if rows and \
                 rows[0]["values"][0] is not None else []
         if bars:
-            chart = bar_chart(bars[:MAX_CHART_BARS], title=_("{measure} pr. gruppe",
-                                                             measure=measure))
-    return {"rows": rows, "columns": result["columns"], "groups": groups, "chart": chart}
+            chart = bar_chart(bars[:MAX_CHART_BARS], title=_(
+                "{measure} pr. gruppe", measure=column_label(measure, group_names)))
+    columns = [column_label(name, group_names) for name in result["columns"]]
+    return {"rows": rows, "columns": columns, "groups": groups, "chart": chart}

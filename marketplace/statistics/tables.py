@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from marketplace.delivery import generalise
+from marketplace.languages import N_
 
 MEASURE_KINDS = ("count_persons", "count_rows", "mean", "median")
 NUMERIC_TYPES = ("integer", "number")
@@ -46,6 +47,28 @@ _CHAPTERS: tuple[tuple[str, str, str], ...] = (
     ("Q00", "Q99", "XVII"), ("R00", "R99", "XVIII"), ("S00", "T98", "XIX"),
     ("U00", "U99", "XXII"), ("V01", "Y98", "XX"), ("Z00", "Z99", "XXI"),
 )
+
+# The chapters' titles, for people (Danish source text).
+ICD10_CHAPTER_NAMES = {
+    "I": N_("Visse infektiøse og parasitære sygdomme"), "II": N_("Svulster"),
+    "III": N_("Sygdomme i blod og bloddannende organer og visse sygdomme i immunsystemet"),
+    "IV": N_("Endokrine, ernærings- og stofskiftesygdomme"),
+    "V": N_("Psykiske lidelser og adfærdsmæssige forstyrrelser"),
+    "VI": N_("Sygdomme i nervesystemet"), "VII": N_("Sygdomme i øje og øjenomgivelser"),
+    "VIII": N_("Sygdomme i øre og processus mastoideus"),
+    "IX": N_("Sygdomme i kredsløbsorganer"), "X": N_("Sygdomme i åndedrætsorganer"),
+    "XI": N_("Sygdomme i fordøjelsesorganer"), "XII": N_("Sygdomme i hud og underhud"),
+    "XIII": N_("Sygdomme i knogler, muskler og bindevæv"),
+    "XIV": N_("Sygdomme i urinveje og kønsorganer"),
+    "XV": N_("Svangerskab, fødsel og barsel"),
+    "XVI": N_("Visse tilstande opstået i perinatalperioden"),
+    "XVII": N_("Medfødte misdannelser og kromosomanomalier"),
+    "XVIII": N_("Symptomer og abnorme fund, ikke klassificeret andetsteds"),
+    "XIX": N_("Læsioner, forgiftninger og visse andre følger af ydre påvirkninger"),
+    "XX": N_("Ydre årsager til sygdom og død"),
+    "XXI": N_("Faktorer af betydning for sundhedstilstand og kontakt med sundhedsvæsenet"),
+    "XXII": N_("Koder til særlige formål"),
+}
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,7 @@ from pydantic_core import PydanticCustomError
 from marketplace.cpr import contains_cpr
 from marketplace.languages import N_
 from marketplace.web.i18n import gettext as _
+from marketplace.web.i18n import ngettext
 from marketplace.web.requests import QueryModel
 
 MAX_ID = 2**31 - 1  # ids are 32-bit integers in PostgreSQL; larger ones cannot name anything
@@ -191,8 +192,6 @@ _MESSAGES: dict[str, str] = {
     "less_than": N_("skal være mindre end {lt}"),
     "less_than_equal": N_("må højst være {le}"),
     "list_type": N_("skal være en liste"),
-    "too_short": N_("skal have mindst {min_length} element(er)"),
-    "too_long": N_("må højst have {max_length} elementer"),
     "dict_type": N_("skal være et objekt"),
     "model_type": N_("skal være et objekt"),
     "model_attributes_type": N_("skal være et objekt"),
@@ -222,7 +221,22 @@ def _field_name(location: Iterable[int | str]) -> str:
     return name
 
 
+def _count_message(error: Any) -> str | None:
+    """Length limits on lists, with the plural the number needs ("mindst 1 element")."""
+    context = error.get("ctx") or {}
+    if error["type"] == "too_short" and isinstance(context.get("min_length"), int):
+        return ngettext("skal have mindst {count} element", "skal have mindst {count} elementer",
+                        context["min_length"])
+    if error["type"] == "too_long" and isinstance(context.get("max_length"), int):
+        return ngettext("må højst have {count} element", "må højst have {count} elementer",
+                        context["max_length"])
+    return None
+
+
 def _message(error: Any) -> str:
+    counted = _count_message(error)
+    if counted is not None:
+        return counted
     template = _MESSAGES.get(error["type"])
     if template is None:
         # Our own validators raise PydanticCustomError with a Danish message as their template.

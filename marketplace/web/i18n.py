@@ -17,6 +17,7 @@ from flask import Flask, g, has_request_context, request, session
 from marketplace import languages
 
 LANGUAGES = languages.LANGUAGES
+english = languages.english
 
 
 def current_language() -> str:
@@ -72,7 +73,7 @@ def format_datetime(moment: datetime | None) -> str:
     return languages.format_datetime(moment, current_language())
 
 
-def format_day(day: date | datetime | None) -> str:
+def format_day(day: date | datetime | str | None) -> str:
     return languages.format_day(day, current_language())
 
 

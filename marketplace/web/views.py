@@ -274,6 +274,16 @@ def generalisation_label(rule: dict[str, Any] | None) -> str:
         return _(label).split("{")[0].strip()
 
 
+def place_name(code: str) -> str:
+    """A geography code of a descriptor in words: Danmark, a region or a municipality."""
+    if code == "DK":
+        return _("Danmark")
+    if code in voc.REGION_NAMES:
+        return _(voc.REGION_NAMES[code])
+    name = voc.MUNICIPALITY_NAMES.get(code)
+    return _("{name} Kommune", name=name) if name else code
+
+
 def purpose_name(code: str | None) -> str:
     """A purpose code from the taxonomy in the page's language."""
     purpose = purposes.load_taxonomy().get(code) if code else None
@@ -281,19 +291,21 @@ def purpose_name(code: str | None) -> str:
 
 
 def init_app(app: Flask) -> None:
+    # Codes in words; globals, so that macros imported by templates can use them too.
+    app.jinja_env.globals.update(
+        audit_action_label=audit_action_label,
+        check_rule_label=lambda rule: code_label(CHECK_RULES, rule),
+        column_type_label=lambda code: code_label(voc.COLUMN_TYPE_LABELS, code),
+        identifier_kind_label=lambda code: code_label(voc.IDENTIFIER_KIND_LABELS, code),
+        code_system_label=lambda code: code_label(voc.CODE_SYSTEM_LABELS, code),
+        duo_label=duo_label, generalisation_label=generalisation_label, purpose_name=purpose_name,
+        place_name=place_name)
+
     @app.context_processor
     def _globals() -> dict[str, Any]:
         return {
             "principal": current_principal(),
             "nav_links": nav_links,
-            "audit_action_label": audit_action_label,
-            "check_rule_label": lambda rule: code_label(CHECK_RULES, rule),
-            "column_type_label": lambda code: code_label(voc.COLUMN_TYPE_LABELS, code),
-            "identifier_kind_label": lambda code: code_label(voc.IDENTIFIER_KIND_LABELS, code),
-            "code_system_label": lambda code: code_label(voc.CODE_SYSTEM_LABELS, code),
-            "duo_label": duo_label,
-            "generalisation_label": generalisation_label,
-            "purpose_name": purpose_name,
             "error_heading": lambda s: _(_ERROR_HEADINGS.get(s, "Der opstod en fejl")),
             "error_explanation": lambda s: _(_ERROR_EXPLANATIONS.get(s, _TRY_AGAIN)),
         }

@@ -57,15 +57,17 @@ MAX_OUTPUT_DEPTH = 2
 ACRO_RESULTS = "results.json"
 MAX_ACRO_BYTES = 5 * 1024 * 1024
 
+# Why a job failed, stored with it as Danish source text and translated where it is shown.
 OUTCOME_MESSAGES = {
-    "timed_out": "the script ran longer than the wall-clock limit and was stopped",
-    "cpu_exceeded": "the script used more CPU time than the limit and was stopped",
-    "file_too_large": "the script wrote a file larger than the limit and was stopped",
-    "output_too_large": "the script's output was larger (or held more files) than the limit; "
-                        "nothing of it was kept",
-    "killed": "the script was stopped (it used more memory or processes than the limits)",
-    "cancelled": "the job was cancelled",
-    "not_started": "the sandbox could not start",
+    "timed_out": N_("scriptet kørte længere end tidsgrænsen og blev stoppet"),
+    "cpu_exceeded": N_("scriptet brugte mere CPU-tid end grænsen og blev stoppet"),
+    "file_too_large": N_("scriptet skrev en fil, der var større end grænsen, og blev stoppet"),
+    "output_too_large": N_("scriptets resultater var større (eller havde flere filer) end "
+                           "grænsen; intet af dem blev gemt"),
+    "killed": N_("scriptet blev stoppet (det brugte mere hukommelse eller flere processer end "
+                 "grænserne)"),
+    "cancelled": N_("jobbet blev annulleret"),
+    "not_started": N_("sandkassen kunne ikke starte"),
 }
 
 
@@ -622,7 +624,7 @@ def run_job(session: Session, *, job: WorkspaceJob, settings: RunSettings, now: 
         else:
             job.status = "failed"
             job.error = OUTCOME_MESSAGES.get(
-                run.outcome, f"the script ended with exit code {run.exit_code}")
+                run.outcome, f"scriptet sluttede med afslutningskoden {run.exit_code}")
         audit.record_audit(session, actor=None, action=f"workspace.job_{job.status}",
                            subject_type="workspace_job", subject_id=str(job.id),
                            details={"permit_id": permit.id, "outcome": run.outcome,

@@ -122,7 +122,7 @@ def test_a_permit_revoked_while_queued_fails_the_job(session, world, build):
     extract = _request(session, world, permit)
     permit.stored_status = "revoked"
     built = build(extract.id)
-    assert built.status == "failed" and "revoked" in built.error
+    assert built.status == "failed" and "tilbagekaldt" in built.error
     assert built.path is None and built.manifest is None
 
 
@@ -133,7 +133,7 @@ def test_a_changed_data_version_fails_the_job(session, world, build, upload):
     extract = _request(session, world, permit)
     upload(world.holder_actor, world.dataset, admissions_csv(seed=99)[0])
     built = build(extract.id)
-    assert built.status == "failed" and "data version changed" in built.error
+    assert built.status == "failed" and "dataversion er ændret" in built.error
 
 
 def test_a_truncated_data_file_fails_the_job_with_no_output(session, world, build, data_dir):
@@ -145,7 +145,7 @@ def test_a_truncated_data_file_fails_the_job_with_no_output(session, world, buil
     path = catalog_services.version_path(version, data_dir=data_dir)
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
     built = build(extract.id)
-    assert built.status == "failed" and "truncated" in built.error
+    assert built.status == "failed" and "afkortet" in built.error
     assert not services.extract_path(extract.id, data_dir=data_dir).exists()
 
 

@@ -162,9 +162,10 @@ def test_the_check_finds_english_and_codes():
     assert _offences("Tilladelse udstedt · Formål: Virksomhedsforskning", codes) == []
 
 
-def test_demo_users_table_names_the_operator_in_danish(client):
-    html = client.get("/").get_data(as_text=True)
-    if "Demo-brugere" in html:
-        assert "Platformens operatør" in html and "Platform operator" not in html
+def test_demo_users_table_names_the_operator_in_each_language(client):
+    danish = client.get("/").get_data(as_text=True)
+    assert "Demo-brugere" in danish
+    assert "Platformens operatør" in danish and "Platform operator" not in danish
+    assert "Platform operator" in client.get("/?lang=en").get_data(as_text=True)
 
 

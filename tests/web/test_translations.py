@@ -95,6 +95,12 @@ def test_the_checks_catch_a_missing_a_fuzzy_and_an_empty_entry():
 
 # --- the catalog in use ----------------------------------------------------------------------
 
+def test_english_maps_danish_texts_to_their_translation():
+    from marketplace.web.i18n import english
+
+    assert english()["Datakatalog"] == "Data catalogue"
+
+
 def test_plurals_follow_the_count_in_both_languages():
     one = languages.translate_plural("{count} datasæt fundet", "{count} datasæt fundet", 1, "en")
     many = languages.translate_plural("{count} datasæt fundet", "{count} datasæt fundet", 1200,
@@ -125,6 +131,10 @@ def test_times_are_shown_in_copenhagen_with_the_zone():
     assert languages.format_datetime(summer, "da") == "1. jul. 2026 14.05 CEST"
     assert languages.format_datetime(winter, "da") == "16. jan. 2026 00.30 CET"
     assert languages.format_datetime(summer, "en") == "Jul 1, 2026 2:05 PM CEST"
+    # Dates stored as ISO text in descriptors read the same; text that is no date stays as it is.
+    assert languages.format_day("2015-01-01", "da") == "1. jan. 2015"
+    assert languages.format_day("2015-01-01", "en") == "Jan 1, 2015"
+    assert languages.format_day("sommer 2015", "da") == "sommer 2015"
     # A naive time from the database is UTC.
     assert languages.format_datetime(summer.replace(tzinfo=None), "da").endswith("14.05 CEST")
 

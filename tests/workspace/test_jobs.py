@@ -85,7 +85,7 @@ def test_a_failing_script_fails_the_job_with_its_log(client, world, api_headers,
     permit = world.make_permit(pseudonymised=True)
     headers = api_headers(world.company, "workspace:run")
     job = run_job(submit(client, headers, permit.id, "print('before')\nraise SystemExit(3)"))
-    assert job.status == "failed" and "exit code 3" in job.error
+    assert job.status == "failed" and "afslutningskoden 3" in job.error
     assert "before" in job.log and job.outputs == []
 
 
@@ -261,7 +261,7 @@ def test_a_missing_analysis_environment_fails_the_job_clearly(app, session, worl
     job = services.submit_job(session, actor=world.company_actor, permit_id=permit.id,
                               name="x", script="print(1)", now=utcnow())
     done = run_job(job.id)
-    assert done.status == "failed" and "analysis environment" in done.error
+    assert done.status == "failed" and "analysemiljøet" in done.error
 
 
 def test_citizens_see_that_a_job_analysed_their_records_and_what_was_released(
