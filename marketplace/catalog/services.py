@@ -284,9 +284,10 @@ def upload_version(session: Session, *, actor: Principal, dataset_id: int, strea
     relative = (Path("catalog") / str(dataset.id)
                 / f"v{number}-{os.getpid()}-{os.urandom(6).hex()}.parquet.enc")
     try:
-        result = ingest.ingest(cast(BinaryIO, source), media_type=media_type, columns=dataset.columns,
-                               subject_column=dataset.subject_column, keyring=keyring,
-                               target=data_dir / relative, context=version_context(relative))
+        result = ingest.ingest(cast(BinaryIO, source), media_type=media_type,
+                               columns=dataset.columns, subject_column=dataset.subject_column,
+                               keyring=keyring, target=data_dir / relative,
+                               context=version_context(relative))
     finally:
         source.close()
     version = DataVersion(

@@ -70,12 +70,11 @@ def can_view_course(actor: Principal, course: TestCourse) -> bool:
 
 
 def require_test_course(session: Session, *, actor: Principal, course_id: int) -> TestCourse:
-    """Return a course the actor may see; raises NotFound or Forbidden."""
+    """Return a course the actor may see; raises NotFound (also for a course the actor may not
+    see: its id does not reveal that it exists)."""
     course = get_test_course(session, course_id=course_id)
-    if course is None:
+    if course is None or not can_view_course(actor, course):
         raise NotFound(f"test course {course_id} does not exist")
-    if not can_view_course(actor, course):
-        raise Forbidden("this test course belongs to another company and environment")
     return course
 
 
@@ -83,14 +82,12 @@ def require_course_for_access(session: Session, *, course_id: int,
                               company_org_id: int) -> TestCourse:
     """The test course an access application says it serves.
 
-    Raises NotFound, Forbidden (another company's course) or Conflict (declined or finished:
+    Raises NotFound (also for another company's course) or Conflict (declined or finished:
     data for a test is only granted while the course lies ahead or runs).
     """
     course = get_test_course(session, course_id=course_id)
-    if course is None:
+    if course is None or course.company_org_id != company_org_id:
         raise NotFound(f"test course {course_id} does not exist")
-    if course.company_org_id != company_org_id:
-        raise Forbidden("the test course belongs to another company")
     if course.status not in ("proposed", "agreed", "running"):
         raise Conflict(f"the test course is {course.status}; data serves open courses only")
     return course

@@ -137,7 +137,7 @@ def test_only_companies_save_solution_profiles(session, world):
 
 
 def test_a_company_cannot_read_another_companys_profile(session, world):
-    with pytest.raises(Forbidden):
+    with pytest.raises(NotFound):
         services.require_solution_profile(session, actor=world.rival_company,
                                           profile_id=world.solution_id)
     assert services.list_solution_profiles(session, actor=world.rival_company) == []
@@ -168,7 +168,7 @@ def test_the_company_cannot_accept_its_own_proposal(session, world):
 
 def test_a_host_of_another_environment_cannot_decide(session, world):
     course = propose(session, world)
-    with pytest.raises(Forbidden):
+    with pytest.raises(NotFound):
         move(session, world, course, "agreed", actor=world.other_host)
     assert course.status == "proposed"
 
@@ -246,7 +246,7 @@ def test_proposals_need_a_title_and_ordered_dates(session, world):
 
 
 def test_a_company_proposes_only_its_own_solution(session, world):
-    with pytest.raises(Forbidden):
+    with pytest.raises(NotFound):
         services.propose_test_course(session, actor=world.rival_company,
                                      environment_id=world.environment.id,
                                      solution_profile_id=world.solution_id, plan=PLAN, now=NOW)
@@ -261,7 +261,7 @@ def test_a_company_sees_only_its_own_courses(session, world):
     assert [c.id for c in services.list_test_courses(session, actor=world.company)] == [course.id]
     assert [c.id for c in services.list_test_courses(session, actor=world.host)] == [course.id]
     assert services.list_test_courses(session, actor=world.other_host) == []
-    with pytest.raises(Forbidden):
+    with pytest.raises(NotFound):
         services.require_test_course(session, actor=world.rival_company, course_id=course.id)
 
 
@@ -280,7 +280,7 @@ def test_outcomes_are_only_recorded_while_running_or_completed(session, world):
     with pytest.raises(Conflict):
         services.record_outcome(session, actor=world.host, course_id=course.id, data=OUTCOME)
     move(session, world, course, "agreed", "running")
-    with pytest.raises(Forbidden):
+    with pytest.raises(NotFound):
         services.record_outcome(session, actor=world.rival_company, course_id=course.id,
                                 data=OUTCOME)
 
@@ -333,7 +333,7 @@ def test_evidence_is_stored_encrypted_and_read_back(session, world, keyring, dat
     _, data = services.read_evidence(session, actor=world.company, evidence_id=stored.id,
                                      keyring=keyring, data_dir=data_dir)
     assert data == PDF
-    with pytest.raises(Forbidden):
+    with pytest.raises(NotFound):
         services.read_evidence(session, actor=world.rival_company, evidence_id=stored.id,
                                keyring=keyring, data_dir=data_dir)
 
@@ -431,7 +431,7 @@ def test_an_access_application_may_name_only_an_open_course_of_its_company(sessi
     course = propose(session, world)
     assert services.require_course_for_access(
         session, course_id=course.id, company_org_id=world.company.org_id) is course
-    with pytest.raises(Forbidden):
+    with pytest.raises(NotFound):
         services.require_course_for_access(session, course_id=course.id,
                                            company_org_id=world.rival_company.org_id)
     with pytest.raises(NotFound):
