@@ -67,8 +67,8 @@ def add_evidence(session: Session, *, actor: Principal, course_id: int, filename
     """Store an evidence file encrypted under the data directory.
 
     Only PDF, PNG, JPEG, CSV and plain text are accepted (judged by content, not by name), up
-    to 10 MB, and text files must not contain CPR numbers. Raises NotFound, Forbidden,
-    Conflict, TooLarge or Invalid; nothing is stored when it raises.
+    to 10 MB, and neither text files nor file names may contain CPR numbers. Raises NotFound,
+    Forbidden, Conflict, TooLarge or Invalid; nothing is stored when it raises.
     """
     course = require_test_course(session, actor=actor, course_id=course_id)
     require_open_for_outcomes(course, actor)
@@ -83,6 +83,8 @@ def add_evidence(session: Session, *, actor: Principal, course_id: int, filename
         raise Invalid.field("file", "only PDF, PNG, JPEG, CSV and plain-text files are accepted")
     if content_type.startswith("text/") and cpr.contains_cpr(data.decode("utf-8")):
         raise Invalid.field("file", "the file contains CPR numbers; remove them and try again")
+    if cpr.contains_cpr(filename):  # the name is shown to every party of the course
+        raise Invalid.field("file", "the file name contains a CPR number; rename the file")
     relative = f"evidence/{course.id}/{uuid.uuid4().hex}.bin"
     sha256 = keyring.write_encrypted(Path(data_dir) / relative, [data],
                                      context=_evidence_context(relative))

@@ -519,3 +519,16 @@ def test_procurement_inputs_wait_for_the_test_and_freeze_when_buying_starts(sess
         services.change_test_course(session, actor=world.company, course_id=course.id,
                                     changes={"yearly_cost_dkk": 99_000}, now=NOW)
     assert course.yearly_cost_dkk == 1000
+
+
+@pytest.mark.parametrize("filename", ["rapport 0703851234.pdf", "070385-1234 rapport.pdf",
+                                      "rapport_07.03.85-1234.pdf"])
+def test_an_evidence_file_named_with_a_cpr_is_refused_and_nothing_stored(
+        session, world, keyring, data_dir, filename):
+    course = completed_course(session, world)
+    with pytest.raises(Invalid) as refused:
+        evidence(session, world, course, PDF, keyring, data_dir, filename=filename)
+    assert refused.value.errors[0]["field"] == "file"
+    assert "1234" not in refused.value.detail
+    assert session.scalar(sa.select(sa.func.count()).select_from(EvidenceFile)) == 0
+    assert not any(p.is_file() for p in data_dir.rglob("*"))
