@@ -15,9 +15,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 import pandas as pd
+from pydantic_core import PydanticCustomError
 
 _CPR_FORM = re.compile(r"^\s*(\d{6})[-\s]?(\d{4})\s*$")
 
@@ -275,3 +277,24 @@ def scrub_cpr(text: str, placeholder: str = "[CPR]") -> str:
         return text
     pieces.append(text[last:])
     return "".join(pieces)
+
+
+def _texts(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _texts(key)
+            yield from _texts(item)
+    elif isinstance(value, list | tuple | set | frozenset):
+        for item in value:
+            yield from _texts(item)
+
+
+def refuse_cpr_in_text(value: Any) -> Any:
+    """Validate a field a person fills in (text, a list of texts, JSON): a CPR number in any
+    spelling `find_cprs` knows is refused with pydantic's error `cpr_in_text`."""
+    if any(contains_cpr(text) for text in _texts(value)):
+        raise PydanticCustomError("cpr_in_text", "fjern CPR-numre fra teksten")
+    return value
+

@@ -92,12 +92,11 @@ def get_access_request(session: Session, *, request_id: int) -> AccessRequest | 
 
 def require_access_request(session: Session, *, request_id: int, actor: Principal
                            ) -> AccessRequest:
-    """Return the application; raise NotFound, or Forbidden when the actor may not see it."""
+    """Return the application; raise NotFound, also when the actor may not see it (another
+    organisation's id does not reveal that it exists)."""
     request = get_access_request(session, request_id=request_id)
-    if request is None:
+    if request is None or not can_view_request(actor, request):
         raise NotFound("ansøgning {id} findes ikke", id=request_id)
-    if not can_view_request(actor, request):
-        raise Forbidden("ansøgningen tilhører en anden organisation")
     return request
 
 
@@ -146,12 +145,19 @@ def _permit_holder_ids(session: Session, permit: Permit) -> set[int]:
         Dataset.id.in_(permit.dataset_ids))))
 
 
+def can_view_permit(session: Session, *, permit: Permit, actor: Principal) -> bool:
+    """Whether the actor may know the permit: its company, a holder of a covered dataset, the
+    operator."""
+    return (actor.is_operator or actor.belongs_to(permit.company_org_id)
+            or actor.org_id in _permit_holder_ids(session, permit))
+
+
 def require_visible_permit(session: Session, *, permit_id: int, actor: Principal) -> Permit:
-    """Return the permit for its company, a holder of a covered dataset or the operator."""
+    """Return the permit for its company, a holder of a covered dataset or the operator; raise
+    NotFound for anyone else (another organisation's id does not reveal that it exists)."""
     permit = require_permit(session, permit_id=permit_id)
-    if not (actor.is_operator or actor.belongs_to(permit.company_org_id)
-            or actor.org_id in _permit_holder_ids(session, permit)):
-        raise Forbidden("tilladelsen tilhører en anden organisation")
+    if not can_view_permit(session, permit=permit, actor=actor):
+        raise NotFound("tilladelse {id} findes ikke", id=permit_id)
     return permit
 
 
@@ -166,8 +172,9 @@ def unusable_permit(status: str) -> Conflict:
 
 def require_usable_permit(session: Session, *, permit_id: int, actor: Principal,
                           now: datetime) -> Permit:
-    """Return a permit the actor's company may use now; raise NotFound, Forbidden, Conflict."""
-    permit = require_permit(session, permit_id=permit_id)
+    """Return a permit the actor's company may use now; raise NotFound (a permit the actor may
+    not know), Forbidden (one it knows but may not use), Conflict (not active)."""
+    permit = require_visible_permit(session, permit_id=permit_id, actor=actor)
     if not (actor.is_operator or actor.belongs_to(permit.company_org_id)):
         raise Forbidden("kun virksomheden med tilladelsen kan bruge den")
     status = permit.status_at(now)

@@ -29,7 +29,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from marketplace.catalog import vocabulary as voc
 from marketplace.catalog.purposes import load_taxonomy
-from marketplace.cpr import contains_cpr
+from marketplace.cpr import contains_cpr, refuse_cpr_in_text
 from marketplace.languages import N_
 
 ICD10_CODE = re.compile(r"^D[A-Z][0-9]{2}[0-9A-Z]{0,4}$")
@@ -162,9 +162,15 @@ def _purpose(code: str) -> str:
 
 
 class Model(BaseModel):
-    """Descriptor parts: unknown fields are refused so that a typo is never silently lost."""
+    """Descriptor parts: unknown fields are refused so that a typo is never silently lost, and
+    no field takes a CPR number (a descriptor is public once published)."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _refuse_cpr(cls, value: Any) -> Any:
+        return refuse_cpr_in_text(value)
 
 
 # --- conditions of use (GA4GH DUO) -------------------------------------------------------------

@@ -287,7 +287,7 @@ def upload_version(session: Session, *, actor: Principal, dataset_id: int, strea
     """
     dataset = require_owned_dataset(session, dataset_id=dataset_id, actor=actor)
     if upload_token is not None and not UPLOAD_TOKEN.match(upload_token):
-        raise Invalid.field("upload_token", "16 to 64 letters, digits, - or _")
+        raise Invalid.field("upload_token", N_("16 til 64 bogstaver, cifre, - eller _"))
     if dataset.status == "retired":
         raise Conflict("et tilbagetrukket datasæt modtager ikke nye data")
     if not dataset.columns:

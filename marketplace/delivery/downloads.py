@@ -19,7 +19,6 @@ from marketplace.delivery import output
 from marketplace.delivery.extract_jobs import extract_context
 from marketplace.delivery.extracts import (
     require_downloadable_permit,
-    require_extract,
     require_visible_extract,
 )
 from marketplace.delivery.models import Extract
@@ -31,8 +30,8 @@ from marketplace.security import Keyring
 
 def _require_downloadable(session: Session, *, actor: Principal, extract_id: int,
                           now: datetime) -> Extract:
-    extract = require_extract(session, extract_id=extract_id)
-    if not actor.belongs_to(extract.company_org_id):
+    extract = require_visible_extract(session, extract_id=extract_id, actor=actor)
+    if not actor.belongs_to(extract.company_org_id):  # the operator sees it, but may not take it
         raise Forbidden("kun virksomheden med tilladelsen kan hente dens udtræk")
     permit = access_services.require_usable_permit(session, permit_id=extract.permit_id,
                                                    actor=actor, now=now)

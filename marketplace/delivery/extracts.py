@@ -33,10 +33,11 @@ def require_extract(session: Session, *, extract_id: int) -> Extract:
 
 
 def require_visible_extract(session: Session, *, extract_id: int, actor: Principal) -> Extract:
-    """Return the extract for the permit's company or the operator; raise NotFound, Forbidden."""
+    """Return the extract for the permit's company or the operator; raise NotFound (also for
+    another organisation's extract: its id does not reveal that it exists)."""
     extract = require_extract(session, extract_id=extract_id)
     if not (actor.is_operator or actor.belongs_to(extract.company_org_id)):
-        raise Forbidden("udtrækket tilhører en anden organisation")
+        raise NotFound("udtræk {id} findes ikke", id=extract_id)
     return extract
 
 

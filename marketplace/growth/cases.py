@@ -77,17 +77,19 @@ def open_case(session: Session, *, actor: Principal, opportunity_id: int,
     return case
 
 
+def _is_party(actor: Principal, case: ProcurementCase) -> bool:
+    opportunity = case.opportunity
+    parties = ({case.buyer_org_id, opportunity.registered_by_org_id,
+                opportunity.need_owner_org_id} | {c.org_id for c in opportunity.companies})
+    return is_cluster(actor) or actor.org_id in parties or actor.is_operator
+
+
 def require_case(session: Session, *, actor: Principal, case_id: int) -> ProcurementCase:
     """A case the actor may read: the buyer's, the opportunity's parties' and the cluster's."""
     require_member(actor)
     case = session.get(ProcurementCase, case_id) if storable_id(case_id) else None
-    if case is None:
+    if case is None or not _is_party(actor, case):  # another's id does not reveal it exists
         raise problems.not_found("indkøbssag {id} findes ikke", id=case_id)
-    opportunity = case.opportunity
-    parties = ({case.buyer_org_id, opportunity.registered_by_org_id,
-                opportunity.need_owner_org_id} | {c.org_id for c in opportunity.companies})
-    if not (is_cluster(actor) or actor.org_id in parties or actor.is_operator):
-        raise problems.forbidden("indkøbssagen tilhører andre organisationer")
     return case
 
 

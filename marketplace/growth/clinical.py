@@ -48,7 +48,9 @@ def register_clinical_project(session: Session, *, actor: Principal, data: Clini
     permit_ids = list(dict.fromkeys(data.permit_ids))
     for index, permit_id in enumerate(permit_ids):
         permit = access_services.get_permit(session, permit_id=permit_id)
-        if permit is None:
+        if permit is None or (permit.company_org_id not in allowed and not
+                              access_services.can_view_permit(session, permit=permit,
+                                                              actor=actor)):
             raise problems.invalid_field(f"permit_ids[{index}]", "tilladelse {id} findes ikke",
                                          id=permit_id)
         if permit.company_org_id not in allowed:

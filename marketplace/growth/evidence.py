@@ -40,11 +40,9 @@ def _company_ids(opportunity: Opportunity) -> set[int]:
 def _test_course(session: Session, actor: Principal, opportunity: Opportunity,
                  source_id: int) -> EvidenceFacts:
     course = testbeds_services.get_test_course(session, course_id=source_id)
-    if course is None:
+    ours = course is not None and course.company_org_id in _company_ids(opportunity)
+    if course is None or not (ours or testbeds_services.can_view_course(actor, course)):
         raise problems.invalid_field("id", "testforløb {id} findes ikke", id=source_id)
-    ours = course.company_org_id in _company_ids(opportunity)
-    if not ours and not testbeds_services.can_view_course(actor, course):
-        raise problems.forbidden("testforløbet tilhører en anden virksomhed")
     if not ours:
         raise problems.forbidden("testforløbets virksomhed deltager ikke i muligheden")
     return EvidenceFacts(course.title, {
@@ -89,13 +87,12 @@ def _output(session: Session, actor: Principal, opportunity: Opportunity,
     row = session.execute(sa.select(WorkspaceOutput, WorkspaceJob).join(
         WorkspaceJob, WorkspaceJob.id == WorkspaceOutput.job_id).where(
         WorkspaceOutput.id == source_id)).first()
-    if row is None:
+    own = row is not None and actor.belongs_to(row[1].company_org_id)
+    vouched = (row is not None and is_secretariat(actor)
+               and row[1].company_org_id in _company_ids(opportunity))
+    if row is None or not (own or vouched):
         raise problems.invalid_field("id", "output {id} findes ikke", id=source_id)
     output, job = row
-    own = actor.belongs_to(job.company_org_id)
-    vouched = is_secretariat(actor) and job.company_org_id in _company_ids(opportunity)
-    if not (own or vouched):
-        raise problems.forbidden("outputtet tilhører en anden virksomhed")
     if output.status != "released":
         raise problems.conflict("kun frigivne output kan bruges som evidens")
     return output_facts(output, job)
@@ -104,12 +101,11 @@ def _output(session: Session, actor: Principal, opportunity: Opportunity,
 def _statistics(session: Session, actor: Principal, opportunity: Opportunity,
                 source_id: int) -> EvidenceFacts:
     found = statistics_services.get_statistics_request(session, request_id=source_id)
-    if found is None:
+    own = found is not None and actor.belongs_to(found.company_org_id)
+    vouched = (found is not None and is_secretariat(actor)
+               and found.company_org_id in _company_ids(opportunity))
+    if found is None or not (own or vouched):
         raise problems.invalid_field("id", "statistikresultat {id} findes ikke", id=source_id)
-    own = actor.belongs_to(found.company_org_id)
-    vouched = is_secretariat(actor) and found.company_org_id in _company_ids(opportunity)
-    if not (own or vouched):
-        raise problems.forbidden("statistikresultatet tilhører en anden organisation")
     if found.status != "released" or found.released_at is None:
         raise problems.conflict("kun frigivne statistikresultater kan bruges som evidens")
     return EvidenceFacts(found.title, {

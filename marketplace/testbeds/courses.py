@@ -73,12 +73,11 @@ def can_view_course(actor: Principal, course: TestCourse) -> bool:
 
 
 def require_test_course(session: Session, *, actor: Principal, course_id: int) -> TestCourse:
-    """Return a course the actor may see; raises NotFound or Forbidden."""
+    """Return a course the actor may see; raises NotFound (also for a course the actor may not
+    see: its id does not reveal that it exists)."""
     course = get_test_course(session, course_id=course_id)
-    if course is None:
+    if course is None or not can_view_course(actor, course):
         raise NotFound("testforløb {id} findes ikke", id=course_id)
-    if not can_view_course(actor, course):
-        raise Forbidden("testforløbet tilhører en anden virksomhed og et andet testmiljø")
     return course
 
 
@@ -86,14 +85,12 @@ def require_course_for_access(session: Session, *, course_id: int,
                               company_org_id: int) -> TestCourse:
     """The test course an access application says it serves.
 
-    Raises NotFound, Forbidden (another company's course) or Conflict (declined or finished:
+    Raises NotFound (also for another company's course) or Conflict (declined or finished:
     data for a test is only granted while the course lies ahead or runs).
     """
     course = get_test_course(session, course_id=course_id)
-    if course is None:
+    if course is None or course.company_org_id != company_org_id:
         raise NotFound("testforløb {id} findes ikke", id=course_id)
-    if course.company_org_id != company_org_id:
-        raise Forbidden("testforløbet tilhører en anden virksomhed")
     if course.status not in ("proposed", "agreed", "running"):
         raise Conflict("testforløbet er afsluttet; data gives kun til åbne forløb")
     return course

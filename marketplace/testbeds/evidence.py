@@ -68,8 +68,8 @@ def add_evidence(session: Session, *, actor: Principal, course_id: int, filename
     """Store an evidence file encrypted under the data directory.
 
     Only PDF, PNG, JPEG, CSV and plain text are accepted (judged by content, not by name), up
-    to 10 MB, and text files must not contain CPR numbers. Raises NotFound, Forbidden,
-    Conflict, TooLarge or Invalid; nothing is stored when it raises.
+    to 10 MB, and neither text files nor file names may contain CPR numbers. Raises NotFound,
+    Forbidden, Conflict, TooLarge or Invalid; nothing is stored when it raises.
     """
     course = require_test_course(session, actor=actor, course_id=course_id)
     require_open_for_outcomes(course, actor)
@@ -85,6 +85,8 @@ def add_evidence(session: Session, *, actor: Principal, course_id: int, filename
         raise Invalid.field("file", N_("kun PDF-, PNG-, JPEG-, CSV- og tekstfiler modtages"))
     if content_type.startswith("text/") and cpr.contains_cpr(data.decode("utf-8")):
         raise Invalid.field("file", N_("filen indeholder CPR-numre; fjern dem, og prøv igen"))
+    if cpr.contains_cpr(filename):  # the name is shown to every party of the course
+        raise Invalid.field("file", N_("filnavnet indeholder et CPR-nummer; omdøb filen"))
     relative = f"evidence/{course.id}/{uuid.uuid4().hex}.bin"
     sha256 = keyring.write_encrypted(Path(data_dir) / relative, [data],
                                      context=_evidence_context(relative))

@@ -208,12 +208,12 @@ def list_solution_profiles(session: Session, *, actor: Principal) -> list[Soluti
 
 def require_solution_profile(session: Session, *, actor: Principal,
                              profile_id: int) -> SolutionProfile:
-    """Return one of the actor's solution profiles; raises NotFound or Forbidden."""
+    """Return one of the actor's solution profiles; raises NotFound (also for another
+    company's profile: its id does not reveal that it exists)."""
     solution = session.get(SolutionProfile, profile_id)
-    if solution is None:
+    if solution is None or not (actor.is_operator
+                                or actor.belongs_to(solution.company_org_id)):
         raise NotFound("løsningsprofil {id} findes ikke", id=profile_id)
-    if not actor.is_operator and not actor.belongs_to(solution.company_org_id):
-        raise Forbidden("løsningsprofilen tilhører en anden virksomhed")
     return solution
 
 

@@ -29,11 +29,18 @@ from typing import Annotated, Any, cast
 
 from flask import Response, jsonify
 from flask_openapi3.types import ResponseDict
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+)
 from pydantic import ValidationError as PydanticValidationError
 from pydantic_core import PydanticCustomError
 
-from marketplace.cpr import contains_cpr
+from marketplace.cpr import contains_cpr, refuse_cpr_in_text
 from marketplace.languages import N_
 from marketplace.web.i18n import gettext as _
 from marketplace.web.i18n import ngettext
@@ -72,9 +79,15 @@ ColumnName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0
 
 
 class Body(BaseModel):
-    """Base of request bodies: unknown fields are refused, so a typo is not silently ignored."""
+    """Base of request bodies: unknown fields are refused, so a typo is not silently ignored,
+    and no field (text, codes, lists, JSON) takes a CPR number: 422 naming the field."""
 
     model_config = ConfigDict(extra="forbid", str_max_length=100_000)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _refuse_cpr(cls, value: Any) -> Any:
+        return refuse_cpr_in_text(value)
 
 
 class Out(BaseModel):

@@ -75,7 +75,7 @@ OUTCOME_MESSAGES = {
 
 
 def _require_permit_for(session: Session, *, permit_id: int, actor: Principal) -> Permit:
-    permit = access_services.require_permit(session, permit_id=permit_id)
+    permit = access_services.require_visible_permit(session, permit_id=permit_id, actor=actor)
     if not (actor.is_operator or actor.belongs_to(permit.company_org_id)):
         raise Forbidden("analysemiljøet tilhører en anden organisation")
     return permit
@@ -199,10 +199,11 @@ def require_job(session: Session, *, job_id: int) -> WorkspaceJob:
 
 
 def require_visible_job(session: Session, *, job_id: int, actor: Principal) -> WorkspaceJob:
-    """Return the job for its company or the operator; raise NotFound, Forbidden."""
+    """Return the job for its company or the operator; raise NotFound (also for another
+    organisation's job: its id does not reveal that it exists)."""
     job = require_job(session, job_id=job_id)
     if not (actor.is_operator or actor.belongs_to(job.company_org_id)):
-        raise Forbidden("jobbet tilhører en anden organisation")
+        raise NotFound("job {id} findes ikke", id=job_id)
     return job
 
 

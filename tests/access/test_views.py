@@ -139,10 +139,11 @@ def test_a_company_cannot_see_another_companys_applications(client, world, api_h
     created = client.post("/api/v1/access-requests", json=application(world.herlev_data),
                           headers=company_headers).get_json()
     rival = api_headers(world.rival, scopes="access:request")
-    assert client.get(f"/api/v1/access-requests/{created['id']}", headers=rival).status_code == 403
+    # Answered as ids that do not exist: another's id does not reveal that it exists.
+    assert client.get(f"/api/v1/access-requests/{created['id']}", headers=rival).status_code == 404
     assert client.get("/api/v1/access-requests", headers=rival).get_json()["items"] == []
     assert client.get(f"/api/v1/permits/{created['permit']['id']}",
-                      headers=rival).status_code == 403
+                      headers=rival).status_code == 404
 
 
 def test_a_holder_client_without_the_review_scope_cannot_read_applications(
@@ -151,7 +152,7 @@ def test_a_holder_client_without_the_review_scope_cannot_read_applications(
                           headers=company_headers).get_json()
     publisher = api_headers(world.herlev_data.publisher, scopes="catalog:write")
     assert client.get(f"/api/v1/access-requests/{created['id']}",
-                      headers=publisher).status_code == 403
+                      headers=publisher).status_code == 404
     reviewer = api_headers(world.herlev_data.publisher, scopes="access:review")
     assert client.get(f"/api/v1/access-requests/{created['id']}",
                       headers=reviewer).status_code == 200
@@ -171,7 +172,7 @@ def test_reviewer_flow_over_the_api(client, world, login, csrf_headers, company_
     assert listed["items"] == []
     refused = client.post(f"/api/v1/access-requests/{created['id']}/review",
                           json={"decision": "approve"}, headers=albertslund)
-    assert refused.status_code == 403
+    assert refused.status_code == 404
 
     login(world.herlev_reviewer)
     queue = client.get("/api/v1/reviews").get_json()["items"]
@@ -308,11 +309,11 @@ def test_reviewer_pages(client, world, company_headers, login):
         as_text=True)
 
 
-def test_other_company_gets_403_page(client, world, company_headers, login):
+def test_other_company_gets_the_not_found_page(client, world, company_headers, login):
     created = client.post("/api/v1/access-requests", json=application(world.herlev_data),
                           headers=company_headers).get_json()
     login(world.rival_user)
-    assert client.get(f"/requests/{created['id']}").status_code == 403
+    assert client.get(f"/requests/{created['id']}").status_code == 404
 
 
 def test_pages_need_sign_in(client):
@@ -359,7 +360,7 @@ def test_application_names_the_test_course_it_serves(client, world, company_head
 
 
 COURSE_PROBLEMS = {
-    "another company's course": ("rival", "agreed", 403),
+    "another company's course": ("rival", "agreed", 422),  # as a course that does not exist
     "declined course": ("own", "declined", 409),
     "finished course": ("own", "completed", 409),
 }

@@ -10,7 +10,7 @@ import pytest
 
 from marketplace.db import utcnow
 from marketplace.delivery import extract_jobs, output, services
-from marketplace.errors import Conflict, Forbidden, Invalid
+from marketplace.errors import Conflict, Invalid, NotFound
 
 
 def test_extract_is_built_pseudonymised_and_signed(session, world, build, keyring, data_dir):
@@ -168,14 +168,14 @@ def test_only_the_permit_company_may_request_or_download(session, world, build, 
     other = identity_services.staff_principal(make_user(make_org(kind="company"),
                                                         role="company_member"))
     permit = world.make_permit()
-    with pytest.raises(Forbidden):
+    with pytest.raises(NotFound):
         services.request_extract(session, actor=other, permit_id=permit.id, dataset_id=None,
                                  now=utcnow())
     built = build(_request(session, world, permit).id)
-    with pytest.raises(Forbidden):
+    with pytest.raises(NotFound):
         services.download_extract(session, actor=other, extract_id=built.id, fmt="csv",
                                   keyring=keyring, data_dir=data_dir, now=utcnow())
-    with pytest.raises(Forbidden):
+    with pytest.raises(NotFound):
         services.require_visible_extract(session, extract_id=built.id, actor=other)
 
 

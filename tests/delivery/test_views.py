@@ -81,16 +81,16 @@ def test_bad_requests_get_a_problem_and_store_nothing(client, world, company_hea
     assert client.get("/api/v1/extracts", headers=company_headers).get_json()["items"] == []
 
 
-def test_no_token_is_401_and_another_company_is_403(client, world, api_headers, make_org,
+def test_no_token_is_401_and_another_company_is_404(client, world, api_headers, make_org,
                                                     company_headers):
     permit = world.make_permit()
     assert client.post(f"/api/v1/permits/{permit.id}/extracts", json={}).status_code == 401
     other = api_headers(make_org(kind="company"), scopes="access:request")
     response = _order(client, permit, other)
-    assert response.status_code == 403
+    assert response.status_code == 404
     extract_id = _order(client, permit, company_headers).get_json()["id"]
-    assert client.get(f"/api/v1/extracts/{extract_id}", headers=other).status_code == 403
-    assert client.get(f"/api/v1/extracts/{extract_id}/data", headers=other).status_code == 403
+    assert client.get(f"/api/v1/extracts/{extract_id}", headers=other).status_code == 404
+    assert client.get(f"/api/v1/extracts/{extract_id}/data", headers=other).status_code == 404
 
 
 def test_an_unknown_permit_is_404_and_an_expired_one_409(client, world, company_headers):

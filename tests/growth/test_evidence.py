@@ -47,7 +47,7 @@ def test_test_course_evidence_prefills_the_procurement_case(client, session, gro
     url = f"/api/v1/opportunities/{created['id']}/evidence"
     refused = client.post(url, json={"source": "test_course", "id": rival_course},
                           headers=headers)
-    assert refused.status_code == 403
+    assert refused.status_code == 422  # as a course that does not exist
     linked = client.post(url, json={"source": "test_course", "id": course_id}, headers=headers)
     assert linked.status_code == 201, linked.get_json()
     assert linked.get_json()["provenance"]["outcomes"][0]["baseline"] == 40.0
@@ -124,7 +124,7 @@ def test_released_statistics_results_are_evidence_of_their_own_company(
     assert client.post(url, json={"source": "statistics", "id": 2**30},
                        headers=headers).status_code == 422
     assert client.post(url, json={"source": "statistics", "id": theirs},
-                       headers=headers).status_code == 403
+                       headers=headers).status_code == 422
     assert client.post(url, json={"source": "statistics", "id": waiting},
                        headers=headers).status_code == 409
     linked = client.post(url, json={"source": "statistics", "id": ours}, headers=headers)

@@ -216,7 +216,7 @@ def test_procurement_case_from_execution_to_pdf(client, session, growth, as_user
     assert "Udbud efter bedste forhold" in page.get_data(as_text=True)
     rival = client.put(f"/api/v1/procurement-cases/{case['id']}/steps/need",
                        json={"fields": {"need": "x"}}, headers=as_user(growth.rival_user))
-    assert rival.status_code == 403
+    assert rival.status_code == 404  # as a case that does not exist
 
 
 def test_procurement_case_before_execution_is_409(client, session, growth, as_user) -> None:
@@ -322,8 +322,12 @@ def test_evidence_from_released_outputs_of_the_same_company_only(client, session
     url = f"/api/v1/opportunities/{created['id']}/evidence"
     before = audit_count(session)
     response = client.post(url, json={"source": "output", "id": foreign}, headers=headers)
-    assert response.status_code == 403
-    assert "anden virksomhed" in response.get_json()["detail"]
+    # Answered as an output that does not exist: another's id does not reveal it exists.
+    assert response.status_code == 422
+    assert response.get_json() == client.post(url, json={"source": "output", "id": 2**30},
+                                              headers=headers).get_json() | {
+        "detail": response.get_json()["detail"], "errors": response.get_json()["errors"]}
+    assert "findes ikke" in response.get_json()["errors"][0]["message"]
     assert client.post(url, json={"source": "output", "id": pending},
                        headers=headers).status_code == 409
     assert audit_count(session) == before
@@ -494,7 +498,7 @@ def test_clinical_project_brings_its_permits_released_outputs(client, session, g
     headers = as_user(growth.hospital_admin)
     refused = client.post("/api/v1/clinical-projects", headers=headers, json=_clinical_body(
         permit_ids=[permit_of[rival]]))
-    assert refused.status_code == 403
+    assert refused.status_code == 422  # as a permit that does not exist
     response = client.post("/api/v1/clinical-projects", headers=headers, json=_clinical_body(
         permit_ids=[permit_of[released], permit_of[pending]]))
     assert response.status_code == 201, response.get_json()

@@ -137,7 +137,7 @@ def test_only_companies_save_solution_profiles(session, world):
 
 
 def test_a_company_cannot_read_another_companys_profile(session, world):
-    with pytest.raises(Forbidden):
+    with pytest.raises(NotFound):
         services.require_solution_profile(session, actor=world.rival_company,
                                           profile_id=world.solution_id)
     assert services.list_solution_profiles(session, actor=world.rival_company) == []
@@ -199,7 +199,7 @@ def test_an_agreed_course_cannot_be_withdrawn(session, world):
 
 def test_a_host_of_another_environment_cannot_decide(session, world):
     course = propose(session, world)
-    with pytest.raises(Forbidden):
+    with pytest.raises(NotFound):
         move(session, world, course, "agreed", actor=world.other_host)
     assert course.status == "proposed"
 
@@ -277,7 +277,7 @@ def test_proposals_need_a_title_and_ordered_dates(session, world):
 
 
 def test_a_company_proposes_only_its_own_solution(session, world):
-    with pytest.raises(Forbidden):
+    with pytest.raises(NotFound):
         services.propose_test_course(session, actor=world.rival_company,
                                      environment_id=world.environment.id,
                                      solution_profile_id=world.solution_id, plan=PLAN, now=NOW)
@@ -292,7 +292,7 @@ def test_a_company_sees_only_its_own_courses(session, world):
     assert [c.id for c in services.list_test_courses(session, actor=world.company)] == [course.id]
     assert [c.id for c in services.list_test_courses(session, actor=world.host)] == [course.id]
     assert services.list_test_courses(session, actor=world.other_host) == []
-    with pytest.raises(Forbidden):
+    with pytest.raises(NotFound):
         services.require_test_course(session, actor=world.rival_company, course_id=course.id)
 
 
@@ -311,7 +311,7 @@ def test_outcomes_are_only_recorded_while_running_or_completed(session, world):
     with pytest.raises(Conflict):
         services.record_outcome(session, actor=world.host, course_id=course.id, data=OUTCOME)
     move(session, world, course, "agreed", "running")
-    with pytest.raises(Forbidden):
+    with pytest.raises(NotFound):
         services.record_outcome(session, actor=world.rival_company, course_id=course.id,
                                 data=OUTCOME)
 
@@ -364,7 +364,7 @@ def test_evidence_is_stored_encrypted_and_read_back(session, world, keyring, dat
     _, data = services.read_evidence(session, actor=world.company, evidence_id=stored.id,
                                      keyring=keyring, data_dir=data_dir)
     assert data == PDF
-    with pytest.raises(Forbidden):
+    with pytest.raises(NotFound):
         services.read_evidence(session, actor=world.rival_company, evidence_id=stored.id,
                                keyring=keyring, data_dir=data_dir)
 
@@ -462,7 +462,7 @@ def test_an_access_application_may_name_only_an_open_course_of_its_company(sessi
     course = propose(session, world)
     assert services.require_course_for_access(
         session, course_id=course.id, company_org_id=world.company.org_id) is course
-    with pytest.raises(Forbidden):
+    with pytest.raises(NotFound):
         services.require_course_for_access(session, course_id=course.id,
                                            company_org_id=world.rival_company.org_id)
     with pytest.raises(NotFound):
@@ -604,3 +604,16 @@ def test_one_party_cannot_correct_the_others_outcome(session, world):
                             data={**OUTCOME, "result": 1})
     assert sorted((o.party, o.result) for o in course.outcomes) == [("company", 1), ("host", 7)]
     assert services.outcome_corrections(session, course=course) == []
+
+
+@pytest.mark.parametrize("filename", ["rapport 0703851234.pdf", "070385-1234 rapport.pdf",
+                                      "rapport_07.03.85-1234.pdf"])
+def test_an_evidence_file_named_with_a_cpr_is_refused_and_nothing_stored(
+        session, world, keyring, data_dir, filename):
+    course = completed_course(session, world)
+    with pytest.raises(Invalid) as refused:
+        evidence(session, world, course, PDF, keyring, data_dir, filename=filename)
+    assert refused.value.errors[0]["field"] == "file"
+    assert "1234" not in refused.value.detail
+    assert session.scalar(sa.select(sa.func.count()).select_from(EvidenceFile)) == 0
+    assert not any(p.is_file() for p in data_dir.rglob("*"))

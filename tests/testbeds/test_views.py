@@ -92,7 +92,7 @@ def test_another_company_cannot_see_a_course(client, world, api_headers, session
     session.commit()
     rival = api_headers(session.get(type(world.company_user.org), world.rival_company.org_id),
                         scopes="access:request")
-    assert client.get(f"/api/v1/test-courses/{course.id}", headers=rival).status_code == 403
+    assert client.get(f"/api/v1/test-courses/{course.id}", headers=rival).status_code == 404
     assert client.get("/api/v1/test-courses", headers=rival).get_json()["items"] == []
 
 
@@ -251,7 +251,7 @@ def test_a_saved_profile_is_matched_by_id_only_for_its_company(client, world, ap
     rival_org = session.get(type(world.company_user.org), world.rival_company.org_id)
     rival = api_headers(rival_org, scopes="access:request")
     assert client.post("/api/v1/matches", headers=rival,
-                       json={"solution_profile_id": world.solution_id}).status_code == 403
+                       json={"solution_profile_id": world.solution_id}).status_code == 404
 
 
 def test_course_and_dossier_pages_in_english(client, world, login, session):
@@ -325,7 +325,7 @@ def test_a_saved_profile_reopens_with_its_matches(client, world, login):
     assert 'value="StrideAssist"' in html
     assert "Foreslå testforløb i Rehabilitering rehab-test" in html
     login(world.host_user)
-    assert client.get(f"/matches?solution={world.solution_id}").status_code == 403
+    assert client.get(f"/matches?solution={world.solution_id}").status_code == 404
 
 
 def test_course_forms_refuse_bad_input_and_store_nothing(client, world, login, session):
@@ -384,7 +384,7 @@ def test_a_company_updates_its_saved_profile_from_the_match_page(client, world, 
     token = client.get("/api/v1/me").get_json()["csrf_token"]
     hijack = client.post("/matches", data={"csrf_token": token, "solution": world.solution_id,
                                            "description": "mine now"})
-    assert hijack.status_code == 403
+    assert hijack.status_code == 404
     session.refresh(profiles[0])
     assert profiles[0].description == "Exoskeleton"
 

@@ -1,0 +1,28 @@
+"""transparency records without foreign keys: bulk-written per extract, checked by the writer
+
+Revision ID: 0013_robust
+Revises: 0012
+"""
+
+from alembic import op
+
+revision = "0013_robust"
+down_revision = "0012"
+branch_labels = None
+depends_on = None
+
+FOREIGN_KEYS = (("fk_data_use_dataset_id_dataset", "dataset", "dataset_id"),
+                ("fk_data_use_holder_org_id_organisation", "organisation", "holder_org_id"),
+                ("fk_data_use_company_org_id_organisation", "organisation", "company_org_id"))
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("data_use", schema=None) as batch_op:
+        for name, _table, _column in FOREIGN_KEYS:
+            batch_op.drop_constraint(name, type_="foreignkey")
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("data_use", schema=None) as batch_op:
+        for name, table, column in FOREIGN_KEYS:
+            batch_op.create_foreign_key(name, table, [column], ["id"])
