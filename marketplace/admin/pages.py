@@ -7,7 +7,6 @@ from datetime import datetime
 from functools import wraps
 from typing import Any, TypeVar
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
@@ -26,12 +25,11 @@ from marketplace.identity.auth import current_principal, login_required
 from marketplace.identity.models import ORG_KINDS, ROLES
 from marketplace.security import current_keyring
 from marketplace.web.api import MAX_ID, field_errors
-from marketplace.web.i18n import current_language
+from marketplace.web.i18n import current_language, format_datetime
 from marketplace.web.i18n import gettext as _
 from marketplace.workspace import services as workspace_services
 
 bp = Blueprint("admin", __name__)
-COPENHAGEN = ZoneInfo("Europe/Copenhagen")
 M = TypeVar("M", bound=BaseModel)
 
 ROLE_LABELS = {
@@ -66,7 +64,7 @@ SCOPE_TEXTS = {
 @bp.app_template_filter("admin_time")
 def admin_time(moment: datetime | None) -> str:
     """Copenhagen's local time with its zone named, as the operator reads it."""
-    return moment.astimezone(COPENHAGEN).strftime("%d-%m-%Y %H:%M %Z") if moment else ""
+    return format_datetime(moment) if moment else ""
 
 
 @bp.app_template_filter("admin_age")

@@ -29,6 +29,7 @@ from marketplace.db import remove_unless_committed, utcnow
 from marketplace.errors import Conflict, Forbidden, Invalid, NotFound, TooLarge
 from marketplace.identity.models import Organisation
 from marketplace.identity.principal import Principal
+from marketplace.languages import N_
 from marketplace.security import Keyring, SealedSpool
 
 DATA_HOLDER_KINDS = ("national", "regional", "municipal")

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
-from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, flash, jsonify, redirect, render_template, request
 from flask_openapi3 import APIBlueprint, Tag
@@ -15,6 +14,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from marketplace.db import get_session, utcnow
 from marketplace.errors import DomainError
 from marketplace.identity.auth import api_auth, current_principal, login_required
+from marketplace.languages import N_
 from marketplace.notifications import kinds, services
 from marketplace.notifications.models import Notification
 from marketplace.notifications.schemas import (
@@ -200,8 +200,8 @@ def sent_mail() -> str:
     return render_template("notifications/sent.html", messages=messages)
 
 
-MAIL_STATUS = {"pending": "venter", "sending": "sendes", "sent": "sendt", "failed": "fejlet"}
-COPENHAGEN = ZoneInfo("Europe/Copenhagen")
+MAIL_STATUS = {"pending": N_("venter"), "sending": N_("sendes"), "sent": N_("sendt"),
+               "failed": N_("fejlet")}
 
 
 @bp.app_context_processor
@@ -212,5 +212,4 @@ def _unread() -> dict[str, Any]:
         except SQLAlchemyError:  # an error page after a failed transaction still renders
             return 0
 
-    return {"notifications_unread": unread, "copenhagen": COPENHAGEN,
-            "mail_status": MAIL_STATUS}
+    return {"notifications_unread": unread, "mail_status": MAIL_STATUS}
