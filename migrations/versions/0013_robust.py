@@ -7,7 +7,7 @@ Revises: 0012
 from alembic import op
 
 revision = "0013_robust"
-down_revision = "0012"
+down_revision = "0013_stats"
 branch_labels = None
 depends_on = None
 
