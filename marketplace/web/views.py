@@ -18,6 +18,7 @@ from flask import (
     session,
 )
 
+from marketplace.admin.events import EVENT_LABELS
 from marketplace.catalog import purposes
 from marketplace.catalog import vocabulary as voc
 from marketplace.consent.views import ACTING_FOR
@@ -193,44 +194,11 @@ _ERROR_EXPLANATIONS = {
 }
 
 
-# What the audit trail's events are called where people read them.
-AUDIT_ACTIONS = {
-    "access_request.submitted": N_("Ansøgning indsendt"),
-    "access_request.amended": N_("Ansøgning rettet"),
-    "access_request.decided": N_("Afgørelse truffet"),
-    "review.opened": N_("Sagsbehandling åbnet"),
-    "review.approved": N_("Godkendt af dataholder"),
-    "review.rejected": N_("Afvist af dataholder"),
-    "review.changes_requested": N_("Ændringer ønsket af dataholder"),
-    "review.superseded": N_("Sagsbehandling erstattet af en ny runde"),
-    "permit.issued": N_("Tilladelse udstedt"),
-    "permit.revoked": N_("Tilladelse tilbagekaldt"),
-    "extract.requested": N_("Udtræk bestilt"),
-    "extract.succeeded": N_("Udtræk klar"),
-    "extract.failed": N_("Udtræk fejlet"),
-    "extract.retried": N_("Udtræk prøvet igen"),
-    "extract.downloaded": N_("Udtræk hentet"),
-    "output.released": N_("Resultat frigivet"),
-    "output.downloaded": N_("Resultat hentet"),
-    "output.approve": N_("Resultat godkendt af kontrollant"),
-    "output.reject": N_("Resultat afvist af kontrollant"),
-    "output.request_changes": N_("Ændringer ønsket af kontrollant"),
-    "output_policy.set": N_("Regler for resultater fastsat"),
-    "statistics_request.decided": N_("Statistikforespørgsel afgjort"),
-    "statistics_request.released": N_("Statistik frigivet"),
-    "statistics_request.downloaded": N_("Statistik hentet"),
-    "workspace.job_submitted": N_("Analysejob sendt"),
-    "workspace.job_cancelled": N_("Analysejob annulleret"),
-    "workspace.job_failed": N_("Analysejob fejlet"),
-    "workspace.job_retried": N_("Analysejob prøvet igen"),
-    "workspace.job_succeeded": N_("Analysejob gennemført"),
-    "workspace.output_recorded": N_("Resultat registreret"),
-}
 
 
 def audit_action_label(action: str) -> str:
     """The audit event in words; an event without a label keeps its name, readable."""
-    label = AUDIT_ACTIONS.get(action)
+    label = EVENT_LABELS.get(action)
     return _(label) if label else action.replace("_", " ").replace(".", ": ")
 
 

@@ -13,12 +13,13 @@ import pytest
 import sqlalchemy as sa
 
 from marketplace import create_app, schema
+from marketplace.admin.events import EVENT_LABELS as AUDIT_ACTIONS
 from marketplace.catalog.purposes import load_taxonomy
 from marketplace.db import session_scope
 from marketplace.identity import sessions as sign_ins
 from marketplace.identity.models import Citizen, User
 from marketplace.testbeds.models import SolutionProfile, TestCourse
-from marketplace.web.views import AUDIT_ACTIONS, DEMO_USERS
+from marketplace.web.views import DEMO_USERS
 from tests.conftest import base_config
 
 PAGES_PER_ROLE = 30
