@@ -155,7 +155,8 @@ def test_another_organisations_object_is_answered_as_a_missing_one(outsider) -> 
     for method, rule in _id_routes(client.application):
         family = rule.split("/")[3]
         names = re.findall(r"<int:(\w+)>", rule)
-        hidden = next((n for n in names if n in ids and n not in PUBLIC), None)
+        hidden = next((n for n in names if (n in ids or f"{family}:{n}" in ids)
+                       and n not in PUBLIC), None)
         if hidden is None:
             continue
         key = f"{family}:{hidden}"

@@ -114,4 +114,4 @@ def test_a_malformed_hash_is_explained_beside_the_field(client, world, login, se
 def test_outsiders_get_no_dossier_pdf(client, world, login, session):
     course = evaluated_dossier(session, world)
     login(world.rival_company_user)
-    assert client.get(f"/test-courses/{course.id}/dossier.pdf").status_code == 403
+    assert client.get(f"/test-courses/{course.id}/dossier.pdf").status_code == 404
