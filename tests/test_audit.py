@@ -153,7 +153,7 @@ def test_concurrent_appenders_form_one_unbroken_chain(database) -> None:
                                            subject_type="test", subject_id=f"{number}.{act}",
                                            details={"step": step})
                     session.commit()
-        except BaseException as error:  # noqa: BLE001 (reported below)
+        except BaseException as error:  # reported below
             failures.append(error)
 
     threads = [threading.Thread(target=appender, args=(n,)) for n in range(8)]

@@ -3,10 +3,8 @@ and the figures they give the key figures."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -16,20 +14,12 @@ from marketplace.errors import Conflict, Forbidden, Invalid, NotFound
 from marketplace.identity.models import Organisation
 from marketplace.identity.principal import Principal
 from marketplace.testbeds import lifecycle
+from marketplace.testbeds.commands import CourseChanges, CourseProposal, OutcomeReport
 from marketplace.testbeds.environments import (
     free_slots,
     hosted_environment_ids,
     hosts_environment,
     require_test_environment,
-)
-from marketplace.testbeds.fields import (
-    MAX_COST_DKK,
-    MAX_TEXT,
-    MAX_TITLE,
-    read_date,
-    read_integer,
-    read_number,
-    read_text,
 )
 from marketplace.testbeds.models import (
     Procurement,
@@ -125,41 +115,18 @@ def log_course_event(session: Session, course: TestCourse, *, actor: Principal,
                                 comment=comment, at=now))
 
 
-def _course_plan(data: Mapping[str, Any], *, required: bool) -> dict[str, Any]:
-    errors: list[dict[str, str]] = []
-    plan: dict[str, Any] = {}
-    title = read_text(data, "title", MAX_TITLE, errors, required=required)
-    if title is not None:
-        plan["title"] = title
-    goal = read_text(data, "goal", MAX_TEXT, errors)
-    if goal is not None:
-        plan["goal"] = goal
-    for name in ("planned_start", "planned_end"):
-        if name in data:
-            plan[name] = read_date(data, name, errors)
-    participants = read_integer(data, "participants_planned", 0, 100_000, errors)
-    if participants is not None:
-        plan["participants_planned"] = participants
-    start, end = plan.get("planned_start"), plan.get("planned_end")
-    if start and end and end < start:
-        errors.append({"field": "planned_end", "message": "must not be before planned_start"})
-    if errors:
-        raise Invalid("the test course is not valid", errors=errors)
-    return plan
-
-
-def propose_test_course(session: Session, *, actor: Principal, environment_id: int,
-                        solution_profile_id: int, plan: Mapping[str, Any],
+def propose_test_course(session: Session, *, actor: Principal, proposal: CourseProposal,
                         now: datetime) -> TestCourse:
     """Propose a test course of the company's solution in an environment.
 
-    Raises Forbidden (not the solution's company), NotFound, Invalid, or Conflict when the
-    same solution already has an open proposal there.
+    Raises Forbidden (not the solution's company), NotFound, or Conflict when the same
+    solution already has an open proposal there.
     """
     require_company(actor)
-    solution = require_solution_profile(session, actor=actor, profile_id=solution_profile_id)
-    environment = require_test_environment(session, environment_id=environment_id)
-    clean = _course_plan(plan, required=True)
+    solution = require_solution_profile(session, actor=actor,
+                                        profile_id=proposal.solution_profile_id)
+    environment = require_test_environment(session, environment_id=proposal.test_environment_id)
+    clean = proposal.plan()
     open_course = session.scalars(sa.select(TestCourse.id).where(
         TestCourse.environment_id == environment.id,
         TestCourse.solution_profile_id == solution.id,
@@ -177,59 +144,29 @@ def propose_test_course(session: Session, *, actor: Principal, environment_id: i
 
 
 PROCUREMENT_INPUTS_OPEN = frozenset({"running", "completed", "evaluated"})
-DOSSIER_FIELDS = ("yearly_cost_dkk", "procurement_need", "procurement_value", "procurement_market")
-PLAN_FIELDS = ("title", "goal", "planned_start", "planned_end", "participants_planned")
-
-
-def _dossier_fields(data: Mapping[str, Any]) -> dict[str, Any]:
-    errors: list[dict[str, str]] = []
-    clean: dict[str, Any] = {}
-    if "yearly_cost_dkk" in data:
-        if data["yearly_cost_dkk"] is None:
-            clean["yearly_cost_dkk"] = None
-        else:
-            cost = read_integer(data, "yearly_cost_dkk", 0, MAX_COST_DKK, errors)
-            if cost is not None:
-                clean["yearly_cost_dkk"] = cost
-    for name in DOSSIER_FIELDS[1:]:
-        value = read_text(data, name, MAX_TEXT, errors)
-        if value is not None:
-            clean[name] = value
-    if errors:
-        raise Invalid("the procurement fields are not valid", errors=errors)
-    return clean
 
 
 def change_test_course(session: Session, *, actor: Principal, course_id: int,
-                       changes: Mapping[str, Any], now: datetime) -> TestCourse:
+                       changes: CourseChanges, now: datetime) -> TestCourse:
     """Move a course on (`status`, `comment`), edit its plan or its procurement fields.
 
     Everything is checked before anything changes. Raises NotFound, Forbidden (not a party, or
-    a move only the host may make), Invalid (unknown field or bad value) or Conflict (a move
+    a move only the host may make), Invalid (an unknown status) or Conflict (a move
     backwards, a skipped state, no free slot, evaluation without outcomes).
     """
     course = require_test_course(session, actor=actor, course_id=course_id)
     party = party_of(actor, course)
     if party is None:
         raise Forbidden("only the company and the hosts change a test course")
-    allowed = {"status", "comment", *DOSSIER_FIELDS, *PLAN_FIELDS}
-    unknown = [name for name in changes if name not in allowed]
-    if unknown:
-        raise Invalid("unknown fields", errors=[
-            {"field": name, "message": "cannot be changed"} for name in unknown
-        ])
-    errors: list[dict[str, str]] = []
-    comment = read_text(changes, "comment", MAX_TEXT, errors) or ""
-    if errors:
-        raise Invalid("the comment is not valid", errors=errors)
-    plan = _course_plan({k: v for k, v in changes.items() if k in PLAN_FIELDS}, required=False)
+    comment = changes.comment or ""
+    plan = changes.plan()
     if plan and (party != "company" or course.status != "proposed"):
         raise Conflict("the company can change the plan only while the course is proposed")
-    dossier_fields = _dossier_fields(changes)
+    dossier_fields = changes.dossier_fields()
     if dossier_fields and (course.status not in PROCUREMENT_INPUTS_OPEN or course.procurement):
         raise Conflict("procurement inputs are given while a course runs or after it, until a "
                        "procurement has started")
-    target = changes.get("status")
+    target = changes.status
     if target is not None:
         _check_move(session, course, target=target, party=party, now=now)
     for name, value in {**plan, **dossier_fields}.items():
@@ -250,10 +187,8 @@ def change_test_course(session: Session, *, actor: Principal, course_id: int,
     return course
 
 
-def _check_move(session: Session, course: TestCourse, *, target: Any, party: str,
+def _check_move(session: Session, course: TestCourse, *, target: str, party: str,
                 now: datetime) -> None:
-    if not isinstance(target, str):
-        raise Invalid.field("status", "must be a status name")
     problem = lifecycle.transition_problem(course.status, target, party=party)
     if problem is not None:
         if problem.kind == "party":
@@ -282,39 +217,23 @@ def require_open_for_outcomes(course: TestCourse, actor: Principal) -> str:
 
 
 def record_outcome(session: Session, *, actor: Principal, course_id: int,
-                   data: Mapping[str, Any]) -> TestOutcome:
+                   report: OutcomeReport) -> TestOutcome:
     """Record (or replace) the actor's side's outcome on one effect dimension.
 
-    Raises NotFound, Forbidden, Conflict (course not running/completed) or Invalid.
+    Raises NotFound, Forbidden or Conflict (course not running/completed).
     """
     course = require_test_course(session, actor=actor, course_id=course_id)
     party = require_open_for_outcomes(course, actor)
-    errors: list[dict[str, str]] = []
-    dimension = data.get("dimension")
-    if dimension not in lifecycle.EFFECT_DIMENSIONS:
-        errors.append({"field": "dimension", "message": "must be one of "
-                       + ", ".join(lifecycle.EFFECT_DIMENSIONS)})
-    metric = read_text(data, "metric", MAX_TITLE, errors, required=True)
-    unit = read_text(data, "unit", 40, errors) or ""
-    note = read_text(data, "note", MAX_TEXT, errors) or ""
-    baseline = read_number(data, "baseline", errors, required=False)
-    result = read_number(data, "result", errors, required=True)
-    better = data.get("better") or (
-        lifecycle.EFFECT_DIMENSIONS[dimension].better if dimension in
-        lifecycle.EFFECT_DIMENSIONS else "lower"
-    )
-    if better not in ("lower", "higher"):
-        errors.append({"field": "better", "message": "must be lower or higher"})
-    if errors or metric is None or result is None:
-        raise Invalid("the outcome is not valid", errors=errors)
+    dimension = report.dimension
+    better = report.better or lifecycle.EFFECT_DIMENSIONS[dimension].better
     outcome = next((o for o in course.outcomes
                     if o.dimension == dimension and o.party == party), None)
     if outcome is None:
         outcome = TestOutcome(course=course, dimension=dimension, party=party,
                               recorded_by_org_id=actor.org_id or course.company_org_id)
         session.add(outcome)
-    outcome.metric, outcome.unit, outcome.note = metric, unit, note
-    outcome.baseline, outcome.result, outcome.better = baseline, result, better
+    outcome.metric, outcome.unit, outcome.note = report.metric, report.unit, report.note
+    outcome.baseline, outcome.result, outcome.better = report.baseline, report.result, better
     session.flush()
     return outcome
 

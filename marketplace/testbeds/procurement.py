@@ -11,8 +11,8 @@ from marketplace.errors import Conflict, Forbidden, Invalid
 from marketplace.identity.principal import Principal
 from marketplace.testbeds import dossier as dossiers
 from marketplace.testbeds import lifecycle
+from marketplace.testbeds.commands import MAX_TEXT
 from marketplace.testbeds.courses import is_public_buyer, require_test_course
-from marketplace.testbeds.fields import MAX_TEXT, read_text
 from marketplace.testbeds.models import (
     Procurement,
     TestCourse,
@@ -82,10 +82,9 @@ def start_procurement(session: Session, *, actor: Principal, course_id: int, not
         raise Conflict("a procurement can start once the test course is completed")
     if course.procurement is not None:
         raise Conflict("a procurement has already started for this test course")
-    errors: list[dict[str, str]] = []
-    clean_note = read_text({"note": note}, "note", MAX_TEXT, errors) or ""
-    if errors:
-        raise Invalid("the note is not valid", errors=errors)
+    clean_note = note.strip()
+    if len(clean_note) > MAX_TEXT:
+        raise Invalid.field("note", f"at most {MAX_TEXT} characters")
     buyer_id = actor.org_id
     if buyer_id is None:
         raise Forbidden("procurements are started on behalf of an organisation")

@@ -2,6 +2,7 @@
 import pytest
 
 from marketplace.testbeds import services
+from marketplace.testbeds.commands import CourseChanges, OutcomeReport
 from tests.testbeds.conftest import NOW
 from tests.testbeds.test_services import OUTCOME, PLAN, completed_course, move, propose
 
@@ -194,7 +195,7 @@ def test_moving_backwards_in_the_browser_shows_an_error_and_changes_nothing(
 def test_dossier_page_is_printable(client, world, login, session):
     course = completed_course(session, world)
     services.change_test_course(session, actor=world.company, course_id=course.id, now=NOW,
-                                changes={"yearly_cost_dkk": 30_000})
+                                changes=CourseChanges(yearly_cost_dkk=30_000))
     session.commit()
     login(world.buyer_user)
     html = client.get(f"/test-courses/{course.id}/dossier").get_data(as_text=True)
@@ -252,7 +253,8 @@ def test_a_saved_profile_is_matched_by_id_only_for_its_company(client, world, ap
 
 def test_course_and_dossier_pages_in_english(client, world, login, session):
     course = completed_course(session, world)
-    services.record_outcome(session, actor=world.host, course_id=course.id, data=OUTCOME)
+    services.record_outcome(session, actor=world.host, course_id=course.id,
+                            report=OutcomeReport(**OUTCOME))
     session.commit()
     login(world.host_user)
     html = client.get(f"/test-courses/{course.id}?lang=en").get_data(as_text=True)
