@@ -1,8 +1,10 @@
 """The testbeds API and browser pages, as clients and people use them."""
 import pytest
+import sqlalchemy as sa
 
 from marketplace.testbeds import services
 from marketplace.testbeds.commands import CourseChanges, OutcomeReport
+from marketplace.testbeds.models import TestCourse
 from tests.testbeds.conftest import NOW
 from tests.testbeds.test_services import OUTCOME, PLAN, completed_course, move, propose
 
@@ -490,3 +492,35 @@ def test_key_figures_keep_their_json_fields(client, world):
 def test_nul_in_a_query_is_a_422(client, world, api_headers, path):
     response = client.get(path, headers=hospital_headers(world, api_headers))
     assert response.status_code == 422, response.get_json()
+
+
+@pytest.mark.parametrize(("form", "field", "english"), [
+    ({"themes": ["astrology"]}, "themes", "contains codes that are not in the vocabulary"),
+    ({"contact_email": "nobody"}, "contact_email", "must be an e-mail address"),
+    ({"trl_min": "7", "trl_max": "3"}, "trl_max", "must not be below trl_min"),
+    ({"capacity_per_year": "many"}, "capacity_per_year", ""),
+])
+def test_the_environment_form_names_each_bad_field_in_the_readers_language(
+        client, world, login, session, form, field, english):
+    login(world.host_user)
+    token = client.get("/api/v1/me").get_json()["csrf_token"]
+    page = client.post(f"/test-environments/{world.environment.id}/edit?lang=en",
+                       data={"csrf_token": token, "name_da": "Nyt navn", **form})
+    assert page.status_code == 422
+    html = page.get_data(as_text=True)
+    assert field in html and english in html
+    session.refresh(world.environment)
+    assert world.environment.name_da == "Rehabilitering rehab-test"
+
+
+def test_a_course_form_with_an_impossible_plan_is_refused_and_stores_nothing(
+        client, world, login, session):
+    login(world.company_user)
+    token = client.get("/api/v1/me").get_json()["csrf_token"]
+    page = client.post("/test-courses/new", data={
+        "csrf_token": token, "environment": world.environment.id,
+        "solution": world.solution_id, "title": "Forløb", "planned_start": "2026-12-01",
+        "planned_end": "2026-01-01", "participants_planned": "ti"})
+    assert page.status_code == 422
+    assert "planned_end" in page.get_data(as_text=True)
+    assert session.scalar(sa.select(sa.func.count()).select_from(TestCourse)) == 0
