@@ -1,13 +1,13 @@
 """transparency records without foreign keys: bulk-written per extract, checked by the writer
 
 Revision ID: 0013_robust
-Revises: 0012
+Revises: 0013_stats
 """
 
 from alembic import op
 
 revision = "0013_robust"
-down_revision = "0012"
+down_revision = "0013_stats"
 branch_labels = None
 depends_on = None
 
