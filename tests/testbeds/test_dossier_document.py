@@ -115,4 +115,5 @@ def test_a_malformed_hash_is_explained_beside_the_field(client, world, login, se
 def test_outsiders_get_no_dossier_pdf(client, world, login, session):
     course = evaluated_dossier(session, world)
     login(world.rival_company_user)
-    assert client.get(f"/test-courses/{course.id}/dossier.pdf").status_code == 403
+    # Another company's course does not exist as far as the outsider can tell.
+    assert client.get(f"/test-courses/{course.id}/dossier.pdf").status_code == 404

@@ -535,7 +535,7 @@ def test_hosts_link_published_datasets_and_matches_suggest_fitting_ones(session,
                                          environment_id=world.environment.id,
                                          changes=EnvironmentChanges(dataset_ids=[1, 3]))
     assert raised.value.errors == [{"field": "dataset_ids",
-                                    "message": "not published in the catalogue: 3"}]
+                                    "message": "ikke udgivet i kataloget: 3"}]
     assert world.environment.dataset_ids == []
     services.update_test_environment(session, actor=world.host,
                                      environment_id=world.environment.id,
