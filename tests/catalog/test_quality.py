@@ -159,7 +159,8 @@ def test_semicolon_csv_with_decimal_commas_is_understood(tmp_path):
     columns = [{"name": "name", "type": "string", "role": "attribute"},
                {"name": "weight", "type": "number", "role": "attribute", "maximum": 75}]
     quality = QualityAccumulator(columns)
-    for chunk in read_csv_chunks(path, columns):
-        typed = quality.add(chunk)
+    with path.open("rb") as source:
+        for chunk in read_csv_chunks(source, columns):
+            typed = quality.add(chunk)
     assert list(typed["weight"]) == [72.5, 80.0]
     assert _failed(quality.finish())[("weight", "range")]["example_rows"] == [2]
