@@ -289,9 +289,9 @@ def resubmission_source(session: Session, *, actor: Principal, request_id: int) 
     company_org_id = _require_applicant(actor)
     request = require_access_request(session, request_id=request_id, actor=actor)
     if request.company_org_id != company_org_id:
-        raise Forbidden("only the applicant may resubmit the application")
+        raise Forbidden("kun ansøgeren kan sende ansøgningen igen")
     if request.status not in RESUBMITTABLE:
-        raise Conflict("only a denied or rejected application is resubmitted as a new one")
+        raise Conflict("kun en afslået eller afvist ansøgning sendes igen som en ny")
     return request
 
 

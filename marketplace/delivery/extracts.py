@@ -149,8 +149,8 @@ def request_extract(session: Session, *, actor: Principal, permit_id: int,
     permit = access_services.require_usable_permit(session, permit_id=permit_id, actor=actor,
                                                    now=now)
     if not actor.belongs_to(permit.company_org_id):
-        raise Forbidden("only the company holding the permit may order extracts under it; "
-                        "the platform operator cannot order on a company's behalf")
+        raise Forbidden("kun virksomheden med tilladelsen kan bestille udtræk under den; "
+                        "platformens operatør kan ikke bestille på en virksomheds vegne")
     require_downloadable_permit(permit)
     entry = permitted_entry(permit, dataset_id)
     dataset = catalog_services.require_dataset(session, dataset_id=entry["dataset_id"])

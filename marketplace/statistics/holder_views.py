@@ -105,7 +105,7 @@ def api_set_policy(path: StatisticsPolicyPath, body: StatisticsPolicyIn) -> Resp
 def _page_id(value: int) -> int:
     # Flask's <int:> takes any size; ids beyond 32 bits name nothing.
     if value > MAX_ID:
-        raise NotFound("no such page")
+        raise NotFound("siden findes ikke")
     return value
 
 

@@ -734,7 +734,7 @@ def review_statistics_request(session: Session, *, actor: Principal, request_id:
         raise conflict("forespørgslen er allerede afgjort (status {status})",
                        status=request.status)
     if request.requested_by == audit.actor_label(actor):
-        raise Forbidden("a request is decided by someone other than the one who asked")
+        raise Forbidden("en bestilling afgøres af en anden end den, der bad om den")
     result, prepared = None, None
     if review.decision == "approve":
         result, prepared = _answer_after_review(session, request=request, keyring=keyring,

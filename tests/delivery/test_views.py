@@ -220,7 +220,7 @@ def test_the_operator_cannot_order_an_extract_on_a_company_permit(client, world,
     login(make_user(make_org(kind="operator"), role="operator"))
     response = _order(client, permit, csrf_headers())
     assert response.status_code == 403
-    assert "only the company holding the permit" in response.get_json()["detail"]
+    assert "kun virksomheden med tilladelsen" in response.get_json()["detail"]
     # Nothing appears in the company's list as if it had ordered it.
     listed = client.get("/api/v1/extracts", headers=company_headers).get_json()
     assert listed["items"] == []
