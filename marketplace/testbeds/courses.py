@@ -212,10 +212,10 @@ def _check_move(session: Session, course: TestCourse, *, target: str, party: str
     problem = lifecycle.transition_problem(course.status, target, party=party)
     if problem is not None:
         if problem.kind == "party":
-            raise Forbidden(problem.message)
+            raise Forbidden(problem.template, **problem.values)
         if problem.kind == "unknown":
-            raise Invalid.field("status", problem.message)
-        raise Conflict(problem.message)
+            raise Invalid.field("status", problem.template, **problem.values)
+        raise Conflict(problem.template, **problem.values)
     if target == "agreed":
         # Two hosts agreeing at once must not both take the last slot.
         session.execute(sa.select(TestEnvironment.id)
