@@ -166,6 +166,9 @@ def test_the_browser_form_refuses_an_empty_profile(client, world, login):
     page = client.post("/matches", data={"csrf_token": token, "description": " "})
     assert page.status_code == 422
     assert "Ret venligst følgende" in page.get_data(as_text=True)
+    assert "beskriv løsningen" in page.get_data(as_text=True)
+    english = client.post("/matches?lang=en", data={"csrf_token": token, "description": " "})
+    assert "describe the solution" in english.get_data(as_text=True)
 
 
 def test_a_host_cannot_edit_someone_elses_environment_page(client, world, login, session):
