@@ -156,7 +156,10 @@ def reading_session() -> Session:
     ROLLBACK round trips are saved. Never write through it: nothing would be atomic.
     """
     session = get_session()
-    if not session.in_transaction() and session.get_bind().dialect.name == "postgresql":
+    bind = session.get_bind()
+    # A session bound to a connection (tests, jobs) keeps the transaction it was given.
+    if (isinstance(bind, sa.Engine) and bind.dialect.name == "postgresql"
+            and not session.in_transaction()):
         session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
     return session
 

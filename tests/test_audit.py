@@ -147,13 +147,17 @@ def test_concurrent_appenders_form_one_unbroken_chain(database) -> None:
     def appender(number: int) -> None:
         try:
             for act in range(5):
+                acts = [{"actor": None, "action": "test.race", "subject_type": "test",
+                         "subject_id": f"{number}.{act}", "details": {"step": step}}
+                        for step in range(2)]
                 with make() as session:
-                    for step in range(2):
-                        audit.record_audit(session, actor=None, action="test.race",
-                                           subject_type="test", subject_id=f"{number}.{act}",
-                                           details={"step": step})
+                    if number % 2:  # half append an act's entries together
+                        audit.record_audits(session, acts)
+                    else:
+                        for fields in acts:
+                            audit.record_audit(session, **fields)
                     session.commit()
-        except BaseException as error:
+        except BaseException as error:  # reported below
             failures.append(error)
 
     threads = [threading.Thread(target=appender, args=(n,)) for n in range(8)]
@@ -169,3 +173,25 @@ def test_concurrent_appenders_form_one_unbroken_chain(database) -> None:
             connection.execute(sa.text("TRUNCATE audit_entry, audit_head"))
     assert failures == []
     assert (result.ok, result.checked) == (True, 8 * 5 * 2)
+
+
+def test_entries_appended_together_chain_like_single_ones(session) -> None:
+    _append(session, 2)
+    audit.record_audits(session, [
+        {"actor": None, "action": "test.together", "subject_type": "test", "subject_id": n,
+         "details": {"n": n, "note": "ring 0101011234"}} for n in range(3)])
+    audit.record_audit(session, actor=None, action="test.after", subject_type="test",
+                       subject_id="9", details={})
+    session.flush()
+    result = audit.verify_audit_chain(session)
+    assert (result.ok, result.checked) == (True, 6)
+    notes = [e.details.get("note") for e in session.scalars(
+        sa.select(AuditEntry).where(AuditEntry.action == "test.together"))]
+    assert notes == ["ring [cpr]"] * 3  # CPR-like numbers never reach the chain
+
+
+def test_entries_appended_together_start_a_chain_too(session) -> None:
+    audit.record_audits(session, [{"actor": None, "action": "test.first", "subject_type": "test",
+                                   "subject_id": "1", "details": {}}])
+    session.flush()
+    assert audit.verify_audit_chain(session).ok

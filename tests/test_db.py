@@ -193,3 +193,28 @@ def test_assets_and_pages_in_parallel_after_an_idle_minute_never_fail(signed_in_
         idle_since = idle()
         assert _all_at_once(base, cookie, paths) == {path: {200} for path in paths}
         assert last_seen() > idle_since  # the pages moved the idle clock on; still signed in
+
+
+def test_public_reading_pages_run_without_a_transaction_on_postgresql(
+        database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The public register and catalog search save the BEGIN and ROLLBACK round trips."""
+    if database.backend != "postgresql":
+        pytest.skip("SQLite has no round trips to save")
+    import sqlalchemy as sa
+
+    from marketplace.db import get_session, reading_session
+
+    monkeypatch.setenv("MARKETPLACE_INSTANCE_PATH", str(tmp_path / "instance"))
+    app = create_app(base_config(tmp_path, database.url))
+    try:
+        with app.test_request_context("/api/v1/register"):
+            session = reading_session()
+            session.execute(sa.select(1))
+            assert session.connection().connection.driver_connection.autocommit
+        with app.test_request_context("/api/v1/register"):
+            get_session().execute(sa.select(1))  # the request already reads in a transaction
+            assert not reading_session().connection().connection.driver_connection.autocommit
+        with app.test_client() as client:
+            assert client.get("/api/v1/register").status_code == 200
+    finally:
+        app.extensions["marketplace.engine"].dispose()

@@ -24,7 +24,14 @@ from marketplace.access.models import (
 )
 from marketplace.access.paging import Page, Paging
 from marketplace.access.ports import AccessEngine, TestBeds
-from marketplace.audit import AuditEntry, actor_label, audit_entries, audit_trail, record_audit
+from marketplace.audit import (
+    AuditEntry,
+    actor_label,
+    audit_entries,
+    audit_trail,
+    record_audit,
+    record_audits,
+)
 from marketplace.catalog import conditions as catalog_conditions
 from marketplace.catalog import search as catalog_search
 from marketplace.catalog import services as catalog_services
@@ -57,8 +64,7 @@ class _AuditLog(list[dict[str, Any]]):
                      "subject_id": subject_id, "details": details})
 
     def write(self, session: Session) -> None:
-        for entry in self:
-            record_audit(session, **entry)
+        record_audits(session, self)
         self.clear()
 
 

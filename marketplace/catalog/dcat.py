@@ -13,7 +13,8 @@ rdflib for tests and SHACL checks.
 import gc
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from functools import lru_cache
 from typing import Any
@@ -448,19 +449,25 @@ def to_jsonld(triples: Iterable[Triple]) -> str:
     return '{"@graph":[\n' + ",\n".join(nodes) + "\n]}\n"
 
 
-def export(descriptors: Iterable[dict], *, base_url: str, title: str, fmt: str,
-           modified: datetime | None = None) -> str:
-    """Return the catalog as Turtle ("ttl") or JSON-LD ("jsonld")."""
-    # Hundreds of thousands of small tuples and no cycles: the cyclic collector would only
-    # rescan them again and again while they are built.
+@contextmanager
+def cyclic_collection_paused() -> Iterator[None]:
+    """Hundreds of thousands of small tuples, dicts and lists without cycles: the cyclic
+    collector would only rescan them again and again while they are built."""
     collecting = gc.isenabled()
     gc.disable()
     try:
-        triples = build_triples(descriptors, base_url=base_url, title=title, modified=modified)
-        return to_jsonld(triples) if fmt == "jsonld" else to_ntriples(triples)
+        yield
     finally:
         if collecting:
             gc.enable()
+
+
+def export(descriptors: Iterable[dict], *, base_url: str, title: str, fmt: str,
+           modified: datetime | None = None) -> str:
+    """Return the catalog as Turtle ("ttl") or JSON-LD ("jsonld")."""
+    with cyclic_collection_paused():
+        triples = build_triples(descriptors, base_url=base_url, title=title, modified=modified)
+        return to_jsonld(triples) if fmt == "jsonld" else to_ntriples(triples)
 
 
 def build_graph(descriptors: Iterable[dict], *, base_url: str, title: str,

@@ -1,6 +1,7 @@
 """Business rules of the catalog domain: descriptors, data versions, search and export."""
 from __future__ import annotations
 
+import json
 import os
 import re
 import threading
@@ -8,7 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import BinaryIO, cast
+from typing import Any, BinaryIO, cast
 
 import pandas as pd
 import sqlalchemy as sa
@@ -509,14 +510,15 @@ def export_catalog(session: Session, *, base_url: str, fmt: str) -> str:
     key = (_catalog_state(session), base_url, fmt)
     with _export_lock:
         if key not in _exports:
-            descriptors = _export_descriptors(session)
-            modified = max((d["updated_at"] for d in descriptors if d["updated_at"]),
-                           default=None)
-            if len(_exports) > 8:
-                _exports.clear()
-            _exports[key] = dcat.export(descriptors, base_url=base_url, fmt=fmt,
-                                        title="Sundhedsdatakatalog for Region Hovedstaden",
-                                        modified=modified)
+            with dcat.cyclic_collection_paused():
+                descriptors = _export_descriptors(session)
+                modified = max((d["updated_at"] for d in descriptors if d["updated_at"]),
+                               default=None)
+                if len(_exports) > 8:
+                    _exports.clear()
+                _exports[key] = dcat.export(descriptors, base_url=base_url, fmt=fmt,
+                                            title="Sundhedsdatakatalog for Region Hovedstaden",
+                                            modified=modified)
         return _exports[key]
 
 
@@ -541,21 +543,26 @@ def _export_descriptors(session: Session) -> list[dict]:
     """The published descriptors with what the export states, in one query."""
     sizes = _current_byte_sizes(session)
     d, org = Dataset, Organisation
-    rows = session.execute(
-        sa.select(d.id, d.title, d.title_en, d.description, d.description_en, d.keywords,
-                  d.themes, d.health_categories, d.access_rights, d.legal_basis, d.data_use,
-                  d.spatial, d.temporal, d.contact_point,
+    json_columns = (d.keywords, d.themes, d.health_categories, d.data_use, d.spatial,
+                    d.temporal, d.contact_point)
+    # Plain rows, not ORM rows; the JSON columns as their stored text, decoded below at once.
+    rows = session.connection().execute(
+        sa.select(d.id, d.title, d.title_en, d.description, d.description_en,
+                  *(sa.type_coerce(c, sa.Text).label(c.key) for c in json_columns),
+                  d.access_rights, d.legal_basis,
                   sa.type_coerce(d.columns, sa.Text).label("columns"), d.number_of_records,
                   d.number_of_unique_individuals, d.min_typical_age, d.max_typical_age,
                   d.updated_at, org.slug, org.name, org.kind, org.homepage, org.email)
         .join(org, d.publisher_org_id == org.id)
         .where(d.status == "published").order_by(d.id)).all()
+    width = len(json_columns)
+    decoded = _decode_json_cells([value for r in rows for value in r[5:5 + width]])
     return [{
         "id": r.id, "title": r.title, "title_en": r.title_en, "description": r.description,
-        "description_en": r.description_en, "keywords": r.keywords, "themes": r.themes,
-        "health_categories": r.health_categories, "access_rights": r.access_rights,
-        "legal_basis": r.legal_basis, "data_use": r.data_use, "spatial": r.spatial,
-        "temporal": r.temporal, "contact_point": r.contact_point,
+        "description_en": r.description_en, "keywords": cells[0], "themes": cells[1],
+        "health_categories": cells[2], "access_rights": r.access_rights,
+        "legal_basis": r.legal_basis, "data_use": cells[3], "spatial": cells[4],
+        "temporal": cells[5], "contact_point": cells[6],
         **_column_facts(r.columns),
         "number_of_records": r.number_of_records,
         "number_of_unique_individuals": r.number_of_unique_individuals,
@@ -564,7 +571,28 @@ def _export_descriptors(session: Session) -> list[dict]:
         "publisher": {"slug": r.slug, "name": r.name, "homepage": r.homepage,
                       "email": r.email, "level": r.kind if r.kind in DATA_HOLDER_KINDS
                       else None},
-    } for r in rows]
+    } for r, cells in zip(rows, _chunks(decoded, width), strict=True)]
+
+
+def _chunks(values: list[Any], width: int) -> Iterator[list[Any]]:
+    return (values[start:start + width] for start in range(0, len(values), width))
+
+
+def _decode_json_cells(values: list[Any]) -> list[Any]:
+    """Decode many stored JSON texts in one parse instead of one call each.
+
+    SQLite hands JSON columns over as text; PostgreSQL's driver has already decoded jsonb, and
+    those values pass unchanged. A stored text that is not exactly one JSON value makes the
+    count differ, and then each is decoded on its own (and fails where it is broken).
+    """
+    texts = [value for value in values if isinstance(value, str)]
+    if not texts:
+        return values
+    parsed = json.loads("[" + ",".join(texts) + "]")
+    if len(parsed) != len(texts):
+        parsed = [json.loads(text) for text in texts]
+    found = iter(parsed)
+    return [next(found) if isinstance(value, str) else value for value in values]
 
 
 _export_lock = threading.Lock()

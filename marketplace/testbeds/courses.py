@@ -3,7 +3,6 @@ and the figures they give the key figures."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -19,20 +18,12 @@ from marketplace.languages import N_
 from marketplace.notifications import services as notifications
 from marketplace.notifications.kinds import COMPANY, HOSTS
 from marketplace.testbeds import lifecycle
+from marketplace.testbeds.commands import CourseChanges, CourseProposal, OutcomeReport
 from marketplace.testbeds.environments import (
     free_slots,
     hosted_environment_ids,
     hosts_environment,
     require_test_environment,
-)
-from marketplace.testbeds.fields import (
-    MAX_COST_DKK,
-    MAX_TEXT,
-    MAX_TITLE,
-    read_date,
-    read_integer,
-    read_number,
-    read_text,
 )
 from marketplace.testbeds.models import (
     Procurement,
@@ -132,41 +123,18 @@ def log_course_event(session: Session, course: TestCourse, *, actor: Principal,
                                 comment=comment, at=now))
 
 
-def _course_plan(data: Mapping[str, Any], *, required: bool) -> dict[str, Any]:
-    errors: list[dict[str, str]] = []
-    plan: dict[str, Any] = {}
-    title = read_text(data, "title", MAX_TITLE, errors, required=required)
-    if title is not None:
-        plan["title"] = title
-    goal = read_text(data, "goal", MAX_TEXT, errors)
-    if goal is not None:
-        plan["goal"] = goal
-    for name in ("planned_start", "planned_end"):
-        if name in data:
-            plan[name] = read_date(data, name, errors)
-    participants = read_integer(data, "participants_planned", 0, 100_000, errors)
-    if participants is not None:
-        plan["participants_planned"] = participants
-    start, end = plan.get("planned_start"), plan.get("planned_end")
-    if start and end and end < start:
-        errors.append({"field": "planned_end", "message": "must not be before planned_start"})
-    if errors:
-        raise Invalid("testforløbet er ikke gyldigt", errors=errors)
-    return plan
-
-
-def propose_test_course(session: Session, *, actor: Principal, environment_id: int,
-                        solution_profile_id: int, plan: Mapping[str, Any],
+def propose_test_course(session: Session, *, actor: Principal, proposal: CourseProposal,
                         now: datetime) -> TestCourse:
     """Propose a test course of the company's solution in an environment.
 
-    Raises Forbidden (not the solution's company), NotFound, Invalid, or Conflict when the
-    same solution already has an open proposal there.
+    Raises Forbidden (not the solution's company), NotFound, or Conflict when the same
+    solution already has an open proposal there.
     """
     require_company(actor)
-    solution = require_solution_profile(session, actor=actor, profile_id=solution_profile_id)
-    environment = require_test_environment(session, environment_id=environment_id)
-    clean = _course_plan(plan, required=True)
+    solution = require_solution_profile(session, actor=actor,
+                                        profile_id=proposal.solution_profile_id)
+    environment = require_test_environment(session, environment_id=proposal.test_environment_id)
+    clean = proposal.plan()
     open_course = session.scalars(sa.select(TestCourse.id).where(
         TestCourse.environment_id == environment.id,
         TestCourse.solution_profile_id == solution.id,
@@ -190,59 +158,29 @@ def propose_test_course(session: Session, *, actor: Principal, environment_id: i
 
 
 PROCUREMENT_INPUTS_OPEN = frozenset({"running", "completed", "evaluated"})
-DOSSIER_FIELDS = ("yearly_cost_dkk", "procurement_need", "procurement_value", "procurement_market")
-PLAN_FIELDS = ("title", "goal", "planned_start", "planned_end", "participants_planned")
-
-
-def _dossier_fields(data: Mapping[str, Any]) -> dict[str, Any]:
-    errors: list[dict[str, str]] = []
-    clean: dict[str, Any] = {}
-    if "yearly_cost_dkk" in data:
-        if data["yearly_cost_dkk"] is None:
-            clean["yearly_cost_dkk"] = None
-        else:
-            cost = read_integer(data, "yearly_cost_dkk", 0, MAX_COST_DKK, errors)
-            if cost is not None:
-                clean["yearly_cost_dkk"] = cost
-    for name in DOSSIER_FIELDS[1:]:
-        value = read_text(data, name, MAX_TEXT, errors)
-        if value is not None:
-            clean[name] = value
-    if errors:
-        raise Invalid("indkøbsfelterne er ikke gyldige", errors=errors)
-    return clean
 
 
 def change_test_course(session: Session, *, actor: Principal, course_id: int,
-                       changes: Mapping[str, Any], now: datetime) -> TestCourse:
+                       changes: CourseChanges, now: datetime) -> TestCourse:
     """Move a course on (`status`, `comment`), edit its plan or its procurement fields.
 
     Everything is checked before anything changes. Raises NotFound, Forbidden (not a party, or
-    a move only the host may make), Invalid (unknown field or bad value) or Conflict (a move
+    a move only the host may make), Invalid (an unknown status) or Conflict (a move
     backwards, a skipped state, no free slot, evaluation without outcomes).
     """
     course = require_test_course(session, actor=actor, course_id=course_id)
     party = party_of(actor, course)
     if party is None:
         raise Forbidden("kun virksomheden og værterne kan ændre et testforløb")
-    allowed = {"status", "comment", *DOSSIER_FIELDS, *PLAN_FIELDS}
-    unknown = [name for name in changes if name not in allowed]
-    if unknown:
-        raise Invalid("ukendte felter", errors=[
-            {"field": name, "message": "cannot be changed"} for name in unknown
-        ])
-    errors: list[dict[str, str]] = []
-    comment = read_text(changes, "comment", MAX_TEXT, errors) or ""
-    if errors:
-        raise Invalid("kommentaren er ikke gyldig", errors=errors)
-    plan = _course_plan({k: v for k, v in changes.items() if k in PLAN_FIELDS}, required=False)
+    comment = changes.comment or ""
+    plan = changes.plan()
     if plan and (party != "company" or course.status != "proposed"):
         raise Conflict("virksomheden kan kun ændre planen, mens forløbet er foreslået")
-    dossier_fields = _dossier_fields(changes)
+    dossier_fields = changes.dossier_fields()
     if dossier_fields and (course.status not in PROCUREMENT_INPUTS_OPEN or course.procurement):
         raise Conflict("input til indkøb gives, mens et forløb kører eller efter det, indtil et "
                        "indkøb er startet")
-    target = changes.get("status")
+    target = changes.status
     if target is not None:
         _check_move(session, course, target=target, party=party, now=now)
     for name, value in {**plan, **dossier_fields}.items():
@@ -269,17 +207,15 @@ def change_test_course(session: Session, *, actor: Principal, course_id: int,
     return course
 
 
-def _check_move(session: Session, course: TestCourse, *, target: Any, party: str,
+def _check_move(session: Session, course: TestCourse, *, target: str, party: str,
                 now: datetime) -> None:
-    if not isinstance(target, str):
-        raise Invalid.field("status", N_("skal være navnet på en status"))
     problem = lifecycle.transition_problem(course.status, target, party=party)
     if problem is not None:
         if problem.kind == "party":
-            raise Forbidden(problem.message)
+            raise Forbidden(problem.template, **problem.values)
         if problem.kind == "unknown":
-            raise Invalid.field("status", problem.message)
-        raise Conflict(problem.message)
+            raise Invalid.field("status", problem.template, **problem.values)
+        raise Conflict(problem.template, **problem.values)
     if target == "agreed":
         # Two hosts agreeing at once must not both take the last slot.
         session.execute(sa.select(TestEnvironment.id)
@@ -305,49 +241,32 @@ OUTCOME_FIELDS = ("metric", "unit", "baseline", "result", "better", "note")
 
 
 def record_outcome(session: Session, *, actor: Principal, course_id: int,
-                   data: Mapping[str, Any]) -> TestOutcome:
+                   report: OutcomeReport) -> TestOutcome:
     """Record the actor's side's outcome on one effect dimension, or correct the one it gave.
 
     A correction is audited with the values before and after; once the course is evaluated a
     correction needs a `reason`, because buyers may already rely on the dossier. Raises
     NotFound, Forbidden, Conflict (course not running/completed, or a new outcome on an
-    evaluated course) or Invalid.
+    evaluated course) or Invalid (a correction of an evaluated course without a reason).
     """
     course = require_test_course(session, actor=actor, course_id=course_id)
     party = party_of(actor, course)
     if party is None:
-        raise Forbidden("only the company and the hosts record outcomes")
-    errors: list[dict[str, str]] = []
-    dimension = data.get("dimension")
-    if dimension not in lifecycle.EFFECT_DIMENSIONS:
-        errors.append({"field": "dimension", "message": "must be one of "
-                       + ", ".join(lifecycle.EFFECT_DIMENSIONS)})
-    metric = read_text(data, "metric", MAX_TITLE, errors, required=True)
-    unit = read_text(data, "unit", 40, errors) or ""
-    note = read_text(data, "note", MAX_TEXT, errors) or ""
-    reason = read_text(data, "reason", MAX_TEXT, errors) or ""
-    baseline = read_number(data, "baseline", errors, required=False)
-    result = read_number(data, "result", errors, required=True)
-    better = data.get("better") or (
-        lifecycle.EFFECT_DIMENSIONS[dimension].better if dimension in
-        lifecycle.EFFECT_DIMENSIONS else "lower"
-    )
-    if better not in ("lower", "higher"):
-        errors.append({"field": "better", "message": "must be lower or higher"})
+        raise Forbidden("kun virksomheden og værterne registrerer resultater")
+    dimension = report.dimension
+    better = report.better or lifecycle.EFFECT_DIMENSIONS[dimension].better
     outcome = next((o for o in course.outcomes
                     if o.dimension == dimension and o.party == party), None)
     _check_outcome_open(course, correcting=outcome is not None)
-    if outcome is not None and course.status == "evaluated" and not reason:
-        errors.append({"field": "reason", "message": "explain the correction"})
-    if errors or metric is None or result is None:
-        raise Invalid("resultatet er ikke gyldigt", errors=errors)
+    if outcome is not None and course.status == "evaluated" and not report.reason:
+        raise Invalid.field("reason", N_("forklar, hvorfor resultatet rettes"))
     before = _outcome_values(outcome) if outcome is not None else None
     if outcome is None:
         outcome = TestOutcome(course=course, dimension=dimension, party=party,
                               recorded_by_org_id=actor.org_id or course.company_org_id)
         session.add(outcome)
-    outcome.metric, outcome.unit, outcome.note = metric, unit, note
-    outcome.baseline, outcome.result, outcome.better = baseline, result, better
+    outcome.metric, outcome.unit, outcome.note = report.metric, report.unit, report.note
+    outcome.baseline, outcome.result, outcome.better = report.baseline, report.result, better
     after = _outcome_values(outcome)
     if before != after:
         audit.record_audit(
@@ -355,7 +274,7 @@ def record_outcome(session: Session, *, actor: Principal, course_id: int,
             action="test_course.outcome_corrected" if before else "test_course.outcome_recorded",
             subject_type="test_course", subject_id=str(course.id),
             details={"dimension": dimension, "party": party, "before": before, "after": after,
-                     "reason": reason, "course_status": course.status})
+                     "reason": report.reason, "course_status": course.status})
     session.flush()
     return outcome
 
@@ -363,8 +282,9 @@ def record_outcome(session: Session, *, actor: Principal, course_id: int,
 def _check_outcome_open(course: TestCourse, *, correcting: bool) -> None:
     if course.status in lifecycle.OUTCOMES_OPEN or (correcting and course.status == "evaluated"):
         return
-    raise Conflict(f"outcomes are added while a course runs or is completed, and corrected "
-                   f"until it is evaluated, not when it is {course.status}")
+    raise Conflict("resultater tilføjes, mens et forløb kører eller er afsluttet, og rettes, "
+                   "indtil det er evalueret, ikke når det er {status}",
+                   status=course.status)
 
 
 def _outcome_values(outcome: TestOutcome) -> dict[str, Any]:

@@ -13,6 +13,12 @@ from marketplace.catalog import services as catalog_services
 from marketplace.identity.demo import DemoWorld
 from marketplace.identity.principal import Principal
 from marketplace.testbeds import services
+from marketplace.testbeds.commands import (
+    CourseChanges,
+    CourseProposal,
+    OutcomeReport,
+    SolutionDescription,
+)
 from marketplace.testbeds.matching import Profile
 from marketplace.testbeds.models import SolutionProfile, TestEnvironment, TestEnvironmentHost
 from marketplace.testbeds.seed_data import ENVIRONMENTS_PATH
@@ -135,15 +141,15 @@ def seed_demo(session: Session, world: DemoWorld) -> None:
         environment = environments[env_slug]
         host_actor = _actor(environment.hosts[0].org, role="host_member")
         now = start + timedelta(days=number)
-        solution = services.create_solution_profile(session, actor=company_actor, name=name,
-                                                    profile=profile)
+        solution = services.create_solution_profile(
+            session, actor=company_actor,
+            description=SolutionDescription.of(profile, name=name))
         course = services.propose_test_course(
-            session, actor=company_actor, environment_id=environment.id,
-            solution_profile_id=solution.id, now=now,
-            plan={"title": title, "goal": profile.description,
-                  "planned_start": date(world.today.year, 3, 1),
-                  "planned_end": date(world.today.year, 10, 31), "participants_planned": 40},
-        )
+            session, actor=company_actor, now=now, proposal=CourseProposal(
+                test_environment_id=environment.id, solution_profile_id=solution.id,
+                title=title, goal=profile.description,
+                planned_start=date(world.today.year, 3, 1),
+                planned_end=date(world.today.year, 10, 31), participants_planned=40))
         _advance(session, world, course_id=course.id, final=final, company=company_actor,
                  host=host_actor, now=now)
 
@@ -153,8 +159,9 @@ def _advance(session: Session, world: DemoWorld, *, course_id: int, final: str,
     if final == "declined":
         services.change_test_course(
             session, actor=host, course_id=course_id, now=now + timedelta(days=3),
-            changes={"status": "declined",
-                     "comment": "Vi har ikke kapacitet til lysforsøg på sengeafsnit i år."})
+            changes=CourseChanges(
+                status="declined",
+                comment="Vi har ikke kapacitet til lysforsøg på sengeafsnit i år."))
         return
     steps = PATH[:PATH.index(final) + 1] if final in PATH else ()
     for day, status in enumerate(steps, start=1):
@@ -164,7 +171,7 @@ def _advance(session: Session, world: DemoWorld, *, course_id: int, final: str,
             services.change_test_course(session, actor=company, course_id=course_id, now=now,
                                         changes=_procurement_inputs(final))
         services.change_test_course(session, actor=host, course_id=course_id,
-                                    changes={"status": status},
+                                    changes=CourseChanges(status=status),
                                     now=now + timedelta(days=30 * day))
     if final == "evaluated":
         buyer = world.orgs["region-hovedstaden"]
@@ -174,24 +181,26 @@ def _advance(session: Session, world: DemoWorld, *, course_id: int, final: str,
             now=now + timedelta(days=160))
 
 
-def _procurement_inputs(final: str) -> dict[str, Any]:
+def _procurement_inputs(final: str) -> CourseChanges:
     if final != "evaluated":
-        return {"yearly_cost_dkk": 180_000,
-                "procurement_need": "Færre komplikationer i de første laparoskopiske indgreb."}
-    return {
+        return CourseChanges(
+            yearly_cost_dkk=180_000,
+            procurement_need="Færre komplikationer i de første laparoskopiske indgreb.")
+    return CourseChanges.model_validate({
         "yearly_cost_dkk": 42_000,
         "procurement_need": "Borgere med svær KOL indlægges gentagne gange med forværring.",
         "procurement_value": "Færre indlæggelser og kortere indlæggelsestid; borgeren "
                              "reagerer selv tidligere på sine målinger.",
         "procurement_market": "Tre danske leverandører af KOL-telemonitorering; PulmoHome er "
                               "den eneste med dokumenteret effekt i regionen.",
-    }
+    })
 
 
 def _record_evidence(session: Session, world: DemoWorld, *, course_id: int,
                      host: Principal) -> None:
     for outcome in PULMO_OUTCOMES:
-        services.record_outcome(session, actor=host, course_id=course_id, data=outcome)
+        services.record_outcome(session, actor=host, course_id=course_id,
+                                report=OutcomeReport.model_validate(outcome))
     services.add_evidence(session, actor=host, course_id=course_id,
                           filename="indlaeggelser-pr-maaned.csv", data=PULMO_EVIDENCE,
                           dimension="prevented_admissions", keyring=world.keyring,

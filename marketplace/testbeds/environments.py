@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,14 +14,7 @@ from marketplace.errors import Conflict, Forbidden, Invalid, NotFound
 from marketplace.identity import services as identity_services
 from marketplace.identity.principal import Principal
 from marketplace.languages import N_
-from marketplace.testbeds.fields import (
-    MAX_TEXT,
-    MAX_TITLE,
-    VOCABULARY,
-    read_codes,
-    read_integer,
-    read_text,
-)
+from marketplace.testbeds.commands import VOCABULARY, EnvironmentChanges, NewEnvironment
 from marketplace.testbeds.models import (
     SECTORS,
     TestCourse,
@@ -92,75 +84,33 @@ def hosted_environment_ids(session: Session, *, actor: Principal) -> set[int]:
     return set(rows)
 
 
-ENVIRONMENT_TEXTS = {
-    "name_da": MAX_TITLE, "name_en": MAX_TITLE, "description_da": MAX_TEXT,
-    "description_en": MAX_TEXT, "contact_name": MAX_TITLE, "contact_email": MAX_TITLE,
-    "homepage": 300,
-}
-ENVIRONMENT_CODES = {
-    "themes": VOCABULARY.themes, "target_groups": VOCABULARY.target_groups,
-    "resources": VOCABULARY.needs, "facilities": VOCABULARY.facilities,
-}
-
-
-def _environment_changes(session: Session, data: Mapping[str, Any]) -> dict[str, Any]:
-    """Validate the editable fields of an environment; raises Invalid listing every problem."""
-    known = {*ENVIRONMENT_TEXTS, *ENVIRONMENT_CODES, "trl_min", "trl_max", "capacity_per_year",
-             "dataset_ids"}
-    errors = [{"field": name, "message": "cannot be changed here"} for name in data
-              if name not in known]
-    changes: dict[str, Any] = {}
-    for name, limit in ENVIRONMENT_TEXTS.items():
-        value = read_text(data, name, limit, errors, required=name == "name_da" and name in data)
-        if value is not None:
-            changes[name] = value
-    if changes.get("contact_email") and "@" not in changes["contact_email"]:
-        errors.append({"field": "contact_email", "message": "must be an e-mail address"})
-    if changes.get("homepage") and not changes["homepage"].startswith(("https://", "http://")):
-        errors.append({"field": "homepage", "message": "must start with https://"})
-    for name, table in ENVIRONMENT_CODES.items():
-        codes = read_codes(data, name, table, errors)
-        if codes is not None:
-            changes[name] = codes
-    for name in ("trl_min", "trl_max"):
-        level = read_integer(data, name, 1, 9, errors)
-        if level is not None:
-            changes[name] = level
-    capacity = read_integer(data, "capacity_per_year", 0, 10_000, errors)
-    if capacity is not None:
-        changes["capacity_per_year"] = capacity
-    if "dataset_ids" in data:
-        changes["dataset_ids"] = _dataset_ids(session, data["dataset_ids"], errors)
-    if errors:
-        raise Invalid("testmiljøet har ugyldige felter", errors=errors)
-    return changes
-
-
-def _dataset_ids(session: Session, value: Any, errors: list[dict[str, str]]) -> list[int]:
-    if not isinstance(value, list) or not all(
-        isinstance(item, int) and not isinstance(item, bool) for item in value
-    ) or len(value) > 100:
-        errors.append({"field": "dataset_ids", "message": "must be a list of dataset ids"})
-        return []
+def _published_datasets(session: Session, dataset_ids: list[int]) -> list[int]:
+    """The ids as stored; raises Invalid naming those not published in the catalogue."""
     missing = [
-        dataset_id for dataset_id in value
+        dataset_id for dataset_id in dataset_ids
         if (dataset := catalog_services.get_dataset(session, dataset_id=dataset_id)) is None
         or dataset.status != "published"
     ]
     if missing:
-        errors.append({
-            "field": "dataset_ids",
-            "message": f"not published in the catalogue: {', '.join(map(str, missing))}",
-        })
-    return sorted(set(value))
+        raise Invalid.field("dataset_ids", N_("ikke udgivet i kataloget: {ids}"),
+                            ids=", ".join(map(str, missing)))
+    return sorted(set(dataset_ids))
+
+
+def _stored_changes(session: Session, changes: EnvironmentChanges) -> dict[str, Any]:
+    clean = changes.given()
+    if clean.get("dataset_ids") is not None:
+        clean["dataset_ids"] = _published_datasets(session, clean["dataset_ids"])
+    # A field sent as null changes nothing (the name is refused by the command).
+    return {name: value for name, value in clean.items() if value is not None}
 
 
 def update_test_environment(session: Session, *, actor: Principal, environment_id: int,
-                            changes: Mapping[str, Any]) -> TestEnvironment:
+                            changes: EnvironmentChanges) -> TestEnvironment:
     """Change an environment's entry; raises NotFound, Forbidden (not a host) or Invalid."""
     environment = require_test_environment(session, environment_id=environment_id)
     require_host(actor, environment)
-    clean = _environment_changes(session, changes)
+    clean = _stored_changes(session, changes)
     low = clean.get("trl_min", environment.trl_min)
     high = clean.get("trl_max", environment.trl_max)
     if low > high:
@@ -171,39 +121,40 @@ def update_test_environment(session: Session, *, actor: Principal, environment_i
     return environment
 
 
-def create_test_environment(session: Session, *, actor: Principal, slug: str,
-                            hosts: Iterable[tuple[str, str]],
-                            fields: Mapping[str, Any]) -> TestEnvironment:
+def create_test_environment(session: Session, *, actor: Principal,
+                            environment: NewEnvironment) -> TestEnvironment:
     """Add an environment hosted by the named organisations (operator only).
 
-    `hosts` is (organisation slug, sector). Raises Forbidden, Conflict (slug taken) or Invalid.
+    Raises Forbidden, Conflict (slug taken) or Invalid (bad slug, unknown host or sector).
     """
     if not actor.is_operator:
         raise Forbidden("kun platformens operatør opretter testmiljøer")
-    if not re.fullmatch(r"[a-z0-9][a-z0-9-]{1,79}", slug or ""):
+    slug = environment.slug
+    if not re.fullmatch(r"[a-z0-9][a-z0-9-]{1,79}", slug):
         raise Invalid.field("slug", N_("brug 2-80 små bogstaver, cifre og bindestreger"))
     if get_test_environment_by_slug(session, slug=slug) is not None:
         raise Conflict("der findes allerede et testmiljø med navnet {slug}", slug=slug)
-    clean = _environment_changes(session, {"name_da": fields.get("name_da"), **fields})
+    clean = _stored_changes(session, environment)
+    clean.pop("slug", None)
+    clean.pop("hosts", None)
     host_rows = []
-    for position, (org_slug, sector) in enumerate(hosts):
-        org = identity_services.get_org(session, slug=org_slug)
-        if org is None or sector not in SECTORS:
+    for position, host in enumerate(environment.hosts):
+        org = identity_services.get_org(session, slug=host.org)
+        if org is None or host.sector not in SECTORS:
             raise Invalid.field("hosts", N_("ukendt vært {host} eller sektor {sector}"),
-                                host=org_slug, sector=sector)
-        host_rows.append(TestEnvironmentHost(org_id=org.id, sector=sector, position=position))
-    if not host_rows:
-        raise Invalid.field("hosts", N_("angiv mindst én værtsorganisation"))
+                                host=host.org, sector=host.sector)
+        host_rows.append(TestEnvironmentHost(org_id=org.id, sector=host.sector,
+                                             position=position))
     # The column defaults apply only on insert; the range check below needs them now.
-    environment = TestEnvironment(slug=slug, name_en=clean.get("name_en", clean["name_da"]),
-                                  hosts=host_rows, trl_min=1, trl_max=9, capacity_per_year=0)
+    created = TestEnvironment(slug=slug, name_en=clean.get("name_en", clean["name_da"]),
+                              hosts=host_rows, trl_min=1, trl_max=9, capacity_per_year=0)
     for name, value in clean.items():
-        setattr(environment, name, value)
-    if environment.trl_min > environment.trl_max:
+        setattr(created, name, value)
+    if created.trl_min > created.trl_max:
         raise Invalid.field("trl_max", N_("må ikke være under mindste TRL"))
-    session.add(environment)
+    session.add(created)
     session.flush()
-    return environment
+    return created
 
 
 def _start_of_year(now: datetime) -> datetime:

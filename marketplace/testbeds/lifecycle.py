@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from marketplace.languages import N_, translate
 
@@ -76,25 +77,39 @@ EFFECT_DIMENSIONS: dict[str, Dimension] = {
 @dataclass(frozen=True)
 class TransitionProblem:
     kind: str  # "unknown" status, "order" (backwards, skipped, final) or "party" (not yours)
-    message: str
+    template: str  # Danish source text with {named} values, translated where it is shown
+    values: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def message(self) -> str:
+        """The Danish explanation with its values filled in."""
+        return self.template.format(**self.values)
 
 
 def transition_problem(current: str, target: str, *, party: str) -> TransitionProblem | None:
     """Explain why `party` ("host"/"company") may not move a course to `target`, or None."""
     if target not in NEXT_STATUS:
-        return TransitionProblem("unknown", f"unknown status {target!r}")
+        return TransitionProblem("unknown", N_("ukendt status {status}"), {"status": target})
     if target == current:
-        return TransitionProblem("order", f"the test course is already {current}")
+        return TransitionProblem("order", N_("testforløbet er allerede {status}"),
+                                 {"status": current})
+    moves = {"current": current, "target": target}
     if target not in NEXT_STATUS[current]:
         if current in ORDER and target in ORDER and ORDER.index(target) < ORDER.index(current):
             return TransitionProblem(
-                "order", f"a test course cannot move back from {current} to {target}")
-        allowed = ", ".join(NEXT_STATUS[current]) or "none (final state)"
+                "order", N_("et testforløb kan ikke gå tilbage fra {current} til {target}"), moves)
+        if not NEXT_STATUS[current]:
+            return TransitionProblem(
+                "order", N_("et testforløb kan ikke gå videre fra {current}, som er en "
+                            "sluttilstand"), moves)
         return TransitionProblem(
-            "order", f"a test course cannot move from {current} to {target}; next: {allowed}")
+            "order", N_("et testforløb kan ikke gå fra {current} til {target}; næste: {allowed}"),
+            {**moves, "allowed": ", ".join(NEXT_STATUS[current])})
     if party not in MOVED_BY[target]:
-        only = "the company" if MOVED_BY[target] == {"company"} else "the host"
-        return TransitionProblem("party", f"only {only} may move a test course to {target}")
+        only = (N_("kun virksomheden kan flytte et testforløb til {target}")
+                if MOVED_BY[target] == {"company"}
+                else N_("kun værten kan flytte et testforløb til {target}"))
+        return TransitionProblem("party", only, {"target": target})
     return None
 
 

@@ -19,6 +19,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from pathlib import Path
+from typing import Any
+
+from marketplace.languages import N_
 
 VOCABULARY_PATH = Path(__file__).with_name("vocabulary.json")
 MAX_DESCRIPTION_CHARS = 5_000
@@ -220,8 +223,12 @@ class Vocabulary:
 
         return word_concepts
 
-    def validate(self, profile: Profile) -> list[dict[str, str]]:
-        """Return the problems of a profile as [{"field", "message"}] (empty when valid)."""
+    def validate(self, profile: Profile) -> list[dict[str, Any]]:
+        """Return the problems of a profile as [{"field", "message"}] (empty when valid).
+
+        Messages are Danish source text; each keeps its template and values so that the edge
+        shows it in the reader's language.
+        """
         errors = []
         for name, known in (
             ("themes", self.themes),
@@ -231,26 +238,28 @@ class Vocabulary:
         ):
             codes = getattr(profile, name)
             if len(codes) > MAX_CODES:
-                errors.append({"field": name, "message": f"at most {MAX_CODES} codes"})
+                errors.append(_problem(name, N_("højst {count} koder"), count=MAX_CODES))
             unknown = sorted(codes - known.keys())
             if unknown:
-                errors.append({"field": name, "message": f"unknown codes: {', '.join(unknown)}"})
+                errors.append(_problem(name, N_("ukendte koder: {codes}"),
+                                       codes=", ".join(unknown)))
         if profile.trl is not None and not TRL_RANGE[0] <= profile.trl <= TRL_RANGE[1]:
-            errors.append({"field": "trl", "message": "technology readiness level must be 1-9"})
+            errors.append(_problem("trl", N_("teknologisk modenhed (TRL) skal være 1-9")))
         if len(profile.description) > MAX_DESCRIPTION_CHARS:
-            errors.append({
-                "field": "description",
-                "message": f"at most {MAX_DESCRIPTION_CHARS} characters",
-            })
+            errors.append(_problem("description", N_("højst {max_length} tegn"),
+                                   max_length=MAX_DESCRIPTION_CHARS))
         if not (
             profile.themes or profile.target_groups or profile.needs or profile.facilities
             or profile.description.strip()
         ):
-            errors.append({
-                "field": "profile",
-                "message": "describe the solution: themes, target groups, needs or a description",
-            })
+            errors.append(_problem("profile", N_("beskriv løsningen: temaer, målgrupper, behov "
+                                                 "eller en beskrivelse")))
         return errors
+
+
+def _problem(field: str, template: str, **values: Any) -> dict[str, Any]:
+    return {"field": field, "message": template.format(**values), "template": template,
+            "values": values}
 
 
 def _tf(count: int) -> float:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from pydantic import BaseModel, ValidationError
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
@@ -13,12 +14,20 @@ from marketplace.errors import Conflict, Forbidden, Invalid
 from marketplace.identity.auth import current_principal, login_required
 from marketplace.security import current_keyring
 from marketplace.testbeds import lifecycle, services
+from marketplace.testbeds.commands import (
+    CourseChanges,
+    CourseProposal,
+    EnvironmentChanges,
+    OutcomeReport,
+    SolutionDescription,
+)
 from marketplace.testbeds.responses import (
     build_dossier,
     dossier_document,
     dossier_pdf_response,
     evidence_response,
 )
+from marketplace.web.api import field_errors
 from marketplace.web.i18n import current_language
 from marketplace.web.i18n import gettext as _
 
@@ -50,6 +59,25 @@ def _whole_numbers(data: dict[str, Any], names: tuple[str, ...]) -> dict[str, An
             elif value.lstrip("-").isdigit():
                 data[name] = int(value)
     return data
+
+
+def _blank_is_none(data: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
+    """Fields left empty in a form that are dates or choices: not given."""
+    for name in names:
+        if isinstance(data.get(name), str) and not data[name].strip():
+            data[name] = None
+    return data
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _command(model: type[M], data: dict[str, Any]) -> M:
+    """The form's command, or Invalid naming each bad field in the reader's language."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        raise Invalid("formularen har ugyldige felter", errors=field_errors(error)) from None
 
 
 def _render(template: str, code: int = 200, **context: Any) -> tuple[str, int]:
@@ -103,7 +131,7 @@ def environment_edit_page(environment_id: int) -> tuple[str, int] | Response:
                                for v in request.form.getlist("dataset_ids")]
         try:
             services.update_test_environment(db, actor=actor, environment_id=environment_id,
-                                             changes=data)
+                                             changes=_command(EnvironmentChanges, data))
         except Invalid as error:
             db.rollback()
             errors = error.translated_errors() or [
@@ -144,7 +172,7 @@ def matches_page() -> tuple[str, int]:
         solution_id = request.form.get("solution", "")
         try:
             solution, result = services.describe_and_match(
-                db, actor=actor, data=form, now=utcnow(),
+                db, actor=actor, description=_command(SolutionDescription, form), now=utcnow(),
                 solution_id=int(solution_id) if solution_id.isdigit() else None,
             )
         except Invalid as error:
@@ -189,14 +217,16 @@ def course_new_page() -> tuple[str, int] | Response:
     solution_id = int(source["solution"]) if source.get("solution", "").isdigit() else 0
     environment = services.require_test_environment(db, environment_id=environment_id)
     solution = services.require_solution_profile(db, actor=actor, profile_id=solution_id)
-    form = _whole_numbers(_form_data(request.form, COURSE_FORM), ("participants_planned",))
+    form = _blank_is_none(
+        _whole_numbers(_form_data(request.form, COURSE_FORM), ("participants_planned",)),
+        ("planned_start", "planned_end"))
     errors: list[dict[str, str]] = []
     if request.method == "POST":
         try:
-            course = services.propose_test_course(
-                db, actor=actor, environment_id=environment.id, solution_profile_id=solution.id,
-                plan=form, now=utcnow(),
-            )
+            proposal = _command(CourseProposal, {**form, "test_environment_id": environment.id,
+                                                 "solution_profile_id": solution.id})
+            course = services.propose_test_course(db, actor=actor, proposal=proposal,
+                                                  now=utcnow())
         except (Invalid, Conflict) as error:
             db.rollback()
             errors = error.translated_errors() or [
@@ -255,7 +285,8 @@ def course_status_action(course_id: int) -> Response:
     changes = {"status": request.form.get("status", ""),
                "comment": request.form.get("comment", "")}
     return _course_action(course_id, lambda db: services.change_test_course(
-        db, actor=current_principal(), course_id=course_id, changes=changes, now=utcnow()))
+        db, actor=current_principal(), course_id=course_id,
+        changes=_command(CourseChanges, changes), now=utcnow()))
 
 
 PROCUREMENT_FORM = ("yearly_cost_dkk", "procurement_need", "procurement_value",
@@ -267,7 +298,8 @@ PROCUREMENT_FORM = ("yearly_cost_dkk", "procurement_need", "procurement_value",
 def course_procurement_inputs_action(course_id: int) -> Response:
     changes = _whole_numbers(_form_data(request.form, PROCUREMENT_FORM), ("yearly_cost_dkk",))
     return _course_action(course_id, lambda db: services.change_test_course(
-        db, actor=current_principal(), course_id=course_id, changes=changes, now=utcnow()))
+        db, actor=current_principal(), course_id=course_id,
+        changes=_command(CourseChanges, changes), now=utcnow()))
 
 
 OUTCOME_FORM = ("dimension", "metric", "unit", "baseline", "result", "better", "note", "reason")
@@ -276,11 +308,12 @@ OUTCOME_FORM = ("dimension", "metric", "unit", "baseline", "result", "better", "
 @bp.post("/test-courses/<int:course_id>/outcomes")
 @login_required(kinds=STAFF)
 def course_outcome_action(course_id: int) -> Response:
-    data = _form_data(request.form, OUTCOME_FORM)
+    data = _blank_is_none(_form_data(request.form, OUTCOME_FORM), ("dimension", "better"))
     data["baseline"] = (data.get("baseline") or "").replace(",", ".") or None
     data["result"] = (data.get("result") or "").replace(",", ".") or None
     return _course_action(course_id, lambda db: services.record_outcome(
-        db, actor=current_principal(), course_id=course_id, data=data))
+        db, actor=current_principal(), course_id=course_id,
+        report=_command(OutcomeReport, data)))
 
 
 @bp.post("/test-courses/<int:course_id>/evidence")

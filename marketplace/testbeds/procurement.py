@@ -11,8 +11,8 @@ from marketplace.errors import Conflict, Forbidden, Invalid
 from marketplace.identity.principal import Principal
 from marketplace.testbeds import dossier as dossiers
 from marketplace.testbeds import lifecycle
+from marketplace.testbeds.commands import MAX_TEXT
 from marketplace.testbeds.courses import is_public_buyer, require_test_course
-from marketplace.testbeds.fields import MAX_TEXT, read_text
 from marketplace.testbeds.models import (
     Procurement,
     TestCourse,
@@ -82,10 +82,9 @@ def start_procurement(session: Session, *, actor: Principal, course_id: int, not
         raise Conflict("et indkøb kan starte, når testforløbet er afsluttet")
     if course.procurement is not None:
         raise Conflict("der er allerede startet et indkøb for testforløbet")
-    errors: list[dict[str, str]] = []
-    clean_note = read_text({"note": note}, "note", MAX_TEXT, errors) or ""
-    if errors:
-        raise Invalid("noten er ikke gyldig", errors=errors)
+    clean_note = note.strip()
+    if len(clean_note) > MAX_TEXT:
+        raise Invalid.field("note", "højst {max_length} tegn", max_length=MAX_TEXT)
     buyer_id = actor.org_id
     if buyer_id is None:
         raise Forbidden("indkøb startes på vegne af en organisation")

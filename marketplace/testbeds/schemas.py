@@ -1,25 +1,18 @@
-"""The testbeds API's request and response models.
+"""The testbeds API's paths, queries and responses, and the bodies the services do not take.
 
-Pure module (pydantic only). The shapes, sizes and number ranges are checked here, in the
-caller's language; whether a code is in the vocabulary, an organisation exists or a move is
-allowed is the services' question.
+The bodies the services take are the commands of `commands.py`.
 """
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from marketplace.access.schemas import Code, ObjectId, Text
+from marketplace.access.schemas import Code, Text
+from marketplace.testbeds.commands import Dimension
 from marketplace.web.api import Body, Id, Out
 from marketplace.web.requests import QueryModel
-
-MAX_CODES = 100
-MAX_COST_DKK = 1_000_000_000
-Dimension = Literal["treatment_errors", "prevented_admissions", "faster_return_home",
-                    "own_resources"]
-Codes = list[Code]
 
 
 class _OptionalBody(Body):
@@ -69,114 +62,7 @@ class EvidenceQuery(QueryModel):
 
 
 # --- bodies ---------------------------------------------------------------------------------
-
-class EnvironmentFields(Body):
-    """The editable fields of a test environment; only those given change."""
-
-    name_da: Text(200, min_length=1) = None  # type: ignore[valid-type]
-    name_en: Text(200) = None  # type: ignore[valid-type]
-    description_da: Text(5_000) = None  # type: ignore[valid-type]
-    description_en: Text(5_000) = None  # type: ignore[valid-type]
-    contact_name: Text(200) = None  # type: ignore[valid-type]
-    contact_email: Text(200) = None  # type: ignore[valid-type]
-    homepage: Text(300) = None  # type: ignore[valid-type]
-    themes: Codes | None = Field(None, max_length=MAX_CODES)
-    target_groups: Codes | None = Field(None, max_length=MAX_CODES)
-    resources: Codes | None = Field(None, max_length=MAX_CODES)
-    facilities: Codes | None = Field(None, max_length=MAX_CODES)
-    trl_min: int | None = Field(None, ge=1, le=9)
-    trl_max: int | None = Field(None, ge=1, le=9)
-    capacity_per_year: int | None = Field(None, ge=0, le=10_000)
-    dataset_ids: list[ObjectId] | None = Field(None, max_length=100)
-
-    def changes(self) -> dict[str, Any]:
-        return self.model_dump(exclude_unset=True)
-
-
-class Host(Body):
-    org: Code
-    sector: Code
-
-
-class EnvironmentIn(EnvironmentFields):
-    slug: Code
-    hosts: list[Host] = Field(min_length=1, max_length=20)
-    name_da: Text(200, min_length=1)  # type: ignore[valid-type]
-
-    def changes(self) -> dict[str, Any]:
-        return self.model_dump(exclude_unset=True, exclude={"slug", "hosts"})
-
-
-class ProfileIn(Body):
-    """A solution described by its themes, target groups, needs, facilities and maturity."""
-
-    name: Text(200) = None  # type: ignore[valid-type]
-    themes: Codes = Field(default_factory=list, max_length=MAX_CODES)
-    target_groups: Codes = Field(default_factory=list, max_length=MAX_CODES)
-    needs: Codes = Field(default_factory=list, max_length=MAX_CODES)
-    facilities: Codes = Field(default_factory=list, max_length=MAX_CODES)
-    trl: int | None = Field(None, ge=1, le=9, description="technology readiness level")
-    description: Text(5_000) = ""  # type: ignore[valid-type]
-
-    def profile_fields(self) -> dict[str, Any]:
-        return self.model_dump(exclude_unset=True, exclude={"name"})
-
-
-class MatchIn(ProfileIn):
-    """A profile to match, or the id of a saved one (`solution_profile_id`, signed in)."""
-
-    solution_profile_id: ObjectId | None = None
-
-    def profile_fields(self) -> dict[str, Any]:
-        return self.model_dump(exclude_unset=True, exclude={"name", "solution_profile_id"})
-
-
-class CoursePlan(Body):
-    title: Text(200, min_length=1) = None  # type: ignore[valid-type]
-    goal: Text(5_000) = None  # type: ignore[valid-type]
-    planned_start: date | None = None
-    planned_end: date | None = None
-    participants_planned: int | None = Field(None, ge=0, le=100_000)
-
-
-class CourseIn(CoursePlan):
-    test_environment_id: ObjectId
-    solution_profile_id: ObjectId
-    title: Text(200, min_length=1)  # type: ignore[valid-type]
-
-    def plan(self) -> dict[str, Any]:
-        return self.model_dump(exclude_unset=True,
-                               exclude={"test_environment_id", "solution_profile_id"})
-
-
-class CourseChanges(CoursePlan):
-    """A move (`status`, `comment`), plan changes, or the procurement fields."""
-
-    status: Code | None = None
-    comment: Text(5_000) = None  # type: ignore[valid-type]
-    yearly_cost_dkk: int | None = Field(None, ge=0, le=MAX_COST_DKK)
-    procurement_need: Text(5_000) = None  # type: ignore[valid-type]
-    procurement_value: Text(5_000) = None  # type: ignore[valid-type]
-    procurement_market: Text(5_000) = None  # type: ignore[valid-type]
-
-    def changes(self) -> dict[str, Any]:
-        return self.model_dump(exclude_unset=True)
-
-
-class OutcomeIn(Body):
-    """An outcome on one of the four effect dimensions."""
-
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
-    dimension: Dimension
-    metric: Text(200, min_length=1)  # type: ignore[valid-type]
-    unit: Text(40) = ""  # type: ignore[valid-type]
-    baseline: float | None = Field(None, gt=-1e12, lt=1e12)
-    result: float = Field(gt=-1e12, lt=1e12)
-    better: Literal["lower", "higher"] | None = None
-    note: Text(5_000) = ""  # type: ignore[valid-type]
-    # Why a recorded outcome is corrected; required once the course is evaluated.
-    reason: Text(5_000) = ""  # type: ignore[valid-type]
-
+# The bodies that the services take are commands (`commands.py`); the views use them directly.
 
 class ProcurementIn(_OptionalBody):
     note: Text(5_000) = ""  # type: ignore[valid-type]

@@ -1,14 +1,13 @@
 """The testbeds domain's services, as other domains and the edge reach them.
 
 The rules live in modules by sub-area: `environments`, `solutions` (profiles and matching),
-`courses`, `evidence` and `procurement`; `fields` reads request fields.
+`courses`, `evidence` and `procurement`. They take the validated commands of `commands`.
 """
 
 from __future__ import annotations
 
+from marketplace.testbeds.commands import VOCABULARY  # noqa: F401
 from marketplace.testbeds.courses import (  # noqa: F401
-    DOSSIER_FIELDS,
-    PLAN_FIELDS,
     PROCUREMENT_INPUTS_OPEN,
     CourseFigures,
     can_view_course,
@@ -28,8 +27,6 @@ from marketplace.testbeds.courses import (  # noqa: F401
     require_test_course,
 )
 from marketplace.testbeds.environments import (  # noqa: F401
-    ENVIRONMENT_CODES,
-    ENVIRONMENT_TEXTS,
     HOST_ROLES,
     create_test_environment,
     environment_datasets,
@@ -52,17 +49,6 @@ from marketplace.testbeds.evidence import (  # noqa: F401
     detect_evidence_type,
     read_evidence,
 )
-from marketplace.testbeds.fields import (  # noqa: F401
-    MAX_COST_DKK,
-    MAX_TEXT,
-    MAX_TITLE,
-    VOCABULARY,
-    read_codes,
-    read_date,
-    read_integer,
-    read_number,
-    read_text,
-)
 from marketplace.testbeds.procurement import (  # noqa: F401
     build_dossier,
     start_procurement,
@@ -74,7 +60,6 @@ from marketplace.testbeds.solutions import (  # noqa: F401
     describe_and_match,
     list_solution_profiles,
     match_environments,
-    profile_from_json,
     profile_of,
     require_company,
     require_solution_profile,

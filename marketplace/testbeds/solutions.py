@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -14,12 +13,13 @@ from sqlalchemy.orm import Session
 from marketplace.catalog import services as catalog_services
 from marketplace.errors import Forbidden, Invalid, NotFound
 from marketplace.identity.principal import Principal
+from marketplace.languages import N_
+from marketplace.testbeds.commands import VOCABULARY, SolutionDescription
 from marketplace.testbeds.environments import (
     environment_datasets,
     free_slots,
     list_test_environments,
 )
-from marketplace.testbeds.fields import MAX_TITLE, VOCABULARY, read_text
 from marketplace.testbeds.matching import (
     EnvironmentFacts,
     EnvironmentIndex,
@@ -31,33 +31,6 @@ from marketplace.testbeds.models import (
 )
 
 # Matching ---------------------------------------------------------------------------------------
-
-
-def profile_from_json(data: Mapping[str, Any]) -> Profile:
-    """Read a solution profile from JSON or form data; raises Invalid on any bad field."""
-    if not isinstance(data, Mapping):
-        raise Invalid("send løsningsprofilen som et JSON-objekt")
-    errors: list[dict[str, str]] = []
-    lists = {}
-    for name in ("themes", "target_groups", "needs", "facilities"):
-        value = data.get(name) or []
-        if not isinstance(value, list) or not all(isinstance(code, str) for code in value):
-            errors.append({"field": name, "message": "must be a list of codes"})
-            value = []
-        lists[name] = frozenset(value)
-    description = data.get("description") or ""
-    if not isinstance(description, str):
-        errors.append({"field": "description", "message": "must be text"})
-        description = ""
-    trl = data.get("trl")
-    if trl is not None and (isinstance(trl, bool) or not isinstance(trl, int)):
-        errors.append({"field": "trl", "message": "technology readiness level must be 1-9"})
-        trl = None
-    profile = Profile(trl=trl, description=description.strip(), **lists)
-    errors += VOCABULARY.validate(profile)
-    if errors:
-        raise Invalid("løsningsprofilen er ikke gyldig", errors=errors)
-    return profile
 
 
 def profile_of(solution: SolutionProfile) -> Profile:
@@ -153,21 +126,22 @@ def suggest_datasets(session: Session, *, profile: Profile, limit: int = 5) -> l
     return [dataset for *_, dataset in sorted(scored, key=lambda item: item[:2])[:limit]]
 
 
-def describe_and_match(session: Session, *, actor: Principal, data: Mapping[str, Any],
+def describe_and_match(session: Session, *, actor: Principal, description: SolutionDescription,
                        solution_id: int | None, now: datetime
                        ) -> tuple[SolutionProfile | None, MatchResult]:
     """Match a described solution; a company's description is saved as its solution profile
     (or updates the profile `solution_id`). Raises Invalid, and NotFound or Forbidden for a
     profile that is not the company's."""
-    profile = profile_from_json({k: v for k, v in data.items() if k != "name"})
+    profile = description.profile()
     solution = None
     if actor.org_kind == "company":
-        name = str(data.get("name") or "").strip() or profile.description[:80] or "Min løsning"
+        name = description.name or profile.description[:80] or "Min løsning"
+        named = description.model_copy(update={"name": name})
         if solution_id is None:
-            solution = create_solution_profile(session, actor=actor, name=name, profile=profile)
+            solution = create_solution_profile(session, actor=actor, description=named)
         else:
             solution = update_solution_profile(session, actor=actor, profile_id=solution_id,
-                                               data={**data, "name": name})
+                                               changes=named)
     return solution, match_environments(session, profile=profile, now=now)
 
 
@@ -180,23 +154,28 @@ def require_company(actor: Principal) -> int:
     return actor.org_id
 
 
-def create_solution_profile(session: Session, *, actor: Principal, name: str,
-                            profile: Profile) -> SolutionProfile:
+def create_solution_profile(session: Session, *, actor: Principal,
+                            description: SolutionDescription) -> SolutionProfile:
     """Save a company's solution profile; raises Forbidden (not a company) or Invalid."""
     company_id = require_company(actor)
-    errors: list[dict[str, str]] = []
-    clean_name = read_text({"name": name}, "name", MAX_TITLE, errors, required=True)
-    errors += VOCABULARY.validate(profile)
-    if errors:
-        raise Invalid("løsningsprofilen er ikke gyldig", errors=errors)
+    if not description.name:
+        raise Invalid.field("name", N_("skal udfyldes"))
+    profile = description.profile()
+    _require_something_to_match(profile)
     solution = SolutionProfile(
-        company_org_id=company_id, name=clean_name, themes=sorted(profile.themes),
+        company_org_id=company_id, name=description.name, themes=sorted(profile.themes),
         target_groups=sorted(profile.target_groups), needs=sorted(profile.needs),
         facilities=sorted(profile.facilities), trl=profile.trl, description=profile.description,
     )
     session.add(solution)
     session.flush()
     return solution
+
+
+def _require_something_to_match(profile: Profile) -> None:
+    errors = VOCABULARY.validate(profile)
+    if errors:
+        raise Invalid("løsningsprofilen er ikke gyldig", errors=errors)
 
 
 def list_solution_profiles(session: Session, *, actor: Principal) -> list[SolutionProfile]:
@@ -218,21 +197,22 @@ def require_solution_profile(session: Session, *, actor: Principal,
 
 
 def update_solution_profile(session: Session, *, actor: Principal, profile_id: int,
-                            data: Mapping[str, Any]) -> SolutionProfile:
-    """Replace the fields given in `data`; raises NotFound, Forbidden or Invalid."""
+                            changes: SolutionDescription) -> SolutionProfile:
+    """Replace the fields given in `changes`; raises NotFound, Forbidden or Invalid."""
     solution = require_solution_profile(session, actor=actor, profile_id=profile_id)
-    current = {
-        "themes": solution.themes, "target_groups": solution.target_groups,
-        "needs": solution.needs, "facilities": solution.facilities, "trl": solution.trl,
-        "description": solution.description,
-    }
-    profile = profile_from_json({**current, **{k: v for k, v in data.items() if k != "name"}})
-    if "name" in data:
-        errors: list[dict[str, str]] = []
-        name = read_text(data, "name", MAX_TITLE, errors, required=True)
-        if errors or name is None:
-            raise Invalid("løsningsprofilen er ikke gyldig", errors=errors)
-        solution.name = name
+    given = changes.given(exclude={"name"})
+    merged = {"themes": solution.themes, "target_groups": solution.target_groups,
+              "needs": solution.needs, "facilities": solution.facilities,
+              "trl": solution.trl, "description": solution.description, **given}
+    profile = Profile(themes=frozenset(merged["themes"]),
+                      target_groups=frozenset(merged["target_groups"]),
+                      needs=frozenset(merged["needs"]), facilities=frozenset(merged["facilities"]),
+                      trl=merged["trl"], description=merged["description"])
+    _require_something_to_match(profile)
+    if "name" in changes.model_fields_set:
+        if not changes.name:
+            raise Invalid.field("name", N_("skal udfyldes"))
+        solution.name = changes.name
     solution.themes, solution.target_groups = sorted(profile.themes), sorted(profile.target_groups)
     solution.needs, solution.facilities = sorted(profile.needs), sorted(profile.facilities)
     solution.trl, solution.description = profile.trl, profile.description

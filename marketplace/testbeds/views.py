@@ -10,6 +10,15 @@ from marketplace.errors import BadRequest, Unauthorized
 from marketplace.identity.auth import api_auth, current_principal
 from marketplace.security import current_keyring
 from marketplace.testbeds import serialise, services
+from marketplace.testbeds.commands import (
+    CourseChanges,
+    CourseProposal,
+    EnvironmentChanges,
+    MatchRequest,
+    NewEnvironment,
+    OutcomeReport,
+    SolutionDescription,
+)
 from marketplace.testbeds.pages import bp
 from marketplace.testbeds.responses import (
     build_dossier,
@@ -18,15 +27,11 @@ from marketplace.testbeds.responses import (
     evidence_response,
 )
 from marketplace.testbeds.schemas import (
-    CourseChanges,
-    CourseIn,
     CourseList,
     CourseOut,
     CoursePath,
     CoursesQuery,
     DossierOut,
-    EnvironmentFields,
-    EnvironmentIn,
     EnvironmentList,
     EnvironmentOut,
     EnvironmentPath,
@@ -35,12 +40,9 @@ from marketplace.testbeds.schemas import (
     EvidencePath,
     EvidenceQuery,
     MatchesOut,
-    MatchIn,
-    OutcomeIn,
     OutcomeOut,
     ProcurementIn,
     ProcurementOut,
-    ProfileIn,
     ProfilePath,
     SolutionList,
     SolutionOut,
@@ -91,13 +93,11 @@ def api_get_environment(path: EnvironmentPath) -> Response:
           responses=responses(201, EnvironmentOut, 400, 401, 403, 409, 413, 422),
           security=requires())
 @api_auth()
-def api_create_environment(body: EnvironmentIn) -> tuple[Response, int]:
+def api_create_environment(body: NewEnvironment) -> tuple[Response, int]:
     """Add a test environment with its host organisations (platform operator)."""
     db = get_session()
-    environment = services.create_test_environment(
-        db, actor=current_principal(), slug=body.slug,
-        hosts=[(host.org, host.sector) for host in body.hosts], fields=body.changes(),
-    )
+    environment = services.create_test_environment(db, actor=current_principal(),
+                                                   environment=body)
     db.commit()
     return jsonify(environment_json(environment, slots=services.free_slots(db, now=utcnow()))), 201
 
@@ -106,19 +106,19 @@ def api_create_environment(body: EnvironmentIn) -> tuple[Response, int]:
            responses=responses(200, EnvironmentOut, 400, 401, 403, 404, 413, 422),
            security=requires())
 @api_auth()
-def api_update_environment(path: EnvironmentPath, body: EnvironmentFields) -> Response:
+def api_update_environment(path: EnvironmentPath, body: EnvironmentChanges) -> Response:
     """Change a test environment's entry (its hosts only)."""
     db = get_session()
     environment = services.update_test_environment(
         db, actor=current_principal(), environment_id=path.environment_id,
-        changes=body.changes())
+        changes=body)
     db.commit()
     return jsonify(environment_json(environment, slots=services.free_slots(db, now=utcnow())))
 
 
 @api.post("/api/v1/matches",
           responses=responses(200, MatchesOut, 400, 401, 403, 404, 413, 422), security=PUBLIC)
-def api_match(body: MatchIn) -> Response:
+def api_match(body: MatchRequest) -> Response:
     """Rank the test environments for a solution profile, best first, with reasons.
 
     Body: {"themes", "target_groups", "needs", "facilities", "trl", "description"} or
@@ -134,7 +134,7 @@ def api_match(body: MatchIn) -> Response:
                                                      profile_id=body.solution_profile_id)
         profile = services.profile_of(solution)
     else:
-        profile = services.profile_from_json(body.profile_fields())
+        profile = body.profile()
     result = services.match_environments(db, profile=profile, now=utcnow())
     return jsonify(serialise.match_result_to_json(result, lang=current_language()))
 
@@ -152,13 +152,11 @@ def api_list_solutions() -> Response:
           responses=responses(201, SolutionOut, 400, 401, 403, 413, 422),
           security=requires())
 @api_auth()
-def api_create_solution(body: ProfileIn) -> tuple[Response, int]:
+def api_create_solution(body: SolutionDescription) -> tuple[Response, int]:
     """Save a solution profile for the company."""
     db = get_session()
-    solution = services.create_solution_profile(
-        db, actor=current_principal(), name=body.name or "",
-        profile=services.profile_from_json(body.profile_fields()),
-    )
+    solution = services.create_solution_profile(db, actor=current_principal(),
+                                                description=body)
     db.commit()
     return jsonify(serialise.solution_to_json(solution)), 201
 
@@ -177,12 +175,12 @@ def api_get_solution(path: ProfilePath) -> Response:
            responses=responses(200, SolutionOut, 400, 401, 403, 404, 413, 422),
            security=requires())
 @api_auth()
-def api_update_solution(path: ProfilePath, body: ProfileIn) -> Response:
+def api_update_solution(path: ProfilePath, body: SolutionDescription) -> Response:
     """Change one of the company's solution profiles."""
     db = get_session()
     solution = services.update_solution_profile(
         db, actor=current_principal(), profile_id=path.profile_id,
-        data=body.model_dump(exclude_unset=True))
+        changes=body)
     db.commit()
     return jsonify(serialise.solution_to_json(solution))
 
@@ -202,13 +200,11 @@ def api_list_courses(query: CoursesQuery) -> Response:
           responses=responses(201, CourseOut, 400, 401, 403, 404, 409, 413, 422),
           security=requires())
 @api_auth()
-def api_propose_course(body: CourseIn) -> tuple[Response, int]:
+def api_propose_course(body: CourseProposal) -> tuple[Response, int]:
     """Propose a test course of a saved solution in a test environment (company)."""
     db = get_session()
-    course = services.propose_test_course(
-        db, actor=current_principal(), environment_id=body.test_environment_id,
-        solution_profile_id=body.solution_profile_id, plan=body.plan(), now=utcnow(),
-    )
+    course = services.propose_test_course(db, actor=current_principal(), proposal=body,
+                                          now=utcnow())
     db.commit()
     return jsonify(serialise.course_to_json(course, lang=current_language())), 201
 
@@ -235,7 +231,7 @@ def api_change_course(path: CoursePath, body: CourseChanges) -> Response:
     """
     db = get_session()
     course = services.change_test_course(db, actor=current_principal(), course_id=path.course_id,
-                                         changes=body.changes(), now=utcnow())
+                                         changes=body, now=utcnow())
     db.commit()
     return jsonify(serialise.course_to_json(course, lang=current_language()))
 
@@ -244,12 +240,12 @@ def api_change_course(path: CoursePath, body: CourseChanges) -> Response:
           responses=responses(201, OutcomeOut, 400, 401, 403, 404, 409, 413, 422),
           security=requires())
 @api_auth()
-def api_record_outcome(path: CoursePath, body: OutcomeIn) -> tuple[Response, int]:
+def api_record_outcome(path: CoursePath, body: OutcomeReport) -> tuple[Response, int]:
     """Record an outcome on one of the four effect dimensions (company or host), or correct the
     side's own one: audited, and once the course is evaluated only with a `reason`."""
     db = get_session()
     outcome = services.record_outcome(db, actor=current_principal(), course_id=path.course_id,
-                                      data=body.model_dump(exclude_unset=True))
+                                      report=body)
     db.commit()
     return jsonify(serialise.outcome_to_json(outcome)), 201
 

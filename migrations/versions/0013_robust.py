@@ -1,7 +1,7 @@
 """transparency records without foreign keys: bulk-written per extract, checked by the writer
 
 Revision ID: 0013_robust
-Revises: 0012
+Revises: 0013_stats
 """
 
 from alembic import op

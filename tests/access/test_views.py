@@ -588,7 +588,7 @@ def test_only_the_applicant_resubmits_and_only_a_refused_application(
         f"columns-{world.herlev_data.id}": ["sex"], "duration_days": "30"})
     assert malformed.status_code == 422 and "<script>" not in malformed.get_data(as_text=True)
     login(world.rival_user)
-    assert client.get(f"/requests/new?from={denied['id']}").status_code == 404
+    assert client.get(f"/requests/new?from={denied['id']}").status_code == 404  # not shown to exist
     assert _count(session, AccessRequest) == 2
 
 

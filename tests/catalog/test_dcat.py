@@ -102,3 +102,15 @@ def test_hostile_text_comes_out_unchanged_in_both_formats():
     dataset = URIRef("https://example.org/catalog/3")
     assert Literal(title, lang="da") in set(from_turtle.objects(dataset, DCTERMS.title))
     assert URIRef("https://x.example/a%20b%22c") in set(from_turtle.subjects())
+
+
+def test_stored_json_decoded_at_once_reads_as_each_cell_alone():
+    import json
+
+    from marketplace.catalog import services
+
+    cells = ['["KOL", "hjerte"]', None, {"already": "decoded"}, "null", '{"a": [1, {"b": 2}]}']
+    assert services._decode_json_cells(cells) == [
+        json.loads(c) if isinstance(c, str) else c for c in cells]
+    with pytest.raises(json.JSONDecodeError):  # one cell holding two values is no JSON value
+        services._decode_json_cells(['["KOL"]', '1, 2'])

@@ -18,6 +18,7 @@ from marketplace.identity import services as identity_services
 from marketplace.notifications import runner
 from marketplace.notifications import services as notifications
 from marketplace.testbeds import courses
+from marketplace.testbeds.commands import CourseChanges, CourseProposal
 from marketplace.testbeds.models import SolutionProfile, TestEnvironment, TestEnvironmentHost
 from marketplace.workspace import release
 from marketplace.workspace import services as workspace_services
@@ -178,8 +179,9 @@ def test_a_proposal_tells_the_hosts_and_the_answer_tells_the_company(world, sess
     session.refresh(environment)
     company = world.principal(world.company_user)
     course = courses.propose_test_course(
-        session, actor=company, environment_id=environment.id,
-        solution_profile_id=solution.id, plan={"title": "Exoskelet i hjemmet"}, now=utcnow())
+        session, actor=company, now=utcnow(), proposal=CourseProposal(
+            test_environment_id=environment.id, solution_profile_id=solution.id,
+            title="Exoskelet i hjemmet"))
     [proposal] = told(session, host_user)
     assert proposal.kind == "course_proposed" and proposal.link == f"/test-courses/{course.id}"
     assert told(session, world.company_user) == []
@@ -187,7 +189,8 @@ def test_a_proposal_tells_the_hosts_and_the_answer_tells_the_company(world, sess
 
     courses.change_test_course(session, actor=identity_services.staff_principal(host_user),
                                course_id=course.id,
-                               changes={"status": "declined", "comment": "Ingen plads i år"},
+                               changes=CourseChanges(status="declined",
+                                                     comment="Ingen plads i år"),
                                now=utcnow())
     [answer] = told(session, world.company_user)
     assert answer.kind == "course_answered" and answer.params["answer"] == "declined"

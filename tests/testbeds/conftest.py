@@ -6,6 +6,7 @@ import pytest
 
 from marketplace.identity.principal import Principal
 from marketplace.testbeds import services
+from marketplace.testbeds.commands import SolutionDescription
 from marketplace.testbeds.matching import Profile
 from marketplace.testbeds.models import TestEnvironment, TestEnvironmentHost
 
@@ -71,9 +72,9 @@ def world(session, make_org, make_user) -> World:
     company = actor_for(company_user)
     rival_user = make_user(rival_org, role="company_member")
     solution = services.create_solution_profile(
-        session, actor=company, name="StrideAssist",
-        profile=Profile(themes=frozenset({"rehabilitation"}), description="Exoskelet", trl=6),
-    )
+        session, actor=company, description=SolutionDescription.of(
+            Profile(themes=frozenset({"rehabilitation"}), description="Exoskelet", trl=6),
+            name="StrideAssist"))
     session.flush()
     return World(
         environment=environment, other_environment=other_environment, host_user=host_user,

@@ -2,6 +2,7 @@
 import re
 
 from marketplace.testbeds import services
+from marketplace.testbeds.commands import CourseChanges, OutcomeReport
 from tests.documents import assert_tagged_with_page_numbers, pdf_content_sha256, pdf_text
 from tests.testbeds.conftest import NOW
 from tests.testbeds.test_services import OUTCOME, completed_course
@@ -10,9 +11,9 @@ from tests.testbeds.test_services import OUTCOME, completed_course
 def evaluated_dossier(session, world, *, cost=48_000):
     course = completed_course(session, world)
     services.record_outcome(session, actor=world.host, course_id=course.id,
-                            data={**OUTCOME, "baseline": 12.5, "result": 7})
+                            report=OutcomeReport(**{**OUTCOME, "baseline": 12.5, "result": 7}))
     services.change_test_course(session, actor=world.company, course_id=course.id, now=NOW,
-                                changes={"yearly_cost_dkk": cost})
+                                changes=CourseChanges(yearly_cost_dkk=cost))
     session.commit()
     return course
 
@@ -71,7 +72,7 @@ def test_hash_verifies_and_changes_with_the_content(client, world, login, api_he
         as_text=True)
 
     services.change_test_course(session, actor=world.company, course_id=course.id, now=NOW,
-                                changes={"yearly_cost_dkk": 52_000})
+                                changes=CourseChanges(yearly_cost_dkk=52_000))
     session.commit()
     changed = client.get(url).get_data(as_text=True)
     assert page_hash(changed) != printed
@@ -114,4 +115,5 @@ def test_a_malformed_hash_is_explained_beside_the_field(client, world, login, se
 def test_outsiders_get_no_dossier_pdf(client, world, login, session):
     course = evaluated_dossier(session, world)
     login(world.rival_company_user)
+    # Another company's course does not exist as far as the outsider can tell.
     assert client.get(f"/test-courses/{course.id}/dossier.pdf").status_code == 404

@@ -3,11 +3,20 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
+from pydantic import ValidationError
 
 from marketplace import audit, reporting
 from marketplace.errors import Conflict, Forbidden, Invalid, NotFound, TooLarge
 from marketplace.testbeds import services
-from marketplace.testbeds.models import EvidenceFile, TestCourse, TestOutcome
+from marketplace.testbeds.commands import (
+    CourseChanges,
+    CourseProposal,
+    EnvironmentChanges,
+    NewEnvironment,
+    OutcomeReport,
+    SolutionDescription,
+)
+from marketplace.testbeds.models import EvidenceFile
 from tests.testbeds.conftest import NOW
 
 PLAN = {"title": "StrideAssist i genoptræning", "goal": "Vis effekt på gangfunktion",
@@ -16,16 +25,36 @@ OUTCOME = {"dimension": "faster_return_home", "metric": "Dage til udskrivelse", 
            "baseline": 10, "result": 7}
 
 
+def proposal(environment_id, solution_id, plan=PLAN):
+    return CourseProposal.model_validate({**plan, "test_environment_id": environment_id,
+                                          "solution_profile_id": solution_id})
+
+
 def propose(session, world, environment=None):
     return services.propose_test_course(
-        session, actor=world.company, environment_id=(environment or world.environment).id,
-        solution_profile_id=world.solution_id, plan=PLAN, now=NOW)
+        session, actor=world.company, now=NOW,
+        proposal=proposal((environment or world.environment).id, world.solution_id))
 
 
 def move(session, world, course, *statuses, actor=None):
     for status in statuses:
         services.change_test_course(session, actor=actor or world.host, course_id=course.id,
-                                    changes={"status": status}, now=NOW)
+                                    changes=CourseChanges(status=status), now=NOW)
+
+
+def described(**fields):
+    return SolutionDescription.model_validate(fields)
+
+
+def refused_fields(command, data, act) -> set[str]:
+    """The fields refused by the command, or else by the service acting on it."""
+    try:
+        checked = command.model_validate(data)
+    except ValidationError as error:
+        return {str(entry["loc"][0]) for entry in error.errors()}
+    with pytest.raises(Invalid) as raised:
+        act(checked)
+    return {entry["field"] for entry in raised.value.errors}
 
 
 def completed_course(session, world):
@@ -40,7 +69,8 @@ def completed_course(session, world):
 def test_a_host_edits_its_environment(session, world):
     services.update_test_environment(session, actor=world.host,
                                      environment_id=world.environment.id,
-                                     changes={"capacity_per_year": 9, "themes": ["prevention"]})
+                                     changes=EnvironmentChanges(capacity_per_year=9,
+                                                                 themes=["prevention"]))
     assert world.environment.capacity_per_year == 9
     assert world.environment.themes == ["prevention"]
 
@@ -50,7 +80,7 @@ def test_only_hosts_edit_an_environment(session, world, who):
     with pytest.raises(Forbidden):
         services.update_test_environment(session, actor=getattr(world, who),
                                          environment_id=world.environment.id,
-                                         changes={"capacity_per_year": 0})
+                                         changes=EnvironmentChanges(capacity_per_year=0))
     assert world.environment.capacity_per_year == 3
 
 
@@ -70,33 +100,35 @@ def test_only_hosts_edit_an_environment(session, world, who):
 )
 def test_bad_environment_changes_are_refused_and_change_nothing(session, world, changes, field):
     before = (world.environment.themes, world.environment.trl_min, world.environment.name_da)
-    with pytest.raises(Invalid) as raised:
-        services.update_test_environment(session, actor=world.host,
-                                         environment_id=world.environment.id, changes=changes)
-    assert field in {error["field"] for error in raised.value.errors}
+    assert field in refused_fields(
+        EnvironmentChanges, changes, lambda command: services.update_test_environment(
+            session, actor=world.host, environment_id=world.environment.id, changes=command))
     assert (world.environment.themes, world.environment.trl_min,
             world.environment.name_da) == before
 
 
 def test_trl_window_must_be_ordered(session, world):
-    with pytest.raises(Invalid):
+    with pytest.raises(ValidationError, match="trl_max"):
+        EnvironmentChanges.model_validate({"trl_min": 9, "trl_max": 2})
+    with pytest.raises(Invalid):  # the stored trl_min is 4
         services.update_test_environment(session, actor=world.host,
                                          environment_id=world.environment.id,
-                                         changes={"trl_min": 9, "trl_max": 2})
+                                         changes=EnvironmentChanges(trl_max=2))
+    assert world.environment.trl_max == 9
 
 
 def test_only_the_operator_adds_environments(session, world):
     with pytest.raises(Forbidden):
-        services.create_test_environment(session, actor=world.host, slug="new-lab",
-                                         hosts=[], fields={"name_da": "Nyt"})
+        services.create_test_environment(session, actor=world.host, environment=NewEnvironment(
+            slug="new-lab", name_da="Nyt", hosts=[{"org": "herlev", "sector": "hospital"}]))
 
 
 # Matching -------------------------------------------------------------------------------------
 
 
 def test_matching_ranks_the_rehabilitation_environment_for_an_exoskeleton(session, world):
-    profile = services.profile_from_json({"description": "Exoskeleton for stroke rehabilitation",
-                                          "needs": ["citizens", "patients"]})
+    profile = described(description="Exoskeleton for stroke rehabilitation",
+                        needs=["citizens", "patients"]).profile()
     result = services.match_environments(session, profile=profile, now=NOW)
     assert result.items[0].environment.id == world.environment.id
     coverage = next(r for r in result.items[0].reasons if r.code == "host_coverage")
@@ -115,9 +147,12 @@ def test_matching_ranks_the_rehabilitation_environment_for_an_exoskeleton(sessio
         {"description": 42},
     ],
 )
-def test_bad_profiles_raise_invalid(body):
-    with pytest.raises(Invalid):
-        services.profile_from_json(body)
+def test_bad_profiles_are_refused(body):
+    try:
+        profile = SolutionDescription.model_validate(body).profile()
+    except ValidationError:
+        return
+    assert services.VOCABULARY.validate(profile)  # nothing to match on
 
 
 def test_free_slots_shrink_with_agreed_courses(session, world):
@@ -132,8 +167,8 @@ def test_free_slots_shrink_with_agreed_courses(session, world):
 
 def test_only_companies_save_solution_profiles(session, world):
     with pytest.raises(Forbidden):
-        services.create_solution_profile(session, actor=world.host, name="x",
-                                         profile=services.profile_from_json({"description": "x"}))
+        services.create_solution_profile(session, actor=world.host,
+                                         description=described(name="x", description="x"))
 
 
 def test_a_company_cannot_read_another_companys_profile(session, world):
@@ -151,7 +186,8 @@ def test_a_course_runs_from_proposal_to_evaluation(session, world):
     assert course.status == "proposed"
     move(session, world, course, "agreed")
     move(session, world, course, "running", "completed", actor=world.company)
-    services.record_outcome(session, actor=world.host, course_id=course.id, data=OUTCOME)
+    services.record_outcome(session, actor=world.host, course_id=course.id,
+                            report=OutcomeReport(**OUTCOME))
     move(session, world, course, "evaluated")
     assert course.status == "evaluated"
     assert [e.to_status for e in course.events] == [
@@ -168,7 +204,8 @@ def test_the_company_cannot_accept_its_own_proposal(session, world):
 
 def test_only_the_host_marks_a_course_evaluated(session, world):
     course = completed_course(session, world)
-    services.record_outcome(session, actor=world.company, course_id=course.id, data=OUTCOME)
+    services.record_outcome(session, actor=world.company, course_id=course.id,
+                            report=OutcomeReport(**OUTCOME))
     with pytest.raises(Forbidden):
         move(session, world, course, "evaluated", actor=world.company)
     assert course.status == "completed"
@@ -228,10 +265,9 @@ def test_unknown_status_and_fields_are_invalid(session, world):
     course = propose(session, world)
     with pytest.raises(Invalid):
         services.change_test_course(session, actor=world.host, course_id=course.id,
-                                    changes={"status": "teleported"}, now=NOW)
-    with pytest.raises(Invalid):
-        services.change_test_course(session, actor=world.host, course_id=course.id,
-                                    changes={"company_org_id": 1}, now=NOW)
+                                    changes=CourseChanges(status="teleported"), now=NOW)
+    with pytest.raises(ValidationError):
+        CourseChanges.model_validate({"company_org_id": 1})
     assert course.status == "proposed"
 
 
@@ -246,12 +282,12 @@ def test_a_full_environment_cannot_accept_more(session, world):
     world.environment.capacity_per_year = 1
     first = propose(session, world)
     move(session, world, first, "agreed")
+    other = services.create_solution_profile(
+        session, actor=world.foreign_company, description=described(name="Other",
+                                                                   description="robot"))
     second = services.propose_test_course(
-        session, actor=world.foreign_company, environment_id=world.environment.id,
-        solution_profile_id=services.create_solution_profile(
-            session, actor=world.foreign_company, name="Other",
-            profile=services.profile_from_json({"description": "robot"})).id,
-        plan=PLAN, now=NOW)
+        session, actor=world.foreign_company, now=NOW,
+        proposal=proposal(world.environment.id, other.id))
     with pytest.raises(Conflict, match="ledige pladser"):
         move(session, world, second, "agreed")
 
@@ -262,28 +298,21 @@ def test_the_same_solution_cannot_be_proposed_twice_while_open(session, world):
         propose(session, world)
 
 
-def test_proposals_need_a_title_and_ordered_dates(session, world):
-    with pytest.raises(Invalid):
-        services.propose_test_course(session, actor=world.company,
-                                     environment_id=world.environment.id,
-                                     solution_profile_id=world.solution_id,
-                                     plan={"title": " "}, now=NOW)
-    with pytest.raises(Invalid):
-        services.propose_test_course(
-            session, actor=world.company, environment_id=world.environment.id,
-            solution_profile_id=world.solution_id,
-            plan={**PLAN, "planned_start": "2026-12-01", "planned_end": "2026-01-01"}, now=NOW)
-    assert session.scalar(sa.select(sa.func.count()).select_from(TestCourse)) == 0
+def test_proposals_need_a_title_and_ordered_dates(world):
+    with pytest.raises(ValidationError, match="title"):
+        proposal(world.environment.id, world.solution_id, plan={"title": " "})
+    with pytest.raises(ValidationError, match="planned_end"):
+        proposal(world.environment.id, world.solution_id,
+                 plan={**PLAN, "planned_start": "2026-12-01", "planned_end": "2026-01-01"})
 
 
 def test_a_company_proposes_only_its_own_solution(session, world):
     with pytest.raises(NotFound):
-        services.propose_test_course(session, actor=world.rival_company,
-                                     environment_id=world.environment.id,
-                                     solution_profile_id=world.solution_id, plan=PLAN, now=NOW)
+        services.propose_test_course(session, actor=world.rival_company, now=NOW,
+                                     proposal=proposal(world.environment.id, world.solution_id))
     with pytest.raises(NotFound):
-        services.propose_test_course(session, actor=world.company, environment_id=999_999,
-                                     solution_profile_id=world.solution_id, plan=PLAN, now=NOW)
+        services.propose_test_course(session, actor=world.company, now=NOW,
+                                     proposal=proposal(999_999, world.solution_id))
 
 
 def test_a_company_sees_only_its_own_courses(session, world):
@@ -309,11 +338,12 @@ def test_buyers_see_only_finished_courses(session, world):
 def test_outcomes_are_only_recorded_while_running_or_completed(session, world):
     course = propose(session, world)
     with pytest.raises(Conflict):
-        services.record_outcome(session, actor=world.host, course_id=course.id, data=OUTCOME)
+        services.record_outcome(session, actor=world.host, course_id=course.id,
+                                report=OutcomeReport(**OUTCOME))
     move(session, world, course, "agreed", "running")
     with pytest.raises(NotFound):
         services.record_outcome(session, actor=world.rival_company, course_id=course.id,
-                                data=OUTCOME)
+                                report=OutcomeReport(**OUTCOME))
 
 
 @pytest.mark.parametrize(
@@ -327,19 +357,19 @@ def test_outcomes_are_only_recorded_while_running_or_completed(session, world):
         {**OUTCOME, "baseline": float("inf")},
     ],
 )
-def test_bad_outcomes_are_invalid(session, world, data):
-    course = completed_course(session, world)
-    with pytest.raises(Invalid):
-        services.record_outcome(session, actor=world.host, course_id=course.id, data=data)
-    assert session.scalar(sa.select(sa.func.count()).select_from(TestOutcome)) == 0
+def test_bad_outcomes_are_invalid(data):
+    with pytest.raises(ValidationError):
+        OutcomeReport.model_validate(data)
 
 
 def test_recording_again_replaces_the_partys_outcome(session, world):
     course = completed_course(session, world)
-    services.record_outcome(session, actor=world.host, course_id=course.id, data=OUTCOME)
     services.record_outcome(session, actor=world.host, course_id=course.id,
-                            data={**OUTCOME, "result": 5})
-    services.record_outcome(session, actor=world.company, course_id=course.id, data=OUTCOME)
+                            report=OutcomeReport(**OUTCOME))
+    services.record_outcome(session, actor=world.host, course_id=course.id,
+                            report=OutcomeReport(**{**OUTCOME, "result": 5}))
+    services.record_outcome(session, actor=world.company, course_id=course.id,
+                            report=OutcomeReport(**OUTCOME))
     assert sorted((o.party, o.result) for o in course.outcomes) == [
         ("company", 7), ("host", 5)]
 
@@ -400,7 +430,8 @@ def test_dossier_needs_a_finished_course(session, world):
 def test_dossier_checks_the_direct_purchase_level(session, world, cost, direct):
     course = completed_course(session, world)
     services.change_test_course(session, actor=world.company, course_id=course.id, now=NOW,
-                                changes={"yearly_cost_dkk": cost, "procurement_need": "Behov"})
+                                changes=CourseChanges(yearly_cost_dkk=cost,
+                                                      procurement_need="Behov"))
     dossier = services.build_dossier(session, actor=world.buyer, course_id=course.id, now=NOW)
     assert dossier.within_direct_purchase is direct
     assert dossier.need == "Behov"
@@ -408,12 +439,9 @@ def test_dossier_checks_the_direct_purchase_level(session, world, cost, direct):
 
 
 @pytest.mark.parametrize("cost", [-1, "cheap", 10**12, True])
-def test_bad_costs_are_invalid(session, world, cost):
-    course = completed_course(session, world)
-    with pytest.raises(Invalid):
-        services.change_test_course(session, actor=world.company, course_id=course.id,
-                                    changes={"yearly_cost_dkk": cost}, now=NOW)
-    assert course.yearly_cost_dkk is None
+def test_bad_costs_are_invalid(cost):
+    with pytest.raises(ValidationError, match="yearly_cost_dkk"):
+        CourseChanges.model_validate({"yearly_cost_dkk": cost})
 
 
 def test_a_public_buyer_starts_one_procurement(session, world):
@@ -434,14 +462,14 @@ def test_kpis_count_courses_involvement_foreign_companies_and_procurements(sessi
     assert empty.item("test_courses").value == 0
     course = completed_course(session, world)
     foreign_solution = services.create_solution_profile(
-        session, actor=world.foreign_company, name="Bridge",
-        profile=services.profile_from_json({"description": "robot"}))
+        session, actor=world.foreign_company,
+        description=described(name="Bridge", description="robot"))
     foreign = services.propose_test_course(
-        session, actor=world.foreign_company, environment_id=world.environment.id,
-        solution_profile_id=foreign_solution.id, plan=PLAN, now=NOW)
+        session, actor=world.foreign_company, now=NOW,
+        proposal=proposal(world.environment.id, foreign_solution.id))
     services.propose_test_course(
-        session, actor=world.company, environment_id=world.other_environment.id,
-        solution_profile_id=world.solution_id, plan=PLAN, now=NOW)
+        session, actor=world.company, now=NOW,
+        proposal=proposal(world.other_environment.id, world.solution_id))
     report = reporting.compute_kpis(session, now=NOW)
     assert report.item("test_courses").value == 1          # proposals do not count yet
     assert report.item("foreign_companies").value == 0
@@ -505,15 +533,14 @@ def test_hosts_link_published_datasets_and_matches_suggest_fitting_ones(session,
     with pytest.raises(Invalid) as raised:
         services.update_test_environment(session, actor=world.host,
                                          environment_id=world.environment.id,
-                                         changes={"dataset_ids": [1, 3]})
+                                         changes=EnvironmentChanges(dataset_ids=[1, 3]))
     assert raised.value.errors == [{"field": "dataset_ids",
-                                    "message": "not published in the catalogue: 3"}]
+                                    "message": "ikke udgivet i kataloget: 3"}]
     assert world.environment.dataset_ids == []
     services.update_test_environment(session, actor=world.host,
                                      environment_id=world.environment.id,
-                                     changes={"dataset_ids": [1]})
-    profile = services.profile_from_json({"description": "Exoskelet til gangtræning",
-                                          "needs": ["data"]})
+                                     changes=EnvironmentChanges(dataset_ids=[1]))
+    profile = described(description="Exoskelet til gangtræning", needs=["data"]).profile()
     result = services.match_environments(session, profile=profile, now=NOW)
     top = result.items[0]
     assert top.environment.id == world.environment.id
@@ -540,15 +567,15 @@ def test_procurement_inputs_wait_for_the_test_and_freeze_when_buying_starts(sess
     course = propose(session, world)
     with pytest.raises(Conflict):
         services.change_test_course(session, actor=world.company, course_id=course.id,
-                                    changes={"yearly_cost_dkk": 1000}, now=NOW)
+                                    changes=CourseChanges(yearly_cost_dkk=1000), now=NOW)
     move(session, world, course, "agreed", "running", "completed")
     services.change_test_course(session, actor=world.company, course_id=course.id,
-                                changes={"yearly_cost_dkk": 1000}, now=NOW)
+                                changes=CourseChanges(yearly_cost_dkk=1000), now=NOW)
     services.start_procurement(session, actor=world.buyer, course_id=course.id, note="",
                                now=NOW)
     with pytest.raises(Conflict):
         services.change_test_course(session, actor=world.company, course_id=course.id,
-                                    changes={"yearly_cost_dkk": 99_000}, now=NOW)
+                                    changes=CourseChanges(yearly_cost_dkk=99_000), now=NOW)
     assert course.yearly_cost_dkk == 1000
 
 
@@ -557,16 +584,19 @@ def test_procurement_inputs_wait_for_the_test_and_freeze_when_buying_starts(sess
 
 def evaluated_course(session, world):
     course = completed_course(session, world)
-    services.record_outcome(session, actor=world.host, course_id=course.id, data=OUTCOME)
+    services.record_outcome(session, actor=world.host, course_id=course.id,
+                            report=OutcomeReport(**OUTCOME))
     move(session, world, course, "evaluated")
     return course
 
 
 def test_a_correction_replaces_the_outcome_and_is_audited(session, world):
     course = completed_course(session, world)
-    services.record_outcome(session, actor=world.host, course_id=course.id, data=OUTCOME)
     services.record_outcome(session, actor=world.host, course_id=course.id,
-                            data={**OUTCOME, "result": 8, "reason": "Tastefejl i resultatet"})
+                            report=OutcomeReport(**OUTCOME))
+    services.record_outcome(session, actor=world.host, course_id=course.id,
+                            report=OutcomeReport(**{**OUTCOME, "result": 8,
+                                                     "reason": "Tastefejl i resultatet"}))
     assert [o.result for o in course.outcomes] == [8]
     corrections = services.outcome_corrections(session, course=course)
     assert len(corrections) == 1
@@ -580,11 +610,12 @@ def test_an_evaluated_outcome_is_corrected_only_with_a_reason(session, world):
     course = evaluated_course(session, world)
     with pytest.raises(Invalid) as refused:
         services.record_outcome(session, actor=world.host, course_id=course.id,
-                                data={**OUTCOME, "result": 6})
+                                report=OutcomeReport(**{**OUTCOME, "result": 6}))
     assert refused.value.errors[0]["field"] == "reason"
     assert course.outcomes[0].result == 7
     services.record_outcome(session, actor=world.host, course_id=course.id,
-                            data={**OUTCOME, "result": 6, "reason": "Opgjort forkert"})
+                            report=OutcomeReport(**{**OUTCOME, "result": 6,
+                                                     "reason": "Opgjort forkert"}))
     assert course.outcomes[0].result == 6 and course.status == "evaluated"
 
 
@@ -592,16 +623,17 @@ def test_an_evaluated_course_takes_no_new_outcomes(session, world):
     course = evaluated_course(session, world)
     with pytest.raises(Conflict):
         services.record_outcome(session, actor=world.host, course_id=course.id,
-                                data={**OUTCOME, "dimension": "treatment_errors",
-                                      "reason": "Glemt"})
+                                report=OutcomeReport(**{**OUTCOME, "dimension": "treatment_errors",
+                                      "reason": "Glemt"}))
     assert len(course.outcomes) == 1
 
 
 def test_one_party_cannot_correct_the_others_outcome(session, world):
     course = completed_course(session, world)
-    services.record_outcome(session, actor=world.host, course_id=course.id, data=OUTCOME)
+    services.record_outcome(session, actor=world.host, course_id=course.id,
+                            report=OutcomeReport(**OUTCOME))
     services.record_outcome(session, actor=world.company, course_id=course.id,
-                            data={**OUTCOME, "result": 1})
+                            report=OutcomeReport(**{**OUTCOME, "result": 1}))
     assert sorted((o.party, o.result) for o in course.outcomes) == [("company", 1), ("host", 7)]
     assert services.outcome_corrections(session, course=course) == []
 

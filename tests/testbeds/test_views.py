@@ -1,7 +1,10 @@
 """The testbeds API and browser pages, as clients and people use them."""
 import pytest
+import sqlalchemy as sa
 
 from marketplace.testbeds import services
+from marketplace.testbeds.commands import CourseChanges, OutcomeReport
+from marketplace.testbeds.models import TestCourse
 from tests.testbeds.conftest import NOW
 from tests.testbeds.test_services import OUTCOME, PLAN, completed_course, move, propose
 
@@ -163,6 +166,9 @@ def test_the_browser_form_refuses_an_empty_profile(client, world, login):
     page = client.post("/matches", data={"csrf_token": token, "description": " "})
     assert page.status_code == 422
     assert "Ret venligst følgende" in page.get_data(as_text=True)
+    assert "beskriv løsningen" in page.get_data(as_text=True)
+    english = client.post("/matches?lang=en", data={"csrf_token": token, "description": " "})
+    assert "describe the solution" in english.get_data(as_text=True)
 
 
 def test_a_host_cannot_edit_someone_elses_environment_page(client, world, login, session):
@@ -194,7 +200,7 @@ def test_moving_backwards_in_the_browser_shows_an_error_and_changes_nothing(
 def test_dossier_page_is_printable(client, world, login, session):
     course = completed_course(session, world)
     services.change_test_course(session, actor=world.company, course_id=course.id, now=NOW,
-                                changes={"yearly_cost_dkk": 30_000})
+                                changes=CourseChanges(yearly_cost_dkk=30_000))
     session.commit()
     login(world.buyer_user)
     html = client.get(f"/test-courses/{course.id}/dossier").get_data(as_text=True)
@@ -256,7 +262,8 @@ def test_a_saved_profile_is_matched_by_id_only_for_its_company(client, world, ap
 
 def test_course_and_dossier_pages_in_english(client, world, login, session):
     course = completed_course(session, world)
-    services.record_outcome(session, actor=world.host, course_id=course.id, data=OUTCOME)
+    services.record_outcome(session, actor=world.host, course_id=course.id,
+                            report=OutcomeReport(**OUTCOME))
     session.commit()
     login(world.host_user)
     html = client.get(f"/test-courses/{course.id}?lang=en").get_data(as_text=True)
@@ -497,7 +504,8 @@ def test_nul_in_a_query_is_a_422(client, world, api_headers, path):
 def test_the_company_sees_no_evaluate_button_and_can_withdraw(client, world, login, session):
     proposed = propose(session, world, world.other_environment)
     course = completed_course(session, world)
-    services.record_outcome(session, actor=world.company, course_id=course.id, data=OUTCOME)
+    services.record_outcome(session, actor=world.company, course_id=course.id,
+                            report=OutcomeReport(**OUTCOME))
     session.commit()
     login(world.company_user)
     assert "Markér som evalueret" not in client.get(
@@ -518,7 +526,8 @@ def test_the_company_sees_no_evaluate_button_and_can_withdraw(client, world, log
 
 def test_a_host_corrects_an_evaluated_outcome_in_the_browser(client, world, login, session):
     course = completed_course(session, world)
-    services.record_outcome(session, actor=world.host, course_id=course.id, data=OUTCOME)
+    services.record_outcome(session, actor=world.host, course_id=course.id,
+                            report=OutcomeReport(**OUTCOME))
     move(session, world, course, "evaluated")
     session.commit()
     login(world.host_user)
@@ -540,3 +549,35 @@ def test_a_host_corrects_an_evaluated_outcome_in_the_browser(client, world, logi
     assert "fra 10 → 7 til 10 → 7.5" in html
     session.refresh(course)
     assert course.outcomes[0].result == 7.5
+
+
+@pytest.mark.parametrize(("form", "field", "english"), [
+    ({"themes": ["astrology"]}, "themes", "contains codes that are not in the vocabulary"),
+    ({"contact_email": "nobody"}, "contact_email", "must be an e-mail address"),
+    ({"trl_min": "7", "trl_max": "3"}, "trl_max", "must not be below trl_min"),
+    ({"capacity_per_year": "many"}, "capacity_per_year", ""),
+])
+def test_the_environment_form_names_each_bad_field_in_the_readers_language(
+        client, world, login, session, form, field, english):
+    login(world.host_user)
+    token = client.get("/api/v1/me").get_json()["csrf_token"]
+    page = client.post(f"/test-environments/{world.environment.id}/edit?lang=en",
+                       data={"csrf_token": token, "name_da": "Nyt navn", **form})
+    assert page.status_code == 422
+    html = page.get_data(as_text=True)
+    assert field in html and english in html
+    session.refresh(world.environment)
+    assert world.environment.name_da == "Rehabilitering rehab-test"
+
+
+def test_a_course_form_with_an_impossible_plan_is_refused_and_stores_nothing(
+        client, world, login, session):
+    login(world.company_user)
+    token = client.get("/api/v1/me").get_json()["csrf_token"]
+    page = client.post("/test-courses/new", data={
+        "csrf_token": token, "environment": world.environment.id,
+        "solution": world.solution_id, "title": "Forløb", "planned_start": "2026-12-01",
+        "planned_end": "2026-01-01", "participants_planned": "ti"})
+    assert page.status_code == 422
+    assert "planned_end" in page.get_data(as_text=True)
+    assert session.scalar(sa.select(sa.func.count()).select_from(TestCourse)) == 0
