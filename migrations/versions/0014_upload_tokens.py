@@ -1,13 +1,13 @@
 """catalog upload tokens: an upload sent twice stores one data version
 
-Revision ID: 0013_journeys
-Revises: 0012
+Revision ID: 0014
+Revises: 0013
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0013_journeys"
-down_revision = "0013_admin"
+revision = "0014"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 

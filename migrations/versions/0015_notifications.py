@@ -1,14 +1,14 @@
 """notifications: the inbox, the mail outbox and each person's choices
 
-Revision ID: 0013_notify
-Revises: 0012
+Revision ID: 0015
+Revises: 0014
 """
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision = "0013_notify"
-down_revision = "0013_journeys"
+revision = "0015"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 

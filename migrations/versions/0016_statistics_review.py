@@ -1,16 +1,16 @@
 """statistics review and holders' rules: the holder's decision on a statistics request sent to
 review, and the most privacy loss one request may spend
 
-Revision ID: 0013_stats
-Revises: 0012
+Revision ID: 0016
+Revises: 0015
 """
 import sqlalchemy as sa
 from alembic import op
 
 import marketplace.db
 
-revision = "0013_stats"
-down_revision = "0013_notify"
+revision = "0016"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 

@@ -1,13 +1,13 @@
 """transparency records without foreign keys: bulk-written per extract, checked by the writer
 
-Revision ID: 0013_robust
-Revises: 0013_stats
+Revision ID: 0017
+Revises: 0016
 """
 
 from alembic import op
 
-revision = "0013_robust"
-down_revision = "0013_stats"
+revision = "0017"
+down_revision = "0016"
 branch_labels = None
 depends_on = None
 

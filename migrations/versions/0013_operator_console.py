@@ -1,6 +1,6 @@
 """operator's console: deactivated organisations and staff, published consent notices
 
-Revision ID: 0013_admin
+Revision ID: 0013
 Revises: 0012
 """
 import sqlalchemy as sa
@@ -8,7 +8,7 @@ from alembic import op
 
 from marketplace.db import UTCDateTime
 
-revision = "0013_admin"
+revision = "0013"
 down_revision = "0012"
 branch_labels = None
 depends_on = None
