@@ -59,22 +59,27 @@ def catalog_path(lang: str) -> Path:
 
 
 def compile_catalogs() -> None:
-    """Write each catalog's `.mo` when it is missing or older than its `.po`.
+    """Write each catalog's `.mo` when it is missing or older than its `.po`."""
+    for po_path in sorted(CATALOG_DIR.glob(f"*/LC_MESSAGES/{DOMAIN}.po")):
+        _compile_if_stale(po_path)
+    translations.cache_clear()
+
+
+def _compile_if_stale(po_path: Path) -> None:
+    """Write the `.mo` beside `po_path` unless it is newer than the `.po`.
 
     Written to a temporary file and moved into place, so that several starting workers never
     read half a file.
     """
-    for po_path in sorted(CATALOG_DIR.glob(f"*/LC_MESSAGES/{DOMAIN}.po")):
-        mo_path = po_path.with_suffix(".mo")
-        if mo_path.exists() and mo_path.stat().st_mtime >= po_path.stat().st_mtime:
-            continue
-        with po_path.open("rb") as handle:
-            catalog = read_po(handle, locale=po_path.parent.parent.name)
-        fd, temporary = tempfile.mkstemp(dir=po_path.parent, suffix=".mo.tmp")
-        with os.fdopen(fd, "wb") as out:
-            write_mo(out, catalog)
-        os.replace(temporary, mo_path)
-    translations.cache_clear()
+    mo_path = po_path.with_suffix(".mo")
+    if mo_path.exists() and mo_path.stat().st_mtime >= po_path.stat().st_mtime:
+        return
+    with po_path.open("rb") as handle:
+        catalog = read_po(handle, locale=po_path.parent.parent.name)
+    fd, temporary = tempfile.mkstemp(dir=po_path.parent, suffix=".mo.tmp")
+    with os.fdopen(fd, "wb") as out:
+        write_mo(out, catalog)
+    os.replace(temporary, mo_path)
 
 
 @cache
@@ -82,6 +87,8 @@ def translations(lang: str) -> NullTranslations:
     """The compiled catalog for `lang`; Danish (the source) and unknown ones translate nothing."""
     if lang == SOURCE_LANGUAGE or lang not in LANGUAGES:
         return NullTranslations()
+    # Outside an app (a PDF, a command) the catalog may not have been compiled yet.
+    _compile_if_stale(catalog_path(lang))
     return Translations.load(str(CATALOG_DIR), [lang], DOMAIN)
 
 

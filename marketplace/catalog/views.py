@@ -164,9 +164,10 @@ def api_upload(path: DatasetPath, raw: DataUpload) -> Response:
         version = _upload(dataset_id, request.stream, request.content_type or "",
                           _upload_token(request.headers.get("Idempotency-Key")))
     if not version.is_valid:
-        raise Invalid(f"data version {version.number} failed validation; see errors and "
-                      f"GET /api/v1/datasets/{dataset_id}/quality",
-                      errors=services.failed_expectations(version))
+        raise Invalid("dataversion {number} bestod ikke valideringen; se fejlene og "
+                      "GET /api/v1/datasets/{dataset_id}/quality",
+                      errors=services.failed_expectations(version), number=version.number,
+                      dataset_id=dataset_id)
     return jsonify(services.version_to_json(version))
 
 

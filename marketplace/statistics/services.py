@@ -74,7 +74,7 @@ def _require_requester(actor: Principal, *, scopes: Sequence[str]) -> int:
     if actor.org_id is None:
         raise Forbidden("kun organisationer kan bede om statistik")
     if not any(actor.has_scope(scope) for scope in scopes):
-        raise Forbidden(f"this needs one of the scopes {', '.join(scopes)}")
+        raise Forbidden("det kræver et af disse scopes: {scopes}", scopes=", ".join(scopes))
     return actor.org_id
 
 
@@ -662,7 +662,8 @@ def _is_holder_reviewer(actor: Principal) -> bool:
 
 def _require_holder_reviewer(actor: Principal) -> None:
     if not _is_holder_reviewer(actor):
-        raise Forbidden(f"deciding on statistics requests needs the scope {REVIEW_SCOPE}")
+        raise Forbidden("afgørelser om statistikforespørgsler kræver scopet {scope}",
+                        scope=REVIEW_SCOPE)
 
 
 def require_reviewable_request(session: Session, *, actor: Principal, request_id: int
@@ -672,10 +673,10 @@ def require_reviewable_request(session: Session, *, actor: Principal, request_id
     _require_holder_reviewer(actor)
     found = get_statistics_request(session, request_id=request_id)
     if found is None:
-        raise NotFound(f"no statistics request {request_id}")
+        raise NotFound("statistikforespørgsel {id} findes ikke", id=request_id)
     dataset = catalog_services.require_dataset(session, dataset_id=found.dataset_id)
     if not actor.belongs_to(dataset.publisher_org_id):
-        raise NotFound(f"no statistics request {request_id}")
+        raise NotFound("statistikforespørgsel {id} findes ikke", id=request_id)
     return found
 
 

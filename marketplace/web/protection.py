@@ -81,6 +81,7 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def _csrf_failed(error: CSRFError) -> Response:
-        return problem_response(Forbidden(f"CSRF check failed: {error.description}"))
+        return problem_response(Forbidden("formularens sikkerhedsfelt (CSRF) er ugyldigt eller "
+                                          "udløbet; indlæs siden igen og prøv igen"))
 
     app.after_request(security_headers)
