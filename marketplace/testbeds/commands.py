@@ -87,7 +87,7 @@ def _web_address(value: str | None) -> str | None:
     return value
 
 
-class TestBedCommand(BaseModel):
+class _BedCommand(BaseModel):
     """Unknown fields are refused, so a typo is not silently ignored."""
 
     model_config = ConfigDict(extra="forbid", str_max_length=100_000, allow_inf_nan=False)
@@ -99,7 +99,7 @@ class TestBedCommand(BaseModel):
 
 # --- test environments ------------------------------------------------------------------------
 
-class EnvironmentChanges(TestBedCommand):
+class EnvironmentChanges(_BedCommand):
     """The editable fields of a test environment; only those given change."""
 
     name_da: Text(MAX_TITLE, min_length=1) = None  # type: ignore[valid-type]
@@ -130,7 +130,7 @@ class EnvironmentChanges(TestBedCommand):
         return self
 
 
-class EnvironmentHost(TestBedCommand):
+class EnvironmentHost(_BedCommand):
     org: Code
     sector: Code
 
@@ -148,7 +148,7 @@ class NewEnvironment(EnvironmentChanges):
 
 # --- solution profiles and matching -----------------------------------------------------------
 
-class SolutionDescription(TestBedCommand):
+class SolutionDescription(_BedCommand):
     """A solution described by its themes, target groups, needs, facilities and maturity."""
 
     name: Text(MAX_TITLE) = None  # type: ignore[valid-type]
@@ -189,7 +189,7 @@ class MatchRequest(SolutionDescription):
 
 # --- test courses -----------------------------------------------------------------------------
 
-class CoursePlan(TestBedCommand):
+class CoursePlan(_BedCommand):
     title: Text(MAX_TITLE, min_length=1) = None  # type: ignore[valid-type]
     goal: Text(MAX_TEXT) = None  # type: ignore[valid-type]
     planned_start: date | None = None
@@ -239,7 +239,7 @@ class CourseChanges(CoursePlan):
                          "procurement_market")}
 
 
-class OutcomeReport(TestBedCommand):
+class OutcomeReport(_BedCommand):
     """An outcome on one of the four effect dimensions."""
 
     dimension: Dimension
