@@ -26,6 +26,7 @@ from flask import Flask, Response, g, has_request_context, request
 from pythonjsonlogger.json import JsonFormatter
 from sqlalchemy.orm import Session
 
+from marketplace.cpr import CPR_IN_TEXT
 from marketplace.security import install_log_redaction
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -93,8 +94,17 @@ def configure_logging(*, level: str = "INFO", kind: str = "json") -> None:
 
 def _start_request() -> None:
     offered = request.headers.get(REQUEST_ID_HEADER, "")
-    g.request_id = offered if _GOOD_REQUEST_ID.match(offered) else uuid.uuid4().hex
+    usable = _GOOD_REQUEST_ID.match(offered) and not CPR_IN_TEXT.search(offered)
+    g.request_id = offered if usable else new_request_id()
     g.request_started = time.perf_counter()
+
+
+def new_request_id() -> str:
+    """A random id that never looks like a CPR number (a hex id can hold ten digits in a row),
+    so the log redaction never alters it and the logs and the response header agree."""
+    while CPR_IN_TEXT.search(candidate := uuid.uuid4().hex):
+        pass
+    return candidate
 
 
 def _finish_request(response: Response) -> Response:

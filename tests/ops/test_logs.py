@@ -127,3 +127,21 @@ def test_a_handler_added_later_never_sees_a_cpr_in_a_message(client) -> None:
         logging.getLogger().removeHandler(late)
     assert "looked up [CPR]" in seen
     assert not [message for message in seen if CPR in message or CPR_DASHED in message]
+
+
+def test_a_made_request_id_never_looks_like_a_cpr(monkeypatch) -> None:
+    import uuid
+
+    from marketplace.ops import logs
+
+    # The first id holds ten digits in a row (as one in a few thousand hex ids does).
+    made = iter([uuid.UUID("c4ac95d9621146b8879214558b61f538"),
+                 uuid.UUID("c4ac95d9621146b8a79214558b61f538")])
+    monkeypatch.setattr(logs.uuid, "uuid4", lambda: next(made))
+    assert logs.new_request_id() == "c4ac95d9621146b8a79214558b61f538"
+
+
+def test_an_offered_request_id_holding_a_cpr_is_replaced(client, capsys) -> None:
+    response = client.get("/healthz", headers={"X-Request-ID": f"req-{CPR}"})
+    assert CPR not in response.headers["X-Request-ID"]
+    assert CPR not in capsys.readouterr().err
