@@ -36,11 +36,12 @@ CATALOG_DIR = Path(__file__).parent / "translations"
 DOMAIN = "messages"
 
 # Calls whose Danish text argument is extracted into the catalog: gettext's own names, the
-# `N_` marker for texts translated later, and the error helpers that take Danish messages.
+# `N_` marker for texts translated later, `translate` (a given language, e.g. a mail), and the
+# error helpers that take Danish messages.
 EXTRACT_KEYWORDS: dict[str, tuple[int, ...] | None] = {
     "_": None, "gettext": None, "N_": None, "ngettext": (1, 2),
     "PydanticCustomError": (2,), "invalid_field": (2,), "invalid": (2,),
-    "forbidden": None, "not_found": None, "conflict": None,
+    "forbidden": None, "not_found": None, "conflict": None, "translate": (1,),
     # marketplace.errors: a DomainError's detail, and Invalid.field's message.
     "DomainError": None, "BadRequest": None, "Unauthorized": None, "Forbidden": None,
     "NotFound": None, "Conflict": None, "TooLarge": None, "Invalid": None,

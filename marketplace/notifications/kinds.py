@@ -116,16 +116,11 @@ def clean_params(params: dict[str, Any]) -> dict[str, str]:
             for name, value in params.items()}
 
 
-def translate(text: str, language: str, **values: str) -> str:
-    """Danish `text` in `language`, with {named} values filled (outside a request too)."""
-    return languages.translate(text, language, **values)
-
-
 def _values(params: dict[str, str], language: str) -> dict[str, str]:
     shown = {}
     for name, value in params.items():
         label = VALUE_LABELS.get(name, {}).get(value)
-        shown[name] = translate(label, language) if label else value
+        shown[name] = languages.translate(label, language) if label else value
     return shown
 
 
@@ -133,7 +128,8 @@ def render(kind_key: str, params: dict[str, str], language: str) -> tuple[str, s
     """The subject and body of one notification in `language`."""
     kind = KINDS[kind_key]
     values = _values(params, language)
-    return translate(kind.subject, language, **values), translate(kind.body, language, **values)
+    return (languages.translate(kind.subject, language, **values),
+            languages.translate(kind.body, language, **values))
 
 
 def topic_of(kind_key: str) -> str:

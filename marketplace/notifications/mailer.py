@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
 from marketplace.db import utcnow
-from marketplace.notifications.kinds import translate
+from marketplace.languages import translate
 from marketplace.notifications.models import MailMessage
 
 log = logging.getLogger(__name__)
