@@ -6,6 +6,7 @@ bounded by the chunk size: the file is parsed in blocks, each block is validated
 to an encrypted Parquet stream, and only small per-row hashes are kept for the checks that span
 the whole file (uniqueness, unique individuals).
 """
+import binascii
 import hashlib
 import hmac
 from collections.abc import Iterator
@@ -32,6 +33,8 @@ SUBJECT_KEY = "_subject_key"
 CSV_BLOCK_BYTES = 1 << 20
 CHUNK_ROWS = 65_536
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+# The same prefixes as one anchored RE2 pattern, for Arrow's vectorised match.
+FORMULA_START = "^[=+\\-@\t\r]"
 BOMS = {b"\xef\xbb\xbf": "UTF-8", b"\xff\xfe": "UTF-16", b"\xfe\xff": "UTF-16"}
 EXAMPLE_ROWS = 5
 ARROW_TYPES = {"string": pa.string(), "category": pa.string(), "integer": pa.int64(),
@@ -88,9 +91,9 @@ def read_csv_chunks(source: BinaryIO, columns: list[dict]) -> Iterator[pd.DataFr
         _check_header(reader.schema.names, names)
         first_row = 1
         for table in _gathered(reader, ragged):
+            _check_formulas(table, columns, first_row=first_row)
             frame = table.to_pandas()
             del table  # keep one copy of the chunk alive while it is validated, not two
-            _check_formulas(frame, columns, first_row=first_row)
             first_row += len(frame)
             yield frame
             del frame
@@ -142,18 +145,20 @@ def _check_header(found: list[str], expected: list[str]) -> None:
         raise Invalid("Filens kolonner passer ikke med kolonneoversigten.", errors=errors)
 
 
-def _check_formulas(frame: pd.DataFrame, columns: list[dict], *, first_row: int) -> None:
+def _check_formulas(data: pa.Table | pa.RecordBatch, columns: list[dict], *,
+                    first_row: int) -> None:
     """Refuse text cells that a spreadsheet would run as a formula (CSV injection), whether
     they arrive in a CSV or a Parquet file: either may end up opened in a spreadsheet.
 
-    The messages are Danish source text with their templates kept, so the edge can answer in
-    the uploader's language.
+    Runs on the Arrow chunk before it becomes pandas objects, so the test is one vectorised
+    pass per column. The messages are Danish source text with their templates kept, so the
+    edge can answer in the uploader's language.
     """
     errors = []
     for col in columns:
         if col["type"] not in ("string", "category"):
             continue
-        hits = _formula_rows(frame[col["name"]])
+        hits = _formula_rows(data.column(col["name"]))
         if hits.size:
             rows = ", ".join(str(first_row + i) for i in hits[:EXAMPLE_ROWS])
             template = "celler begynder med =, +, -, @ eller tabulator (rækker {rows})"
@@ -164,21 +169,34 @@ def _check_formulas(frame: pd.DataFrame, columns: list[dict], *, first_row: int)
                       errors=errors)
 
 
-def _formula_rows(values: pd.Series) -> np.ndarray:
+def _formula_rows(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
     """Positions of the text values that start like a formula (a number never does)."""
-    if isinstance(values.dtype, pd.CategoricalDtype):
-        # A Parquet dictionary column: test each distinct value once.
-        labels = pd.Series(values.cat.categories.astype(str))
-        bad = labels.str.startswith(FORMULA_PREFIXES).to_numpy(dtype=bool)
-        codes = values.cat.codes.to_numpy()
-        if not len(bad):
-            return np.zeros(0, dtype=np.int64)
-        return np.flatnonzero(np.where(codes >= 0, bad[np.maximum(codes, 0)], False))
-    if not (pd.api.types.is_object_dtype(values.dtype)
-            or pd.api.types.is_string_dtype(values.dtype)):
-        return np.zeros(0, dtype=np.int64)
-    starts = values.str.startswith(FORMULA_PREFIXES)
-    return np.flatnonzero(starts.astype("boolean").fillna(False).to_numpy(dtype=bool))
+    chunks = values.chunks if isinstance(values, pa.ChunkedArray) else [values]
+    hits, offset = [], 0
+    for chunk in chunks:
+        hits.append(np.flatnonzero(_formula_mask(chunk)) + offset)
+        offset += len(chunk)
+    return np.concatenate(hits) if hits else np.zeros(0, dtype=np.int64)
+
+
+def _formula_mask(values: pa.Array) -> np.ndarray:
+    if pa.types.is_dictionary(values.type):
+        # A Parquet dictionary column: test each distinct value once, as its text.
+        labels = values.dictionary
+        if not (pa.types.is_string(labels.type) or pa.types.is_large_string(labels.type)):
+            try:
+                labels = pc.cast(labels, pa.string())
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                return np.zeros(len(values), dtype=bool)  # no text form starts like a formula
+        bad = _formula_mask(labels)
+        if not bad.any():
+            return np.zeros(len(values), dtype=bool)
+        hit = pc.take(pa.array(bad), values.indices).fill_null(False)
+        return hit.to_numpy(zero_copy_only=False)
+    if not _is_text(values.type):
+        return np.zeros(len(values), dtype=bool)  # numbers, and columns of nothing but nulls
+    starts = pc.match_substring_regex(values, FORMULA_START)
+    return starts.fill_null(False).to_numpy(zero_copy_only=False)
 
 
 def _csv_message(message: str) -> str:
@@ -210,8 +228,8 @@ def read_parquet_chunks(source: BinaryIO, columns: list[dict]) -> Iterator[pd.Da
     names = [c["name"] for c in columns]
     first_row = 1
     for batch in parquet.iter_batches(batch_size=CHUNK_ROWS, columns=names):
+        _check_formulas(batch, columns, first_row=first_row)
         frame = batch.to_pandas(date_as_object=False)
-        _check_formulas(frame, columns, first_row=first_row)
         first_row += len(frame)
         yield frame
 
@@ -232,24 +250,103 @@ def _is_text(found: pa.DataType) -> bool:
     return pa.types.is_string(found) or pa.types.is_large_string(found)
 
 
-def subject_keys(cpr: pd.Series, keyring: Keyring) -> tuple[pa.Array, np.ndarray]:
-    """Blind-index each distinct CPR of a chunk once; return the keys and 64-bit prefixes.
+# The characters subject_keys drops: a hyphen and everything Python's `\s` calls whitespace
+# (str.isspace), spelled out because Arrow's RE2 `\s` knows only ASCII whitespace.
+CPR_SEPARATORS = "[-" + "".join(f"\\x{{{ord(c):x}}}" for c in (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004"
+    "\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000")) + "]"
+DIGEST_CACHE_ENTRIES = 1 << 20
+
+
+class DigestCache:
+    """Blind-index digests of the CPR numbers already seen in an upload, so each citizen is
+    hashed once however many rows they have.
+
+    Kept as two sorted numpy arrays (the ten digits as an integer, the 32-byte digest): about
+    40 bytes a citizen, bounded by `limit` entries (later citizens are then hashed per chunk).
+    """
+
+    def __init__(self, limit: int = DIGEST_CACHE_ENTRIES) -> None:
+        self.limit = limit
+        self.numbers = np.empty(0, dtype=np.int64)
+        self.digests = np.empty((0, 32), dtype=np.uint8)
+
+    def find(self, numbers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Return which `numbers` are known, and the positions of their digests."""
+        if not len(self.numbers):
+            return np.zeros(len(numbers), dtype=bool), np.zeros(len(numbers), dtype=np.intp)
+        at = np.minimum(np.searchsorted(self.numbers, numbers), len(self.numbers) - 1)
+        return self.numbers[at] == numbers, at
+
+    def add(self, numbers: np.ndarray, digests: np.ndarray) -> None:
+        room = self.limit - len(self.numbers)
+        if room <= 0 or not len(numbers):
+            return
+        order = np.argsort(numbers[:room], kind="stable")
+        numbers, digests = numbers[:room][order], digests[:room][order]
+        at = np.searchsorted(self.numbers, numbers)
+        self.numbers = np.insert(self.numbers, at, numbers)
+        self.digests = np.insert(self.digests, at, digests, axis=0)
+
+
+def subject_keys(cpr: pd.Series | pa.Array, keyring: Keyring,
+                 cache: DigestCache | None = None) -> tuple[pa.Array, np.ndarray]:
+    """Blind-index each distinct CPR of a chunk once; return the keys and the 64-bit prefixes
+    of the distinct keys.
 
     The keys (hex HMAC-SHA256, as keyring.blind_index) go into the stored version; the
-    prefixes count unique individuals across chunks without keeping any strings.
+    prefixes count unique individuals across chunks without keeping any strings. `cache`
+    carries the digests from chunk to chunk.
     """
-    key = keyring.blind_index_key
+    text = cpr if isinstance(cpr, pa.Array) else pa.array(cpr, type=pa.string(),
+                                                              from_pandas=True)
+    if not _is_text(text.type):
+        text = pc.cast(text, pa.string())
     # Exactly the ten digits normalise_cpr keeps, so keys equal the citizens' blind indexes.
-    digits = cpr.str.replace(r"[-\s]", "", regex=True)
-    codes, distinct = pd.factorize(digits)
-    digests = [hmac.new(key, value.encode(), hashlib.sha256).digest() for value in distinct]
-    hexes = pa.array([d.hex() for d in digests], type=pa.string())
-    prefixes = np.frombuffer(b"".join(d[:8] for d in digests), dtype=np.uint64)
-    present = codes >= 0
-    keys = pc.take(hexes, pa.array(np.where(present, codes, 0))) if len(digests) else \
-        pa.nulls(len(codes), pa.string())
-    keys = pc.if_else(pa.array(present), keys, pa.scalar(None, pa.string()))
-    return keys, prefixes[codes[present]] if len(digests) else np.empty(0, np.uint64)
+    digits = pc.replace_substring_regex(text, pattern=CPR_SEPARATORS, replacement="")
+    encoded = digits.dictionary_encode()
+    digests = _digests(encoded.dictionary, keyring.blind_index_key, cache or DigestCache(0))
+    hexes = _hex_array(digests)
+    keys = pc.take(hexes, encoded.indices)
+    prefixes = np.ascontiguousarray(digests[:, :8]).view(np.uint64).ravel()
+    return keys, prefixes
+
+
+def _digests(distinct: pa.Array, key: bytes, cache: DigestCache) -> np.ndarray:
+    """The HMAC-SHA256 digest of each value, as rows of 32 bytes."""
+    out = np.empty((len(distinct), 32), dtype=np.uint8)
+    # Ten ASCII digits (every valid CPR number) fit an int64 and can be cached compactly.
+    plain = pc.match_substring_regex(distinct, "^[0-9]{10}$").fill_null(False)
+    numbered = np.flatnonzero(plain.to_numpy(zero_copy_only=False))
+    numbers = pc.cast(distinct.take(pa.array(numbered)), pa.int64()).to_numpy()
+    known, at = cache.find(numbers)
+    out[numbered[known]] = cache.digests[at[known]]
+    fresh = np.ones(len(distinct), dtype=bool)
+    fresh[numbered[known]] = False
+    todo = np.flatnonzero(fresh)
+    values = pc.cast(distinct.take(pa.array(todo)), pa.binary()).to_pylist()
+    # Copying a keyed HMAC state skips the key set-up each call (twice as fast as
+    # hmac.digest with OpenSSL 3); the digest is the same.
+    keyed = hmac.new(key, digestmod=hashlib.sha256)
+    computed = b"".join([_digest(keyed, value) for value in values])
+    out[todo] = np.frombuffer(computed, dtype=np.uint8).reshape(-1, 32)
+    cache.add(numbers[~known], out[numbered[~known]])
+    return out
+
+
+def _digest(keyed: hmac.HMAC, value: bytes) -> bytes:
+    state = keyed.copy()
+    state.update(value)
+    return state.digest()
+
+
+def _hex_array(digests: np.ndarray) -> pa.Array:
+    """Lower-case hex text of each digest row, as one Arrow string array (no Python strings)."""
+    text = binascii.hexlify(digests.tobytes())
+    width = 2 * digests.shape[1]
+    offsets = np.arange(0, width * (len(digests) + 1), width, dtype=np.int32)
+    return pa.Array.from_buffers(pa.string(), len(digests),
+                                 [None, pa.py_buffer(offsets), pa.py_buffer(text)])
 
 
 class VersionWriter:
@@ -264,6 +361,7 @@ class VersionWriter:
         self.schema = pa.schema([(c["name"], ARROW_TYPES[c["type"]]) for c in columns]
                                 + [(SUBJECT_KEY, pa.string())])
         self.subject_hashes: list[np.ndarray] = []
+        self.digests = DigestCache()
 
     def encode(self, chunks: Iterator[pd.DataFrame]) -> Iterator[bytes]:
         sink = ByteSink()
@@ -274,26 +372,26 @@ class VersionWriter:
                 yield sink.take()
         yield sink.take()
 
-    def _keys(self, frame: pd.DataFrame) -> pa.Array:
+    def _keys(self, arrays: dict[str, pa.Array], rows: int) -> pa.Array:
         if self.subject_column is None:
-            return pa.nulls(len(frame), pa.string())
-        keys, prefixes = subject_keys(frame[self.subject_column], self.keyring)
+            return pa.nulls(rows, pa.string())
+        keys, prefixes = subject_keys(arrays[self.subject_column], self.keyring, self.digests)
         self.subject_hashes.append(prefixes)
         return keys
 
     def _table(self, frame: pd.DataFrame) -> pa.Table:
-        arrays = []
+        arrays: dict[str, pa.Array] = {}
         for field in list(self.schema)[:-1]:
             values = frame[field.name]
             if field.type == pa.date32():
                 days = values.to_numpy(dtype="datetime64[D]")
-                arrays.append(pa.array(days, type=field.type, mask=np.isnat(days)))
+                arrays[field.name] = pa.array(days, type=field.type, mask=np.isnat(days))
             elif field.type == pa.int64():
-                arrays.append(pa.array(values.astype("Int64"), type=field.type))
+                arrays[field.name] = pa.array(values.astype("Int64"), type=field.type)
             else:
-                arrays.append(pa.array(values, type=field.type, from_pandas=True))
-        arrays.append(self._keys(frame))
-        return pa.Table.from_arrays(arrays, schema=self.schema)
+                arrays[field.name] = pa.array(values, type=field.type, from_pandas=True)
+        keys = self._keys(arrays, len(frame))
+        return pa.Table.from_arrays([*arrays.values(), keys], schema=self.schema)
 
     def report(self) -> dict:
         report = self.quality.finish()
