@@ -252,9 +252,10 @@ def _is_text(found: pa.DataType) -> bool:
 
 # The characters subject_keys drops: a hyphen and everything Python's `\s` calls whitespace
 # (str.isspace), spelled out because Arrow's RE2 `\s` knows only ASCII whitespace.
-CPR_SEPARATORS = "[-" + "".join(f"\\x{{{ord(c):x}}}" for c in (
-    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004"
+OTHER_SPACES = "[" + "".join(f"\\x{{{ord(c):x}}}" for c in (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f\x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004"
     "\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000")) + "]"
+CPR_SEPARATORS = "[- " + OTHER_SPACES[1:]
 DIGEST_CACHE_ENTRIES = 1 << 20
 
 
@@ -302,14 +303,21 @@ def subject_keys(cpr: pd.Series | pa.Array, keyring: Keyring,
                                                               from_pandas=True)
     if not _is_text(text.type):
         text = pc.cast(text, pa.string())
-    # Exactly the ten digits normalise_cpr keeps, so keys equal the citizens' blind indexes.
-    digits = pc.replace_substring_regex(text, pattern=CPR_SEPARATORS, replacement="")
-    encoded = digits.dictionary_encode()
+    encoded = _cpr_digits(text).dictionary_encode()
     digests = _digests(encoded.dictionary, keyring.blind_index_key, cache or DigestCache(0))
     hexes = _hex_array(digests)
     keys = pc.take(hexes, encoded.indices)
     prefixes = np.ascontiguousarray(digests[:, :8]).view(np.uint64).ravel()
     return keys, prefixes
+
+
+def _cpr_digits(text: pa.Array) -> pa.Array:
+    """The text without hyphens and whitespace: exactly the ten digits normalise_cpr keeps,
+    so keys equal the citizens' blind indexes."""
+    if pc.any(pc.match_substring_regex(text, OTHER_SPACES)).as_py():
+        return pc.replace_substring_regex(text, pattern=CPR_SEPARATORS, replacement="")
+    # The usual spellings: plain replacements are ten times faster than a regex.
+    return pc.replace_substring(pc.replace_substring(text, "-", ""), " ", "")
 
 
 def _digests(distinct: pa.Array, key: bytes, cache: DigestCache) -> np.ndarray:
