@@ -9,7 +9,7 @@ the whole file (uniqueness, unique individuals).
 import binascii
 import hashlib
 import hmac
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -333,19 +333,28 @@ def _digests(distinct: pa.Array, key: bytes, cache: DigestCache) -> np.ndarray:
     fresh[numbered[known]] = False
     todo = np.flatnonzero(fresh)
     values = pc.cast(distinct.take(pa.array(todo)), pa.binary()).to_pylist()
-    # Copying a keyed HMAC state skips the key set-up each call (twice as fast as
-    # hmac.digest with OpenSSL 3); the digest is the same.
-    keyed = hmac.new(key, digestmod=hashlib.sha256)
-    computed = b"".join([_digest(keyed, value) for value in values])
+    digest = _hmac_sha256(key)
+    computed = b"".join([digest(value) for value in values])
     out[todo] = np.frombuffer(computed, dtype=np.uint8).reshape(-1, 32)
     cache.add(numbers[~known], out[numbered[~known]])
     return out
 
 
-def _digest(keyed: hmac.HMAC, value: bytes) -> bytes:
-    state = keyed.copy()
-    state.update(value)
-    return state.digest()
+def _hmac_sha256(key: bytes) -> Callable[[bytes], bytes]:
+    """HMAC-SHA256 under `key` (RFC 2104, as hmac.digest) from two keyed SHA-256 states that
+    are copied for each message: with OpenSSL 3 that is about twice as fast as hmac.digest,
+    whose cost is nearly all per-call set-up for a ten-byte message."""
+    block = (hashlib.sha256(key).digest() if len(key) > 64 else key).ljust(64, b"\0")
+    inner = hashlib.sha256(bytes(b ^ 0x36 for b in block)).copy
+    outer = hashlib.sha256(bytes(b ^ 0x5C for b in block)).copy
+
+    def digest(message: bytes) -> bytes:
+        state = inner()
+        state.update(message)
+        result = outer()
+        result.update(state.digest())
+        return result.digest()
+    return digest
 
 
 def _hex_array(digests: np.ndarray) -> pa.Array:
