@@ -8,7 +8,6 @@ the whole file (uniqueness, unique individuals).
 """
 import binascii
 import hashlib
-import hmac
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -290,7 +289,7 @@ class DigestCache:
         self.digests = np.insert(self.digests, at, digests, axis=0)
 
 
-def subject_keys(cpr: pd.Series | pa.Array, keyring: Keyring,
+def subject_keys(cpr: pd.Series | pa.Array | pa.ChunkedArray, keyring: Keyring,
                  cache: DigestCache | None = None) -> tuple[pa.Array, np.ndarray]:
     """Blind-index each distinct CPR of a chunk once; return the keys and the 64-bit prefixes
     of the distinct keys.
@@ -299,8 +298,10 @@ def subject_keys(cpr: pd.Series | pa.Array, keyring: Keyring,
     prefixes count unique individuals across chunks without keeping any strings. `cache`
     carries the digests from chunk to chunk.
     """
-    text = cpr if isinstance(cpr, pa.Array) else pa.array(cpr, type=pa.string(),
-                                                              from_pandas=True)
+    text = cpr if isinstance(cpr, pa.Array | pa.ChunkedArray) else pa.array(
+        cpr, type=pa.string(), from_pandas=True)
+    if isinstance(text, pa.ChunkedArray):
+        text = text.combine_chunks()
     if not _is_text(text.type):
         text = pc.cast(text, pa.string())
     encoded = _cpr_digits(text).dictionary_encode()

@@ -136,7 +136,12 @@ def prepare_frame(raw: pd.DataFrame, columns: list[dict]) -> pd.DataFrame:
     for col in columns:
         name, kind = col["name"], col["type"]
         values = raw[name]
-        present = values.notna().to_numpy()
+        if kind not in ("integer", "number", "date"):
+            out[name] = _text(values, col)
+            present = out[name].notna().to_numpy()  # Arrow's null bitmap: no per-value test
+            out |= _text_flags(out[name], col, present)
+        else:
+            present = values.notna().to_numpy()
         if kind in ("integer", "number"):
             if kind == "number" and not pd.api.types.is_numeric_dtype(values):
                 values = values.str.replace(",", ".", regex=False)  # Danish decimal comma
@@ -152,9 +157,6 @@ def prepare_frame(raw: pd.DataFrame, columns: list[dict]) -> pd.DataFrame:
             days[np.isnat(typed.to_numpy())] = np.nan
             out[_derived(name, "days")] = days
             out[_derived(name, "ok")] = (~present | typed.notna().to_numpy()).astype(np.int8)
-        else:
-            out[name] = _text(values, col, present)
-            out |= _text_flags(out[name], col, present)
         if col.get("unique"):
             hashes = pd.util.hash_array(out[name].astype("str").to_numpy(dtype=object))
             out[_derived(name, "hash")] = pd.array(hashes, dtype="UInt64")
@@ -162,20 +164,27 @@ def prepare_frame(raw: pd.DataFrame, columns: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(out, index=raw.index)
 
 
-def _text(values: pd.Series, col: dict, present: np.ndarray) -> pd.Series:
-    """The values as Python strings, NaN where missing; a CPR number without its first
-    hyphen or space."""
+def _text(values: pd.Series, col: dict) -> pd.Series:
+    """The values as text held in Arrow, missing where missing; a CPR number without its
+    first hyphen or space.
+
+    Arrow-backed, so that telling missing values, the CPR checks and storing the chunk need
+    no pass over Python objects.
+    """
+    arrow = None
     if values.dtype == object and pd.api.types.infer_dtype(values, skipna=True) in (
             "string", "empty"):
         # Already strings (a CSV, a Parquet text column): no need to convert each value.
-        text = values if present.all() else values.where(present)
-    else:
-        text = values.astype("str").where(present)
+        try:
+            arrow = pa.array(values, type=pa.string(), from_pandas=True)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            arrow = None  # a missing value Arrow does not know as one: convert as below
+    if arrow is None:
+        text = values.astype("str").where(values.notna())
+        arrow = pa.array(text, type=pa.string(), from_pandas=True)
     if col.get("identifier_kind") == "cpr":
-        arrow = _without_first_separator(pa.array(text, type=pa.string(), from_pandas=True))
-        text = pd.Series(arrow.to_numpy(zero_copy_only=False), index=values.index)
-        text = text.where(present)
-    return text
+        arrow = _without_first_separator(arrow)
+    return pd.Series(pd.arrays.ArrowStringArray(arrow), index=values.index)
 
 
 def _without_first_separator(text: pa.Array) -> pa.Array:
@@ -211,10 +220,8 @@ def _text_flags(text: pd.Series, col: dict, present: np.ndarray) -> dict[str, np
 
 
 def _matches(text: pd.Series, pattern: str) -> np.ndarray:
-    try:
-        found = text.str.contains(pattern, regex=True)
-    except (ValueError, NotImplementedError, TypeError):  # a Python-only regex feature
-        found = text.astype(object).str.contains(pattern, regex=True)
+    # Python's re, not Arrow's RE2: the two read some patterns differently (\\d, $, ...).
+    found = text.astype(object).str.contains(pattern, regex=True)
     return found.fillna(False).to_numpy(dtype=bool)
 
 
