@@ -228,9 +228,14 @@ def read_parquet_chunks(source: BinaryIO, columns: list[dict]) -> Iterator[pd.Da
     first_row = 1
     for batch in parquet.iter_batches(batch_size=CHUNK_ROWS, columns=names):
         _check_formulas(batch, columns, first_row=first_row)
-        frame = batch.to_pandas(date_as_object=False)
+        # Text stays in Arrow (no Python string per cell): a Parquet file's numbers arrive as
+        # numbers, so only text and date columns are text here.
+        frame = batch.to_pandas(date_as_object=False, types_mapper=_ARROW_TEXT.get)
         first_row += len(frame)
         yield frame
+
+
+_ARROW_TEXT = {pa.string(): pd.StringDtype("pyarrow")}
 
 
 def _compatible(kind: str, found: pa.DataType) -> bool:

@@ -172,7 +172,11 @@ def _text(values: pd.Series, col: dict) -> pd.Series:
     no pass over Python objects.
     """
     arrow = None
-    if values.dtype == object and pd.api.types.infer_dtype(values, skipna=True) in (
+    if isinstance(values.array, pd.arrays.ArrowStringArray):
+        arrow = pa.array(values.array, type=pa.string())  # already text in Arrow
+        if isinstance(arrow, pa.ChunkedArray):
+            arrow = arrow.combine_chunks()
+    elif values.dtype == object and pd.api.types.infer_dtype(values, skipna=True) in (
             "string", "empty"):
         # Already strings (a CSV, a Parquet text column): no need to convert each value.
         try:
