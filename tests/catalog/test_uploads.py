@@ -65,7 +65,7 @@ def test_excel_csv_utf8_with_a_byte_order_mark_is_stored_and_valid(
     stored = services.current_version(
         session, dataset=services.require_dataset(session, dataset_id=dataset["id"]))
     frame = next(services.read_version_frames(stored, keyring=keyring, data_dir=data_dir))
-    assert list(frame.columns)[0] == "cpr"
+    assert frame.columns[0] == "cpr"
     assert frame["_subject_key"].iloc[0] == keyring.blind_index("0703851234")
 
 
