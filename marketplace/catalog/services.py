@@ -522,6 +522,7 @@ def export_catalog(session: Session, *, base_url: str, fmt: str) -> str:
                 _exports[key] = dcat.export(descriptors, base_url=base_url, fmt=fmt,
                                             title="Sundhedsdatakatalog for Region Hovedstaden",
                                             modified=modified)
+                del descriptors  # freed before the collector is back (see dcat.export)
         return _exports[key]
 
 
