@@ -12,9 +12,11 @@ broken connection), and the throughput as a share of the baseline's.
     MARKETPLACE_BENCH_POSTGRES_URL=postgresql+psycopg://postgres@127.0.0.1:5432/bench \\
         .venv/bin/python bench/http_load.py [--quick]
 
-The database named is emptied first. The load generator is Python threads (one per connection)
-on the same machine, so on 2 cores it takes CPU from the server: figures are a lower bound of
-what the server does with a separate client (e.g. `wrk -c32 -t2`, Debian package wrk).
+The database named is emptied first. The load generator is wrk (Debian package wrk: C, one
+thread here, so the server keeps most of the 2 cores), fed a Lua script with a few thousand
+prepared requests per scenario; without wrk, or with --python-client, it is Python threads (one
+per connection), which take a core's worth of CPU from the server: their figures are a lower
+bound.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import http.client
 import json
 import os
 import random
+import shutil
 import socket
 import statistics
 import subprocess
@@ -59,6 +62,18 @@ class Outcome:
     errors: int = 0
     first_error: str = ""
     seconds: float = 0.0
+    # Set directly by a client that reports summaries (wrk) instead of each latency.
+    requests: int | None = None
+    p50_ms: float | None = None
+    p99_ms: float | None = None
+
+    def summary(self) -> tuple[int, float, float]:
+        """Requests, p50 and p99 in ms."""
+        if self.requests is not None and self.p50_ms is not None and self.p99_ms is not None:
+            return self.requests, self.p50_ms, self.p99_ms
+        samples = self.latencies_ms or [float("nan")]
+        return (len(self.latencies_ms), statistics.median(samples),
+                percentile(self.latencies_ms, 0.99))
 
 
 def free_port() -> int:
@@ -189,6 +204,63 @@ def drive(port: int, make_request: Callable[[random.Random], Request], seconds: 
     return outcome
 
 
+WRK_SCRIPT = """
+local requests = {%s}
+local next_request = 0
+request = function()
+  next_request = next_request %% #requests + 1
+  local r = requests[next_request]
+  return wrk.format(r[1], r[2], r[4], r[3])
+end
+done = function(summary, latency, _)
+  local e = summary.errors
+  io.write(string.format(
+    '{"requests": %%d, "micros": %%d, "p50": %%d, "p99": %%d, "errors": %%d, "status": %%d}\\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
+    e.connect + e.read + e.write + e.timeout + e.status, e.status))
+end
+"""
+
+
+def _lua(value: object) -> str:
+    """A Lua literal of a string, a byte string (or None) or a dict of headers."""
+    if value is None:
+        return "nil"
+    if isinstance(value, dict):
+        return "{" + ",".join(f"[{_lua(k)}]={_lua(v)}" for k, v in value.items()) + "}"
+    data = value if isinstance(value, bytes) else str(value).encode()
+    # Lua 5.1 strings are bytes: keep printable ASCII, escape the rest as decimal \ddd.
+    return '"' + "".join(chr(b) if 32 <= b < 127 and b not in b'"\\' else f"\\{b:03d}"
+                         for b in data) + '"'
+
+
+def drive_wrk(port: int, make_request: Callable[[random.Random], Request], seconds: float,
+              warmup: float, folder: Path) -> Outcome:
+    """wrk with CONNECTIONS keep-alive connections replaying prepared requests."""
+    rng = random.Random(7)
+    prepared = [make_request(rng) for _ in range(2000)]
+    script = folder / "scenario.lua"
+    script.write_text(WRK_SCRIPT % ",".join(
+        "{" + ",".join(_lua(part) for part in r) + "}" for r in prepared), encoding="ascii")
+
+    def run(duration: float) -> dict[str, int]:
+        finished = subprocess.run(
+            ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{max(1, round(duration))}s", "--timeout", "30s",
+             "-s", str(script), f"http://127.0.0.1:{port}"],
+            capture_output=True, text=True, check=True)
+        return dict(json.loads(finished.stdout.strip().splitlines()[-1]))
+
+    if warmup:
+        run(warmup)
+    figures = run(seconds)
+    outcome = Outcome(seconds=figures["micros"] / 1e6, errors=figures["errors"])
+    outcome.requests = figures["requests"]
+    outcome.p50_ms, outcome.p99_ms = figures["p50"] / 1000, figures["p99"] / 1000
+    if figures["errors"]:
+        outcome.first_error = f"{figures['status']} answers of 4xx/5xx, the rest broken connections"
+    return outcome
+
+
 def percentile(samples: list[float], share: float) -> float:
     ordered = sorted(samples)
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))] if ordered else float("nan")
@@ -202,6 +274,8 @@ def main() -> None:
                         help="PostgreSQL to use (emptied first)")
     parser.add_argument("--workers", type=int, help="gunicorn processes (default: per core)")
     parser.add_argument("--threads", type=int, help="threads per process (default: 8)")
+    parser.add_argument("--python-client", action="store_true",
+                        help="drive the load with Python threads even where wrk is installed")
     args = parser.parse_args()
     if not args.database_url or not args.database_url.startswith("postgresql"):
         raise SystemExit("name a PostgreSQL database: --database-url or "
@@ -259,18 +333,19 @@ def main() -> None:
                   f"{env.get('MARKETPLACE_WEB_WORKERS', 'per core')}, threads "
                   f"{env.get('MARKETPLACE_WEB_THREADS', '8')}; {CONNECTIONS} connections, "
                   f"{seconds:.0f} s per scenario after {warmup:.0f} s warm-up")
+            use_wrk = shutil.which("wrk") is not None and not args.python_client
+            print("load generator: " + ("wrk, 1 thread" if use_wrk else "Python threads"))
             print(f"{'scenario':34} {'requests':>8} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} "
                   f"{'errors':>6} {'vs base':>8}")
             baseline_rate = None
             for name, make, goal in scenarios:
-                outcome = drive(port, make, seconds, warmup)
-                count = len(outcome.latencies_ms)
+                outcome = (drive_wrk(port, make, seconds, warmup, tmp) if use_wrk
+                           else drive(port, make, seconds, warmup))
+                count, p50, p99 = outcome.summary()
                 rate = count / outcome.seconds
                 baseline_rate = baseline_rate or rate
-                print(f"{name:34} {count:8d} {rate:8.1f} "
-                      f"{statistics.median(outcome.latencies_ms or [float('nan')]):8.1f} "
-                      f"{percentile(outcome.latencies_ms, 0.99):8.1f} {outcome.errors:6d} "
-                      f"{rate / baseline_rate:8.2f}  {goal}", flush=True)
+                print(f"{name:34} {count:8d} {rate:8.1f} {p50:8.1f} {p99:8.1f} "
+                      f"{outcome.errors:6d} {rate / baseline_rate:8.2f}  {goal}", flush=True)
                 if outcome.errors:
                     print(f"    first error: {outcome.first_error}")
         finally:

@@ -90,6 +90,7 @@ def access_engine(*, policies: PolicyBundle, keyring: Keyring, data_dir: Path) -
     return AccessEngine(policies=policies,
                         estimate_cohort=_CohortEstimate(keyring=keyring, data_dir=data_dir),
                         test_beds=_TestBeds(), released_results=released_results,
+                        released_state=workspace_release.released_state,
                         public_statistics=public_statistics)
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from marketplace.access.decisions import PolicyBundle
@@ -81,6 +82,17 @@ def no_released_results(session: Session, *, permit_ids: Sequence[int]
     return {}
 
 
+class ReleasedState(Protocol):
+    """A query of one row whose values move whenever a result is released (the public
+    register's pages are kept until they do)."""
+
+    def __call__(self) -> sa.Select: ...
+
+
+def no_released_state() -> sa.Select:
+    return sa.select(sa.null())
+
+
 class PublicStatistics(Protocol):
     """Anonymous statistics released to companies (EHDS Art. 69), newest first, for the public
     register: `[{"id", "title", "purpose", "company", "dataset", "dataset_title",
@@ -101,5 +113,6 @@ class AccessEngine:
     estimate_cohort: CohortEstimate
     test_beds: TestBeds = field(default_factory=NoTestBeds)
     released_results: ReleasedResults = no_released_results
+    released_state: ReleasedState = no_released_state
     public_statistics: PublicStatistics = no_public_statistics
 

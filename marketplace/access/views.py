@@ -17,7 +17,7 @@ from flask import (
 from flask_openapi3 import APIBlueprint, Tag
 from pydantic import BaseModel, ValidationError
 
-from marketplace.access import decisions, serialise, services, sla
+from marketplace.access import decisions, register, serialise, services, sla
 from marketplace.access.forms import form_to_payload, payload_to_form
 from marketplace.access.paging import Page
 from marketplace.access.ports import AccessEngine
@@ -220,12 +220,8 @@ def api_register(query: PageQuery) -> Response:
 
     Paged: `page` (from 1) and `per_page` (1 to 200, default 50); `total` counts them all.
     """
-    db = reading_session()
-    page = services.page_register(db, paging=query, now=utcnow())
-    released = engine().released_results(db, permit_ids=[r.permit.id for r in page.items])
-    return jsonify(_page_json(page, [
-        serialise.register_row_to_json(r) | {"released_outputs": released.get(r.permit.id, [])}
-        for r in page.items]))
+    return Response(register.register_page(reading_session(), paging=query, engine=engine(),
+                                           now=utcnow()), mimetype="application/json")
 
 
 @api.get("/api/v1/access-policies", responses=responses(200, PoliciesOut), security=PUBLIC)

@@ -100,20 +100,28 @@ def build_triples(descriptors: Iterable[dict], *, base_url: str, title: str,
     add(catalog, _DCT + "modified", _typed(
         (modified or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0), "dateTime"))
     add(catalog, _DCT + "publisher", builder.agent(HDAB, level="national", key="hdab"))
-    for descriptor in descriptors:
-        add(catalog, _DCAT + "dataset", builder.dataset(descriptor))
+    # Described first and linked after, so the catalog's own triples stay together too.
+    for dataset in [builder.dataset(descriptor) for descriptor in descriptors]:
+        add(catalog, _DCAT + "dataset", dataset)
     return builder.triples
 
 
 class _Builder:
+    """Collects the triples. A dataset's own triples are kept together and follow those of
+    the resources it refers to (concepts, agents, blank nodes), so each dataset is one node of
+    the JSON-LD graph rather than a dozen fragments to merge."""
+
     def __init__(self, base_url: str) -> None:
         self.base = base_url
         self.described: set[tuple[str, str]] = set()
         self.triples: list[Triple] = []
         self.blank = 0
+        self.node: str | None = None  # the dataset being described
+        self.node_triples: list[Triple] = []
 
     def add(self, subject: str, predicate: str, obj: Obj) -> None:
-        self.triples.append((subject, predicate, obj))
+        (self.node_triples if subject == self.node else self.triples).append(
+            (subject, predicate, obj))
 
     def bnode(self) -> str:
         self.blank += 1
@@ -163,9 +171,9 @@ class _Builder:
         add(node, _FOAF + "mbox", ("i", _safe_iri(f"mailto:{email}")))
 
     def dataset(self, d: dict) -> Obj:
-        node = f"{self.base}/catalog/{d['id']}"
-        triples = self.triples
-        add = triples.append
+        node = self.node = f"{self.base}/catalog/{d['id']}"
+        self.node_triples = []
+        add = self.node_triples.append
         add((node, RDF_TYPE, ("i", _DCAT + "Dataset")))
         add((node, _DCT + "identifier", _typed(f"{self.base}/api/v1/datasets/{d['id']}",
                                                "anyURI")))
@@ -216,6 +224,8 @@ class _Builder:
         add((node, ADMS + "sample", self.sample(d)))
         add((node, _DCAT + "landingPage", self.typed(f"{self.base}/catalog/{d['id']}",
                                                      _FOAF + "Document")))
+        self.triples.extend(self.node_triples)
+        self.node, self.node_triples = None, []
         return ("i", node)
 
     def legislation(self) -> Obj:
@@ -402,51 +412,63 @@ def to_jsonld(triples: Iterable[Triple]) -> str:
 
     Consecutive triples about one subject share a node object; a subject met again later gets
     another node object, which a JSON-LD processor merges (nodes are identified by @id).
+    Objects repeat a lot (classes, concepts, labels, datatypes): each is encoded once.
     """
-    quoted: dict[str, str] = {}  # IRIs repeat a lot: encode each once
-    get = quoted.get
-    needs_escape = _JSON_ESCAPE.search
+    quoted: dict[str, str] = {}
+    keys: dict[str, str] = {RDF_TYPE: '"@type":['}
+    types: dict[str, str] = {}
+    values: dict[Obj, str] = {}
 
     def q(text: str) -> str:
-        value = quoted[text] = json.dumps(text, ensure_ascii=False) if needs_escape(text) \
-            else f'"{text}"'
+        found = quoted.get(text)
+        if found is None:
+            found = quoted[text] = json.dumps(text, ensure_ascii=False) \
+                if _JSON_ESCAPE.search(text) else f'"{text}"'
+        return found
+
+    def encode(obj: Obj) -> str:
+        kind = obj[0]
+        if kind == "i":
+            value = '{"@id":' + q(obj[1]) + "}"
+        elif kind == "l":
+            text = json.dumps(obj[1], ensure_ascii=False) if _JSON_ESCAPE.search(obj[1]) \
+                else '"' + obj[1] + '"'
+            value = ('{"@value":' + text + ',"@language":"' + obj[2] + '"}' if obj[2]
+                     else '{"@value":' + text + "}")
+        else:
+            value = '{"@value":' + q(obj[1]) + ',"@type":' + q(obj[2]) + "}"
+        values[obj] = value
         return value
 
     nodes: list[str] = []
     current: str | None = None
-    fields: dict[str, list[str]] = {}
+    # Per property of the current node: '"property":[' and its values so far, comma-joined.
+    fields: dict[str, str] = {}
+    get_key, get_type, get_value = keys.get, types.get, values.get
     for subject, predicate, obj in triples:
         if subject != current:
             if current is not None:
-                nodes.append('{"@id":' + (get(current) or q(current)) + "," + ",".join(
-                    [key + ":[" + ",".join(values) + "]" for key, values in fields.items()])
-                    + "}")
+                nodes.append(_jsonld_node(q(current), fields))
             current, fields = subject, {}
-        kind = obj[0]
+        key = get_key(predicate)
+        if key is None:
+            key = keys[predicate] = q(predicate) + ":["
         if predicate == RDF_TYPE:
-            key, value = '"@type"', get(obj[1]) or q(obj[1])
+            value = get_type(obj[1])
+            if value is None:
+                value = types[obj[1]] = q(obj[1])
         else:
-            key = get(predicate) or q(predicate)
-            if kind == "i":
-                value = '{"@id":' + (get(obj[1]) or q(obj[1])) + "}"
-            else:
-                text = obj[1]
-                text = json.dumps(text, ensure_ascii=False) if needs_escape(text) \
-                    else '"' + text + '"'
-                if kind == "l":
-                    value = ('{"@value":' + text + ',"@language":"' + obj[2] + '"}' if obj[2]
-                             else '{"@value":' + text + "}")
-                else:
-                    value = '{"@value":' + text + ',"@type":' + (get(obj[2]) or q(obj[2])) + "}"
-        values = fields.get(key)
-        if values is None:
-            fields[key] = [value]
-        else:
-            values.append(value)
+            value = get_value(obj) or encode(obj)
+        found = fields.get(key)
+        fields[key] = value if found is None else found + "," + value
     if current is not None:
-        nodes.append('{"@id":' + (get(current) or q(current)) + "," + ",".join(
-            [key + ":[" + ",".join(values) + "]" for key, values in fields.items()]) + "}")
+        nodes.append(_jsonld_node(q(current), fields))
     return '{"@graph":[\n' + ",\n".join(nodes) + "\n]}\n"
+
+
+def _jsonld_node(subject: str, fields: dict[str, str]) -> str:
+    return '{"@id":' + subject + "," + "],".join([key + values for key, values in fields.items()]) \
+        + "]}"
 
 
 @contextmanager
@@ -467,7 +489,10 @@ def export(descriptors: Iterable[dict], *, base_url: str, title: str, fmt: str,
     """Return the catalog as Turtle ("ttl") or JSON-LD ("jsonld")."""
     with cyclic_collection_paused():
         triples = build_triples(descriptors, base_url=base_url, title=title, modified=modified)
-        return to_jsonld(triples) if fmt == "jsonld" else to_ntriples(triples)
+        text = to_jsonld(triples) if fmt == "jsonld" else to_ntriples(triples)
+        # Freed now, before the collector is back: it would otherwise scan them all once.
+        del triples
+    return text
 
 
 def build_graph(descriptors: Iterable[dict], *, base_url: str, title: str,

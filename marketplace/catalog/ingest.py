@@ -11,7 +11,7 @@ import hashlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import numpy as np
 import pandas as pd
@@ -22,6 +22,7 @@ import pyarrow.parquet as pq
 
 from marketplace.catalog.quality import QualityAccumulator
 from marketplace.errors import Invalid
+from marketplace.languages import N_
 from marketplace.security import Keyring
 from marketplace.streams import ByteSink, gather
 
@@ -34,8 +35,11 @@ CSV_BLOCK_BYTES = 1 << 20
 # whatever the size, so chunks are as large as the memory bound comfortably allows.
 CHUNK_ROWS = 131_072
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-BOMS = {b"\xef\xbb\xbf": "UTF-8", b"\xff\xfe": "UTF-16", b"\xfe\xff": "UTF-16"}
+# Excel's "CSV UTF-8" starts the file with a UTF-8 byte-order mark; UTF-16 is another encoding.
+UTF8_BOM = b"\xef\xbb\xbf"
+UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 EXAMPLE_ROWS = 5
+NO_ROWS = N_("Filen har ingen rækker, kun en overskrift. Den gældende dataversion er uændret.")
 ARROW_TYPES = {"string": pa.string(), "category": pa.string(), "integer": pa.int64(),
                "number": pa.float64(), "date": pa.date32()}
 
@@ -47,6 +51,19 @@ class IngestResult:
     number_of_rows: int
 
 
+def field_error(field: str, template: str, **values: Any) -> dict[str, Any]:
+    """One entry of a refusal's `errors`: Danish source text with its template and values kept,
+    so the answer can translate it into the uploader's language."""
+    return {"field": field, "message": template.format(**values) if values else template,
+            "template": template, "values": values}
+
+
+def refused(template: str, **values: Any) -> Invalid:
+    """Refuse the file as a whole; its one error says the same, so a program that reads only
+    `errors` learns what is wrong too."""
+    return Invalid(template, errors=[field_error("data", template, **values)], **values)
+
+
 def detect_format(media_type: str, head: bytes) -> str:
     """Return "csv" or "parquet" from the Content-Type and the file's first bytes."""
     media_type = (media_type or "").split(";")[0].strip().lower()
@@ -55,17 +72,22 @@ def detect_format(media_type: str, head: bytes) -> str:
     if media_type in CSV_TYPES:
         return "csv"
     if media_type in PARQUET_TYPES:
-        raise Invalid("Filen er ikke en Parquet-fil.")
-    raise Invalid("Send data som text/csv eller application/vnd.apache.parquet.")
+        raise refused(N_("Filen er ikke en Parquet-fil."))
+    raise refused(N_("Send data som text/csv eller application/vnd.apache.parquet."))
 
 
 def read_csv_chunks(source: BinaryIO, columns: list[dict]) -> Iterator[pd.DataFrame]:
-    """Yield the CSV file as text columns, block by block; raise Invalid on malformed input."""
+    """Yield the CSV file as text columns, block by block; raise Invalid on malformed input.
+
+    A UTF-8 byte-order mark (Excel's "CSV UTF-8") is skipped, so the first column's name is
+    read without it; UTF-16 is refused.
+    """
     head = _head(source)
-    for bom, encoding in BOMS.items():
-        if head.startswith(bom):
-            raise Invalid("Filen begynder med et {encoding}-bytemærke (BOM). Gem den som UTF-8 "
-                          "uden BOM.", encoding=encoding)
+    if head.startswith(UTF16_BOMS):
+        raise refused(N_("Filen er gemt som UTF-16 (den begynder med et UTF-16-bytemærke). "
+                         "Gem den som CSV UTF-8."))
+    start = len(UTF8_BOM) if head.startswith(UTF8_BOM) else 0
+    head = head[start:]
     first_line = head.split(b"\n", 1)[0]
     delimiter = ";" if first_line.count(b";") > first_line.count(b",") else ","
     ragged: list[int] = []
@@ -75,6 +97,7 @@ def read_csv_chunks(source: BinaryIO, columns: list[dict]) -> Iterator[pd.DataFr
         return "skip"
 
     names = [c["name"] for c in columns]
+    source.seek(start)  # the reader starts where the source stands: after the mark
     try:
         reader = pacsv.open_csv(
             source,
@@ -97,12 +120,12 @@ def read_csv_chunks(source: BinaryIO, columns: list[dict]) -> Iterator[pd.DataFr
             yield frame
             del frame
     except pa.ArrowInvalid as exc:
-        raise Invalid(_csv_message(str(exc))) from None
+        raise _unreadable_csv(str(exc), has_text=bool(head.strip())) from None
     if ragged:
         rows = ", ".join(str(n) for n in ragged[:EXAMPLE_ROWS])
-        raise Invalid("Nogle rækker har et forkert antal felter (linje {rows}).", rows=rows,
-                      errors=[{"field": "data", "message": f"wrong number of fields on line {n}"}
-                              for n in ragged[:EXAMPLE_ROWS]])
+        raise Invalid(N_("Nogle rækker har et forkert antal felter (linje {rows})."), rows=rows,
+                      errors=[field_error("data", N_("forkert antal felter i linje {line}"),
+                                          line=n) for n in ragged[:EXAMPLE_ROWS]])
 
 
 def _gathered(reader: pacsv.CSVStreamingReader, ragged: list[int]) -> Iterator[pa.Table]:
@@ -131,17 +154,18 @@ def _head(source: BinaryIO) -> bytes:
 
 
 def _check_header(found: list[str], expected: list[str]) -> None:
-    errors = [{"field": name, "message": "column missing from the file"}
+    errors = [field_error(name, N_("kolonnen mangler i filen"))
               for name in expected if name not in found]
     unknown = [name for name in found if name not in expected]
     if unknown:
         # Never echo the names: a file without a header row would put a CPR or name here.
-        errors.append({"field": "header", "message": f"{len(unknown)} column(s) not in the "
-                       "column dictionary (is the header row missing?)"})
+        errors.append(field_error("header", N_("{count} kolonne(r) findes ikke i "
+                                               "kolonneoversigten (mangler overskriftsrækken?)"),
+                                  count=len(unknown)))
     if len(set(found)) != len(found):
-        errors.append({"field": "header", "message": "a column name appears twice"})
+        errors.append(field_error("header", N_("et kolonnenavn står to gange")))
     if errors:
-        raise Invalid("Filens kolonner passer ikke med kolonneoversigten.", errors=errors)
+        raise Invalid(N_("Filens kolonner passer ikke med kolonneoversigten."), errors=errors)
 
 
 def _check_formulas(data: pa.Table | pa.RecordBatch, columns: list[dict], *,
@@ -160,11 +184,11 @@ def _check_formulas(data: pa.Table | pa.RecordBatch, columns: list[dict], *,
         hits = _formula_rows(data.column(col["name"]))
         if hits.size:
             rows = ", ".join(str(first_row + i) for i in hits[:EXAMPLE_ROWS])
-            template = "celler begynder med =, +, -, @ eller tabulator (rækker {rows})"
-            errors.append({"field": col["name"], "message": template.format(rows=rows),
-                           "template": template, "values": {"rows": rows}})
+            errors.append(field_error(
+                col["name"], N_("celler begynder med =, +, -, @ eller tabulator (rækker {rows})"),
+                rows=rows))
     if errors:
-        raise Invalid("Filen har celler, som et regneark ville køre som formler.",
+        raise Invalid(N_("Filen har celler, som et regneark ville køre som formler."),
                       errors=errors)
 
 
@@ -200,14 +224,18 @@ def _formula_mask(values: pa.Array) -> np.ndarray:
     return starts.fill_null(False).to_numpy(zero_copy_only=False)
 
 
-def _csv_message(message: str) -> str:
+def _unreadable_csv(message: str, *, has_text: bool) -> Invalid:
+    """The refusal for a file Arrow cannot parse, without any of the file's cells."""
     if "UTF8" in message or "utf8" in message.lower():
-        return "The file is not valid UTF-8 text. Save it as UTF-8."
+        return refused(N_("Filen er ikke gyldig UTF-8-tekst. Gem den som CSV UTF-8."))
     if "Empty CSV file" in message:
-        return "The file is empty."
-    # Arrow quotes the offending row; keep only the explanation so no cell value is echoed.
-    return "The CSV file could not be read: " + message.split(":", 2)[1].strip()[:200] \
-        if message.count(":") >= 2 else "The CSV file could not be read."
+        # Arrow reads a lone line without a line break as no file at all: a header alone.
+        return refused(NO_ROWS) if has_text else refused(N_("Filen er tom."))
+    if message.count(":") >= 2:
+        # Arrow quotes the offending row; keep only its explanation so no cell value is echoed.
+        return refused(N_("CSV-filen kunne ikke læses: {reason}"),
+                       reason=message.split(":", 2)[1].strip()[:200])
+    return refused(N_("CSV-filen kunne ikke læses."))
 
 
 def read_parquet_chunks(source: BinaryIO, columns: list[dict]) -> Iterator[pd.DataFrame]:
@@ -215,17 +243,18 @@ def read_parquet_chunks(source: BinaryIO, columns: list[dict]) -> Iterator[pd.Da
     try:
         parquet = pq.ParquetFile(source)
     except (pa.ArrowInvalid, OSError):
-        raise Invalid("Filen er ikke en læsbar Parquet-fil.") from None
+        raise refused(N_("Filen er ikke en læsbar Parquet-fil.")) from None
     schema = parquet.schema_arrow
     _check_header(schema.names, [c["name"] for c in columns])
     errors = []
     for col in columns:
         found = schema.field(col["name"]).type
         if not _compatible(col["type"], found):
-            errors.append({"field": col["name"],
-                           "message": f"has type {found}, the dictionary says {col['type']}"})
+            errors.append(field_error(col["name"], N_("har typen {found}, kolonneoversigten "
+                                                      "siger {expected}"),
+                                      found=str(found), expected=col["type"]))
     if errors:
-        raise Invalid("Parquet-skemaet passer ikke med kolonneoversigten.", errors=errors)
+        raise Invalid(N_("Parquet-skemaet passer ikke med kolonneoversigten."), errors=errors)
     names = [c["name"] for c in columns]
     first_row = 1
     for batch in parquet.iter_batches(batch_size=CHUNK_ROWS, columns=names):
@@ -430,22 +459,45 @@ def ingest(source: BinaryIO, *, media_type: str, columns: list[dict], subject_co
            keyring: Keyring, target: Path, context: str) -> IngestResult:
     """Validate the upload at `source`; keep it encrypted at `target` only when valid.
 
-    Raises Invalid when the file cannot be read at all (malformed CSV, wrong Parquet schema);
-    returns the report, with `valid` false, when it reads but fails expectations.
+    Raises Invalid when the file cannot be read at all (malformed CSV, wrong Parquet schema)
+    or holds no data (no rows, every cell empty); returns the report, with `valid` false, when
+    it reads but fails expectations.
     """
     head = _head(source)
     kind = detect_format(media_type, head)
     if not head:
-        raise Invalid("Filen er tom.")
+        raise refused(N_("Filen er tom."))
     chunks = (read_csv_chunks if kind == "csv" else read_parquet_chunks)(source, columns)
     writer = VersionWriter(columns, subject_column=subject_column, keyring=keyring)
     sha256 = keyring.write_encrypted(target, writer.encode(chunks), context=context)
+    try:
+        require_data(writer.quality, columns)
+    except Invalid:
+        target.unlink(missing_ok=True)
+        raise
     report = writer.report()
     report["format"] = kind
     if not report["valid"]:
         target.unlink(missing_ok=True)
     return IngestResult(report=report, sha256=sha256 if report["valid"] else None,
                         number_of_rows=report["row_count"])
+
+
+def require_data(quality: QualityAccumulator, columns: list[dict]) -> None:
+    """Refuse a version without data, so it never replaces one that has: no rows (a header
+    alone), every cell empty, or only identifiers (every other column empty: an export whose
+    data columns went missing)."""
+    if quality.rows == 0:
+        raise refused(NO_ROWS)
+    empty = set(quality.empty_columns())
+    if len(empty) == len(columns):
+        raise refused(N_("Alle celler i filen er tomme. Den gældende dataversion er uændret."))
+    data_columns = [c["name"] for c in columns if c.get("role") != "direct_identifier"]
+    if data_columns and empty.issuperset(data_columns):
+        raise Invalid(N_("Filen har kun identifikatorer: alle andre kolonner er tomme. Den "
+                         "gældende dataversion er uændret."),
+                      errors=[field_error(name, N_("kolonnen er tom i alle rækker"))
+                              for name in data_columns])
 
 
 def decrypt_to_buffer(keyring: Keyring, path: Path, *, context: str) -> pa.Buffer:

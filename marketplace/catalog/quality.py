@@ -224,9 +224,11 @@ def _text_flags(text: pd.Series, col: dict, present: np.ndarray) -> dict[str, np
 
 
 def _matches(text: pd.Series, pattern: str) -> np.ndarray:
-    # Python's re, not Arrow's RE2: the two read some patterns differently (\\d, $, ...).
-    found = text.astype(object).str.contains(pattern, regex=True)
-    return found.fillna(False).to_numpy(dtype=bool)
+    # Python's re, not Arrow's RE2: the two read some patterns differently (\d, $, ...).
+    # na=False: a missing value is the "required" check's business (and a column without any
+    # value would leave pandas nothing to infer a type from).
+    found = text.astype(object).str.contains(pattern, regex=True, na=False)
+    return found.to_numpy(dtype=bool)
 
 
 
@@ -315,6 +317,7 @@ class QualityAccumulator:
         self.results = {id(c): CheckResult(c) for c in all_checks}
         self.rows = 0
         self.present = {c["name"]: 0 for c in columns}
+        self.unfilled = set(self.present)  # columns without a single filled cell so far
         self.hashes: dict[str, list[np.ndarray]] = {c.target: [] for c in self.unique_checks}
         self.ages: list[np.ndarray] = []
 
@@ -331,6 +334,7 @@ class QualityAccumulator:
             self.hashes[target].append(frame[target].to_numpy())
         for col in self.columns:
             self.present[col["name"]] += int(frame[col["name"]].notna().sum())
+        self.unfilled = {name for name in self.unfilled if not _has_value(raw[name])}
         self.ages.append(self._ages(frame))
         self.rows += len(raw)
         return frame[[c["name"] for c in self.columns]]
@@ -355,6 +359,11 @@ class QualityAccumulator:
         age = next((c["name"] for c in self.columns if c.get("concept") == "age"
                     and c["type"] in ("integer", "number")), None)
         return frame[age].dropna().to_numpy(dtype="float64") if age else np.empty(0)
+
+    def empty_columns(self) -> list[str]:
+        """The columns without a single filled cell, in dictionary order (a value that fails
+        its type counts as filled: it is wrong, not missing)."""
+        return [c["name"] for c in self.columns if c["name"] in self.unfilled]
 
     def finish(self) -> dict:
         """Run the cross-chunk checks and return the quality report (a JSON-ready dict)."""
@@ -398,6 +407,17 @@ class QualityAccumulator:
             "min_typical_age": int(np.floor(np.percentile(ages, 5))) if ages.size else None,
             "max_typical_age": int(np.floor(np.percentile(ages, 95))) if ages.size else None,
         }
+
+
+def _has_value(values: pd.Series) -> bool:
+    """Tell whether a raw column has a cell with something in it (blanks count as empty)."""
+    present = values.dropna()
+    if present.empty:
+        return False
+    if pd.api.types.is_numeric_dtype(present.dtype) or \
+            pd.api.types.is_datetime64_any_dtype(present.dtype):
+        return True
+    return bool(present.astype("str").str.strip().ne("").any())
 
 
 def _snake(name: str) -> str:

@@ -241,10 +241,13 @@ def spool_upload(stream: BinaryIO, *, directory: Path, max_bytes: int) -> Sealed
             raise
     if spool.size > max_bytes:
         spool.close()
-        raise TooLarge("dataversionen er større end grænsen på {limit} byte", limit=max_bytes)
+        raise TooLarge(N_("dataversionen er større end grænsen på {limit} byte"), limit=max_bytes,
+                       errors=[ingest.field_error(
+                           "data", N_("dataversionen er større end grænsen på {limit} byte"),
+                           limit=max_bytes)])
     if spool.size == 0:
         spool.close()
-        raise Invalid("Uploaden er tom.")
+        raise ingest.refused(N_("Uploaden er tom."))
     spool.seek(0)
     return spool
 
@@ -519,6 +522,7 @@ def export_catalog(session: Session, *, base_url: str, fmt: str) -> str:
                 _exports[key] = dcat.export(descriptors, base_url=base_url, fmt=fmt,
                                             title="Sundhedsdatakatalog for Region Hovedstaden",
                                             modified=modified)
+                del descriptors  # freed before the collector is back (see dcat.export)
         return _exports[key]
 
 
@@ -643,15 +647,19 @@ def version_to_json(version: DataVersion) -> dict:
     }
 
 
-def failed_expectations(version: DataVersion) -> list[dict[str, str]]:
-    """Return the failed expectations as problem `errors` (rows only, never values)."""
-    return [{"field": e["column"],
+def failed_expectations(version: DataVersion) -> list[dict[str, Any]]:
+    """Return the failed expectations as problem `errors` (rows only, never values); a refused
+    version always names at least one."""
+    failed = [{"field": e["column"],
              "message": f"{e['expectation']}: {e['description']} failed for "
                         f"{e['unexpected_count']} rows (e.g. rows "
                         + ", ".join(str(r) for r in e["example_rows"]) + ")",
              "expectation": e["expectation"], "rule": e["rule"],
              "unexpected_count": e["unexpected_count"], "example_rows": e["example_rows"]}
             for e in version.report.get("expectations", []) if not e["success"]]
+    if not failed and not version.is_valid:  # kept from before empty files were refused
+        failed.append(ingest.field_error("data", N_("versionen har ingen gyldige rækker")))
+    return failed
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -35,7 +35,7 @@ from marketplace.catalog.schemas import (
 )
 from marketplace.catalog.search import SearchQuery
 from marketplace.db import get_session, reading_session
-from marketplace.errors import BadRequest, Conflict, DomainError, Invalid
+from marketplace.errors import BadRequest, Conflict, Invalid
 from marketplace.identity.auth import api_auth, current_principal, login_required
 from marketplace.languages import N_
 from marketplace.security import current_keyring
@@ -53,28 +53,14 @@ api.register_error_handler(ValidationError, validation_problem)
 def _upload(dataset_id: int, stream: Any, media_type: str,
             upload_token: str | None = None) -> DataVersion:
     db = get_session()
-    try:
-        version = services.upload_version(
-            db, actor=current_principal(), dataset_id=dataset_id, stream=stream,
-            media_type=media_type, keyring=current_keyring(),
-            data_dir=current_app.config["DATA_DIR"],
-            max_bytes=int(current_app.config["MAX_UPLOAD_BYTES"]), upload_token=upload_token)
-    except DomainError as error:
-        raise _localised(error) from None
+    # A refusal is Danish source text with its templates kept: the answer translates it.
+    version = services.upload_version(
+        db, actor=current_principal(), dataset_id=dataset_id, stream=stream,
+        media_type=media_type, keyring=current_keyring(),
+        data_dir=current_app.config["DATA_DIR"],
+        max_bytes=int(current_app.config["MAX_UPLOAD_BYTES"]), upload_token=upload_token)
     db.commit()
     return version
-
-
-def _localised(error: DomainError) -> DomainError:
-    """Put an upload's error into the uploader's language, where it is written as Danish source
-    text with its templates kept (other messages are left as they are)."""
-    error.detail = _(error.detail)
-    for item in error.errors or []:
-        template = item.pop("template", None)
-        values: Any = item.pop("values", None) or {}
-        if template:
-            item["message"] = _(template, **values)
-    return error
 
 
 def _upload_token(value: str | None) -> str | None:

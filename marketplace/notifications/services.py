@@ -55,7 +55,9 @@ def _actor_ids(actor: Principal | None) -> tuple[int, ...]:
     return (actor.user_id,) if actor is not None and actor.user_id is not None else ()
 
 
-def _recipients(session: Session, audience: Audience) -> list[User]:
+def _recipients(session: Session, audience: Audience
+                ) -> list[tuple[User, NotificationSettings | None]]:
+    """The audience's users with their notification choices (None: the defaults), by id."""
     conditions: list[sa.ColumnElement[bool]] = []
     if audience.user_ids:
         conditions.append(User.id.in_(audience.user_ids))
@@ -66,19 +68,13 @@ def _recipients(session: Session, audience: Audience) -> list[User]:
         conditions.append(in_orgs)
     if not conditions:
         return []
-    query = sa.select(User).where(sa.or_(*conditions)).order_by(User.id)
+    # The choices ride along with the users: one round trip, not two.
+    query = (sa.select(User, NotificationSettings)
+             .outerjoin(NotificationSettings, NotificationSettings.user_id == User.id)
+             .where(sa.or_(*conditions)).order_by(User.id))
     if audience.leave_out:
         query = query.where(User.id.not_in(audience.leave_out))
-    return list(session.scalars(query))
-
-
-def settings_for(session: Session, user_ids: Iterable[int]) -> dict[int, NotificationSettings]:
-    ids = list(user_ids)
-    if not ids:
-        return {}
-    rows = session.scalars(sa.select(NotificationSettings).where(
-        NotificationSettings.user_id.in_(ids)))
-    return {row.user_id: row for row in rows}
+    return [(user, settings) for user, settings in session.execute(query)]
 
 
 def notify(session: Session, *, kind: str, audience: Audience, params: dict[str, Any],
@@ -91,16 +87,15 @@ def notify(session: Session, *, kind: str, audience: Audience, params: dict[str,
         raise ValueError(f"unknown notification kind {kind}")
     topic = kinds.topic_of(kind)
     clean = kinds.clean_params(params)
-    users = _recipients(session, audience)
-    if dedupe_key is not None and users:
+    recipients = _recipients(session, audience)
+    if dedupe_key is not None and recipients:
         told = set(session.scalars(sa.select(Notification.user_id).where(
             Notification.dedupe_key == dedupe_key,
-            Notification.user_id.in_([u.id for u in users]))))
-        users = [u for u in users if u.id not in told]
-    chosen = settings_for(session, [u.id for u in users])
+            Notification.user_id.in_([user.id for user, _ in recipients]))))
+        recipients = [(user, settings) for user, settings in recipients
+                      if user.id not in told]
     written = []
-    for user in users:
-        settings = chosen.get(user.id)
+    for user, settings in recipients:
         notification = Notification(
             user_id=user.id, kind=kind, params=clean, link=link, dedupe_key=dedupe_key,
             in_inbox=settings is None or topic not in (settings.inbox_off or []))

@@ -65,7 +65,12 @@ def json_object(*, allow_empty: bool = False) -> dict[str, Any]:
 class QueryModel(BaseModel):
     """Base of query-parameter models: the typed edge asks for the model's JSON schema on every
     request (to tell list parameters from single ones); generating it costs milliseconds, so
-    each model's schema is made once and handed out as a copy."""
+    each model's schema is made once.
+
+    The per-request call (no arguments) only reads the schema and gets the kept one itself: a
+    deep copy costs as much as the rest of a catalog search. Any other call (the API document
+    passes a reference template, and may edit what it gets) gets a copy.
+    """
 
     @classmethod
     def model_json_schema(cls, *args: Any, **kwargs: Any) -> dict[str, Any]:
@@ -73,7 +78,7 @@ class QueryModel(BaseModel):
         schema = _SCHEMAS.get(key)
         if schema is None:
             schema = _SCHEMAS[key] = super().model_json_schema(*args, **kwargs)
-        return copy.deepcopy(schema)
+        return schema if not args and not kwargs else copy.deepcopy(schema)
 
 
 _SCHEMAS: dict[tuple, dict[str, Any]] = {}

@@ -470,6 +470,14 @@ def released_outputs(session: Session, *, permit_ids: Iterable[int]
     return found
 
 
+def released_state() -> sa.Select:
+    """A query of how many outputs were released and the newest release: it moves with every
+    release."""
+    return (sa.select(sa.func.count(WorkspaceOutput.released_at),
+                      sa.func.max(WorkspaceOutput.released_at))
+            .where(WorkspaceOutput.status == "released"))
+
+
 @dataclass(frozen=True)
 class PermitUse:
     """What happened in a permit's secure processing environment, for a citizen's overview."""

@@ -160,7 +160,7 @@ def test_malformed_files_store_nothing(client, create, upload, session, data_dir
     dataset = create()
     cases = {
         "ragged": GOOD_CSV + "0101701235,1970-01-01,male\n",
-        "bom": "\ufeff" + GOOD_CSV,
+        "utf-16": GOOD_CSV.encode("utf-16"),
         "formula": GOOD_CSV.replace("DJ449", "=cmd|' /C calc'!A0"),
         "latin-1": GOOD_CSV.replace("female", "kvinde æ").encode("latin-1"),
         "header": GOOD_CSV.replace("days", "nights"),
