@@ -24,7 +24,7 @@ from marketplace import leases, leftovers
 from marketplace.db import utcnow
 from marketplace.delivery.jobs import worker_name
 from marketplace.errors import DomainError
-from marketplace.workspace import environment, services
+from marketplace.workspace import environment, sandbox, services
 from marketplace.workspace.models import WorkspaceJob
 
 log = logging.getLogger(__name__)
@@ -57,8 +57,10 @@ def clean_stale_folders(app: Flask) -> list[str]:
     """Remove job folders that no running job holds (left by a process that died).
 
     A runner locks `job-N-A.lock` before it creates `job-N-A/` (job N, attempt A) and releases
-    it after removing the folder, so a folder whose lock can be taken belongs to nobody.
+    it after removing the folder, so a folder whose lock can be taken belongs to nobody. The
+    control groups of jobs whose worker is gone go too.
     """
+    sandbox.JobCgroups.remove_abandoned()
     return [folder.name for folder in leftovers.remove_unheld_folders(work_root(app), "job-*")]
 
 

@@ -36,6 +36,7 @@ from marketplace.identity.principal import Principal
 from marketplace.workspace import jobs as workspace_jobs
 from marketplace.workspace import services as workspace_services
 from marketplace.workspace.models import WorkspaceJob, WorkspaceOutput
+from marketplace.workspace.sandbox import CGROUP_ROOT
 from tests.conftest import dispose
 from tests.delivery.conftest import PERMITTED, admissions_csv, descriptor
 from tests.ops.conftest import MARKETPLACE, free_port
@@ -347,3 +348,5 @@ def test_a_worker_killed_mid_workspace_job_leaves_no_outputs_or_scratch_behind(
     assert [p.name for p in _files(holder.data_dir / "workspace" / "outputs")] == files
     assert len(recorded) == 1
     assert _clear_cprs(holder.data_dir, cprs) == []
+    # Nor are the control groups of the killed run left on the host.
+    assert list(CGROUP_ROOT.glob(f"*/marketplace-{dead_run.name}-{first.pid}")) == []

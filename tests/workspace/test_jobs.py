@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from marketplace import audit, leftovers
 from marketplace.db import utcnow
-from marketplace.workspace import jobs, services
+from marketplace.workspace import jobs, sandbox, services
 from marketplace.workspace.models import WorkspaceJob, WorkspaceOutput, output_context, output_path
 
 SUMMARY = """
@@ -160,12 +160,15 @@ def test_a_starting_worker_removes_what_killed_jobs_left(app, session, world, da
     for part in (dead_part, live_part):
         part.write_bytes(b"encrypted")
     live = leftovers.hold_folder(live_run)  # a job running in another worker
+    groups = sandbox.JobCgroups.create(f"marketplace-job-41-1-{_dead_pid()}",
+                                       sandbox.Limits()).folders  # where the host allows it
     try:
         from marketplace.cli import cli
 
         result = app.test_cli_runner().invoke(cli, ["worker", "--once"])
         assert result.exit_code == 0, result.output
         assert not dead_run.exists() and not dead_part.exists()
+        assert [g for g in groups if g.exists()] == []
         assert (live_run / "output" / "half.csv").exists() and live_part.exists()
     finally:
         leftovers.release_folder(live_run, live)
