@@ -29,6 +29,7 @@ from marketplace.security import Keyring
 from marketplace.statistics import services as statistics_services
 from marketplace.testbeds import services as testbeds_services
 from marketplace.workspace import release as workspace_release
+from marketplace.workspace import services as workspace_services
 
 log = logging.getLogger(__name__)
 
@@ -108,12 +109,13 @@ def remove_leftovers(sessions: sessionmaker[Session], *, data_dir: Path) -> list
     and of each job worker)."""
     spool = data_dir / "tmp"
     removed = [spool / name for name in catalog_services.clean_spool(spool)]
-    if not ((data_dir / "catalog").is_dir() or (data_dir / "extracts").is_dir()):
+    if not any((data_dir / name).is_dir() for name in ("catalog", "extracts", "workspace")):
         return removed
     try:
         with sessions() as session:
             removed += catalog_services.remove_leftover_files(session, data_dir=data_dir)
             removed += delivery_services.remove_leftover_files(session, data_dir=data_dir)
+            removed += workspace_services.remove_leftover_files(session, data_dir=data_dir)
     except SQLAlchemyError as error:  # a database not migrated yet holds no rows to keep
         log.warning("leftover files were not checked: %s", type(error).__name__)
     if removed:

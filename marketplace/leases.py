@@ -3,6 +3,12 @@
 A worker leases a job for a short time and renews the lease from a heartbeat thread while the
 job runs, so a worker that dies (killed, machine lost) holds its job only until the lease runs
 out; the next worker that polls takes it over. The lease length is JOB_LEASE_SECONDS.
+
+A worker that stalls past its lease (paused, starved) may find its job taken over when it
+wakes: it must then stop and write nothing, because the new owner does the job. Its progress
+reports and the transaction that records its result therefore re-check the lease with a
+conditional UPDATE (`report_progress`, `hold`) and raise LeaseLost when the job is no longer
+its own.
 """
 from __future__ import annotations
 
@@ -23,6 +29,15 @@ log = logging.getLogger(__name__)
 
 DEFAULT_LEASE = timedelta(seconds=30)
 MAX_ATTEMPTS = 3
+
+
+class LeaseLost(Exception):
+    """This worker no longer holds the job: another worker took it over after the lease ran
+    out. The job's run must end without writing anything (the new owner does the job)."""
+
+    def __init__(self, model: type[Any], job_id: int, worker: str) -> None:
+        super().__init__(f"{model.__name__} {job_id} is no longer leased by {worker}")
+        self.job_id = job_id
 
 
 class LeasedJob(Protocol):
@@ -85,6 +100,40 @@ def renew(job: LeasedJob, *, progress: float, now: datetime, lease: timedelta) -
     job.lease_expires_at = now + lease
 
 
+def _extend(session: Session, model: type[LeasedJob], *, job_id: int, worker: str,
+            values: dict[str, Any]) -> None:
+    table: Any = model
+    result = session.execute(
+        sa.update(table)
+        .where(table.id == job_id, table.lease_owner == worker, table.status == "running")
+        .values(**values)
+        .execution_options(synchronize_session=False))
+    if getattr(result, "rowcount", 1) == 0:
+        raise LeaseLost(model, job_id, worker)
+
+
+def report_progress(session: Session, model: type[LeasedJob], *, job_id: int, worker: str,
+                    progress: float, now: datetime, lease: timedelta) -> None:
+    """Record progress and keep the lease, if this worker still holds the job (the caller
+    commits); raise LeaseLost when another worker took it over."""
+    progress = float(min(max(progress, 0.0), 1.0))
+    _extend(session, model, job_id=job_id, worker=worker,
+            values={"progress": progress, "lease_expires_at": now + lease})
+
+
+def hold(session: Session, model: type[LeasedJob], *, job_id: int, worker: str,
+         now: datetime, lease: timedelta) -> None:
+    """Keep the lease inside the transaction that records the job's result, before anything
+    of the result is written; raise LeaseLost when another worker took the job over.
+
+    Until that transaction ends, no other worker can take the job over: PostgreSQL keeps the
+    updated row locked (a claim skips locked rows), SQLite the whole database. So a worker that
+    finishes late can never write over the new owner's result, even between two heartbeats.
+    """
+    _extend(session, model, job_id=job_id, worker=worker,
+            values={"lease_expires_at": now + lease})
+
+
 class Heartbeat:
     """Renews a job's lease every third of its length from a thread of its own, whatever the
     job is doing (a long anonymity search, a script in the sandbox), while the job runs.
@@ -117,6 +166,11 @@ class Heartbeat:
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
+
+    def check(self) -> None:
+        """Raise LeaseLost when a beat found the job taken over by another worker."""
+        if self.lost:
+            raise LeaseLost(self.model, self.job_id, self.worker)
 
     def _run(self) -> None:
         interval = self.lease.total_seconds() / 3

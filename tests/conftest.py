@@ -63,6 +63,32 @@ def _reset_postgres(url: str) -> None:
     engine.dispose()
 
 
+def fresh_postgres(url: str) -> None:
+    """Empty and migrate the test PostgreSQL database: before a test that commits for real, and
+    after it, so that the shared `database` fixture finds it as it left it (empty, migrated)."""
+    _reset_postgres(url)
+    schema.upgrade(url)
+
+
+def installation_url(backend: str, tmp: Path) -> str:
+    """A migrated database of its own for a test that commits for real (processes, a demo):
+    a SQLite file in `tmp`, or the test PostgreSQL database, emptied first."""
+    if backend == "postgresql":
+        assert POSTGRES_URL
+        fresh_postgres(POSTGRES_URL)
+        return POSTGRES_URL
+    url = f"sqlite:///{tmp / 'marketplace.db'}"
+    schema.upgrade(url)
+    return url
+
+
+def dispose(app: Flask) -> None:
+    """Close an app's pooled connections (before its PostgreSQL database is emptied)."""
+    engine = app.extensions.get("marketplace.engine")
+    if engine is not None:
+        engine.dispose()
+
+
 @dataclass
 class Database:
     backend: str
@@ -73,13 +99,7 @@ class Database:
 @pytest.fixture(scope="session", params=BACKENDS)
 def database(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
              ) -> Iterator[Database]:
-    if request.param == "postgresql":
-        assert POSTGRES_URL
-        url = POSTGRES_URL
-        _reset_postgres(url)
-    else:
-        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
-    schema.upgrade(url)
+    url = installation_url(request.param, tmp_path_factory.mktemp("db"))
     engine = create_engine_for(url)
     yield Database(request.param, url, engine)
     engine.dispose()
@@ -272,6 +292,37 @@ def demo_live_server(tmp_path_factory: pytest.TempPathFactory, oidc_provider: st
     assert result.exit_code == 0, result.output
     for url in _serve(application):
         yield LiveServer(url, application)
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def demo_app(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+             ) -> Iterator[Flask]:
+    """The demo world on each database: on SQLite the demo live server's (shared with the
+    browser tests), on PostgreSQL one made for the module and emptied afterwards."""
+    if request.param == "sqlite":
+        yield request.getfixturevalue("demo_live_server").app
+        return
+    from marketplace.cli import cli
+
+    tmp = tmp_path_factory.mktemp("demo-pg")
+    url = installation_url("postgresql", tmp)
+    previous = os.environ.get("MARKETPLACE_INSTANCE_PATH")
+    os.environ["MARKETPLACE_INSTANCE_PATH"] = str(tmp / "instance")
+    try:
+        application = create_app(base_config(tmp, url))
+    finally:
+        if previous is None:
+            os.environ.pop("MARKETPLACE_INSTANCE_PATH", None)
+        else:
+            os.environ["MARKETPLACE_INSTANCE_PATH"] = previous
+    result = application.test_cli_runner().invoke(cli, ["demo", "--citizens", "300"],
+                                                  catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    try:
+        yield application
+    finally:
+        dispose(application)
+        fresh_postgres(url)
 
 
 @pytest.fixture(scope="session")

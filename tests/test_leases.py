@@ -75,3 +75,34 @@ def test_a_heartbeat_keeps_a_live_workers_job_and_a_dead_workers_job_is_taken_ov
 def test_the_lease_length_is_configurable_and_short_by_default() -> None:
     assert leases.lease_from({}) <= timedelta(seconds=30)
     assert leases.lease_from({"JOB_LEASE_SECONDS": 3}) == timedelta(seconds=3)
+
+
+def test_a_worker_that_lost_its_job_can_neither_report_progress_nor_record_a_result(
+        sessions: sessionmaker[Session]) -> None:
+    job_id = _queue_job(sessions)
+    assert _claim(sessions, "worker-a") is not None
+    with leases.Heartbeat(sessions, WorkspaceJob, job_id=job_id, worker="worker-a",
+                          lease=LEASE) as heartbeat:
+        # Worker A stalled past its lease, and worker B took the job over.
+        with sessions() as session:
+            session.execute(sa.update(WorkspaceJob).values(
+                lease_expires_at=utcnow() - timedelta(seconds=1)))
+            session.commit()
+        assert _claim(sessions, "worker-b") is not None
+        deadline = time.monotonic() + LEASE.total_seconds() * 3
+        while not heartbeat.lost:
+            assert time.monotonic() < deadline, "the heartbeat did not notice"
+            time.sleep(0.05)
+        with pytest.raises(leases.LeaseLost):
+            heartbeat.check()
+    with sessions() as session:
+        for step in (leases.report_progress, leases.hold):
+            extra = {"progress": 0.5} if step is leases.report_progress else {}
+            with pytest.raises(leases.LeaseLost):
+                step(session, WorkspaceJob, job_id=job_id, worker="worker-a", now=utcnow(),
+                     lease=LEASE, **extra)
+        leases.hold(session, WorkspaceJob, job_id=job_id, worker="worker-b", now=utcnow(),
+                    lease=LEASE)
+        session.commit()
+        job = session.get(WorkspaceJob, job_id)
+        assert job is not None and (job.lease_owner, job.progress) == ("worker-b", 0.0)

@@ -4,8 +4,10 @@ The edge that runs it (the worker command or the in-process runner) owns the tra
 """
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
@@ -142,26 +144,44 @@ def plan_for(session: Session, *, permit: Permit, dataset: Dataset, keyring: Key
 def run_extract(session: Session, *, extract: Extract, keyring: Keyring, data_dir: Path,
                 now: datetime, on_progress: ProgressCallback | None = None,
                 batch_rows: int | None = None, dask_min_rows: int | None = None,
-                dask_scheduler_address: str | None = None) -> Extract:
+                dask_scheduler_address: str | None = None,
+                hold_lease: Callable[[], None] | None = None) -> Extract:
     """Build a leased extract end to end; it becomes visible only when complete.
 
     A data version of at least `dask_min_rows` rows (None: never) runs on Dask: the cluster
     at `dask_scheduler_address`, or a thread-based local cluster inside this worker.
 
+    The file is written under a name of this process's own and renamed into place only after
+    `hold_lease` (called in the transaction that records the result) confirmed that this
+    worker still holds the job; it raises leases.LeaseLost when another worker took it over,
+    and then nothing is kept: the new owner writes the file and records the result.
+
     Raises a DomainError with a message the company can act on (permit no longer valid, data
     version changed, tampered or truncated data, a leak found) and leaves no output file; the
     caller rolls back and records the failure with `fail_extract`.
     """
+    path = extract_path(extract.id, data_dir=data_dir)
+    staged = leftovers.part_path(path)
     try:
-        return _build(session, extract=extract, keyring=keyring, data_dir=data_dir, now=now,
-                      on_progress=on_progress, batch_rows=batch_rows or BATCH_ROWS,
-                      dask_min_rows=dask_min_rows, dask_scheduler_address=dask_scheduler_address)
+        built = _build(session, extract=extract, keyring=keyring, data_dir=data_dir, now=now,
+                       on_progress=on_progress, batch_rows=batch_rows or BATCH_ROWS,
+                       dask_min_rows=dask_min_rows, dask_scheduler_address=dask_scheduler_address,
+                       into=staged)
+        if hold_lease is not None:
+            hold_lease()
     except leaks.LeakFound as found:
-        extract_path(extract.id, data_dir=data_dir).unlink(missing_ok=True)
+        staged.unlink(missing_ok=True)
         raise Invalid("lækagescanningen stoppede udtrækket: {findings}",
                       findings="; ".join(found.findings)) from None
     except BaseException:
-        extract_path(extract.id, data_dir=data_dir).unlink(missing_ok=True)
+        staged.unlink(missing_ok=True)
+        raise
+    # From here until the caller's commit or rollback no other worker can take the job over.
+    os.replace(staged, path)
+    try:
+        return _record(session, extract=extract, built=built, path=path, data_dir=data_dir)
+    except BaseException:
+        path.unlink(missing_ok=True)
         raise
 
 
@@ -188,9 +208,24 @@ def _dask_client(scheduler_address: str | None) -> Iterator[Any]:
         yield client
 
 
+@dataclass(frozen=True)
+class _Built:
+    """An extract written to its file, with what its result records."""
+
+    permit: Permit
+    dataset: Dataset
+    manifest: dict[str, Any]
+    report: dict[str, Any]
+    people: list[Any]
+    finished: datetime
+    audit_details: dict[str, Any]
+
+
 def _build(session: Session, *, extract: Extract, keyring: Keyring, data_dir: Path,
            now: datetime, on_progress: ProgressCallback | None, batch_rows: int,
-           dask_min_rows: int | None, dask_scheduler_address: str | None) -> Extract:
+           dask_min_rows: int | None, dask_scheduler_address: str | None, into: Path
+           ) -> _Built:
+    """Run the pipeline into the encrypted file `into`; record nothing yet."""
     permit = access_services.require_permit(session, permit_id=extract.permit_id)
     status = permit.status_at(now)
     if status != "active":
@@ -219,7 +254,6 @@ def _build(session: Session, *, extract: Extract, keyring: Keyring, data_dir: Pa
 
     on_dask = dask_min_rows is not None and (version.number_of_rows or 0) >= dask_min_rows
     subject_keys: list[np.ndarray] = []
-    path = extract_path(extract.id, data_dir=data_dir)
     with ExitStack() as stack:
         if on_dask:
             client = stack.enter_context(_dask_client(dask_scheduler_address))
@@ -244,7 +278,7 @@ def _build(session: Session, *, extract: Extract, keyring: Keyring, data_dir: Pa
                 written.append(piece)
                 yield piece
 
-        sha256 = keyring.write_encrypted(path, kept(iter(parquet)),
+        sha256 = keyring.write_encrypted(into, kept(iter(parquet)),
                                          context=extract_context(extract.id))
     csv_sha256 = output.csv_sha256(b"".join(written))
     written.clear()  # the compressed Parquet is not needed any longer
@@ -267,11 +301,7 @@ def _build(session: Session, *, extract: Extract, keyring: Keyring, data_dir: Pa
         },
         key=keyring.signing_key, public_key_b64=keyring.public_key_b64)
     people = np.unique(np.concatenate(subject_keys)) if subject_keys else np.array([])
-    consent_services.record_data_uses(
-        session, extract_id=extract.id, permit_id=permit.id, dataset_id=dataset.id,
-        holder_org_id=dataset.publisher_org_id, company_org_id=permit.company_org_id,
-        purpose=permit.purpose, subject_keys=people.tolist(), at=finished)
-    extract.report = {
+    report = {
         "rows_selected": released.decision.selection.rows_selected,
         "persons_out": len(people),
         "k_required": plan.k,
@@ -280,16 +310,31 @@ def _build(session: Session, *, extract: Extract, keyring: Keyring, data_dir: Pa
         "l_diversity": plan.l_diversity,
         "executor": "dask" if on_dask else "pandas",
     }
-    extract.manifest = manifest
+    return _Built(permit=permit, dataset=dataset, manifest=manifest, report=report,
+                  people=people.tolist(), finished=finished,
+                  audit_details={"permit_id": permit.id, "dataset_id": dataset.id,
+                                 "rows_out": parquet.rows,
+                                 "rows_suppressed": anonymisation.rows_suppressed,
+                                 "sha256": sha256})
+
+
+def _record(session: Session, *, extract: Extract, built: _Built, path: Path, data_dir: Path
+            ) -> Extract:
+    """Record a built extract: its data uses, manifest, report, audit entry and notice."""
+    permit, dataset = built.permit, built.dataset
+    consent_services.record_data_uses(
+        session, extract_id=extract.id, permit_id=permit.id, dataset_id=dataset.id,
+        holder_org_id=dataset.publisher_org_id, company_org_id=permit.company_org_id,
+        purpose=permit.purpose, subject_keys=built.people, at=built.finished)
+    extract.report = built.report
+    extract.manifest = built.manifest
     extract.path = str(path.relative_to(data_dir))
     extract.byte_size = path.stat().st_size
     extract.status, extract.progress, extract.error = "succeeded", 1.0, None
-    extract.finished_at = finished
+    extract.finished_at = built.finished
     extract.lease_owner = extract.lease_expires_at = None
     audit.record_audit(
         session, actor=None, action="extract.succeeded", subject_type="extract",
-        subject_id=str(extract.id),
-        details={"permit_id": permit.id, "dataset_id": dataset.id, "rows_out": parquet.rows,
-                 "rows_suppressed": anonymisation.rows_suppressed, "sha256": sha256})
+        subject_id=str(extract.id), details=built.audit_details)
     tell_company(session, extract)
     return extract

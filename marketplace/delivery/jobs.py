@@ -34,7 +34,11 @@ def worker_name(prefix: str = "worker") -> str:
 
 def run_next(app: Flask, *, worker: str, extract_id: int | None = None,
              on_progress: ProgressHook | None = None) -> int | None:
-    """Claim and build one extract; return its id, or None when nothing was waiting."""
+    """Claim and build one extract; return its id, or None when nothing was waiting.
+
+    A worker that finds its lease taken over (it stalled past it and another worker claimed
+    the extract) stops and writes nothing: no file, no status, no audit entry.
+    """
     dask_min_rows = int(app.config.get("DASK_MIN_ROWS", DEFAULT_DASK_MIN_ROWS))
     dask_scheduler_address = app.config.get("DASK_SCHEDULER_ADDRESS") or None
     lease = leases.lease_from(app.config)
@@ -47,19 +51,26 @@ def run_next(app: Flask, *, worker: str, extract_id: int | None = None,
         if extract is None:
             return None
         job_id = extract.id
+        heartbeat = leases.Heartbeat(sessions, Extract, job_id=job_id, worker=worker,
+                                     lease=lease)
 
         def progress(fraction: float) -> None:
-            services.renew_lease(extract, progress=fraction, now=utcnow(), lease=lease)
+            heartbeat.check()
+            leases.report_progress(session, Extract, job_id=job_id, worker=worker,
+                                   progress=fraction, now=utcnow(), lease=lease)
             session.commit()
             if on_progress:
                 on_progress(job_id, fraction)
 
-        heartbeat = leases.Heartbeat(sessions, Extract, job_id=job_id, worker=worker,
-                                     lease=lease)
+        def hold_lease() -> None:
+            leases.hold(session, Extract, job_id=job_id, worker=worker, now=utcnow(),
+                        lease=lease)
+
         with heartbeat:
-            _build(app, session, extract, progress=progress, dask_min_rows=dask_min_rows,
-                   dask_scheduler_address=dask_scheduler_address)
-        if on_progress:
+            built = _build(app, session, extract, progress=progress, hold_lease=hold_lease,
+                           dask_min_rows=dask_min_rows,
+                           dask_scheduler_address=dask_scheduler_address)
+        if built and on_progress:
             on_progress(job_id, 1.0)
         return job_id
     finally:
@@ -67,29 +78,45 @@ def run_next(app: Flask, *, worker: str, extract_id: int | None = None,
 
 
 def _build(app: Flask, session: Session, extract: Extract, *,
-           progress: Callable[[float], None], dask_min_rows: int,
-           dask_scheduler_address: str | None) -> None:
-    """Build a claimed extract and commit its result, or record why it failed."""
+           progress: Callable[[float], None], hold_lease: Callable[[], None],
+           dask_min_rows: int, dask_scheduler_address: str | None) -> bool:
+    """Build a claimed extract and commit its result, or record why it failed; return False
+    when the extract was taken over by another worker (nothing was recorded)."""
     keyring = app.extensions["marketplace.keyring"]
     data_dir = app.config["DATA_DIR"]
     job_id = extract.id
     try:
         services.run_extract(session, extract=extract, keyring=keyring, data_dir=data_dir,
-                             now=utcnow(), on_progress=progress,
+                             now=utcnow(), on_progress=progress, hold_lease=hold_lease,
                              dask_min_rows=dask_min_rows,
                              dask_scheduler_address=dask_scheduler_address)
         session.commit()
+        return True
+    except leases.LeaseLost:
+        session.rollback()
+        _taken_over(job_id)
+        return False
     except DomainError as error:
         session.rollback()
-        services.fail_extract(session, extract_id=job_id, message=error.detail,
-                              now=utcnow())
-        session.commit()
+        message = error.detail
     except Exception as error:  # a bug must not leave the job running forever
         session.rollback()
         log.exception("extract %s failed unexpectedly: %s", job_id, type(error).__name__)
-        services.fail_extract(session, extract_id=job_id, now=utcnow(),
-                              message="the extract failed because of an internal error")
-        session.commit()
+        message = "the extract failed because of an internal error"
+    try:
+        hold_lease()  # the failure is this worker's to record only while it holds the job
+    except leases.LeaseLost:
+        session.rollback()
+        _taken_over(job_id)
+        return False
+    services.fail_extract(session, extract_id=job_id, message=message, now=utcnow())
+    session.commit()
+    return True
+
+
+def _taken_over(job_id: int) -> None:
+    log.warning("extract %s was taken over by another worker after this worker's lease ran "
+                "out; this worker's run is dropped", job_id)
 
 
 def start_inline(app: Flask, extract_id: int) -> threading.Thread:

@@ -3,26 +3,28 @@
 A job is claimed and committed first (its lease is visible to other workers), then run; while
 the sandbox runs, the runner renews the lease and reads the cancel flag every few seconds. A
 worker that dies leaves an expiring lease that another worker takes over, and a job folder that
-the next worker to start removes (`clean_stale_folders`): prepared data never outlives its job.
+the worker taking the job over, or the next worker to start (`clean_stale_folders`), removes:
+prepared data and partial outputs never outlive their run. A worker that stalls past its lease
+and finds the job taken over stops the script and records nothing.
 """
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import logging
-import os
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from flask import Flask
+from sqlalchemy.orm import Session
 
-from marketplace import leases
+from marketplace import leases, leftovers
 from marketplace.db import utcnow
 from marketplace.delivery.jobs import worker_name
 from marketplace.errors import DomainError
-from marketplace.workspace import environment, services
+from marketplace.workspace import environment, sandbox, services
 from marketplace.workspace.models import WorkspaceJob
 
 log = logging.getLogger(__name__)
@@ -51,38 +53,23 @@ def settings_for(app: Flask, job_id: int) -> services.RunSettings:
     )
 
 
-def _lock_path(root: Path, job_id: int) -> Path:
-    return root / f"job-{job_id}.lock"
-
-
 def clean_stale_folders(app: Flask) -> list[str]:
     """Remove job folders that no running job holds (left by a process that died).
 
-    A runner locks `job-N.lock` before it creates `job-N/` and releases it after removing
-    the folder, so a folder whose lock can be taken belongs to nobody.
+    A runner locks `job-N-A.lock` before it creates `job-N-A/` (job N, attempt A) and releases
+    it after removing the folder, so a folder whose lock can be taken belongs to nobody. The
+    control groups of jobs whose worker is gone go too.
     """
-    root = work_root(app)
-    removed: list[str] = []
-    if not root.exists():
-        return removed
-    for folder in root.glob("job-*"):
-        if not folder.is_dir():
-            continue
-        handle = os.open(root / f"{folder.name}.lock", os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            continue  # a live job holds it
-        else:
-            services.remove_folder(folder)
-            removed.append(folder.name)
-        finally:
-            os.close(handle)
-    return removed
+    sandbox.JobCgroups.remove_abandoned()
+    return [folder.name for folder in leftovers.remove_unheld_folders(work_root(app), "job-*")]
 
 
 def run_next(app: Flask, *, worker: str, job_id: int | None = None) -> int | None:
-    """Claim and run one workspace job; return its id, or None when nothing was waiting."""
+    """Claim and run one workspace job; return its id, or None when nothing was waiting.
+
+    A worker that finds its lease taken over (it stalled past it and another worker claimed
+    the job) stops the script and writes nothing: no outputs, no status, no audit entry.
+    """
     lease = leases.lease_from(app.config)
     sessions = app.extensions["marketplace.sessionmaker"]
     session = sessions()
@@ -94,56 +81,90 @@ def run_next(app: Flask, *, worker: str, job_id: int | None = None) -> int | Non
             return None
         claimed = job.id
         settings = settings_for(app, claimed)
+        heartbeat = leases.Heartbeat(sessions, WorkspaceJob, job_id=claimed, worker=worker,
+                                     lease=lease)
         last_renewal = time.monotonic()
 
         def should_stop() -> bool:
             nonlocal last_renewal
+            if heartbeat.lost:
+                return True  # taken over: the new owner runs the script
             if time.monotonic() - last_renewal < LEASE_RENEW_SECONDS:
                 return False
             last_renewal = time.monotonic()
             session.refresh(job, ["cancel_requested"])
-            services.renew_job_lease(job, progress=max(job.progress, 0.5), now=utcnow(),
-                                     lease=lease)
+            try:
+                leases.report_progress(session, WorkspaceJob, job_id=claimed, worker=worker,
+                                       progress=max(job.progress, 0.5), now=utcnow(),
+                                       lease=lease)
+            except leases.LeaseLost:
+                heartbeat.lost = True
             session.commit()
-            return bool(job.cancel_requested)
+            return bool(job.cancel_requested) or heartbeat.lost
 
         def progress(fraction: float) -> None:
-            services.renew_job_lease(job, progress=fraction, now=utcnow(), lease=lease)
+            heartbeat.check()
+            leases.report_progress(session, WorkspaceJob, job_id=claimed, worker=worker,
+                                   progress=fraction, now=utcnow(), lease=lease)
             session.commit()
 
-        holder = _hold_folder(settings.work_root, claimed)
+        def hold_lease() -> None:
+            leases.hold(session, WorkspaceJob, job_id=claimed, worker=worker, now=utcnow(),
+                        lease=lease)
+
+        # Folders of earlier attempts whose worker died (partial outputs, scratch files) go
+        # before this attempt starts; a stalled worker's folder is its own to remove.
+        leftovers.remove_unheld_folders(settings.work_root, f"job-{claimed}-*")
+        folder = services.job_folder(settings.work_root, job_id=claimed, attempt=job.attempts)
+        holder = _hold_folder(settings.work_root, folder)
         try:
-            with leases.Heartbeat(sessions, WorkspaceJob, job_id=claimed, worker=worker,
-                                  lease=lease):
+            with heartbeat:
                 services.run_job(session, job=job, settings=settings, now=utcnow(),
-                                 should_stop=should_stop, on_progress=progress)
+                                 should_stop=should_stop, on_progress=progress,
+                                 hold_lease=hold_lease)
                 session.commit()
+        except leases.LeaseLost:
+            session.rollback()
+            _taken_over(claimed)
         except DomainError as error:
             session.rollback()
-            services.fail_job(session, job_id=claimed, message=error.detail, now=utcnow())
-            session.commit()
+            _record_failure(session, claimed, error.detail, hold_lease)
         except Exception as error:  # a bug must not leave the job running forever
             session.rollback()
             log.error("workspace job %s failed unexpectedly: %s", claimed,
                       type(error).__name__)
-            services.fail_job(session, job_id=claimed, now=utcnow(),
-                              message="the job failed because of an internal error")
-            session.commit()
+            _record_failure(session, claimed, "the job failed because of an internal error",
+                            hold_lease)
         finally:
-            services.remove_folder(settings.work_root / f"job-{claimed}")
-            os.close(holder)
+            leftovers.release_folder(folder, holder)
         return claimed
     finally:
         session.close()
 
 
-def _hold_folder(root: Path, job_id: int) -> int:
+def _record_failure(session: Session, job_id: int, message: str,
+                    hold_lease: Callable[[], None]) -> None:
+    """Record why the job failed, if this worker still holds it."""
+    try:
+        hold_lease()
+    except leases.LeaseLost:
+        session.rollback()
+        _taken_over(job_id)
+        return
+    services.fail_job(session, job_id=job_id, message=message, now=utcnow())
+    session.commit()
+
+
+def _taken_over(job_id: int) -> None:
+    log.warning("workspace job %s was taken over by another worker after this worker's lease "
+                "ran out; this worker's run is dropped", job_id)
+
+
+def _hold_folder(root: Path, folder: Path) -> int:
     """Lock the job's folder (before it exists) so that no starting worker removes it."""
     root.mkdir(parents=True, exist_ok=True)
     root.chmod(0o711)
-    handle = os.open(_lock_path(root, job_id), os.O_RDWR | os.O_CREAT, 0o600)
-    fcntl.flock(handle, fcntl.LOCK_EX)
-    return handle
+    return leftovers.hold_folder(folder)
 
 
 def start_inline(app: Flask, job_id: int) -> threading.Thread:

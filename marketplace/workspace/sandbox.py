@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from marketplace import leftovers
 from marketplace.cpr import is_valid_cpr
 
 BWRAP = "/usr/bin/bwrap"
@@ -189,6 +190,9 @@ def output_usage(output_dir: Path) -> tuple[int, int]:
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 
 
+_GROUP_OWNER = re.compile(r"-(\d+)$")
+
+
 @dataclass
 class JobCgroups:
     """Per-job control groups, where the host lets this process make them: memory (the total
@@ -227,6 +231,20 @@ class JobCgroups:
         moves = " && ".join(f"echo $$ > {shlex.quote(str(f / 'cgroup.procs'))}"
                             for f in self.folders)
         return ["/bin/sh", "-c", f'{moves} && exec "$@"', "sandbox"]
+
+    @staticmethod
+    def remove_abandoned(root: Path = CGROUP_ROOT) -> list[Path]:
+        """Remove the empty groups of jobs whose worker is gone (killed before it removed
+        them): their names end with the worker's process id."""
+        removed: list[Path] = []
+        for folder in sorted(root.glob("*/marketplace-*")):
+            found = _GROUP_OWNER.search(folder.name)
+            if found is None or leftovers.process_running(int(found.group(1))):
+                continue
+            with contextlib.suppress(OSError):  # still holds processes: not abandoned yet
+                folder.rmdir()
+                removed.append(folder)
+        return removed
 
     def remove(self) -> None:
         for folder in self.folders:

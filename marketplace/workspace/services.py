@@ -11,7 +11,6 @@ import hashlib
 import json
 import mimetypes
 import os
-import shutil
 import stat
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from marketplace import audit, leases
+from marketplace import audit, leases, leftovers
 from marketplace.access import services as access_services
 from marketplace.access import sla
 from marketplace.access.models import Permit
@@ -354,17 +353,24 @@ class JobFolders:
     output: Path
 
 
-def make_job_folders(work_root: Path, *, job_id: int, uid: int | None) -> JobFolders:
+def job_folder(work_root: Path, *, job_id: int, attempt: int) -> Path:
+    """A job's private folder, one per attempt: a worker that stalled past its lease keeps its
+    own folder (and removes it when it notices) while the worker that took the job over
+    prepares a fresh one beside it."""
+    return work_root / f"job-{job_id}-{attempt}"
+
+
+def make_job_folders(work_root: Path, *, job_id: int, uid: int | None, attempt: int = 1
+                     ) -> JobFolders:
     """Create the job's private folder under `work_root`, owned by the sandbox user."""
     work_root.mkdir(parents=True, exist_ok=True)
     # The sandbox user must pass through (never list) the work root to reach its own folder.
     work_root.chmod(0o711)
-    root = work_root / f"job-{job_id}"
-    root.mkdir(mode=0o700, exist_ok=True)
-    root.chmod(0o700)
+    root = job_folder(work_root, job_id=job_id, attempt=attempt)
+    remove_folder(root)  # what an earlier run left: data, script, scratch files, outputs
+    root.mkdir(mode=0o700)
     folders = JobFolders(root, root / "data", root / "output")
     for folder in (folders.data, folders.output):
-        remove_folder(folder)  # what an earlier, stopped attempt left
         folder.mkdir(mode=0o700)
     if uid:
         for path in (root, folders.data, folders.output):
@@ -505,10 +511,28 @@ def _justification(entry: dict[str, Any] | None) -> str:
     return "\n".join(p for p in parts if p)[:5000]
 
 
+@dataclass(frozen=True)
+class Collected:
+    """The outputs recorded in the session, encrypted under names of this process's own until
+    `keep` renames them into place (just before the commit), and the entries refused."""
+
+    refused: list[str]
+    staged: list[tuple[Path, Path]]
+
+    def keep(self) -> None:
+        for staged, final in self.staged:
+            os.replace(staged, final)
+
+    def discard(self) -> None:
+        for staged, final in self.staged:
+            staged.unlink(missing_ok=True)
+            final.unlink(missing_ok=True)
+
+
 def collect_outputs(session: Session, *, job: WorkspaceJob, permit: Permit, output_dir: Path,
                     keyring: Keyring, data_dir: Path, limits: sandbox.Limits,
-                    cohort_size: int | None, now: datetime) -> list[str]:
-    """Check, encrypt and record every file the script left; return the refused entries."""
+                    cohort_size: int | None, now: datetime) -> Collected:
+    """Check, encrypt and record every file the script left (kept by `Collected.keep`)."""
     found, refused = list_outputs(output_dir, max_files=limits.output_files)
     rules = output_rules(session, permit=permit, cohort_size=cohort_size)
     acro = _acro_results(found)
@@ -519,6 +543,7 @@ def collect_outputs(session: Session, *, job: WorkspaceJob, permit: Permit, outp
     holders = sorted(set(session.scalars(sa.select(Dataset.publisher_org_id).where(
         Dataset.id.in_(permit.dataset_ids)))))
     due = sla.add_working_days(now, REVIEW_WORKING_DAYS)
+    collected = Collected(refused, [])
     for item in found:
         results = checks.check_output(item.path, name=item.name, rules=rules)
         entry = _acro_entry(acro, item.name)
@@ -536,14 +561,17 @@ def collect_outputs(session: Session, *, job: WorkspaceJob, permit: Permit, outp
             created_at=now)
         session.add(output)
         session.flush()
-        keyring.write_encrypted(output_path(output.id, data_dir=data_dir),
-                                _read_blocks(item.path), context=output_context(output.id))
+        final = output_path(output.id, data_dir=data_dir)
+        staged = leftovers.part_path(final)
+        collected.staged.append((staged, final))
+        keyring.write_encrypted(staged, _read_blocks(item.path),
+                                context=output_context(output.id))
         audit.record_audit(session, actor=None, action="workspace.output_recorded",
                            subject_type="workspace_output", subject_id=str(output.id),
                            details={"job_id": job.id, "permit_id": permit.id,
                                     "name": output.name, "sha256": output.sha256,
                                     "checks": {c.rule: c.outcome for c in results}})
-    return refused
+    return collected
 
 
 def _read_blocks(path: Path) -> Any:
@@ -575,8 +603,13 @@ def require_environment(root: Path, *, uid: int | None) -> None:
 
 def run_job(session: Session, *, job: WorkspaceJob, settings: RunSettings, now: datetime,
             should_stop: Callable[[], bool] | None = None,
-            on_progress: Callable[[float], None] | None = None) -> WorkspaceJob:
+            on_progress: Callable[[float], None] | None = None,
+            hold_lease: Callable[[], None] | None = None) -> WorkspaceJob:
     """Run a leased job end to end: prepare the data, run the sandbox, collect the outputs.
+
+    Nothing of the result (data uses, outputs, status, audit entry) is written before
+    `hold_lease` confirmed, in the transaction that records it, that this worker still holds
+    the job; it raises leases.LeaseLost when another worker took the job over.
 
     The job's private folder is removed whatever happens. Raises a DomainError with a message
     the company can act on (permit no longer valid, no data version, data not preparable); the
@@ -587,7 +620,9 @@ def run_job(session: Session, *, job: WorkspaceJob, settings: RunSettings, now: 
     if status != "active":
         raise access_services.unusable_permit(status)
     require_environment(settings.environment, uid=settings.uid)
-    folders = make_job_folders(settings.work_root, job_id=job.id, uid=settings.uid)
+    folders = make_job_folders(settings.work_root, job_id=job.id, uid=settings.uid,
+                               attempt=job.attempts or 1)
+    collected = Collected([], [])
     try:
         prepared = prepare_job_data(session, permit=permit, keyring=settings.keyring,
                                     data_dir=settings.data_dir, folder=folders.data,
@@ -600,6 +635,8 @@ def run_job(session: Session, *, job: WorkspaceJob, settings: RunSettings, now: 
                                  uid=settings.uid, should_stop=should_stop)
         if on_progress:
             on_progress(0.9)
+        if hold_lease is not None:
+            hold_lease()
         finished = utcnow()
         if run.outcome != "cancelled":  # the script has read the data
             record_workspace_data_uses(session, job=job, permit=permit,
@@ -615,12 +652,12 @@ def run_job(session: Session, *, job: WorkspaceJob, settings: RunSettings, now: 
             job.status, job.error = "cancelled", OUTCOME_MESSAGES["cancelled"]
         elif run.succeeded:
             cohort = max((c["persons"] for c in counts.values()), default=0) or None
-            refused = collect_outputs(session, job=job, permit=permit,
-                                      output_dir=folders.output, keyring=settings.keyring,
-                                      data_dir=settings.data_dir, limits=settings.limits,
-                                      cohort_size=cohort, now=finished)
-            if refused:
-                job.log += "\n[refused outputs: " + "; ".join(refused) + "]\n"
+            collected = collect_outputs(session, job=job, permit=permit,
+                                        output_dir=folders.output, keyring=settings.keyring,
+                                        data_dir=settings.data_dir, limits=settings.limits,
+                                        cohort_size=cohort, now=finished)
+            if collected.refused:
+                job.log += "\n[refused outputs: " + "; ".join(collected.refused) + "]\n"
             job.status, job.error, job.progress = "succeeded", None, 1.0
         else:
             job.status = "failed"
@@ -631,19 +668,34 @@ def run_job(session: Session, *, job: WorkspaceJob, settings: RunSettings, now: 
                            details={"permit_id": permit.id, "outcome": run.outcome,
                                     "outputs": len(job.outputs)})
         tell_submitter(session, job)
+        collected.keep()  # the outputs' files, last before the caller commits their rows
         return job
+    except BaseException:
+        collected.discard()
+        raise
     finally:
         remove_folder(folders.root)
 
 
 def remove_folder(folder: Path) -> None:
     """Remove a job folder, whatever the sandbox left in it (modes it may have changed)."""
-    def writable(function: Any, path: str, _error: Any) -> None:
-        os.chmod(path, 0o700)
-        function(path)
+    leftovers.remove_tree(folder)
 
-    if folder.exists():
-        shutil.rmtree(folder, onerror=writable)
+
+def remove_leftover_files(session: Session, *, data_dir: Path) -> list[Path]:
+    """Remove output files that no recorded output points at and whose writer is gone.
+
+    A job encrypts its outputs under names of its own process and renames them into place just
+    before its commit: a worker killed before that leaves only files whose writer is known to be
+    gone; one killed in that last instant leaves files named like the outputs, which go once
+    they are older than the grace period (a live worker may be about to commit them).
+    """
+    folder = output_path(0, data_dir=data_dir).parent
+    if not folder.is_dir():
+        return []
+    kept = {output_path(output_id, data_dir=data_dir)
+            for output_id in session.scalars(sa.select(WorkspaceOutput.id))}
+    return leftovers.remove_unreferenced(folder, referenced=kept.__contains__)
 
 
 # --- the API form ----------------------------------------------------------------------------

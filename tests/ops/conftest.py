@@ -5,12 +5,12 @@ from __future__ import annotations
 import os
 import socket
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from marketplace import schema
-from tests.conftest import TEST_MASTER_KEY
+from tests.conftest import BACKENDS, TEST_MASTER_KEY, fresh_postgres, installation_url
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 
@@ -21,12 +21,12 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-@pytest.fixture
-def installation(tmp_path: Path) -> dict[str, str]:
-    """Environment variables of a migrated SQLite installation in tmp_path."""
-    url = f"sqlite:///{tmp_path / 'marketplace.db'}"
-    schema.upgrade(url)
-    return {
+@pytest.fixture(params=BACKENDS)
+def installation(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, str]]:
+    """Environment variables of a migrated installation in tmp_path, on SQLite and on the test
+    PostgreSQL database (emptied before and after)."""
+    url = installation_url(request.param, tmp_path)
+    yield {
         **{k: v for k, v in os.environ.items() if not k.startswith("MARKETPLACE_")},
         "PYTHONPATH": str(REPOSITORY),
         "MARKETPLACE_INSTANCE_PATH": str(tmp_path / "instance"),
@@ -36,6 +36,8 @@ def installation(tmp_path: Path) -> dict[str, str]:
         "MARKETPLACE_MASTER_KEY": TEST_MASTER_KEY,
         "MARKETPLACE_OIDC_ISSUER": "http://127.0.0.1:9",
     }
+    if request.param == "postgresql":
+        fresh_postgres(url)
 
 
 MARKETPLACE = [sys.executable, "-m", "marketplace"]

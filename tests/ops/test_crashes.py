@@ -32,6 +32,12 @@ from marketplace.db import session_scope, utcnow
 from marketplace.delivery import services as delivery_services
 from marketplace.delivery.models import Extract
 from marketplace.identity import services as identity
+from marketplace.identity.principal import Principal
+from marketplace.workspace import jobs as workspace_jobs
+from marketplace.workspace import services as workspace_services
+from marketplace.workspace.models import WorkspaceJob, WorkspaceOutput
+from marketplace.workspace.sandbox import CGROUP_ROOT
+from tests.conftest import dispose
 from tests.delivery.conftest import PERMITTED, admissions_csv, descriptor
 from tests.ops.conftest import MARKETPLACE, free_port
 
@@ -59,7 +65,8 @@ def _app(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Flask:
 
 
 @pytest.fixture
-def holder(installation: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Installation:
+def holder(installation: dict[str, str], monkeypatch: pytest.MonkeyPatch
+           ) -> Iterator[Installation]:
     """A data holder with a described dataset and an API client that may upload to it."""
     app = _app(installation, monkeypatch)
     with session_scope(app) as session:
@@ -75,8 +82,9 @@ def holder(installation: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Ins
             "marketplace.keyring"], org=org, scopes="catalog:write")
         session.flush()
         dataset_id, client_id = dataset.id, issued.client.client_id
-    return Installation(installation, app, Path(installation["MARKETPLACE_DATA_DIR"]),
-                        dataset_id, client_id, issued.secret, [])
+    yield Installation(installation, app, Path(installation["MARKETPLACE_DATA_DIR"]),
+                       dataset_id, client_id, issued.secret, [])
+    dispose(app)
 
 
 def _files(folder: Path) -> list[Path]:
@@ -184,8 +192,10 @@ def test_a_server_killed_mid_upload_leaves_no_clear_data_and_nothing_half_stored
     assert len(_files(holder.data_dir / "catalog")) == 1
 
 
-def _extract_waiting(holder: Installation, *, rows: int) -> tuple[int, list[str]]:
-    """Publish the holder's dataset with `rows` rows and queue an extract of it for a company."""
+def _permit(holder: Installation, *, rows: int, pseudonymised: bool = False
+            ) -> tuple[Permit, Principal, list[str]]:
+    """Publish the holder's dataset with `rows` rows and permit a company to use it; return
+    the permit, a member of the company and CPR numbers of the data."""
     app = holder.app
     text, frame = admissions_csv(rows=rows, persons=rows // 4, seed=5)
     with session_scope(app) as session:
@@ -214,19 +224,27 @@ def _extract_waiting(holder: Installation, *, rows: int) -> tuple[int, list[str]
         session.flush()
         permit = Permit(
             access_request_id=request.id, company_org_id=company.id,
-            purpose="company_research", cohort={}, k_min=None, pseudonymised=False, duties=[],
+            purpose="company_research", cohort={}, k_min=None, pseudonymised=pseudonymised,
+            duties=[],
             datasets=[{"dataset_id": holder.dataset_id, "columns": PERMITTED}],
             policy_version="test", approved_at=approved, valid_until=approved + timedelta(90))
         session.add(permit)
         session.flush()
         audit.record_audit(session, actor=None, action="permit.issued", subject_type="permit",
                            subject_id=str(permit.id), details={"access_request_id": request.id})
-        session.commit()
-        extract = delivery_services.request_extract(
-            session, actor=identity.staff_principal(member), permit_id=permit.id,
-            dataset_id=None, now=utcnow())
+        session.expunge_all()
+        return permit, identity.staff_principal(member), frame[
+            "cpr"].drop_duplicates().head(200).tolist()
+
+
+def _extract_waiting(holder: Installation, *, rows: int) -> tuple[int, list[str]]:
+    """Publish the holder's dataset with `rows` rows and queue an extract of it for a company."""
+    permit, member, cprs = _permit(holder, rows=rows)
+    with session_scope(holder.app) as session:
+        extract = delivery_services.request_extract(session, actor=member, permit_id=permit.id,
+                                                    dataset_id=None, now=utcnow())
         session.flush()
-        return extract.id, frame["cpr"].drop_duplicates().head(200).tolist()
+        return extract.id, cprs
 
 
 def _extract(holder: Installation, extract_id: int) -> Extract:
@@ -269,3 +287,66 @@ def test_a_worker_killed_mid_job_is_taken_over_quickly_without_duplicates_or_lef
             DataUse.extract_id == extract_id))
     assert uses == extract.report["persons_out"]
     assert _clear_cprs(holder.data_dir, cprs) == []
+
+
+# The script writes a first output and scratch files, then works for a while before its last.
+SLOW_SCRIPT = """
+import time
+open('/output/first.csv', 'w').write('n\\n1\\n')
+open('/tmp/scratch.bin', 'wb').write(b'x' * 1000)
+time.sleep(6)
+open('/output/last.csv', 'w').write('n\\n2\\n')
+"""
+
+
+def _job(holder: Installation, job_id: int) -> WorkspaceJob:
+    with session_scope(holder.app) as session:
+        job = session.get(WorkspaceJob, job_id)
+        assert job is not None
+        session.expunge(job)
+        return job
+
+
+def test_a_worker_killed_mid_workspace_job_leaves_no_outputs_or_scratch_behind(
+        holder: Installation, processes: Processes) -> None:
+    permit, member, cprs = _permit(holder, rows=2_000, pseudonymised=True)
+    with session_scope(holder.app) as session:
+        job_id = workspace_services.submit_job(session, actor=member, permit_id=permit.id,
+                                               name="Lang", script=SLOW_SCRIPT, now=utcnow()).id
+    work = workspace_jobs.work_root(holder.app)  # the instance's, as the workers see it
+    processes.env = {**processes.env, "MARKETPLACE_JOB_LEASE_SECONDS": "3"}
+    first = processes.start("worker", "--poll-seconds", "0.2")
+    # Killed while its script works, after it wrote its first output.
+    dead_run = work / f"job-{job_id}-1"
+    deadline = time.monotonic() + 120
+    while not (dead_run / "output" / "first.csv").exists():
+        assert time.monotonic() < deadline, "the worker never ran the script"
+        job = _job(holder, job_id)
+        assert job.status in ("queued", "running"), (job.error, job.log)
+        time.sleep(0.1)
+    processes.kill(first)
+    killed = time.monotonic()
+    assert (dead_run / "data").exists()  # the prepared data is still on disk
+
+    processes.start("worker", "--poll-seconds", "0.2")  # the restart
+    while (job := _job(holder, job_id)).status in ("queued", "running"):
+        assert time.monotonic() - killed < 90, "the job was not finished in time"
+        time.sleep(0.2)
+    assert job.status == "succeeded", job.error
+    assert job.attempts == 2
+    # The dead run's folder is gone (prepared data, outputs, scratch) and so is the new run's.
+    assert not dead_run.exists()
+    assert [p for p in work.iterdir() if p.is_dir()] == []
+    with session_scope(holder.app) as session:
+        outputs = session.scalars(sa.select(WorkspaceOutput).where(
+            WorkspaceOutput.job_id == job_id)).all()
+        names = sorted(o.name for o in outputs)
+        files = sorted(f"{o.id}.enc" for o in outputs)
+        recorded = [e for e in audit.audit_entries(session)
+                    if e.action == "workspace.job_succeeded" and e.subject_id == str(job_id)]
+    assert names == ["first.csv", "last.csv"]  # each once: the new run's
+    assert [p.name for p in _files(holder.data_dir / "workspace" / "outputs")] == files
+    assert len(recorded) == 1
+    assert _clear_cprs(holder.data_dir, cprs) == []
+    # Nor are the control groups of the killed run left on the host.
+    assert list(CGROUP_ROOT.glob(f"*/marketplace-{dead_run.name}-{first.pid}")) == []

@@ -65,9 +65,9 @@ def _id_routes(app: Flask) -> list[tuple[str, str]]:
 
 
 @pytest.fixture(scope="module")
-def outsider(demo_live_server: Any) -> dict[str, Any]:
+def outsider(demo_app: Flask) -> dict[str, Any]:
     """A company party to nothing, its bearer token, and a draft dataset of a demo holder."""
-    app = demo_live_server.app
+    app = demo_app
     with session_scope(app) as session:
         org = identity.get_org(session, slug="outsider-company") or identity.create_org(
             session, slug="outsider-company", name="Outsider", kind="company", country="DK",

@@ -3,14 +3,16 @@ the permit's prepared data, and the outputs wait, checked and encrypted, for out
 from __future__ import annotations
 
 import io
+import os
+import subprocess
 from datetime import timedelta
 
 import pandas as pd
 import sqlalchemy as sa
 
-from marketplace import audit
+from marketplace import audit, leftovers
 from marketplace.db import utcnow
-from marketplace.workspace import jobs, services
+from marketplace.workspace import jobs, sandbox, services
 from marketplace.workspace.models import WorkspaceJob, WorkspaceOutput, output_context, output_path
 
 SUMMARY = """
@@ -114,25 +116,63 @@ def test_a_job_cancelled_before_a_worker_claims_it_never_runs(app, session, worl
     assert session.get(WorkspaceJob, job.id).status == "cancelled"
 
 
-def test_a_killed_workers_job_is_taken_over(app, session, world, run_job) -> None:
+def _dead_pid() -> int:
+    finished = subprocess.Popen(["true"])
+    finished.wait()
+    return finished.pid
+
+
+def test_a_killed_workers_job_is_taken_over_without_what_its_run_left(
+        app, session, world, run_job) -> None:
     permit = world.make_permit(pseudonymised=True)
     job = services.submit_job(session, actor=world.company_actor, permit_id=permit.id,
                               name="Igen", script="open('/output/n.txt','w').write('42')",
                               now=utcnow())
-    # A worker claimed it, then died: the lease ran out, and its folder is still there.
+    # A worker claimed it, then died: the lease ran out, and its run's folder is still there.
     services.claim_next_job(session, worker="dead", now=utcnow() - timedelta(hours=1),
                             job_id=job.id)
     session.commit()
-    stale = jobs.work_root(app) / f"job-{job.id}" / "data"
-    stale.mkdir(parents=True)
-    (stale / "left.parquet").write_bytes(b"clear data")
-    assert f"job-{job.id}" in jobs.clean_stale_folders(app)
-    assert not stale.exists()
+    dead_run = jobs.work_root(app) / f"job-{job.id}-1"
+    for name, body in (("data/left.parquet", b"prepared data"), ("output/half.csv", b"n\n"),
+                       ("script.py", b"print(1)")):
+        (dead_run / name).parent.mkdir(parents=True, exist_ok=True)
+        (dead_run / name).write_bytes(body)
 
-    done = run_job(job.id)
+    done = run_job(job.id)  # no worker start in between: the run itself clears the way
 
     assert done.status == "succeeded" and done.attempts == 2
     assert [o.name for o in done.outputs] == ["n.txt"]
+    assert not dead_run.exists()
+    assert list(jobs.work_root(app).iterdir()) == []
+
+
+def test_a_starting_worker_removes_what_killed_jobs_left(app, session, world, data_dir) -> None:
+    root = jobs.work_root(app)
+    dead_run, live_run = root / "job-41-1", root / "job-42-1"
+    for folder in (dead_run, live_run):
+        (folder / "output").mkdir(parents=True)
+        (folder / "output" / "half.csv").write_bytes(b"n\n")
+    outputs = output_path(0, data_dir=data_dir).parent
+    outputs.mkdir(parents=True)
+    # An output a killed worker was encrypting, and one a live worker of this process is.
+    dead_part = outputs / f".7.enc.{_dead_pid()}.0a1b2c3d.part"
+    live_part = outputs / f".8.enc.{os.getpid()}.0a1b2c3d.part"
+    for part in (dead_part, live_part):
+        part.write_bytes(b"encrypted")
+    live = leftovers.hold_folder(live_run)  # a job running in another worker
+    groups = sandbox.JobCgroups.create(f"marketplace-job-41-1-{_dead_pid()}",
+                                       sandbox.Limits()).folders  # where the host allows it
+    try:
+        from marketplace.cli import cli
+
+        result = app.test_cli_runner().invoke(cli, ["worker", "--once"])
+        assert result.exit_code == 0, result.output
+        assert not dead_run.exists() and not dead_part.exists()
+        assert [g for g in groups if g.exists()] == []
+        assert (live_run / "output" / "half.csv").exists() and live_part.exists()
+    finally:
+        leftovers.release_folder(live_run, live)
+    assert list(root.iterdir()) == []
 
 
 def test_the_worker_command_runs_workspace_jobs(app, session, world) -> None:
@@ -152,9 +192,8 @@ def test_no_job_folder_is_left_behind(app, client, world, api_headers, run_job) 
     permit = world.make_permit(pseudonymised=True)
     headers = api_headers(world.company, "workspace:run")
     run_job(submit(client, headers, permit.id, "print(1)"))
-    # Only the empty lock files of finished jobs remain; no folder, no data.
-    left = list(jobs.work_root(app).glob("job-*"))
-    assert [p for p in left if p.is_dir()] == [] and all(p.stat().st_size == 0 for p in left)
+    # No folder, no data, no lock.
+    assert list(jobs.work_root(app).iterdir()) == []
 
 
 def test_jobs_are_listed_in_the_workspace(client, world, api_headers, session) -> None:
@@ -237,7 +276,7 @@ def test_a_running_job_stops_when_cancelled(app, session, world) -> None:
     services.run_job(session, job=claimed, settings=jobs.settings_for(app, job.id),
                      now=utcnow(), should_stop=cancelled)
     assert claimed.status == "cancelled" and (utcnow() - started).total_seconds() < 30
-    assert not (jobs.work_root(app) / f"job-{job.id}").exists()
+    assert not list(jobs.work_root(app).glob(f"job-{job.id}-*"))
 
 
 def test_a_failed_job_can_be_retried_and_nothing_else(client, world, api_headers,
