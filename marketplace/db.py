@@ -160,8 +160,22 @@ def reading_session() -> Session:
     # A session bound to a connection (tests, jobs) keeps the transaction it was given.
     if (isinstance(bind, sa.Engine) and bind.dialect.name == "postgresql"
             and not session.in_transaction()):
-        session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        # Bound, not connected: a request answered from a process's own copies (the catalog
+        # search, the register) never takes a connection from the pool at all.
+        session.bind = _autocommit(bind)
     return session
+
+
+_autocommit_engines: dict[sa.Engine, sa.Engine] = {}
+
+
+def _autocommit(engine: sa.Engine) -> sa.Engine:
+    """The engine's autocommitting twin (same pool), made once."""
+    twin = _autocommit_engines.get(engine)
+    if twin is None:
+        twin = _autocommit_engines[engine] = engine.execution_options(
+            isolation_level="AUTOCOMMIT")
+    return twin
 
 
 _UNCOMMITTED_FILES = "marketplace.uncommitted_files"

@@ -2,8 +2,9 @@
 
 The register is public and read far more often than it changes, so each process keeps the
 pages it has served. A kept page is served again while the register's state is unchanged (no
-permit issued or revoked, no dataset retitled, no result released) and no permit on it has
-run out since; an organisation's new name reaches it within MAX_AGE.
+permit issued or revoked, no dataset retitled, no result released; a change made by another
+process is seen within a second) and no permit on it has run out since; an organisation's new
+name reaches it within MAX_AGE.
 """
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ from marketplace.access.models import Permit
 from marketplace.access.paging import Paging
 from marketplace.access.ports import AccessEngine, ReleasedState
 from marketplace.catalog.models import Dataset
+from marketplace.db import Base
+from marketplace.freshness import StateProbe
 
 MAX_AGE = timedelta(seconds=30)
 MAX_KEPT_PAGES = 64
@@ -37,14 +40,15 @@ _kept: dict[tuple[str, int, int], _KeptPage] = {}
 _lock = threading.Lock()
 
 
-_state_queries: dict[ReleasedState, sa.Select] = {}
+_probes: dict[ReleasedState, StateProbe] = {}
 
 
-def _state_query(released_state: ReleasedState) -> sa.Select:
-    """One row that moves whenever a permit is issued or revoked, a dataset changes or a
-    result is released (built once: building it costs as much as running it)."""
-    query = _state_queries.get(released_state)
-    if query is None:
+def _state_probe(released_state: ReleasedState) -> StateProbe:
+    """The register's state: one row that moves whenever a permit is issued or revoked, a
+    dataset changes or a result is released, reread after any write of this process and at
+    least every second (the query is built once: building it costs as much as running it)."""
+    probe = _probes.get(released_state)
+    if probe is None:
         permits = sa.select(sa.func.count(Permit.id), sa.func.max(Permit.id),
                             sa.func.max(Permit.revoked_at)).subquery()
         datasets = sa.select(sa.func.count(Dataset.id),
@@ -53,15 +57,16 @@ def _state_query(released_state: ReleasedState) -> sa.Select:
         # Three one-row aggregates side by side.
         query = sa.select(permits, datasets, released).select_from(
             permits.join(datasets, sa.true()).join(released, sa.true()))
-        _state_queries[released_state] = query
-    return query
+        probe = _probes[released_state] = StateProbe(
+            lambda session: tuple(session.execute(query).one()), Base)
+    return probe
 
 
 def register_page(session: Session, *, paging: Paging, engine: AccessEngine,
                   now: datetime) -> bytes:
     """One page of the register as JSON text: the permits, newest first, with released
     results (kept encoded: encoding a page costs more than finding it)."""
-    state = tuple(session.execute(_state_query(engine.released_state)).one())
+    state = _state_probe(engine.released_state)(session)
     key = (str(session.get_bind().engine.url), paging.page, paging.per_page)
     kept = _kept.get(key)
     if kept is not None and kept.state == state and now < kept.until:

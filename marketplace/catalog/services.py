@@ -28,6 +28,7 @@ from marketplace.catalog.models import Dataset, DatasetTag, DataVersion
 from marketplace.catalog.search import LEVELS, CatalogIndex, IndexEntry, SearchQuery, SearchResult
 from marketplace.db import remove_unless_committed, utcnow
 from marketplace.errors import Conflict, Forbidden, Invalid, NotFound, TooLarge
+from marketplace.freshness import StateProbe
 from marketplace.identity.models import Organisation
 from marketplace.identity.principal import Principal
 from marketplace.languages import N_
@@ -477,17 +478,25 @@ _index_lock = threading.Lock()
 _index: tuple[tuple, CatalogIndex] | None = None
 
 
+# Both answered from ix_dataset_updated_at.
+_STATE_QUERY = sa.select(sa.func.count(Dataset.updated_at), sa.func.max(Dataset.updated_at))
+
+
 def _catalog_state(session: Session) -> tuple:
     """Identify the catalog's state: every change of a descriptor moves its updated_at."""
-    return tuple(session.execute(sa.select(  # both answered from ix_dataset_updated_at
-        sa.func.count(Dataset.updated_at), sa.func.max(Dataset.updated_at))).one())
+    return tuple(session.execute(_STATE_QUERY).one())
+
+
+# The search index's freshness: a change made by this process shows at once, one made by
+# another process within a second.
+_recent_catalog_state = StateProbe(_catalog_state, Dataset, Organisation)
 
 
 def _catalog_index(session: Session) -> CatalogIndex:
     """The in-memory index of the published catalog; each process rebuilds its copy when the
     catalog's state changes."""
     global _index
-    state = _catalog_state(session)
+    state = _recent_catalog_state(session)
     with _index_lock:
         if _index is None or _index[0] != state:
             rows = session.execute(
