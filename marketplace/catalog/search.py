@@ -88,6 +88,8 @@ class CatalogIndex:
         # Answers to recent searches, and the public descriptors shown, for this catalog state.
         self.results: OrderedDict[SearchQuery, tuple[list[int], int, dict]] = OrderedDict()
         self.documents: dict[int, dict] = {}
+        # The pages as the API sends them (JSON text): encoding is most of a repeated search.
+        self.encoded: OrderedDict[SearchQuery, bytes] = OrderedDict()
         self._lock = threading.Lock()
         self.ids = np.array([e.id for e in entries], dtype=np.int64)
         self.text = [e.text for e in entries]
@@ -120,6 +122,16 @@ class CatalogIndex:
                 if len(self.results) > self.RESULTS_KEPT:
                     self.results.popitem(last=False)
         return answer
+
+    def encoded_page(self, query: SearchQuery) -> bytes | None:
+        with self._lock:
+            return self.encoded.get(query)
+
+    def keep_encoded(self, query: SearchQuery, body: bytes) -> None:
+        with self._lock:
+            self.encoded[query] = body
+            if len(self.encoded) > self.RESULTS_KEPT:
+                self.encoded.popitem(last=False)
 
     def _search(self, query: SearchQuery) -> tuple[list[int], int, dict[str, dict[str, int]]]:
         matched = np.ones(len(self.ids), dtype=bool)

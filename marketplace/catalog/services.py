@@ -461,10 +461,27 @@ def search_catalog(session: Session, *, query: SearchQuery) -> SearchPage:
     """Return one page of the published catalog as public descriptors, with facet counts.
 
     The answer comes from this process's index of the catalog: popular searches and the
-    descriptors they show are kept until any descriptor changes, so a repeated search costs
-    one small query (is the catalog unchanged?) and no ORM work.
+    descriptors they show are kept until any descriptor changes, so a repeated search costs no
+    ORM work, and at most one small query a second (is the catalog unchanged?).
     """
+    return _search_page(session, _catalog_index(session), query)
+
+
+def search_catalog_json(session: Session, *, query: SearchQuery) -> bytes:
+    """The page `search_catalog` returns, as the API's JSON text; a repeated search is sent as
+    it was encoded the first time, until the catalog changes."""
     index = _catalog_index(session)
+    body = index.encoded_page(query)
+    if body is None:
+        page = _search_page(session, index, query)
+        body = json.dumps({"items": page.items, "total": page.total, "page": page.page,
+                           "per_page": page.per_page, "facets": page.facets},
+                          sort_keys=True, separators=(",", ":"), default=str).encode()
+        index.keep_encoded(query, body)
+    return body
+
+
+def _search_page(session: Session, index: CatalogIndex, query: SearchQuery) -> SearchPage:
     ids, total, facets = index.search(query)
     missing = [i for i in ids if i not in index.documents]
     if missing:

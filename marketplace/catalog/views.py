@@ -87,9 +87,8 @@ def _dataset(dataset: Any) -> Response:
 @api.get("/api/v1/datasets", responses=responses(200, DatasetPage, 422), security=PUBLIC)
 def api_search(query: DatasetSearch) -> Response:
     """Search the published catalog (full text, facets, paging)."""
-    page = services.search_catalog(reading_session(), query=query.to_search())
-    return jsonify({"items": page.items, "total": page.total, "page": page.page,
-                    "per_page": page.per_page, "facets": page.facets})
+    return Response(services.search_catalog_json(reading_session(), query=query.to_search()),
+                    mimetype="application/json")
 
 
 @api.post("/api/v1/datasets", responses=responses(201, DatasetOut, 400, 401, 403, 422),
