@@ -59,8 +59,10 @@ Obj = tuple[str, ...]
 Triple = tuple[str, str, Obj]
 
 
+@lru_cache(maxsize=1024)
 def _bilingual(label: str) -> tuple[str, str]:
-    """A vocabulary label in Danish (the source) and English, for both `skos:prefLabel`s."""
+    """A vocabulary label in Danish (the source) and English, for both `skos:prefLabel`s
+    (a handful of labels, asked for tens of thousands of times in a large catalog)."""
     return label, translate(label, "en")
 
 

@@ -86,7 +86,10 @@ class DataUse(Base):
 
     __tablename__ = "data_use"
     __table_args__ = (
-        sa.UniqueConstraint("extract_id", "dataset_id", "subject_key"),
+        # Not unique per citizen: such an index takes a random-place insert per row. The writer
+        # leaves out the keys already recorded, and only the worker holding a job's lease
+        # writes its results, so an extract never records a citizen twice.
+        sa.Index("ix_data_use_extract_id_dataset_id", "extract_id", "dataset_id"),
         sa.Index("ix_data_use_subject_key_at", "subject_key", "at"),
     )
 
