@@ -4,12 +4,16 @@ from __future__ import annotations
 from marketplace.catalog.schemas import DatasetSearch
 
 
-def test_a_query_schema_is_made_once_and_handed_out_as_a_copy():
-    first = DatasetSearch.model_json_schema()
-    first["properties"].clear()
-    again = DatasetSearch.model_json_schema()
+def test_a_query_schema_is_made_once_and_copied_only_for_callers_that_may_edit_it():
+    # The per-request read (no arguments) gets the kept schema itself: no copy per request.
+    assert DatasetSearch.model_json_schema() is DatasetSearch.model_json_schema()
+    template = "#/components/schemas/{model}"
+    edited = DatasetSearch.model_json_schema(ref_template=template)
+    edited["properties"].clear()
+    again = DatasetSearch.model_json_schema(ref_template=template)
+    assert again is not edited
     assert again["properties"]["theme"]["type"] == "array"
-    assert again is not first
+    assert DatasetSearch.model_json_schema()["properties"]["theme"]["type"] == "array"
 
 
 def test_repeated_list_parameters_and_commas_mean_the_same(client):
