@@ -94,12 +94,6 @@ def claim_next(session: Session, model: type[Job], *, worker: str, now: datetime
     return None
 
 
-def renew(job: LeasedJob, *, progress: float, now: datetime, lease: timedelta) -> None:
-    """Record progress and keep the lease while the job is alive."""
-    job.progress = float(min(max(progress, 0.0), 1.0))
-    job.lease_expires_at = now + lease
-
-
 def _extend(session: Session, model: type[LeasedJob], *, job_id: int, worker: str,
             values: dict[str, Any]) -> None:
     table: Any = model
@@ -183,15 +177,11 @@ class Heartbeat:
 
     def beat(self) -> bool:
         """Extend the lease now; return False (and remember it) when this worker lost it."""
-        table: Any = self.model
         with self.sessions() as session:
-            result = session.execute(
-                sa.update(table)
-                .where(table.id == self.job_id, table.lease_owner == self.worker,
-                       table.status == "running")
-                .values(lease_expires_at=utcnow() + self.lease)
-                .execution_options(synchronize_session=False))
+            try:
+                _extend(session, self.model, job_id=self.job_id, worker=self.worker,
+                        values={"lease_expires_at": utcnow() + self.lease})
+            except LeaseLost:
+                self.lost = True
             session.commit()
-        if getattr(result, "rowcount", 1) == 0:
-            self.lost = True
         return not self.lost

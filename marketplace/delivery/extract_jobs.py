@@ -57,12 +57,6 @@ def claim_next_extract(session: Session, *, worker: str, now: datetime,
             message="the extract stopped repeatedly while being built"))
 
 
-def renew_lease(extract: Extract, *, progress: float, now: datetime,
-                lease: timedelta = LEASE) -> None:
-    """Record progress and keep the lease while the job is alive."""
-    leases.renew(extract, progress=progress, now=now, lease=lease)
-
-
 def _fail(extract: Extract, message: str, now: datetime) -> None:
     extract.status = "failed"
     extract.error = message

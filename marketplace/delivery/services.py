@@ -28,7 +28,6 @@ from marketplace.delivery.extract_jobs import (  # noqa: F401
     permit_keys,
     plan_for,
     remove_leftover_files,
-    renew_lease,
     run_extract,
 )
 from marketplace.delivery.extracts import (  # noqa: F401

@@ -309,12 +309,6 @@ def claim_next_job(session: Session, *, worker: str, now: datetime,
                                      message="the job stopped repeatedly while it ran"))
 
 
-def renew_job_lease(job: WorkspaceJob, *, progress: float, now: datetime,
-                    lease: timedelta = LEASE) -> None:
-    """Record progress and keep the lease while the job is alive."""
-    leases.renew(job, progress=progress, now=now, lease=lease)
-
-
 def fail_job(session: Session, *, job_id: int, message: str, now: datetime,
              log: str | None = None) -> WorkspaceJob:
     """Mark a job failed with a message the company can act on."""
