@@ -1,17 +1,28 @@
 """The append-only audit chain: every decision, permit, release and gate is one keyed link.
 
-Each entry's MAC (HMAC-SHA256 under a key derived from the master key) covers the entry and the
-previous entry's MAC, so an edited or deleted entry breaks every later link, and someone with
-only database access cannot recompute the chain after an edit. The head (entry count and last
-MAC) is kept MAC'd in `audit_head`, so cutting off the newest entries is caught too. Entries are
-written in the same transaction as the act they record. Every domain writes here; this module
-depends on no domain. Sessions carry the key in `session.info[AUDIT_KEY]` (set by create_app).
+Each entry carries two MACs (HMAC-SHA256 under a key derived from the master key): its own, over
+its content, written with it; and its link, over the content and the previous entry's link, so
+an edited or deleted entry breaks every later link and someone with only database access cannot
+recompute the chain after an edit. The head (entry count and last link) is kept MAC'd in
+`audit_head`, so cutting off the newest entries is caught too.
+
+Entries are written in the same transaction as the act they record. On SQLite that transaction
+links them at once: it holds the database's write lock anyway. On PostgreSQL an entry is
+committed waiting (its own MAC, no place in the chain yet) and sealed into the chain just after
+the commit, in batches, by a thread of the committing process under an advisory lock: linking
+in the writers' transactions made every audited write in the service wait for the one before it
+to commit. Every domain writes here; this module depends on no domain. Sessions carry the key
+in `session.info[AUDIT_KEY]` (set by create_app).
 """
 from __future__ import annotations
 
+import atexit
 import hashlib
 import hmac
 import json
+import logging
+import os
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -26,21 +37,30 @@ from marketplace.identity.principal import Principal
 
 GENESIS_HASH = "0" * 64
 AUDIT_KEY = "audit_key"
-_AUDIT_LOCK = 0x41554449  # "AUDI": serialises appenders to the chain on PostgreSQL
+_AUDIT_LOCK = 0x41554449  # "AUDI": one sealer at a time on PostgreSQL
 _HEAD_KEY = "audit.head"
+_WAITING_KEY = "audit.waiting"
 _HEAD_ID = 1
+SEAL_BATCH = 1000
+
+log = logging.getLogger(__name__)
 
 
 class AuditEntry(Base):
-    """One link of the append-only audit chain: its hash covers the entry and the previous hash.
+    """One link of the append-only audit chain.
 
-    The unique prev_hash makes a fork impossible: two writers that read the same head cannot
-    both append after it.
+    `mac` covers the entry's content and is written with it. `seq`, `prev_hash` and `hash` (the
+    link) are filled in once, when the entry is sealed into the chain; the unique prev_hash and
+    seq make a fork impossible.
     """
 
     __tablename__ = "audit_entry"
-    __table_args__ = (sa.Index("ix_audit_entry_subject_type_subject_id", "subject_type",
-                               "subject_id"),)
+    __table_args__ = (
+        sa.Index("ix_audit_entry_subject_type_subject_id", "subject_type", "subject_id"),
+        # The sealer's question, "which entries wait?", must not read the whole chain.
+        sa.Index("ix_audit_entry_waiting", "id", postgresql_where=sa.text("seq IS NULL"),
+                 sqlite_where=sa.text("seq IS NULL")),
+    )
 
     id: Mapped[intpk]
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -49,8 +69,11 @@ class AuditEntry(Base):
     subject_type: Mapped[str] = mapped_column(sa.String(40))
     subject_id: Mapped[str] = mapped_column(sa.String(80))
     details: Mapped[dict[str, Any]] = mapped_column(JSONValue, default=dict)
-    prev_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
-    hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    # Entries from before entry MACs existed have none; their links vouch for them.
+    mac: Mapped[str | None] = mapped_column(sa.String(64))
+    seq: Mapped[int | None] = mapped_column(unique=True)
+    prev_hash: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
+    hash: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
 
 
 class AuditHead(Base):
@@ -85,17 +108,25 @@ def _clean_details(details: dict) -> dict:
     return json.loads(text)
 
 
-def _entry_body(*, prev_hash: str, at: datetime, actor: str, action: str, subject_type: str,
-                subject_id: str, details: dict) -> bytes:
-    body = {"prev_hash": prev_hash, "at": at.isoformat(timespec="microseconds"), "actor": actor,
-            "action": action, "subject_type": subject_type, "subject_id": subject_id,
-            "details": details}
-    return _canonical(body).encode()
+def _content_body(*, at: datetime, actor: str, action: str, subject_type: str,
+                  subject_id: str, details: dict) -> dict[str, Any]:
+    return {"at": at.isoformat(timespec="microseconds"), "actor": actor, "action": action,
+            "subject_type": subject_type, "subject_id": subject_id, "details": details}
+
+
+def _entry_body(*, prev_hash: str, **content: Any) -> bytes:
+    return _canonical({"prev_hash": prev_hash, **_content_body(**content)}).encode()
 
 
 def entry_hash(key: bytes, **fields: Any) -> str:
-    """The MAC of one entry (its fields and the previous entry's MAC) under the audit key."""
+    """The link of one entry (its fields and the previous entry's link) under the audit key."""
     return hmac.new(key, _entry_body(**fields), hashlib.sha256).hexdigest()
+
+
+def content_mac(key: bytes, **content: Any) -> str:
+    """The entry's own MAC: its content alone, so it holds before the entry has a place."""
+    message = b"audit-entry:" + _canonical(_content_body(**content)).encode()
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
 
 
 def _legacy_hash(**fields: Any) -> str:
@@ -103,10 +134,14 @@ def _legacy_hash(**fields: Any) -> str:
     return hashlib.sha256(_entry_body(**fields)).hexdigest()
 
 
+def _content(entry: AuditEntry) -> dict[str, Any]:
+    return {"at": entry.at, "actor": entry.actor, "action": entry.action,
+            "subject_type": entry.subject_type, "subject_id": entry.subject_id,
+            "details": entry.details}
+
+
 def _fields(entry: AuditEntry) -> dict[str, Any]:
-    return {"prev_hash": entry.prev_hash, "at": entry.at, "actor": entry.actor,
-            "action": entry.action, "subject_type": entry.subject_type,
-            "subject_id": entry.subject_id, "details": entry.details}
+    return {"prev_hash": entry.prev_hash, **_content(entry)}
 
 
 def _head_mac(key: bytes, head: AuditHead) -> str:
@@ -128,57 +163,39 @@ def audit_key(session: Session) -> bytes:
     return key
 
 
+def _seals_at_once(session: Session) -> bool:
+    # SQLite's writer holds the whole database until it commits: linking there costs nothing.
+    return session.get_bind().dialect.name != "postgresql"
+
+
 def _innermost_transaction(session: Session) -> object:
     # A savepoint that rolls back takes its entries with it: remember the head per savepoint.
     return session.get_nested_transaction() or session.get_transaction()
 
 
-def _locked_head(session: Session) -> AuditHead | None:
-    """The chain's anchor, read under a lock that holds until the transaction ends.
-
-    On PostgreSQL the anchor's row lock serialises appenders in one round trip: a waiting
-    `SELECT ... FOR UPDATE` reads the row as the previous appender committed it. A chain
-    without an anchor yet is started under an advisory lock instead. On SQLite the
-    transaction already holds the database's write lock.
-    """
-    if session.get_bind().dialect.name != "postgresql":
-        return session.get(AuditHead, _HEAD_ID, populate_existing=True)
-    head = session.get(AuditHead, _HEAD_ID, populate_existing=True, with_for_update=True)
-    if head is None:
-        session.execute(sa.select(sa.func.pg_advisory_xact_lock(_AUDIT_LOCK)))
-        head = session.get(AuditHead, _HEAD_ID, populate_existing=True, with_for_update=True)
+def _new_head(key: bytes) -> AuditHead:
+    head = AuditHead(id=_HEAD_ID, entries=0, legacy_entries=0, hash=GENESIS_HASH, mac="")
+    head.mac = _head_mac(key, head)
     return head
 
 
 def _chain_head(session: Session, key: bytes) -> AuditHead:
-    """The anchor to chain the next entry to, locking once per transaction.
+    """The anchor to link the next entry to (SQLite), read once per transaction.
 
-    Once this transaction holds the lock nobody else can append until it ends, so the anchor
-    it last moved stays the head.
+    The transaction holds the database's write lock, so the anchor it last moved stays the head.
     """
     transaction = _innermost_transaction(session)
     held = session.info.get(_HEAD_KEY)
     if held and held[0] is transaction:
         return held[1]
-    head = _locked_head(session)
+    head = session.get(AuditHead, _HEAD_ID, populate_existing=True)
     if head is None:
         if session.scalar(sa.select(AuditEntry.id).limit(1)) is not None:
             raise RuntimeError("the audit chain is not sealed yet: run `marketplace db upgrade`")
-        head = AuditHead(id=_HEAD_ID, entries=0, legacy_entries=0, hash=GENESIS_HASH, mac="")
-        head.mac = _head_mac(key, head)
+        head = _new_head(key)
         session.add(head)
     session.info[_HEAD_KEY] = (transaction, head)
     return head
-
-
-def _move_head(session: Session, *, key: bytes, entries: int, last_hash: str,
-               legacy_entries: int | None = None) -> None:
-    head = session.get(AuditHead, _HEAD_ID)
-    if head is None:
-        head = AuditHead(id=_HEAD_ID, entries=0, legacy_entries=0, hash=GENESIS_HASH, mac="")
-        session.add(head)
-    _set_head(head, key=key, entries=entries, last_hash=last_hash,
-              legacy_entries=legacy_entries)
 
 
 def _set_head(head: AuditHead, *, key: bytes, entries: int, last_hash: str,
@@ -189,63 +206,238 @@ def _set_head(head: AuditHead, *, key: bytes, entries: int, last_hash: str,
     head.mac = _head_mac(key, head)
 
 
+def _move_head(session: Session, *, key: bytes, entries: int, last_hash: str,
+               legacy_entries: int | None = None) -> None:
+    head = session.get(AuditHead, _HEAD_ID)
+    if head is None:
+        head = _new_head(key)
+        session.add(head)
+    _set_head(head, key=key, entries=entries, last_hash=last_hash,
+              legacy_entries=legacy_entries)
+
+
+def _prepare(key: bytes, *, actor: Principal | None, action: str, subject_type: str,
+             subject_id: str, details: dict) -> dict[str, Any]:
+    """An entry's content and its own MAC, made before any lock is taken."""
+    content = {"at": utcnow(), "actor": actor_label(actor), "action": action,
+               "subject_type": subject_type, "subject_id": str(subject_id),
+               "details": _clean_details(details)}
+    return {**content, "mac": content_mac(key, **content)}
+
+
+def _note_waiting(session: Session) -> None:
+    """Have the chain sealed once this session's transaction commits (see `_seal_after_commit`)."""
+    bind = session.get_bind()
+    engine = bind.engine if isinstance(bind, sa.Connection) else bind
+    session.info[_WAITING_KEY] = (engine, audit_key(session))
+
+
 def record_audit(session: Session, *, actor: Principal | None, action: str, subject_type: str,
                  subject_id: str, details: dict) -> AuditEntry:
     """Append an entry to the audit chain in the caller's transaction.
 
-    The entries and the anchor are written at the next flush, so several entries appended
-    together reach the database in one statement.
+    The entry is written at the next flush. On SQLite it is linked at once; on PostgreSQL it
+    waits, under its own MAC, to be sealed just after the commit.
     """
     key = audit_key(session)
-    head = _chain_head(session, key)
-    entry = AuditEntry(at=utcnow(), actor=actor_label(actor), action=action,
-                       subject_type=subject_type, subject_id=str(subject_id),
-                       details=_clean_details(details), prev_hash=head.hash)
-    entry.hash = entry_hash(key, **_fields(entry))
+    entry = AuditEntry(**_prepare(key, actor=actor, action=action, subject_type=subject_type,
+                                  subject_id=subject_id, details=details))
+    if _seals_at_once(session):
+        head = _chain_head(session, key)
+        entry.seq, entry.prev_hash = head.entries + 1, head.hash
+        entry.hash = entry_hash(key, **_fields(entry))
+        _set_head(head, key=key, entries=head.entries + 1, last_hash=entry.hash)
+    else:
+        _note_waiting(session)
     session.add(entry)
-    _set_head(head, key=key, entries=head.entries + 1, last_hash=entry.hash)
     return entry
 
 
 def record_audits(session: Session, acts: Sequence[Mapping[str, Any]]) -> None:
     """Append the entries of one act (each the keyword arguments of `record_audit`) together,
-    just before the commit.
-
-    Everything but the links is prepared before the chain's lock is taken, and the entries
-    and the anchor are written in one statement, so every other audited write waits only for
-    that statement and the commit.
-    """
+    in one statement."""
     if not acts:
         return
     key = audit_key(session)
-    prepared = [{"at": utcnow(), "actor": actor_label(act["actor"]), "action": act["action"],
-                 "subject_type": act["subject_type"], "subject_id": str(act["subject_id"]),
-                 "details": _clean_details(act["details"])} for act in acts]
+    rows = [_prepare(key, **act) for act in acts]
+    entry_table = cast(sa.Table, AuditEntry.__table__)
+    if not _seals_at_once(session):
+        session.execute(sa.insert(entry_table).values(rows))
+        _note_waiting(session)
+        return
     head = _chain_head(session, key)
     if sa.inspect(head).pending:  # the chain's very first entries: the anchor is inserted too
         for act in acts:
             record_audit(session, **act)
         return
-    previous, rows = head.hash, []
-    for fields in prepared:
-        link = entry_hash(key, prev_hash=previous, **fields)
-        rows.append({**fields, "prev_hash": previous, "hash": link})
+    previous, entries = head.hash, head.entries
+    for row in rows:
+        entries += 1
+        link = entry_hash(key, prev_hash=previous, **{k: v for k, v in row.items() if k != "mac"})
+        row.update(seq=entries, prev_hash=previous, hash=link)
         previous = link
-    entries = head.entries + len(rows)
-    entry_table = cast(sa.Table, AuditEntry.__table__)
     head_table = cast(sa.Table, AuditHead.__table__)
-    append = sa.insert(entry_table).values(rows)
-    move = sa.update(head_table).where(head_table.c.id == _HEAD_ID).values(
+    session.execute(sa.insert(entry_table).values(rows))
+    session.execute(sa.update(head_table).where(head_table.c.id == _HEAD_ID).values(
         entries=entries, hash=previous, mac=_anchor_mac(
-            key, legacy_entries=head.legacy_entries, entries=entries, last_hash=previous))
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(move.add_cte(append.cte("appended")))
-    else:
-        session.execute(append)
-        session.execute(move)
+            key, legacy_entries=head.legacy_entries, entries=entries, last_hash=previous)))
     # Read again when next needed: this transaction holds the lock, so it is as written here.
     session.expire(head)
 
+
+# --- sealing waiting entries into the chain (PostgreSQL) -----------------------------------------
+
+@dataclass(frozen=True)
+class Sealing:
+    """What one sealing transaction did."""
+
+    sealed: int
+    busy: bool = False  # another sealer held the chain; it looks again once it lets go
+    blocked_at: int | None = None  # an entry whose own MAC fails: sealing stops before it
+
+
+def _waiting(session: Session, limit: int) -> list[AuditEntry]:
+    query = (sa.select(AuditEntry).where(AuditEntry.seq.is_(None)).order_by(AuditEntry.id)
+             .limit(limit))
+    return list(session.scalars(query))
+
+
+def seal_waiting(session: Session, *, wait: bool = True, limit: int = SEAL_BATCH) -> Sealing:
+    """Link the entries waiting to be sealed that this transaction sees, oldest first.
+
+    Takes the chain's advisory lock until the transaction ends (with `wait=False`, gives up at
+    once when another sealer has it). An entry whose own MAC does not hold, edited while it
+    waited, is never linked: sealing stops before it, and verification names it.
+    """
+    key = audit_key(session)
+    if session.get_bind().dialect.name == "postgresql":
+        lock = sa.func.pg_advisory_xact_lock if wait else sa.func.pg_try_advisory_xact_lock
+        if session.scalar(sa.select(lock(_AUDIT_LOCK))) is False:
+            return Sealing(0, busy=True)
+    waiting = _waiting(session, limit)
+    if not waiting:
+        return Sealing(0)
+    head = session.get(AuditHead, _HEAD_ID, populate_existing=True)
+    if head is None:
+        if session.scalar(sa.select(AuditEntry.id).where(AuditEntry.seq.is_not(None))
+                          .limit(1)) is not None:
+            raise RuntimeError("the audit chain is not sealed yet: run `marketplace db upgrade`")
+        head = _new_head(key)
+        session.add(head)
+    sealed, blocked_at = 0, None
+    for entry in waiting:
+        if not _content_holds(key, entry):
+            blocked_at = entry.id
+            log.error("audit entry %s was edited while it waited to be sealed; sealing stops "
+                      "before it", entry.id)
+            break
+        entry.seq, entry.prev_hash = head.entries + 1, head.hash
+        entry.hash = entry_hash(key, **_fields(entry))
+        _set_head(head, key=key, entries=head.entries + 1, last_hash=entry.hash)
+        sealed += 1
+    session.flush()
+    return Sealing(sealed, blocked_at=blocked_at)
+
+
+def _content_holds(key: bytes, entry: AuditEntry) -> bool:
+    return entry.mac is not None and hmac.compare_digest(content_mac(key, **_content(entry)),
+                                                         entry.mac)
+
+
+def has_waiting(engine: sa.Engine) -> bool:
+    """Whether any committed entry waits to be sealed."""
+    with engine.connect() as connection:
+        return connection.scalar(sa.select(AuditEntry.id).where(AuditEntry.seq.is_(None))
+                                 .limit(1)) is not None
+
+
+def seal_committed(engine: sa.Engine, key: bytes, *, wait: bool = False) -> int:
+    """Seal every committed waiting entry, a batch per transaction; return how many.
+
+    When another sealer holds the chain this returns: that sealer looks again after it lets go,
+    and so sees every entry committed before this call. After a batch that found nothing, it
+    looks once more outside the lock for entries committed while it held it.
+    """
+    total = 0
+    while True:
+        with Session(bind=engine, info={AUDIT_KEY: key}) as session:
+            outcome = seal_waiting(session, wait=wait)
+            session.commit()
+        total += outcome.sealed
+        if outcome.busy or outcome.blocked_at is not None:
+            return total
+        if not outcome.sealed and not has_waiting(engine):
+            return total
+
+
+class _Sealer:
+    """A thread of this process that seals the chain after this process's commits.
+
+    Woken after each commit that wrote entries; also looks every `SWEEP_SECONDS` for entries
+    that a process killed between its commit and its sealing left waiting.
+    """
+
+    SWEEP_SECONDS = 30.0
+
+    def __init__(self, engine: sa.Engine, key: bytes) -> None:
+        self.engine, self.key = engine, key
+        self._wake, self._stopping = threading.Event(), False
+        self._thread = threading.Thread(target=self._run, name="audit-sealer", daemon=True)
+        self._thread.start()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Seal what is waiting, then end (at the process's exit)."""
+        self._stopping = True
+        self._wake.set()
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait(self.SWEEP_SECONDS)
+            self._wake.clear()
+            try:
+                seal_committed(self.engine, self.key)
+            except Exception:  # the next wake or sweep tries again; entries stay waiting
+                log.exception("sealing the audit chain failed; trying again later")
+            if self._stopping:
+                return
+
+
+_sealers: dict[tuple[int, int], _Sealer] = {}
+_sealers_lock = threading.Lock()
+
+
+def _sealer(engine: sa.Engine, key: bytes) -> _Sealer:
+    # Keyed by process too: a forked server worker starts its own thread.
+    ident = (os.getpid(), id(engine))
+    with _sealers_lock:
+        sealer = _sealers.get(ident)
+        if sealer is None:
+            sealer = _sealers[ident] = _Sealer(engine, key)
+    return sealer
+
+
+@atexit.register
+def _seal_before_exit() -> None:
+    for (pid, _), sealer in list(_sealers.items()):
+        if pid == os.getpid():
+            sealer.stop()
+
+
+@sa.event.listens_for(Session, "after_commit")
+def _seal_after_commit(session: Session) -> None:
+    # A released savepoint also reports a commit; only the outermost one makes entries visible.
+    if session.in_nested_transaction():
+        return
+    waiting = session.info.pop(_WAITING_KEY, None)
+    if waiting is not None:
+        _sealer(*waiting).wake()
+
+
+# --- verification -------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class AuditVerification:
@@ -254,40 +446,66 @@ class AuditVerification:
     first_broken_id: int | None = None
     reason: str | None = None
     head: str | None = None
+    waiting: int = 0  # entries committed but not yet sealed; their own MACs were checked
 
 
 def audit_entries(session: Session) -> Iterator[AuditEntry]:
-    """Every entry, oldest first, read in batches."""
+    """Every entry, sealed or waiting, in the order written, read in batches."""
     query = sa.select(AuditEntry).order_by(AuditEntry.id).execution_options(yield_per=1000)
     yield from session.scalars(query)
 
 
+def _chain(session: Session) -> Iterator[AuditEntry]:
+    query = (sa.select(AuditEntry).where(AuditEntry.seq.is_not(None)).order_by(AuditEntry.seq)
+             .execution_options(yield_per=1000))
+    yield from session.scalars(query)
+
+
+def _broken_link(key: bytes, entry: AuditEntry, *, previous: str, position: int,
+                 legacy: int) -> str | None:
+    """Why this entry does not hold at this place in the chain; None when it does."""
+    if entry.prev_hash != previous or entry.seq != position + 1:
+        return "the previous entry was deleted or edited"
+    fields = _fields(entry)
+    expected = _legacy_hash(**fields) if position < legacy else entry_hash(key, **fields)
+    if not hmac.compare_digest(expected, entry.hash or ""):
+        return "the entry was edited"
+    if entry.mac is not None and not hmac.compare_digest(
+            content_mac(key, **_content(entry)), entry.mac):
+        return "the entry was edited"
+    return None
+
+
 def verify_audit_chain(session: Session) -> AuditVerification:
-    """Walk the chain and its anchor; name the first entry edited, re-hashed or cut off."""
+    """Walk the chain and its anchor, then the waiting entries; name the first entry edited,
+    re-hashed or cut off."""
     key = audit_key(session)
     head = session.get(AuditHead, _HEAD_ID, populate_existing=True)
     legacy = head.legacy_entries if head is not None else 0
     previous, checked = GENESIS_HASH, 0
-    for entry in audit_entries(session):
-        if entry.prev_hash != previous:
-            return AuditVerification(False, checked, entry.id,
-                                     "the previous entry was deleted or edited", previous)
-        fields = _fields(entry)
-        expected = _legacy_hash(**fields) if checked < legacy else entry_hash(key, **fields)
-        if not hmac.compare_digest(expected, entry.hash):
-            return AuditVerification(False, checked, entry.id, "the entry was edited", previous)
-        previous, checked = entry.hash, checked + 1
+    for entry in _chain(session):
+        reason = _broken_link(key, entry, previous=previous, position=checked, legacy=legacy)
+        if reason:
+            return AuditVerification(False, checked, entry.id, reason, previous)
+        previous, checked = cast(str, entry.hash), checked + 1
     if head is None:
-        if checked == 0:
-            return AuditVerification(True, 0, head=previous)
-        return AuditVerification(False, checked, None, "the chain's anchor was removed", previous)
-    if not hmac.compare_digest(_head_mac(key, head), head.mac):
+        if checked:
+            return AuditVerification(False, checked, None, "the chain's anchor was removed",
+                                     previous)
+    elif not hmac.compare_digest(_head_mac(key, head), head.mac):
         return AuditVerification(False, checked, None, "the chain's anchor was edited", previous)
-    if head.entries != checked or head.hash != previous:
+    elif head.entries != checked or head.hash != previous:
         return AuditVerification(False, checked, None,
                                  f"entries were cut off: the anchor counts {head.entries} "
                                  f"entries, the chain has {checked}", previous)
-    return AuditVerification(True, checked, head=previous)
+    waiting = 0
+    for entry in _waiting(session, limit=2**31 - 1):
+        if not _content_holds(key, entry):
+            return AuditVerification(False, checked + waiting, entry.id,
+                                     "the entry was edited while it waited to be sealed",
+                                     previous)
+        waiting += 1
+    return AuditVerification(True, checked + waiting, head=previous, waiting=waiting)
 
 
 def seal_legacy_chain(session: Session) -> int:
@@ -301,7 +519,7 @@ def seal_legacy_chain(session: Session) -> int:
     if session.get(AuditHead, _HEAD_ID) is not None:
         return 0
     previous, count = GENESIS_HASH, 0
-    for entry in audit_entries(session):
+    for entry in _chain(session):
         if entry.prev_hash != previous or _legacy_hash(**_fields(entry)) != entry.hash:
             raise RuntimeError(f"audit entry {entry.id} does not verify; not anchoring the chain")
         previous, count = entry.hash, count + 1

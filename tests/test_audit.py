@@ -12,9 +12,11 @@ from marketplace.db import utcnow
 
 
 def _append(session, count: int) -> list[AuditEntry]:
+    """Entries written and sealed (PostgreSQL seals them after the commit; here at once)."""
     entries = [audit.record_audit(session, actor=None, action="test.event", subject_type="test",
                                   subject_id=str(n), details={"n": n}) for n in range(count)]
     session.flush()
+    audit.seal_waiting(session)
     return entries
 
 
@@ -110,15 +112,16 @@ def test_a_chain_from_before_the_key_is_anchored_once_and_stays_pinned(session) 
     for n in range(3):  # entries as the platform wrote them before the chain had a key
         entry = AuditEntry(at=utcnow(), actor="system", action="old.event",
                            subject_type="test", subject_id=str(n), details={"n": n},
-                           prev_hash=previous, hash="")
+                           seq=n + 1, prev_hash=previous, hash="")
         entry.hash = _sha256_link(entry, previous)
         session.add(entry)
         session.flush()
         legacy.append(entry)
         previous = entry.hash
-    with pytest.raises(RuntimeError, match="not sealed"):
+    with pytest.raises(RuntimeError, match="not sealed"), session.begin_nested():
         audit.record_audit(session, actor=None, action="new.event", subject_type="test",
                            subject_id="x", details={})
+        audit.seal_waiting(session)  # where PostgreSQL links it
     assert audit.seal_legacy_chain(session) == 3
     assert audit.seal_legacy_chain(session) == 0  # anchored once
     _append(session, 2)
@@ -166,13 +169,15 @@ def test_concurrent_appenders_form_one_unbroken_chain(database) -> None:
             thread.start()
         for thread in threads:
             thread.join()
+        # Each commit woke this process's sealer; wait for whatever it has not sealed yet.
+        audit.seal_committed(database.engine, b"k" * 32, wait=True)
         with make() as session:
             result = audit.verify_audit_chain(session)
     finally:
         with database.engine.begin() as connection:
             connection.execute(sa.text("TRUNCATE audit_entry, audit_head"))
     assert failures == []
-    assert (result.ok, result.checked) == (True, 8 * 5 * 2)
+    assert (result.ok, result.checked, result.waiting) == (True, 8 * 5 * 2, 0)
 
 
 def test_entries_appended_together_chain_like_single_ones(session) -> None:
@@ -195,3 +200,78 @@ def test_entries_appended_together_start_a_chain_too(session) -> None:
                                    "subject_id": "1", "details": {}}])
     session.flush()
     assert audit.verify_audit_chain(session).ok
+
+
+def _waiting_entry(session) -> AuditEntry:
+    entry = audit.record_audit(session, actor=None, action="test.waiting", subject_type="test",
+                               subject_id="w", details={"n": 1})
+    session.flush()
+    return entry
+
+
+def test_an_entry_edited_while_it_waits_is_never_sealed(session, database) -> None:
+    """An intruder who edits an entry before it is linked gets it refused, not laundered."""
+    if database.backend != "postgresql":
+        pytest.skip("SQLite links each entry in the transaction that writes it")
+    _append(session, 2)
+    edited = _waiting_entry(session)
+    later = _waiting_entry(session)
+    _unguard(session)
+    session.execute(sa.update(AuditEntry).where(AuditEntry.id == edited.id)
+                    .values(details={"n": "forged"}, mac=None))
+    session.expire_all()
+    outcome = audit.seal_waiting(session)
+    assert (outcome.sealed, outcome.blocked_at) == (0, edited.id)
+    assert session.get(AuditEntry, later.id).seq is None  # nothing is linked after it either
+    result = audit.verify_audit_chain(session)
+    assert (result.ok, result.first_broken_id) == (False, edited.id)
+    assert "waited" in result.reason
+
+
+def test_the_database_lets_sealing_fill_in_links_and_nothing_else(session, database) -> None:
+    if database.backend != "postgresql":
+        pytest.skip("SQLite entries are written linked and never updated")
+    entry = _waiting_entry(session)
+    for change in ({"details": {"n": "forged"}}, {"seq": 99, "prev_hash": "a" * 64,
+                                                  "hash": "b" * 64, "actor": "someone else"}):
+        savepoint = session.begin_nested()
+        with pytest.raises(sa.exc.DatabaseError, match="append-only"):
+            session.execute(sa.update(AuditEntry).where(AuditEntry.id == entry.id)
+                            .values(**change))
+        savepoint.rollback()
+    assert audit.seal_waiting(session).sealed == 1
+    savepoint = session.begin_nested()
+    with pytest.raises(sa.exc.DatabaseError, match="append-only"):  # sealed once, for good
+        session.execute(sa.update(AuditEntry).where(AuditEntry.id == entry.id)
+                        .values(seq=None, prev_hash=None, hash=None))
+    savepoint.rollback()
+
+
+def test_committed_entries_are_sealed_by_the_committing_process_soon_after(database) -> None:
+    """No writer links in its own transaction on PostgreSQL: a thread seals after the commit."""
+    if database.backend != "postgresql":
+        pytest.skip("SQLite links each entry in the transaction that writes it")
+    import time
+
+    from sqlalchemy.orm import sessionmaker
+
+    make = sessionmaker(bind=database.engine, info={audit.AUDIT_KEY: b"k" * 32})
+    try:
+        for n in range(3):
+            with make() as session:
+                audit.record_audits(session, [{"actor": None, "action": "test.soon",
+                                               "subject_type": "test", "subject_id": str(n),
+                                               "details": {}}])
+                session.commit()
+        deadline = time.monotonic() + 5
+        while audit.has_waiting(database.engine) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        with make() as session:
+            result = audit.verify_audit_chain(session)
+            places = list(session.scalars(sa.select(AuditEntry.seq).order_by(AuditEntry.seq)))
+    finally:
+        audit.seal_committed(database.engine, b"k" * 32, wait=True)  # nothing left running
+        with database.engine.begin() as connection:
+            connection.execute(sa.text("TRUNCATE audit_entry, audit_head"))
+    assert (result.ok, result.checked, result.waiting) == (True, 3, 0)
+    assert places == [1, 2, 3]

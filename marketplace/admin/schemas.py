@@ -212,6 +212,8 @@ class AuditCheckOut(Out):
     first_broken_id: int | None
     reason: str | None
     head: str | None
+    # Committed entries not yet sealed into the chain (included in `checked`).
+    waiting: int = 0
 
 
 class QueueEntryOut(Out):

@@ -23,10 +23,11 @@ class AuditCheck:
     first_broken_id: int | None
     reason: str | None
     head: str | None
+    waiting: int = 0
 
     def to_json(self) -> dict[str, object]:
         return {"ok": self.ok, "checked": self.checked, "first_broken_id": self.first_broken_id,
-                "reason": self.reason, "head": self.head}
+                "reason": self.reason, "head": self.head, "waiting": self.waiting}
 
 
 def check_audit(session: Session) -> AuditCheck:
@@ -36,7 +37,8 @@ def check_audit(session: Session) -> AuditCheck:
     reason = result.reason or (f"entries were cut off: no audit entry for {unaudited}"
                                if unaudited else None)
     return AuditCheck(ok=result.ok and unaudited is None, checked=result.checked,
-                      first_broken_id=result.first_broken_id, reason=reason, head=result.head)
+                      first_broken_id=result.first_broken_id, reason=reason, head=result.head,
+                      waiting=result.waiting)
 
 
 def verify_audit_for(session: Session, *, actor: Principal) -> AuditCheck:
