@@ -262,7 +262,8 @@ def record_audits(session: Session, acts: Sequence[Mapping[str, Any]]) -> None:
     rows = [_prepare(key, **act) for act in acts]
     entry_table = cast(sa.Table, AuditEntry.__table__)
     if not _seals_at_once(session):
-        session.execute(sa.insert(entry_table).values(rows))
+        # Parameters apart from the statement: its compiled form is kept and reused.
+        session.execute(sa.insert(entry_table), rows)
         _note_waiting(session)
         return
     head = _chain_head(session, key)
@@ -277,7 +278,7 @@ def record_audits(session: Session, acts: Sequence[Mapping[str, Any]]) -> None:
         row.update(seq=entries, prev_hash=previous, hash=link)
         previous = link
     head_table = cast(sa.Table, AuditHead.__table__)
-    session.execute(sa.insert(entry_table).values(rows))
+    session.execute(sa.insert(entry_table), rows)
     session.execute(sa.update(head_table).where(head_table.c.id == _HEAD_ID).values(
         entries=entries, hash=previous, mac=_anchor_mac(
             key, legacy_entries=head.legacy_entries, entries=entries, last_hash=previous)))
