@@ -17,12 +17,9 @@ down_revision = "0018"
 branch_labels = None
 depends_on = None
 
-_USES = sa.text(
-    "SELECT min(id), extract_id, workspace_job_id, dataset_id, count(DISTINCT subject_key) "
-    "FROM data_use GROUP BY extract_id, workspace_job_id, dataset_id")
-# A use's rows, found through the old indexes on the extract or the workspace job.
-_OF_EXTRACT = "extract_id = :extract_id AND workspace_job_id IS NULL AND dataset_id = :dataset_id"
-_OF_JOB = "workspace_job_id = :job_id AND extract_id IS NULL AND dataset_id = :dataset_id"
+_DATA_USE = sa.table("data_use", *map(sa.column, (
+    "id", "extract_id", "workspace_job_id", "dataset_id", "subject_key", "persons")))
+_DATA_USE_SUBJECT = sa.table("data_use_subject", sa.column("subject_key"), sa.column("use_id"))
 
 
 def upgrade() -> None:
@@ -50,19 +47,22 @@ def upgrade() -> None:
 def _group_rows_into_uses(connection: sa.Connection) -> None:
     """Move each use's citizens to `data_use_subject` under the use's first row, count them
     there and delete the use's other rows."""
-    for first_id, extract_id, job_id, dataset_id, persons in connection.execute(_USES).all():
-        if extract_id is not None:
-            where, names = _OF_EXTRACT, {"extract_id": extract_id}
-        else:
-            where, names = _OF_JOB, {"job_id": job_id}
-        names |= {"dataset_id": dataset_id, "first_id": first_id}
-        connection.execute(sa.text(
-            "INSERT INTO data_use_subject (subject_key, use_id) "
-            f"SELECT DISTINCT subject_key, :first_id FROM data_use WHERE {where}"), names)
-        connection.execute(sa.text(f"DELETE FROM data_use WHERE {where} AND id <> :first_id"),
-                           names)
-        connection.execute(sa.text("UPDATE data_use SET persons = :persons WHERE id = :id"),
-                           {"persons": persons, "id": first_id})
+    row = _DATA_USE.c
+    uses = connection.execute(
+        sa.select(sa.func.min(row.id), row.extract_id, row.workspace_job_id, row.dataset_id,
+                  sa.func.count(sa.distinct(row.subject_key)))
+        .group_by(row.extract_id, row.workspace_job_id, row.dataset_id)).all()
+    for first_id, extract_id, job_id, dataset_id, persons in uses:
+        # Found through the old indexes on the extract or the workspace job (None is IS NULL).
+        of_use = sa.and_(row.extract_id == extract_id, row.workspace_job_id == job_id,
+                         row.dataset_id == dataset_id)
+        connection.execute(sa.insert(_DATA_USE_SUBJECT).from_select(
+            ["subject_key", "use_id"],
+            sa.select(row.subject_key, sa.literal(first_id, sa.Integer)).where(of_use)
+            .distinct()))
+        connection.execute(sa.delete(_DATA_USE).where(of_use, row.id != first_id))
+        connection.execute(sa.update(_DATA_USE).where(row.id == first_id)
+                           .values(persons=persons))
 
 
 def downgrade() -> None:
