@@ -5,10 +5,10 @@ Scenario: a published admissions dataset (1,000,000 rows of 300,000 citizens; 10
 `marketplace worker --once` does for one queued extract: claim it, decrypt the data version,
 both pipeline passes (consent as of approval, cohort, pseudonyms, generalisation, whole-record
 k-anonymity, leak scan, keyed order), the encrypted Parquet, the CSV hash, the signed manifest,
-one transparency record per citizen and the audit entry, committed. The baseline, on the same
-rows in the same run, is bench/delivery_pipeline.py's naive pandas pipeline (per-row HMAC,
-string generalisation, groupby-nunique k check) from Parquet bytes to Parquet bytes, without
-any database, encryption or transparency work.
+the transparency records (a row for the use, a narrow one per citizen) and the audit entry,
+committed. The baseline, on the same rows in the same run, is bench/delivery_pipeline.py's naive
+pandas pipeline (per-row HMAC, string generalisation, groupby-nunique k check) from Parquet
+bytes to Parquet bytes, without any database, encryption or transparency work.
 
     .venv/bin/python bench/extract_job.py [--quick] [--database-url URL]
 """

@@ -55,7 +55,8 @@ def base_config(tmp: Path, url: str, **extra: Any) -> dict[str, Any]:
     }
 
 
-def _reset_postgres(url: str) -> None:
+def empty_postgres(url: str) -> None:
+    """Drop everything in the test PostgreSQL database, migrations included."""
     engine = create_engine_for(url)
     with engine.begin() as connection:
         connection.execute(sa.text("DROP SCHEMA public CASCADE"))
@@ -66,7 +67,7 @@ def _reset_postgres(url: str) -> None:
 def fresh_postgres(url: str) -> None:
     """Empty and migrate the test PostgreSQL database: before a test that commits for real, and
     after it, so that the shared `database` fixture finds it as it left it (empty, migrated)."""
-    _reset_postgres(url)
+    empty_postgres(url)
     schema.upgrade(url)
 
 

@@ -81,33 +81,48 @@ class Guardianship(Base):
 
 
 class DataUse(Base):
-    """Transparency: one citizen's records went into one extract, or were analysed by a permit's
-    jobs in the secure processing environment ("who used my data")."""
+    """Transparency: one extract, or one workspace job, used a dataset's records of a permit
+    ("who used my data"); the citizens whose records it used are its `DataUseSubject` rows."""
 
     __tablename__ = "data_use"
     __table_args__ = (
-        # Not unique per citizen: such an index takes a random-place insert per row. The writer
-        # leaves out the keys already recorded, and only the worker holding a job's lease
-        # writes its results, so an extract never records a citizen twice.
-        sa.Index("ix_data_use_extract_id_dataset_id", "extract_id", "dataset_id"),
-        sa.Index("ix_data_use_subject_key_at", "subject_key", "at"),
+        # One row per use: an extract and dataset, or a workspace job and dataset.
+        sa.UniqueConstraint("extract_id", "dataset_id"),
+        sa.UniqueConstraint("workspace_job_id", "dataset_id"),
     )
 
     id: Mapped[intpk]
-    # Plain ids, no foreign keys: a row is written in bulk, one per citizen of an extract (a
-    # million for a national dataset), by the job that has just read the extract, dataset and
-    # organisations it names; checking three keys per row was most of the cost of writing
-    # them. Datasets and organisations are retired, never deleted. A row names either an
-    # extract or the first workspace job that analysed the permit's data.
+    # Plain ids, no foreign keys: a use is written by the job that has just read the extract,
+    # dataset and organisations it names, beside its subjects in bulk; datasets and
+    # organisations are retired, never deleted. A use names either an extract or a workspace
+    # job: the first that analysed these citizens' records under the permit.
     extract_id: Mapped[int | None]
-    workspace_job_id: Mapped[int | None] = mapped_column(index=True)
+    workspace_job_id: Mapped[int | None]
     permit_id: Mapped[int] = mapped_column(index=True)
     dataset_id: Mapped[int]
     holder_org_id: Mapped[int]
     company_org_id: Mapped[int]
     purpose: Mapped[str] = mapped_column(sa.String(64))
-    subject_key: Mapped[str] = mapped_column(BLIND_INDEX)
+    persons: Mapped[int]  # how many citizens' records it used: its DataUseSubject rows
     at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class DataUseSubject(Base):
+    """One citizen whose records a use took: their blind index and the use.
+
+    A national extract adds a million of these, so a row is as narrow as it can be: two columns
+    and only the primary key, which answers a citizen's "who used my data" and refuses a
+    citizen twice in one use. `use_id` is a plain id, no foreign key, for the same reason as the
+    use's own ids: a key checked per row would be most of the cost of writing them. On SQLite
+    the table is the primary key's tree itself (no rowid).
+    """
+
+    __tablename__ = "data_use_subject"
+    __table_args__ = (sa.PrimaryKeyConstraint("subject_key", "use_id"),
+                      {"sqlite_with_rowid": False})
+
+    subject_key: Mapped[str] = mapped_column(BLIND_INDEX)
+    use_id: Mapped[int] = mapped_column(autoincrement=False)
 
 
 class ConsentRevision(Base):

@@ -40,9 +40,10 @@ from marketplace.consent.models import (
     ConsentNotice,
     ConsentRevision,
     DataUse,
+    DataUseSubject,
     Guardianship,
 )
-from marketplace.db import UTCDateTime, utcnow
+from marketplace.db import utcnow
 from marketplace.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
 from marketplace.identity import services as identity_services
 from marketplace.identity.models import Citizen, Organisation
@@ -57,16 +58,19 @@ _SNAPSHOT_CACHE_SIZE = 64
 _snapshots: OrderedDict[tuple, ConsentSnapshot] = OrderedDict()
 _snapshot_lock = threading.Lock()
 _BULK_BATCH = 500_000
-_BULK_DATA_USES_POSTGRES = (
-    "INSERT INTO data_use (extract_id, workspace_job_id, permit_id, dataset_id, holder_org_id, "
-    "company_org_id, purpose, subject_key, at) SELECT :extract_id, :workspace_job_id, "
-    ":permit_id, :dataset_id, :holder_org_id, :company_org_id, :purpose, k, :at "
-    "FROM unnest(:keys) AS k")
-_BULK_DATA_USES_SQLITE = (
-    "INSERT INTO data_use (extract_id, workspace_job_id, permit_id, dataset_id, holder_org_id, "
-    "company_org_id, purpose, subject_key, at) SELECT :extract_id, :workspace_job_id, "
-    ":permit_id, :dataset_id, :holder_org_id, :company_org_id, :purpose, j.value, :at "
+_BULK_SUBJECTS_POSTGRES = (
+    "INSERT INTO data_use_subject (subject_key, use_id) SELECT k, :use_id "
+    "FROM unnest(string_to_array(:keys, ',')) AS k")
+_BULK_SUBJECTS_SQLITE = (
+    "INSERT INTO data_use_subject (subject_key, use_id) SELECT j.value, :use_id "
     "FROM json_each(:keys) AS j")
+_RECORDED_SUBJECTS_POSTGRES = (
+    "SELECT s.subject_key FROM unnest(string_to_array(:keys, ',')) AS k "
+    "JOIN data_use_subject AS s ON s.subject_key = k WHERE s.use_id = ANY(:use_ids)")
+_RECORDED_SUBJECTS_SQLITE = (
+    "SELECT s.subject_key FROM json_each(:keys) AS j "
+    "JOIN data_use_subject AS s ON s.subject_key = j.value "
+    "WHERE s.use_id IN (SELECT value FROM json_each(:use_ids))")
 
 
 # --- purposes -----------------------------------------------------------------------------------
@@ -537,7 +541,7 @@ def record_data_uses(session: Session, *, permit_id: int, dataset_id: int, holde
                      at: datetime, extract_id: int | None = None,
                      workspace_job_id: int | None = None) -> int:
     """Record that these citizens' data went into an extract, or into the permit's secure
-    processing environment (the first job that analysed it); returns the rows added.
+    processing environment (the first job that analysed it); returns the citizens added.
 
     Idempotent per extract and dataset, and per permit and dataset in the workspace; missing
     keys are skipped, malformed ones raise Invalid.
@@ -551,24 +555,54 @@ def record_data_uses(session: Session, *, permit_id: int, dataset_id: int, holde
         raise Invalid("Personnøgler skal være blinde CPR-indeks (64 hexadecimale cifre).")
     same_use = (DataUse.extract_id == extract_id if extract_id is not None else
                 sa.and_(DataUse.permit_id == permit_id, DataUse.workspace_job_id.is_not(None)))
-    already = set(session.scalars(sa.select(DataUse.subject_key).where(
-        same_use, DataUse.dataset_id == dataset_id)))
-    new = [k for k in keys.tolist() if k not in already]
-    common = {"extract_id": extract_id, "workspace_job_id": workspace_job_id,
-              "permit_id": permit_id, "dataset_id": dataset_id,
-              "holder_org_id": holder_org_id, "company_org_id": company_org_id,
-              "purpose": purpose, "at": at}
-    # One set-based statement per batch: the database expands the keys (an array on PostgreSQL,
-    # a JSON array on SQLite), so no Python object or parameter set is made per citizen.
+    uses = session.scalars(sa.select(DataUse).where(same_use, DataUse.dataset_id == dataset_id)
+                           ).all()
     postgres = session.get_bind().dialect.name == "postgresql"
-    statement = sa.text(_BULK_DATA_USES_POSTGRES if postgres else _BULK_DATA_USES_SQLITE)
-    statement = statement.bindparams(
-        sa.bindparam("at", type_=UTCDateTime()),
-        sa.bindparam("keys", type_=ARRAY(sa.Text) if postgres else sa.Text))
+    new = keys.tolist()
+    if uses:  # a repeat: leave out the citizens these uses already name
+        already = _recorded_subjects(session, keys=new, use_ids=[u.id for u in uses],
+                                     postgres=postgres)
+        new = [k for k in new if k not in already]
+    if not new:
+        return 0
+    use = next((u for u in uses if u.extract_id == extract_id
+                and u.workspace_job_id == workspace_job_id), None)
+    if use is None:
+        use = DataUse(extract_id=extract_id, workspace_job_id=workspace_job_id,
+                      permit_id=permit_id, dataset_id=dataset_id, holder_org_id=holder_org_id,
+                      company_org_id=company_org_id, purpose=purpose, persons=0, at=at)
+        session.add(use)
+        session.flush()
+    use.persons += len(new)
+    # One set-based statement per batch: the database expands the keys, so no Python object or
+    # parameter set is made per citizen.
+    statement = sa.text(_BULK_SUBJECTS_POSTGRES if postgres else _BULK_SUBJECTS_SQLITE)
     for start in range(0, len(new), _BULK_BATCH):
         batch = new[start:start + _BULK_BATCH]
-        session.execute(statement, {**common, "keys": batch if postgres else json.dumps(batch)})
+        session.execute(statement, {"use_id": use.id, "keys": _key_text(batch, postgres)})
     return len(new)
+
+
+def _key_text(keys: list[str], postgres: bool) -> str:
+    """Validated keys as one text the database splits: comma-separated for PostgreSQL (bound as
+    an array, a million keys took longer to send than to write), a JSON array for SQLite."""
+    return ",".join(keys) if postgres else json.dumps(keys)
+
+
+def _recorded_subjects(session: Session, *, keys: list[str], use_ids: list[int],
+                       postgres: bool) -> set[str]:
+    """Those of the keys that the uses already name, looked up by the subjects' primary key
+    (a use's subjects have no index of their own)."""
+    statement = sa.text(_RECORDED_SUBJECTS_POSTGRES if postgres else _RECORDED_SUBJECTS_SQLITE)
+    statement = statement.bindparams(
+        sa.bindparam("use_ids", type_=ARRAY(sa.Integer) if postgres else sa.Text()))
+    already: set[str] = set()
+    for start in range(0, len(keys), _BULK_BATCH):
+        batch = keys[start:start + _BULK_BATCH]
+        already.update(session.scalars(statement, {
+            "keys": _key_text(batch, postgres),
+            "use_ids": use_ids if postgres else json.dumps(use_ids)}))
+    return already
 
 
 @dataclass(frozen=True)
@@ -591,8 +625,10 @@ def list_data_uses(session: Session, *, actor: Principal, subject_citizen_id: in
     processing environment analysed them, newest first; raises Forbidden."""
     citizen = require_subject(session, actor=actor, subject_citizen_id=subject_citizen_id,
                               now=now or utcnow())
-    uses = session.scalars(sa.select(DataUse).where(DataUse.subject_key == citizen.cpr_index)
-                           .order_by(DataUse.at.desc(), DataUse.id.desc())).all()
+    uses = session.scalars(
+        sa.select(DataUse).join(DataUseSubject, DataUseSubject.use_id == DataUse.id)
+        .where(DataUseSubject.subject_key == citizen.cpr_index)
+        .order_by(DataUse.at.desc(), DataUse.id.desc())).all()
     titles: dict[int, str] = {}
     for dataset_id in {use.dataset_id for use in uses}:
         dataset = catalog_services.get_dataset(session, dataset_id=dataset_id)

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from marketplace.consent import receipts, services
 from marketplace.consent.commands import ConsentChoice, GuardianshipRegistration
 from marketplace.consent.evaluation import included_mask
-from marketplace.consent.models import ConsentEvent, DataUse, Guardianship
+from marketplace.consent.models import ConsentEvent, DataUse, DataUseSubject, Guardianship
 from marketplace.errors import Forbidden, Invalid, NotFound, Unauthorized
 from marketplace.identity import services as identity
 from marketplace.identity.principal import ANONYMOUS
@@ -316,11 +316,50 @@ def test_data_uses_are_recorded_once_and_shown_only_to_the_citizen(session, citi
     keys = [citizen.cpr_index, other.cpr_index, citizen.cpr_index, None]
     assert services.record_data_uses(session, subject_keys=keys, **arguments) == 2
     assert services.record_data_uses(session, subject_keys=keys, **arguments) == 0
+    latecomer = make_citizen()[0]
+    assert services.record_data_uses(session, subject_keys=[latecomer.cpr_index, *keys],
+                                     **arguments) == 1
     (use,) = services.list_data_uses(session, actor=me)
     assert (use.extract_id, use.permit_id, use.dataset_title) == (7, 3, "KOL-forløb")
     assert (use.holder.id, use.company.id, use.purpose.code) == (holder.id, company.id, PURPOSE)
     assert len(services.list_data_uses(session, actor=as_principal(other))) == 1
+    assert len(services.list_data_uses(session, actor=as_principal(latecomer))) == 1
     assert services.list_data_uses(session, actor=as_principal(make_citizen()[0])) == []
+    # One row for the use, counting its citizens, and a narrow one per citizen.
+    (stored,) = session.scalars(sa.select(DataUse))
+    assert stored.persons == 3
+    assert sorted(session.scalars(sa.select(DataUseSubject.subject_key)
+                                  .where(DataUseSubject.use_id == stored.id))) == sorted(
+        [citizen.cpr_index, other.cpr_index, latecomer.cpr_index])
+
+
+def test_a_citizen_sees_an_extract_and_a_workspace_analysis_once_each(
+        session, citizen, me, make_citizen, make_org, make_dataset):
+    holder, company = make_org(kind="regional"), make_org(kind="company")
+    dataset = make_dataset(holder, title="KOL-forløb")
+    other, newcomer = make_citizen()[0], make_citizen()[0]
+    facts = dict(permit_id=3, dataset_id=dataset.id, holder_org_id=holder.id,
+                 company_org_id=company.id, purpose=PURPOSE)
+    both = [citizen.cpr_index, other.cpr_index]
+    assert services.record_data_uses(session, extract_id=7, subject_keys=both, at=NOW,
+                                     **facts) == 2
+    later = NOW + timedelta(hours=1)
+    assert services.record_data_uses(session, workspace_job_id=21, subject_keys=both, at=later,
+                                     **facts) == 2
+    # Every job of the permit sees the same persons: a second job names no one again, but a
+    # citizen it analysed first is recorded under it.
+    assert services.record_data_uses(session, workspace_job_id=22, subject_keys=both,
+                                     at=later + timedelta(hours=1), **facts) == 0
+    assert services.record_data_uses(session, workspace_job_id=23,
+                                     subject_keys=[*both, newcomer.cpr_index],
+                                     at=later + timedelta(hours=2), **facts) == 1
+    uses = services.list_data_uses(session, actor=me)
+    assert [(u.extract_id, u.workspace_job_id, u.at) for u in uses] == [
+        (None, 21, later), (7, None, NOW)]
+    assert all((u.permit_id, u.dataset_id) == (3, dataset.id) for u in uses)
+    (late,) = services.list_data_uses(session, actor=identity.citizen_principal(newcomer))
+    assert late.workspace_job_id == 23
+    assert sorted(session.scalars(sa.select(DataUse.persons))) == [1, 2, 2]
 
 
 def test_malformed_subject_keys_are_refused(session, make_org, make_dataset):
@@ -331,6 +370,7 @@ def test_malformed_subject_keys_are_refused(session, make_org, make_dataset):
             holder_org_id=holder.id, company_org_id=holder.id, purpose=PURPOSE,
             subject_keys=["0703851234"], at=NOW)
     assert session.scalar(sa.select(sa.func.count()).select_from(DataUse)) == 0
+    assert session.scalar(sa.select(sa.func.count()).select_from(DataUseSubject)) == 0
 
 
 # --- receipts and the page overview -------------------------------------------------------------

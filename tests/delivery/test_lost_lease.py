@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from marketplace import audit
-from marketplace.consent.models import DataUse
+from marketplace.consent.models import DataUse, DataUseSubject
 from marketplace.db import utcnow
 from marketplace.delivery import extract_jobs, jobs, output, services
 from marketplace.delivery.models import Extract
@@ -77,9 +77,12 @@ def test_a_worker_whose_extract_was_taken_over_writes_nothing(
     actions = [e.action for e in audit.audit_entries(session)
                if e.subject_type == "extract" and e.subject_id == str(extract.id)]
     assert actions.count("extract.succeeded") == 1 and "extract.failed" not in actions
-    uses = session.scalar(sa.select(sa.func.count(DataUse.id)).where(
-        DataUse.extract_id == extract.id))
-    assert uses == built.report["persons_out"]
+    recorded = session.scalar(sa.select(sa.func.count()).select_from(DataUseSubject)
+                              .join(DataUse, DataUse.id == DataUseSubject.use_id)
+                              .where(DataUse.extract_id == extract.id))
+    assert recorded == built.report["persons_out"]
+    assert session.scalar(sa.select(DataUse.persons).where(
+        DataUse.extract_id == extract.id)) == recorded
 
 
 def test_a_worker_whose_failing_extract_was_taken_over_records_no_failure(

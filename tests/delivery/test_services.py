@@ -54,13 +54,16 @@ def test_every_citizen_in_the_extract_gets_a_transparency_record(session, world,
                                                                   keyring, data_dir):
     import sqlalchemy as sa
 
-    from marketplace.consent.models import DataUse
+    from marketplace.consent.models import DataUse, DataUseSubject
 
     permit = world.make_permit()
     built = build(_request(session, world, permit).id)
-    keys = set(session.scalars(sa.select(DataUse.subject_key)
+    keys = set(session.scalars(sa.select(DataUseSubject.subject_key)
+                               .join(DataUse, DataUse.id == DataUseSubject.use_id)
                                .where(DataUse.extract_id == built.id)))
     assert len(keys) == built.report["persons_out"] > 0
+    (use,) = session.scalars(sa.select(DataUse).where(DataUse.extract_id == built.id))
+    assert (use.dataset_id, use.persons) == (permit.dataset_ids[0], len(keys))
     frame = pd.read_parquet(io.BytesIO(_parquet(session, world, built, keyring, data_dir)))
     assert frame["pseudonym"].nunique() == len(keys)
 
@@ -220,7 +223,7 @@ def test_opt_out_before_approval_excludes_the_citizen_and_after_does_not(
     import sqlalchemy as sa
 
     from marketplace.consent import services as consent_services
-    from marketplace.consent.models import DataUse
+    from marketplace.consent.models import DataUse, DataUseSubject
     from marketplace.identity import services as identity_services
 
     cprs = world.data["cpr"].astype(str).unique()
@@ -233,7 +236,8 @@ def test_opt_out_before_approval_excludes_the_citizen_and_after_does_not(
                                  opted_out=True, now=approved + timedelta(minutes=5))
     permit = world.make_permit(approved_at=approved, k_min=1)
     built = build(_request(session, world, permit).id)
-    keys = set(session.scalars(sa.select(DataUse.subject_key)
+    keys = set(session.scalars(sa.select(DataUseSubject.subject_key)
+                               .join(DataUse, DataUse.id == DataUseSubject.use_id)
                                .where(DataUse.extract_id == built.id)))
     assert early.cpr_index not in keys
     assert late.cpr_index in keys

@@ -27,7 +27,7 @@ from marketplace.access.models import AccessRequest, Permit
 from marketplace.catalog import services as catalog_services
 from marketplace.catalog.descriptor import Descriptor
 from marketplace.catalog.models import DataVersion
-from marketplace.consent.models import DataUse
+from marketplace.consent.models import DataUse, DataUseSubject
 from marketplace.db import session_scope, utcnow
 from marketplace.delivery import services as delivery_services
 from marketplace.delivery.models import Extract
@@ -272,6 +272,7 @@ def test_a_worker_killed_mid_job_is_taken_over_quickly_without_duplicates_or_lef
     assert _clear_cprs(holder.data_dir, cprs) == []
     with session_scope(holder.app) as session:  # nothing of the killed build was committed
         assert session.scalar(sa.select(sa.func.count(DataUse.id))) == 0
+        assert session.scalar(sa.select(sa.func.count()).select_from(DataUseSubject)) == 0
 
     processes.start("worker", "--poll-seconds", "0.2")  # the restart
     while (extract := _extract(holder, extract_id)).status == "running":
@@ -283,9 +284,10 @@ def test_a_worker_killed_mid_job_is_taken_over_quickly_without_duplicates_or_lef
     assert [p.name for p in _files(holder.data_dir / "extracts")] == [
         f"{extract_id}.parquet.enc"]
     with session_scope(holder.app) as session:
-        uses = session.scalar(sa.select(sa.func.count(DataUse.id)).where(
-            DataUse.extract_id == extract_id))
-    assert uses == extract.report["persons_out"]
+        recorded = session.scalar(sa.select(sa.func.count()).select_from(DataUseSubject)
+                                  .join(DataUse, DataUse.id == DataUseSubject.use_id)
+                                  .where(DataUse.extract_id == extract_id))
+    assert recorded == extract.report["persons_out"]
     assert _clear_cprs(holder.data_dir, cprs) == []
 
 

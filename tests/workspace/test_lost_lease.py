@@ -8,7 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from marketplace import audit
-from marketplace.consent.models import DataUse
+from marketplace.consent.models import DataUse, DataUseSubject
 from marketplace.db import utcnow
 from marketplace.workspace import jobs, sandbox, services
 from marketplace.workspace.models import WorkspaceJob, output_path
@@ -53,7 +53,10 @@ def test_a_worker_whose_job_was_taken_over_records_nothing(app, session, world, 
     recorded = [e for e in audit.audit_entries(session)
                 if e.action == "workspace.output_recorded" and e.details["job_id"] == job.id]
     assert len(recorded) == 1
-    assert session.scalar(sa.select(sa.func.count(DataUse.id)).where(
-        DataUse.workspace_job_id == job.id)) > 0
+    uses = session.scalars(sa.select(DataUse).where(DataUse.workspace_job_id == job.id)).all()
+    assert sorted(u.dataset_id for u in uses) == sorted(permit.dataset_ids)
+    recorded = session.scalar(sa.select(sa.func.count()).select_from(DataUseSubject)
+                              .where(DataUseSubject.use_id.in_([u.id for u in uses])))
+    assert recorded == sum(u.persons for u in uses) > 0
     # Neither run left its folder (nor its lock) behind.
     assert list(jobs.work_root(app).iterdir()) == []
