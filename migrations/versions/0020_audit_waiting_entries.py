@@ -6,14 +6,14 @@ The database still refuses every edit and deletion, except filling in the place 
 an entry that has none yet.
 
 Revision ID: 0020
-Revises: 0018
+Revises: 0019
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0020"
-down_revision = "0018"
+down_revision = "0019"
 branch_labels = None
 depends_on = None
 
