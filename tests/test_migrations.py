@@ -93,3 +93,68 @@ def test_transparency_rows_become_uses_with_their_citizens_and_back(empty_url: s
 
 def _order(row: dict) -> tuple:
     return tuple(str(row[name]) for name in (*_COLUMNS, "at"))
+
+
+_ENTRY_COLUMNS = ("at", "actor", "action", "subject_type", "subject_id", "details", "prev_hash",
+                  "hash")
+
+
+def _chain_as_0019_wrote_it(key: bytes) -> tuple[list[dict], dict]:
+    """Three linked entries and their anchor, as they were stored before entries had places."""
+    from marketplace import audit
+
+    rows, previous = [], audit.GENESIS_HASH
+    for n in range(3):
+        content = {"at": AT + timedelta(minutes=n), "actor": "system", "action": "test.event",
+                   "subject_type": "test", "subject_id": str(n), "details": {"n": n}}
+        link = audit.entry_hash(key, prev_hash=previous, **content)
+        rows.append({**content, "prev_hash": previous, "hash": link})
+        previous = link
+    head = {"id": 1, "entries": 3, "legacy_entries": 0, "hash": previous,
+            "mac": audit._anchor_mac(key, legacy_entries=0, entries=3, last_hash=previous)}
+    return rows, head
+
+
+def test_audit_entries_take_their_places_in_the_chain_and_stay_guarded(empty_url: str) -> None:
+    from sqlalchemy.orm import Session
+
+    from marketplace import audit
+    from marketplace.db import JSONValue
+
+    key = b"k" * 32
+    schema.upgrade(empty_url, revision="0019")
+    engine = create_engine_for(empty_url)
+    entries = sa.table("audit_entry", *map(sa.column, _ENTRY_COLUMNS[1:5]),
+                       sa.column("at", UTCDateTime()), sa.column("details", JSONValue),
+                       sa.column("prev_hash"), sa.column("hash"))
+    heads = sa.table("audit_head", *map(sa.column, ("id", "entries", "legacy_entries", "hash",
+                                                    "mac")))
+    rows, head = _chain_as_0019_wrote_it(key)
+    try:
+        with engine.begin() as connection:
+            connection.execute(sa.insert(entries), rows)
+            connection.execute(sa.insert(heads), [head])
+        schema.upgrade(empty_url)
+        with Session(bind=engine, info={audit.AUDIT_KEY: key}) as session:
+            result = audit.verify_audit_chain(session)
+            places = session.scalars(sa.select(audit.AuditEntry.seq)
+                                     .order_by(audit.AuditEntry.id)).all()
+            assert (result.ok, result.checked, places) == (True, 3, [1, 2, 3])
+            with pytest.raises(sa.exc.DatabaseError, match="append-only"):
+                session.execute(sa.update(audit.AuditEntry).values(actor="someone else"))
+            session.rollback()
+            audit.record_audit(session, actor=None, action="test.after", subject_type="test",
+                               subject_id="9", details={})
+            session.commit()
+            audit.seal_committed(engine, key, wait=True)
+        with Session(bind=engine, info={audit.AUDIT_KEY: key}) as session:
+            assert audit.verify_audit_chain(session).checked == 4
+        command.downgrade(schema.alembic_config(empty_url), "0019")
+        with engine.connect() as connection:
+            kept = connection.execute(sa.select(entries).order_by(sa.column("at"))).all()
+            with pytest.raises(sa.exc.DatabaseError, match="append-only"):
+                connection.execute(sa.update(entries).values(actor="someone else"))
+        assert [row.hash for row in kept][:3] == [row["hash"] for row in rows]
+        assert len(kept) == 4 and kept[3].prev_hash == rows[2]["hash"]
+    finally:
+        engine.dispose()
