@@ -7,7 +7,9 @@ company's bearer token, each one decided afresh). Baseline, measured in the same
 server: GET /healthz (the cost of gunicorn, Flask and our request hooks alone).
 
 Prints, per scenario: requests, requests/s, p50 and p99 in ms, errors (any non-2xx answer or
-broken connection), and the throughput as a share of the baseline's.
+broken connection), the throughput as a share of the baseline's, and the CPU milliseconds each
+request cost in the server's processes (app) and in PostgreSQL's (db): with 2 cores, their sum
+bounds the requests per second. `--only TEXT` runs the baseline and the scenarios named so.
 
     MARKETPLACE_BENCH_POSTGRES_URL=postgresql+psycopg://postgres@127.0.0.1:5432/bench \\
         .venv/bin/python bench/http_load.py [--quick]
@@ -266,6 +268,31 @@ def percentile(samples: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))] if ordered else float("nan")
 
 
+def _process_cpu(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def cpu_seconds(server_pid: int) -> tuple[float, float]:
+    """CPU seconds used so far by the server's processes and by PostgreSQL's (on this machine:
+    the figures per request say where a request's cost goes; other work on the machine that
+    uses PostgreSQL meanwhile counts too)."""
+    app = sum(_process_cpu(pid) for pid in [server_pid, *_children(server_pid)])
+    postgres = subprocess.run(["pgrep", "-x", "postgres"], capture_output=True, text=True)
+    database = sum(_process_cpu(int(pid)) for pid in postgres.stdout.split())
+    return app, database
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="a short run (about 3 minutes)")
@@ -274,6 +301,8 @@ def main() -> None:
                         help="PostgreSQL to use (emptied first)")
     parser.add_argument("--workers", type=int, help="gunicorn processes (default: per core)")
     parser.add_argument("--threads", type=int, help="threads per process (default: 8)")
+    parser.add_argument("--only", help="run only the scenarios whose name contains this text "
+                        "(the baseline always runs)")
     parser.add_argument("--python-client", action="store_true",
                         help="drive the load with Python threads even where wrk is installed")
     args = parser.parse_args()
@@ -336,16 +365,25 @@ def main() -> None:
             use_wrk = shutil.which("wrk") is not None and not args.python_client
             print("load generator: " + ("wrk, 1 thread" if use_wrk else "Python threads"))
             print(f"{'scenario':34} {'requests':>8} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} "
-                  f"{'errors':>6} {'vs base':>8}")
+                  f"{'errors':>6} {'vs base':>8} {'app ms':>6} {'db ms':>6}")
             baseline_rate = None
-            for name, make, goal in scenarios:
+            for number, (name, make, goal) in enumerate(scenarios):
+                if number and args.only and args.only not in name:
+                    continue
+                cpu_before = cpu_seconds(server.pid)
                 outcome = (drive_wrk(port, make, seconds, warmup, tmp) if use_wrk
                            else drive(port, make, seconds, warmup))
+                app_cpu, db_cpu = (after - before for after, before
+                                   in zip(cpu_seconds(server.pid), cpu_before, strict=True))
                 count, p50, p99 = outcome.summary()
                 rate = count / outcome.seconds
                 baseline_rate = baseline_rate or rate
+                # CPU per request, warm-up included in both the time and the count's share.
+                served = max(1.0, rate * (outcome.seconds + warmup))
                 print(f"{name:34} {count:8d} {rate:8.1f} {p50:8.1f} {p99:8.1f} "
-                      f"{outcome.errors:6d} {rate / baseline_rate:8.2f}  {goal}", flush=True)
+                      f"{outcome.errors:6d} {rate / baseline_rate:8.2f} "
+                      f"{app_cpu / served * 1000:6.2f} {db_cpu / served * 1000:6.2f}  {goal}",
+                      flush=True)
                 if outcome.errors:
                     print(f"    first error: {outcome.first_error}")
         finally:
