@@ -377,37 +377,41 @@ class _Sealer:
 
     Woken after each commit that wrote entries, it lets `GATHER_SECONDS` pass first so that one
     sealing transaction links the entries of many commits: a transaction per commit cost about
-    as much as the request that made the entry. It also looks every `SWEEP_SECONDS` for entries
-    that a process killed between its commit and its sealing left waiting.
+    as much as the request that made the entry. Entries that a process killed between its
+    commit and its sealing left waiting are sealed by the next sealing anywhere, and by the job
+    worker when it is idle (`seal_committed`).
     """
 
     GATHER_SECONDS = 0.05
-    SWEEP_SECONDS = 30.0
 
     def __init__(self, engine: sa.Engine, key: bytes) -> None:
         self.engine, self.key = engine, key
-        self._wake, self._stopping = threading.Event(), False
+        self._wake, self._woken, self._stopping = threading.Event(), False, False
         self._thread = threading.Thread(target=self._run, name="audit-sealer", daemon=True)
         self._thread.start()
 
     def wake(self) -> None:
+        self._woken = True
         self._wake.set()
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Seal what is waiting, then end (at the process's exit)."""
+        """Seal what this process committed, then end (at the process's exit)."""
         self._stopping = True
         self._wake.set()
         self._thread.join(timeout)
 
     def _run(self) -> None:
         while True:
-            if self._wake.wait(self.SWEEP_SECONDS) and not self._stopping:
+            self._wake.wait()
+            if not self._stopping:
                 time.sleep(self.GATHER_SECONDS)
             self._wake.clear()
-            try:
-                seal_committed(self.engine, self.key)
-            except Exception:  # the next wake or sweep tries again; entries stay waiting
-                log.exception("sealing the audit chain failed; trying again later")
+            if self._woken:
+                self._woken = False
+                try:
+                    seal_committed(self.engine, self.key)
+                except Exception:  # the entries stay waiting for the next sealing
+                    log.exception("sealing the audit chain failed; the next sealing retries")
             if self._stopping:
                 return
 

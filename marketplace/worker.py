@@ -10,7 +10,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 from tqdm import tqdm
 
-from marketplace import composition
+from marketplace import audit, composition
 from marketplace.delivery import jobs
 from marketplace.notifications import runner as notifications
 from marketplace.ops import shutdown
@@ -52,8 +52,11 @@ def worker(once: bool, poll_seconds: float) -> None:
         if workspace_jobs.run_next(app, worker=name) is not None:
             built += 1
             continue
-        # Idle: reminders now and then, and the mail the finished work produced.
+        # Idle: reminders now and then, the mail the finished work produced, and audit
+        # entries that a killed process committed but never sealed.
         notifications.tick(app, worker=name)
+        audit.seal_committed(app.extensions["marketplace.engine"],
+                             app.extensions["marketplace.keyring"].audit_key)
         if once:
             click.echo(json.dumps({"processed": built}))
             return
