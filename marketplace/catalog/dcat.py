@@ -16,7 +16,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from json.encoder import encode_basestring
 from typing import Any
 
@@ -74,6 +74,8 @@ PERSONAL_ROLES = ("direct_identifier", "quasi_identifier", "sensitive")
 # A term as N-Triples writes it: <iri>, _:label, "text", "text"@language or
 # "lexical form"^^<datatype>, the quoted text escaped as in JSON.
 Triple = tuple[str, str, str]
+# What is said of one resource: (predicate, object) pairs.
+Statements = tuple[tuple[str, str], ...]
 
 
 @lru_cache(maxsize=1024)
@@ -105,6 +107,10 @@ def _typed(value: Any, datatype: str) -> str:
     else:
         lexical = str(value)
     return f"{_quoted(lexical)}^^{datatype}"
+
+
+def _count(value: int) -> str:
+    return f'"{value:d}"^^{XSD.nonNegativeInteger}'
 
 
 def build_triples(descriptors: Iterable[dict], *, base_url: str, title: str,
@@ -147,10 +153,15 @@ class _Builder:
         self.blank = 0
         self.node: str | None = None  # the dataset being described
         self.node_triples: list[Triple] = []
+        self.contacts: dict[tuple[str, str, str, str | None], Statements] = {}
 
     def add(self, subject: str, predicate: str, obj: str) -> None:
         (self.node_triples if subject == self.node else self.triples).append(
             (subject, predicate, obj))
+
+    def describe(self, subject: str, statements: Statements) -> None:
+        (self.node_triples if subject == self.node else self.triples).extend(
+            [(subject, predicate, obj) for predicate, obj in statements])
 
     def bnode(self) -> str:
         self.blank += 1
@@ -177,34 +188,51 @@ class _Builder:
     def agent(self, org: dict, *, level: str | None, key: str) -> str:
         node = _iri(f"{self.base}/organisations/{key}")
         if (node, FOAF.Agent) not in self.described:
+            self.described.add((node, FOAF.Agent))
             homepage = org.get("homepage") or f"{self.base}/catalog?publisher={key}"
-            self.describe_agent(node, name=org["name"], email=org.get("email")
-                                or "kontakt@sundhedsdata.dk", homepage=homepage, level=level)
+            self.describe(node, self.agent_statements(
+                name=org["name"], email=org.get("email") or "kontakt@sundhedsdata.dk",
+                homepage=homepage, level=level))
         return node
 
-    def describe_agent(self, node: str, *, name: str, email: str, homepage: str,
-                       level: str | None) -> None:
-        add = self.add
-        self.described.add((node, FOAF.Agent))
-        add(node, RDF_TYPE, FOAF.Agent)
-        add(node, FOAF.name, _text(name))
+    def agent_statements(self, *, name: str, email: str, homepage: str,
+                         level: str | None) -> Statements:
         kind, label_da, label_en = PUBLISHER_TYPES.get(level or "", PUBLISHER_TYPES["national"])
         publisher_type = self.concept(_iri(f"http://purl.org/adms/publishertype/{kind}"),
                                       label_da, label_en)
-        add(node, DCT.type, publisher_type)
-        add(node, HEALTH.publisherType, publisher_type)
-        add(node, HEALTH.publisherNote, _text(
-            f"{label_da} og dataejer på markedspladsen for sundhedsdata.", "da"))
-        add(node, HEALTH.trustedDataHolder, _typed(True, XSD.boolean))
-        add(node, FOAF.homepage, self.typed(_iri(_safe_iri(homepage)), FOAF.Document))
-        add(node, FOAF.mbox, _iri(_safe_iri(f"mailto:{email}")))
+        return (
+            (RDF_TYPE, FOAF.Agent),
+            (FOAF.name, _text(name)),
+            (DCT.type, publisher_type),
+            (HEALTH.publisherType, publisher_type),
+            (HEALTH.publisherNote, _text(
+                f"{label_da} og dataejer på markedspladsen for sundhedsdata.", "da")),
+            (HEALTH.trustedDataHolder, _typed(True, XSD.boolean)),
+            (FOAF.homepage, self.typed(_iri(_safe_iri(homepage)), FOAF.Document)),
+            (FOAF.mbox, _iri(_safe_iri(f"mailto:{email}"))),
+        )
+
+    @cached_property
+    def health_dataset(self) -> Statements:
+        """What every dataset states alike. Its page is also its distribution's access URL (a
+        resource) and its own landing page (a document)."""
+        return (
+            (RDF_TYPE, DCAT.Dataset),
+            (RDF_TYPE, RDFS.Resource),
+            (RDF_TYPE, FOAF.Document),
+            (DCATAP.applicableLegislation, self.legislation()),
+            (DCT.type, self.concept(_iri(f"{self.base}/vocabulary/dataset-type/health-data"),
+                                    "Sundhedsdata", "Health data")),
+            (HEALTH.hdab, self.agent(HDAB, level="national", key="hdab")),
+            (DCT.language, self.typed(DANISH, DCT.LinguisticSystem)),
+        )
 
     def dataset(self, d: dict) -> str:
         iri = f"{self.base}/catalog/{d['id']}"
         node = self.node = _iri(iri)
         self.node_triples = []
+        self.describe(node, self.health_dataset)
         add = self.node_triples.append
-        add((node, RDF_TYPE, DCAT.Dataset))
         add((node, DCT.identifier, _typed(f"{self.base}/api/v1/datasets/{d['id']}",
                                           XSD.anyURI)))
         add((node, DCT.title, _text(d["title"], "da")))
@@ -221,7 +249,6 @@ class _Builder:
             self.concept(_iri(f"{EU}access-right/{rights}"),
                          *_bilingual(voc.ACCESS_RIGHTS_LABELS[rights])),
             DCT.RightsStatement)))
-        add((node, DCATAP.applicableLegislation, self.legislation()))
         for theme in d["themes"]:
             add((node, DCAT.theme, self.concept(_iri(f"{EU}data-theme/{theme}"),
                                                 *_bilingual(voc.THEMES[theme]))))
@@ -232,16 +259,11 @@ class _Builder:
         for keyword in keywords:
             add((node, HEALTH.healthTheme, self.concept(
                 _iri(f"{self.base}/vocabulary/health-theme/{_slug(keyword)}"), keyword)))
-        add((node, DCT.type, self.concept(
-            _iri(f"{self.base}/vocabulary/dataset-type/health-data"), "Sundhedsdata",
-            "Health data")))
         publisher = d["publisher"]
         add((node, DCT.publisher, self.agent(publisher, level=publisher.get("level"),
                                              key=publisher["slug"])))
-        add((node, HEALTH.hdab, self.agent(HDAB, level="national", key="hdab")))
         add((node, DCAT.contactPoint, self.contact_point(iri, d)))
         add((node, DCT.provenance, self.provenance(d)))
-        add((node, DCT.language, self.typed(DANISH, DCT.LinguisticSystem)))
         for code in d.get("spatial") or ["DK"]:
             add((node, DCT.spatial, self.typed(
                 DENMARK if code == "DK" else _iri(_safe_iri(f"{self.base}/vocabulary/area/{code}")),
@@ -253,7 +275,7 @@ class _Builder:
         self.code_values(node, d)
         add((node, DCAT.distribution, self.distribution(iri, d)))
         add((node, ADMS.sample, self.sample(iri, d)))
-        add((node, DCAT.landingPage, self.typed(node, FOAF.Document)))
+        add((node, DCAT.landingPage, node))
         self.triples.extend(self.node_triples)
         self.node, self.node_triples = None, []
         return node
@@ -269,20 +291,26 @@ class _Builder:
         name = contact.get("name") or publisher["name"]
         email = contact.get("email") or publisher.get("email") or "kontakt@sundhedsdata.dk"
         url = contact.get("url") or publisher.get("homepage") or dataset
-        self.add(node, RDF_TYPE, VCARD.Kind)
-        self.add(node, VCARD.fn, _text(name))
-        self.add(node, VCARD.hasEmail, _iri(_safe_iri(f"mailto:{email}")))
-        self.add(node, VCARD.hasURL, _iri(_safe_iri(url)))
-        self.describe_agent(node, name=name, email=email, homepage=url,
-                            level=publisher.get("level"))
+        key = (name, email, url, publisher.get("level"))
+        statements = self.contacts.get(key)
+        if statements is None:  # made once per contact: most datasets give their publisher's
+            statements = self.contacts[key] = (
+                (RDF_TYPE, VCARD.Kind),
+                (VCARD.fn, _text(name)),
+                (VCARD.hasEmail, _iri(_safe_iri(f"mailto:{email}"))),
+                (VCARD.hasURL, _iri(_safe_iri(url))),
+                *self.agent_statements(name=name, email=email, homepage=url, level=key[3]),
+            )
+        self.describe(node, statements)
         return node
 
     def provenance(self, d: dict) -> str:
         node = self.bnode()
-        self.add(node, RDF_TYPE, DCT.ProvenanceStatement)
-        self.add(node, RDFS.label, _text(
-            f"Udgivet af {d['publisher']['name']}; data valideret mod kolonneordbogen på "
-            "markedspladsen.", "da"))
+        self.describe(node, (
+            (RDF_TYPE, DCT.ProvenanceStatement),
+            (RDFS.label, _text(f"Udgivet af {d['publisher']['name']}; data valideret mod "
+                               "kolonneordbogen på markedspladsen.", "da")),
+        ))
         return node
 
     def purposes(self, node: str, d: dict) -> None:
@@ -294,8 +322,10 @@ class _Builder:
 
     def legal_basis(self, node: str, d: dict) -> None:
         basis = self.bnode()
-        self.add(basis, RDF_TYPE, DPV.LegalBasis)
-        self.add(basis, RDFS.label, _text(d["legal_basis"], "da"))
+        self.describe(basis, (
+            (RDF_TYPE, DPV.LegalBasis),
+            (RDFS.label, _text(d["legal_basis"], "da")),
+        ))
         self.add(node, DPV.hasLegalBasis, basis)
         personal = d.get("has_personal_data")
         if personal is None:
@@ -310,7 +340,7 @@ class _Builder:
                             ("max_typical_age", HEALTH.maxTypicalAge)):
             value = d.get(field)
             if value is not None and value >= 0:
-                self.add(node, prop, _typed(int(value), XSD.nonNegativeInteger))
+                self.add(node, prop, _count(int(value)))
 
     def temporal(self, node: str, temporal: dict | None) -> None:
         if not temporal or not (temporal.get("start") or temporal.get("end")):
@@ -341,32 +371,55 @@ class _Builder:
                 self.add(ICD10, DCT.title, _text("ICD-10 (SKS)"))
             self.add(node, HEALTH.hasCodeValues, code)
 
+    # The resources a distribution refers to are described before it (the statements'
+    # objects are made first), so that its own triples stay together.
+
+    @cached_property
+    def parquet_extract(self) -> Statements:
+        """What every distribution states alike: the encrypted extract a permit releases."""
+        return (
+            (RDF_TYPE, DCAT.Distribution),
+            (DCATAP.applicableLegislation, self.legislation()),
+            (DCT.format, self.typed(PARQUET, DCT.MediaTypeOrExtent)),
+            (DCAT.mediaType, self.typed(PARQUET_MEDIA_TYPE, DCT.MediaType)),
+            (DCT.title, _text("Krypteret Parquet-udtræk efter tilladelse", "da")),
+        )
+
+    @cached_property
+    def release_terms(self) -> Statements:
+        return (
+            (RDF_TYPE, DCT.RightsStatement),
+            (RDFS.label, _text("Udleveres kun med en dataadgangstilladelse, pseudonymiseret "
+                               "eller anonymiseret, og kun til det godkendte formål.", "da")),
+        )
+
     def distribution(self, dataset: str, d: dict) -> str:
         node = _iri(f"{dataset}#distribution")
-        add = self.add
-        add(node, RDF_TYPE, DCAT.Distribution)
-        add(node, DCAT.accessURL, self.typed(_iri(dataset), RDFS.Resource))
-        add(node, DCATAP.applicableLegislation, self.legislation())
-        add(node, DCAT.byteSize, _typed(int(d.get("byte_size") or 0), XSD.nonNegativeInteger))
-        add(node, DCT.format, self.typed(PARQUET, DCT.MediaTypeOrExtent))
-        add(node, DCAT.mediaType, self.typed(PARQUET_MEDIA_TYPE, DCT.MediaType))
         rights = self.bnode()
-        add(rights, RDF_TYPE, DCT.RightsStatement)
-        add(rights, RDFS.label, _text(
-            "Udleveres kun med en dataadgangstilladelse, pseudonymiseret eller anonymiseret, "
-            "og kun til det godkendte formål.", "da"))
-        add(node, DCT.rights, rights)
-        add(node, DCT.title, _text("Krypteret Parquet-udtræk efter tilladelse", "da"))
+        self.describe(rights, self.release_terms)
+        self.describe(node, (
+            *self.parquet_extract,
+            (DCAT.accessURL, _iri(dataset)),  # the dataset's page, typed by the dataset
+            (DCAT.byteSize, _count(int(d.get("byte_size") or 0))),
+            (DCT.rights, rights),
+        ))
         return node
+
+    @cached_property
+    def column_dictionary(self) -> Statements:
+        """What every sample states alike: the column dictionary, free to read."""
+        return (
+            (RDF_TYPE, DCAT.Distribution),
+            (DCT.format, self.typed(JSON_FILE, DCT.MediaTypeOrExtent)),
+            (DCT.description, _text("Kolonneordbog og kvalitetsrapport (ingen persondata).",
+                                    "da")),
+        )
 
     def sample(self, dataset: str, d: dict) -> str:
         node = _iri(f"{dataset}#column-dictionary")
-        self.add(node, RDF_TYPE, DCAT.Distribution)
-        self.add(node, DCAT.accessURL, self.typed(
-            _iri(f"{self.base}/api/v1/datasets/{d['id']}"), RDFS.Resource))
-        self.add(node, DCT.format, self.typed(JSON_FILE, DCT.MediaTypeOrExtent))
-        self.add(node, DCT.description, _text(
-            "Kolonneordbog og kvalitetsrapport (ingen persondata).", "da"))
+        api = _iri(f"{self.base}/api/v1/datasets/{d['id']}")
+        self.add(api, RDF_TYPE, RDFS.Resource)  # one a dataset, typed once without asking
+        self.describe(node, (*self.column_dictionary, (DCAT.accessURL, api)))
         return node
 
 
@@ -427,33 +480,35 @@ def to_jsonld(triples: Iterable[Triple]) -> str:
     Consecutive triples about one subject share a node object; a subject met again later gets
     another node object, which a JSON-LD processor merges (nodes are identified by @id).
     """
-    nodes = _Encodings(lambda term: '{"@id":' + _json_id(term) + ",")
-    keys = _Encodings(lambda term: _json_id(term) + ":[")
+    keys = _Encodings(lambda predicate: _json_id(predicate) + ":[")
     keys[RDF_TYPE] = '"@type":['
     values = _Encodings(_jsonld_value)
     types = _Encodings(_json_id)
-    objects: list[str] = []
+    parts = ['{"@graph":[\n']
     current: str | None = None
-    fields: dict[str, list[str]] = {}  # the current node's values by property
+    # The current node's properties, each as the texts of its array so far: the first
+    # opens it ('"property":[value'), the others follow (',value').
+    fields: dict[str, list[str]] = {}
     for subject, predicate, obj in triples:
         if subject != current:
             if current is not None:
-                objects.append(_jsonld_node(nodes[current], fields, keys))
+                parts += _jsonld_node(current, fields), "},\n"
             current, fields = subject, {}
         value = types[obj] if predicate == RDF_TYPE else values[obj]
         found = fields.get(predicate)
         if found is None:
-            fields[predicate] = [value]
+            fields[predicate] = [keys[predicate] + value]
         else:
-            found.append(value)
+            found.append("," + value)
     if current is not None:
-        objects.append(_jsonld_node(nodes[current], fields, keys))
-    return '{"@graph":[\n' + ",\n".join(objects) + "\n]}\n"
+        parts += _jsonld_node(current, fields), "}\n"
+    parts.append("]}\n")
+    return "".join(parts)
 
 
-def _jsonld_node(opening: str, fields: dict[str, list[str]], keys: _Encodings) -> str:
-    return opening + "],".join([keys[predicate] + ",".join(values)
-                                for predicate, values in fields.items()]) + "]}"
+def _jsonld_node(subject: str, fields: dict[str, list[str]]) -> str:
+    """A node object but its closing brace."""
+    return '{"@id":' + _json_id(subject) + "," + "],".join(map("".join, fields.values())) + "]"
 
 
 @contextmanager
