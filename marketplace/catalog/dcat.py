@@ -100,7 +100,9 @@ def _text(text: str, lang: str = "") -> str:
 
 
 def _typed(value: Any, datatype: str) -> str:
-    if isinstance(value, bool):
+    if isinstance(value, str):
+        lexical = value
+    elif isinstance(value, bool):
         lexical = "true" if value else "false"
     elif isinstance(value, datetime | date):
         lexical = value.isoformat()
@@ -153,7 +155,11 @@ class _Builder:
         self.blank = 0
         self.node: str | None = None  # the dataset being described
         self.node_triples: list[Triple] = []
+        # Made once and kept: the concepts of the vocabularies by (vocabulary, code) and the
+        # statements about contact points and blank nodes that many datasets share.
+        self.concepts: dict[tuple[str, str], str] = {}
         self.contacts: dict[tuple[str, str, str, str | None], Statements] = {}
+        self.labelled: dict[tuple[str, str], Statements] = {}
 
     def add(self, subject: str, predicate: str, obj: str) -> None:
         (self.node_triples if subject == self.node else self.triples).append(
@@ -184,6 +190,39 @@ class _Builder:
         if label_en:
             self.add(node, SKOS.prefLabel, _text(label_en, "en"))
         return node
+
+    def access_rights(self, code: str) -> str:
+        return self.concepts.get(("access-right", code)) or self.concepts.setdefault(
+            ("access-right", code), self.typed(self.concept(
+                _iri(f"{EU}access-right/{code}"), *_bilingual(voc.ACCESS_RIGHTS_LABELS[code])),
+                DCT.RightsStatement))
+
+    def theme(self, code: str) -> str:
+        return self.concepts.get(("theme", code)) or self.concepts.setdefault(
+            ("theme", code), self.concept(_iri(f"{EU}data-theme/{code}"),
+                                          *_bilingual(voc.THEMES[code])))
+
+    def health_category(self, code: str) -> str:
+        return self.concepts.get(("health-category", code)) or self.concepts.setdefault(
+            ("health-category", code), self.concept(
+                _iri(f"{self.base}/vocabulary/health-category/{code}"),
+                *_bilingual(voc.HEALTH_CATEGORIES[code])))
+
+    def health_theme(self, keyword: str) -> str:
+        return self.concepts.get(("health-theme", keyword)) or self.concepts.setdefault(
+            ("health-theme", keyword), self.concept(
+                _iri(f"{self.base}/vocabulary/health-theme/{_slug(keyword)}"), keyword))
+
+    def purpose(self, term: str) -> str:
+        code = term.split(":", 1)[0]  # "TS:12": the argument stays in the label
+        return self.concepts.get(("purpose", term)) or self.concepts.setdefault(
+            ("purpose", term), self.typed(
+                self.concept(_iri(DUO + voc.DUO_IRIS[code]), f"DUO {term}"), DPV.Purpose))
+
+    def labelled_as(self, cls: str, label: str) -> Statements:
+        """Statements of a blank node of class `cls` with a Danish label."""
+        return self.labelled.get((cls, label)) or self.labelled.setdefault(
+            (cls, label), ((RDF_TYPE, cls), (RDFS.label, _text(label, "da"))))
 
     def agent(self, org: dict, *, level: str | None, key: str) -> str:
         node = _iri(f"{self.base}/organisations/{key}")
@@ -244,21 +283,13 @@ class _Builder:
         keywords = d.get("keywords") or [d["title"]]
         for keyword in keywords:
             add((node, DCAT.keyword, _text(keyword, "da")))
-        rights = d["access_rights"]
-        add((node, DCT.accessRights, self.typed(
-            self.concept(_iri(f"{EU}access-right/{rights}"),
-                         *_bilingual(voc.ACCESS_RIGHTS_LABELS[rights])),
-            DCT.RightsStatement)))
+        add((node, DCT.accessRights, self.access_rights(d["access_rights"])))
         for theme in d["themes"]:
-            add((node, DCAT.theme, self.concept(_iri(f"{EU}data-theme/{theme}"),
-                                                *_bilingual(voc.THEMES[theme]))))
+            add((node, DCAT.theme, self.theme(theme)))
         for category in d["health_categories"]:
-            add((node, HEALTH.healthCategory, self.concept(
-                _iri(f"{self.base}/vocabulary/health-category/{category}"),
-                *_bilingual(voc.HEALTH_CATEGORIES[category]))))
+            add((node, HEALTH.healthCategory, self.health_category(category)))
         for keyword in keywords:
-            add((node, HEALTH.healthTheme, self.concept(
-                _iri(f"{self.base}/vocabulary/health-theme/{_slug(keyword)}"), keyword)))
+            add((node, HEALTH.healthTheme, self.health_theme(keyword)))
         publisher = d["publisher"]
         add((node, DCT.publisher, self.agent(publisher, level=publisher.get("level"),
                                              key=publisher["slug"])))
@@ -306,26 +337,19 @@ class _Builder:
 
     def provenance(self, d: dict) -> str:
         node = self.bnode()
-        self.describe(node, (
-            (RDF_TYPE, DCT.ProvenanceStatement),
-            (RDFS.label, _text(f"Udgivet af {d['publisher']['name']}; data valideret mod "
-                               "kolonneordbogen på markedspladsen.", "da")),
-        ))
+        self.describe(node, self.labelled_as(
+            DCT.ProvenanceStatement, f"Udgivet af {d['publisher']['name']}; data valideret mod "
+                                     "kolonneordbogen på markedspladsen."))
         return node
 
     def purposes(self, node: str, d: dict) -> None:
         use = d["data_use"]
         for term in [use["permission"], *(use.get("modifiers") or [])]:
-            code = term.split(":", 1)[0]  # "TS:12": the argument stays in the label
-            self.add(node, DPV.hasPurpose, self.typed(
-                self.concept(_iri(DUO + voc.DUO_IRIS[code]), f"DUO {term}"), DPV.Purpose))
+            self.add(node, DPV.hasPurpose, self.purpose(term))
 
     def legal_basis(self, node: str, d: dict) -> None:
         basis = self.bnode()
-        self.describe(basis, (
-            (RDF_TYPE, DPV.LegalBasis),
-            (RDFS.label, _text(d["legal_basis"], "da")),
-        ))
+        self.describe(basis, self.labelled_as(DPV.LegalBasis, d["legal_basis"]))
         self.add(node, DPV.hasLegalBasis, basis)
         personal = d.get("has_personal_data")
         if personal is None:
@@ -385,18 +409,12 @@ class _Builder:
             (DCT.title, _text("Krypteret Parquet-udtræk efter tilladelse", "da")),
         )
 
-    @cached_property
-    def release_terms(self) -> Statements:
-        return (
-            (RDF_TYPE, DCT.RightsStatement),
-            (RDFS.label, _text("Udleveres kun med en dataadgangstilladelse, pseudonymiseret "
-                               "eller anonymiseret, og kun til det godkendte formål.", "da")),
-        )
-
     def distribution(self, dataset: str, d: dict) -> str:
         node = _iri(f"{dataset}#distribution")
         rights = self.bnode()
-        self.describe(rights, self.release_terms)
+        self.describe(rights, self.labelled_as(
+            DCT.RightsStatement, "Udleveres kun med en dataadgangstilladelse, pseudonymiseret "
+                                 "eller anonymiseret, og kun til det godkendte formål."))
         self.describe(node, (
             *self.parquet_extract,
             (DCAT.accessURL, _iri(dataset)),  # the dataset's page, typed by the dataset
