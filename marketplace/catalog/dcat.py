@@ -71,8 +71,8 @@ HDAB = {"name": "Sundhedsdatastyrelsen (sundhedsdataadgangsorgan)",
 
 PERSONAL_ROLES = ("direct_identifier", "quasi_identifier", "sensitive")
 
-# A term as N-Triples writes it: <iri>, _:label, "text", "text"@language or
-# "lexical form"^^<datatype>, the quoted text escaped as in JSON.
+# Three terms, each as N-Triples writes it: <iri>, _:label, "text", "text"@language or
+# "lexical form"^^<datatype>, the quoted text escaped as JSON escapes it.
 Triple = tuple[str, str, str]
 # What is said of one resource: (predicate, object) pairs.
 Statements = tuple[tuple[str, str], ...]
@@ -90,8 +90,8 @@ def _iri(iri: str) -> str:
 
 
 def _quoted(text: str) -> str:
-    """A literal's quoted text. JSON's own quoting (in C): its escapes (\\" \\\\ \\n \\t \\u001f
-    ...) are those of N-Triples and Turtle too, so the JSON-LD writer takes the text as it is."""
+    r"""A literal's quoted text, quoted as JSON quotes it (in C). N-Triples and Turtle read
+    JSON's escapes (\" \\ \n \t \u001f ...) alike, so JSON-LD takes the text as it is."""
     return encode_basestring(text)
 
 
@@ -120,33 +120,34 @@ def build_triples(descriptors: Iterable[dict], *, base_url: str, title: str,
     """Return the catalog of `descriptors` (published datasets, as served by the API)."""
     base_url = _safe_iri(base_url.rstrip("/"))
     builder = _Builder(base_url)
-    add = builder.add
     catalog = _iri(f"{base_url}/catalog")
-    add(catalog, RDF_TYPE, DCAT.Catalog)
-    add(catalog, DCT.title, _text(title, "da"))
-    add(catalog, DCT.description, _text(
-        "Sundhedsdata fra nationale, regionale og kommunale dataejere i Region Hovedstaden.",
-        "da"))
-    add(catalog, DCT.description, _text(
-        "Health data from national, regional and municipal data holders in the Capital Region "
-        "of Denmark.", "en"))
-    add(catalog, FOAF.homepage, builder.typed(catalog, FOAF.Document))
-    add(catalog, DCATAP.applicableLegislation, builder.legislation())
-    add(catalog, DCT.language, builder.typed(DANISH, DCT.LinguisticSystem))
-    add(catalog, DCT.spatial, builder.typed(DENMARK, DCT.Location))
-    add(catalog, DCT.modified, _typed(
-        (modified or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0), XSD.dateTime))
-    add(catalog, DCT.publisher, builder.agent(HDAB, level="national", key="hdab"))
-    # Described first and linked after, so the catalog's own triples stay together too.
-    for dataset in [builder.dataset(descriptor) for descriptor in descriptors]:
-        add(catalog, DCAT.dataset, dataset)
+    about = (
+        (RDF_TYPE, DCAT.Catalog),
+        (RDF_TYPE, FOAF.Document),  # its own homepage
+        (DCT.title, _text(title, "da")),
+        (DCT.description, _text("Sundhedsdata fra nationale, regionale og kommunale dataejere "
+                                "i Region Hovedstaden.", "da")),
+        (DCT.description, _text("Health data from national, regional and municipal data "
+                                "holders in the Capital Region of Denmark.", "en")),
+        (FOAF.homepage, catalog),
+        (DCATAP.applicableLegislation, builder.legislation()),
+        (DCT.language, builder.typed(DANISH, DCT.LinguisticSystem)),
+        (DCT.spatial, builder.typed(DENMARK, DCT.Location)),
+        (DCT.modified, _typed(
+            (modified or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0),
+            XSD.dateTime)),
+        (DCT.publisher, builder.agent(HDAB, level="national", key="hdab")),
+    )
+    datasets = tuple((DCAT.dataset, builder.dataset(descriptor)) for descriptor in descriptors)
+    builder.describe(catalog, about + datasets)  # last, so that its triples stay together too
     return builder.triples
 
 
 class _Builder:
-    """Collects the triples. A dataset's own triples are kept together and follow those of
-    the resources it refers to (concepts, agents, blank nodes), so each dataset is one node of
-    the JSON-LD graph rather than a dozen fragments to merge."""
+    """Collects the triples. A resource's own triples are kept together and follow those of
+    the resources it refers to (concepts, agents, blank nodes), so each is one node of the
+    JSON-LD graph rather than fragments to merge. What many resources state alike is made
+    once per export (`Statements`, concepts) and then only repeated."""
 
     def __init__(self, base_url: str) -> None:
         self.base = base_url
@@ -271,6 +272,7 @@ class _Builder:
         node = self.node = _iri(iri)
         self.node_triples = []
         self.describe(node, self.health_dataset)
+        self.described.add((node, FOAF.Document))  # a contact point may give it as its page
         add = self.node_triples.append
         add((node, DCT.identifier, _typed(f"{self.base}/api/v1/datasets/{d['id']}",
                                           XSD.anyURI)))
@@ -383,17 +385,27 @@ class _Builder:
         if icd10:
             self.add(node, HEALTH.hasCodingSystem, self.typed(ICD10, DCT.Standard))
         for disease in d["data_use"].get("diseases") or []:
-            iri = _safe_iri(f"{self.base}/vocabulary/sks/{disease}")
-            code = self.concept(_iri(iri), disease)
-            if (code, DCT.identifier) not in self.described:
-                self.described.add((code, DCT.identifier))
-                self.add(code, DCT.identifier, _typed(iri, XSD.anyURI))
-                self.add(code, SKOS.inScheme, self.typed(ICD10, SKOS.ConceptScheme))
-                self.add(code, SKOS.notation, _text(disease))
-            if (ICD10, DCT.title) not in self.described:
-                self.described.add((ICD10, DCT.title))
-                self.add(ICD10, DCT.title, _text("ICD-10 (SKS)"))
-            self.add(node, HEALTH.hasCodeValues, code)
+            self.add(node, HEALTH.hasCodeValues, self.diagnosis(disease))
+
+    def diagnosis(self, disease: str) -> str:
+        """A code of the Danish edition of ICD-10 (SKS)."""
+        iri = _safe_iri(f"{self.base}/vocabulary/sks/{disease}")
+        code = _iri(iri)
+        if (code, SKOS.Concept) not in self.described:
+            self.described.add((code, SKOS.Concept))
+            self.describe(code, (
+                (RDF_TYPE, SKOS.Concept),
+                (SKOS.prefLabel, _text(disease, "da")),
+                (DCT.identifier, _typed(iri, XSD.anyURI)),
+                (SKOS.inScheme, self.icd10_scheme),
+                (SKOS.notation, _text(disease)),
+            ))
+        return code
+
+    @cached_property
+    def icd10_scheme(self) -> str:
+        self.describe(ICD10, ((RDF_TYPE, SKOS.ConceptScheme), (DCT.title, _text("ICD-10 (SKS)"))))
+        return ICD10
 
     # The resources a distribution refers to are described before it (the statements'
     # objects are made first), so that its own triples stay together.
