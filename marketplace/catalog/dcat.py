@@ -34,6 +34,8 @@ class _Vocabulary:
         self.iri = iri
 
     def __getattr__(self, name: str) -> str:
+        if name.startswith("__"):  # what copy, pickle and the like look for is no term
+            raise AttributeError(name)
         term = self.__dict__[name] = f"<{self.iri}{name}>"
         return term
 
@@ -470,7 +472,8 @@ def _slug(text: str) -> str:
 
 
 def to_ntriples(triples: Iterable[Triple]) -> str:
-    """Write the triples as N-Triples, which is also valid Turtle."""
+    """Write the triples as N-Triples, which is also valid Turtle (their terms are written
+    already)."""
     return "".join([f"{s} {p} {o} .\n" for s, p, o in triples])
 
 
@@ -493,6 +496,7 @@ def _json_id(term: str) -> str:
 
 
 def _jsonld_value(term: str) -> str:
+    """The JSON-LD value object of an object term."""
     if term[0] == "<" or term[0] == "_":
         return '{"@id":' + _json_id(term) + "}"
     end = term.rindex('"') + 1  # the quoted text is a JSON string already

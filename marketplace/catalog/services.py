@@ -541,6 +541,7 @@ def export_catalog(session: Session, *, base_url: str, fmt: str) -> str:
         if key not in _exports:
             with dcat.cyclic_collection_paused():
                 descriptors = _export_descriptors(session)
+                # Asked of the index rather than of 10,000 timestamps read and converted.
                 modified = session.execute(
                     sa.select(sa.func.max(Dataset.updated_at))
                     .where(Dataset.status == "published")).scalar()
