@@ -9,6 +9,7 @@ to be made: ORM objects serialised to descriptor dicts, loaded into an rdflib gr
 by rdflib's serialisers. Prints medians (wall and CPU seconds) and the ratio.
 """
 import argparse
+import json
 import statistics
 import sys
 import tempfile
@@ -44,13 +45,17 @@ def build_app(tmp: Path, size: int):
     return app
 
 
-def _rdflib_term(value: str, obj: tuple[str, ...] | None = None):
-    if obj is None or obj[0] == "i":
-        iri = value if obj is None else obj[1]
-        return BNode(iri[2:]) if iri.startswith("_:") else URIRef(iri)
-    if obj[0] == "l":
-        return Literal(obj[1], lang=obj[2] or None)
-    return Literal(obj[1], datatype=URIRef(obj[2]))
+def _rdflib_term(term: str):
+    """The rdflib term of one written as N-Triples writes it (its quoted text is JSON)."""
+    if term.startswith("<"):
+        return URIRef(term[1:-1])
+    if term.startswith("_:"):
+        return BNode(term[2:])
+    end = term.rindex('"') + 1
+    text, suffix = json.loads(term[:end]), term[end:]
+    if suffix.startswith("^^"):
+        return Literal(text, datatype=URIRef(suffix[3:-1]))
+    return Literal(text, lang=suffix[1:] or None)
 
 
 def naive_export(session, fmt: str) -> str:
@@ -58,7 +63,7 @@ def naive_export(session, fmt: str) -> str:
     datasets = services.list_published_datasets(session)
     descriptors = [services.dataset_to_json(d, byte_size=0) for d in datasets]
     graph = Graph()
-    graph.addN((_rdflib_term(s), _rdflib_term(p), _rdflib_term("", o), graph)
+    graph.addN((_rdflib_term(s), _rdflib_term(p), _rdflib_term(o), graph)
                for s, p, o in dcat.build_triples(descriptors, base_url=BASE_URL, title=TITLE))
     if fmt == "jsonld":
         return graph.serialize(format="json-ld")

@@ -541,8 +541,10 @@ def export_catalog(session: Session, *, base_url: str, fmt: str) -> str:
         if key not in _exports:
             with dcat.cyclic_collection_paused():
                 descriptors = _export_descriptors(session)
-                modified = max((d["updated_at"] for d in descriptors if d["updated_at"]),
-                               default=None)
+                # Asked of the index rather than of 10,000 timestamps read and converted.
+                modified = session.execute(
+                    sa.select(sa.func.max(Dataset.updated_at))
+                    .where(Dataset.status == "published")).scalar()
                 if len(_exports) > 8:
                     _exports.clear()
                 _exports[key] = dcat.export(descriptors, base_url=base_url, fmt=fmt,
@@ -556,17 +558,17 @@ _PERSONAL_ROLE = re.compile(r'"role":\s*"(?:direct_identifier|quasi_identifier|s
 _ICD10_CODES = re.compile(r'"code_system":\s*"icd10"')
 
 
-def _column_facts(columns: str | list | None) -> dict[str, bool]:
-    """What the export says about a column dictionary, read from its stored JSON text.
+def _column_facts(columns: str | list | None) -> tuple[bool, bool]:
+    """What the export says about a column dictionary (whether it holds personal data, whether
+    it uses ICD-10 codes), read from its stored JSON text.
 
     Decoding 10,000 dictionaries only to ask two questions of them was a third of the export.
     """
     if isinstance(columns, str):
-        return {"has_personal_data": bool(_PERSONAL_ROLE.search(columns)),
-                "uses_icd10": bool(_ICD10_CODES.search(columns))}
+        return bool(_PERSONAL_ROLE.search(columns)), bool(_ICD10_CODES.search(columns))
     columns = columns or []  # drivers that decode JSON themselves (PostgreSQL's jsonb)
-    return {"has_personal_data": any(c.get("role") in dcat.PERSONAL_ROLES for c in columns),
-            "uses_icd10": any(c.get("code_system") == "icd10" for c in columns)}
+    return (any(c.get("role") in dcat.PERSONAL_ROLES for c in columns),
+            any(c.get("code_system") == "icd10" for c in columns))
 
 
 def _export_descriptors(session: Session) -> list[dict]:
@@ -578,30 +580,36 @@ def _export_descriptors(session: Session) -> list[dict]:
     # Plain rows, not ORM rows; the JSON columns as their stored text, decoded below at once.
     rows = session.connection().execute(
         sa.select(d.id, d.title, d.title_en, d.description, d.description_en,
-                  *(sa.type_coerce(c, sa.Text).label(c.key) for c in json_columns),
                   d.access_rights, d.legal_basis,
                   sa.type_coerce(d.columns, sa.Text).label("columns"), d.number_of_records,
                   d.number_of_unique_individuals, d.min_typical_age, d.max_typical_age,
-                  d.updated_at, org.slug, org.name, org.kind, org.homepage, org.email)
+                  org.slug, org.name, org.kind, org.homepage, org.email,
+                  *(sa.type_coerce(c, sa.Text).label(c.key) for c in json_columns))
         .join(org, d.publisher_org_id == org.id)
         .where(d.status == "published").order_by(d.id)).all()
     width = len(json_columns)
-    decoded = _decode_json_cells([value for r in rows for value in r[5:5 + width]])
-    return [{
-        "id": r.id, "title": r.title, "title_en": r.title_en, "description": r.description,
-        "description_en": r.description_en, "keywords": cells[0], "themes": cells[1],
-        "health_categories": cells[2], "access_rights": r.access_rights,
-        "legal_basis": r.legal_basis, "data_use": cells[3], "spatial": cells[4],
-        "temporal": cells[5], "contact_point": cells[6],
-        **_column_facts(r.columns),
-        "number_of_records": r.number_of_records,
-        "number_of_unique_individuals": r.number_of_unique_individuals,
-        "min_typical_age": r.min_typical_age, "max_typical_age": r.max_typical_age,
-        "updated_at": r.updated_at, "byte_size": sizes.get(r.id, 0),
-        "publisher": {"slug": r.slug, "name": r.name, "homepage": r.homepage,
-                      "email": r.email, "level": r.kind if r.kind in DATA_HOLDER_KINDS
-                      else None},
-    } for r, cells in zip(rows, _chunks(decoded, width), strict=True)]
+    decoded = _decode_json_cells([value for r in rows for value in r[-width:]])
+    # Unpacked by position: looking up 25 attributes of each row by name took half as long
+    # as the query.
+    descriptors = []
+    for (id_, title, title_en, description, description_en, access_rights, legal_basis,
+         columns, records, individuals, min_age, max_age, slug, name, kind, homepage, email,
+         *_stored_json), cells in zip(rows, _chunks(decoded, width), strict=True):
+        personal, icd10 = _column_facts(columns)
+        descriptors.append({
+            "id": id_, "title": title, "title_en": title_en, "description": description,
+            "description_en": description_en, "keywords": cells[0], "themes": cells[1],
+            "health_categories": cells[2], "access_rights": access_rights,
+            "legal_basis": legal_basis, "data_use": cells[3], "spatial": cells[4],
+            "temporal": cells[5], "contact_point": cells[6],
+            "has_personal_data": personal, "uses_icd10": icd10,
+            "number_of_records": records, "number_of_unique_individuals": individuals,
+            "min_typical_age": min_age, "max_typical_age": max_age,
+            "byte_size": sizes.get(id_, 0),
+            "publisher": {"slug": slug, "name": name, "homepage": homepage, "email": email,
+                          "level": kind if kind in DATA_HOLDER_KINDS else None},
+        })
+    return descriptors
 
 
 def _chunks(values: list[Any], width: int) -> Iterator[list[Any]]:

@@ -84,15 +84,15 @@ def test_hostile_text_comes_out_unchanged_in_both_formats():
     from rdflib import Literal
     from rdflib.compare import isomorphic
 
-    title = 'Citat " og \\ skråstreg\nny linje\ttab \x01 🙂 æøå <b>'
+    title = 'Citat " og \\ skråstreg\nny linje\ttab \x01\x08\x0c\x7f 🙂 æøå <b>'
     descriptor = {
         "id": 3, "title": title, "description": "x", "keywords": ["a\"b"],
         "themes": ["HEAL"], "health_categories": ["REGISTRY"], "access_rights": "PUBLIC",
-        "legal_basis": "GDPR", "data_use": {"permission": "DS", "diseases": ["DJ44"],
+        "legal_basis": "GDPR", "data_use": {"permission": "DS", "diseases": ['DJ44 "x"'],
                                             "modifiers": ["TS:12"]},
         "contact_point": {"name": None, "email": "a@b.dk", "url": 'https://x.example/a b"c'},
         "publisher": {"slug": "x", "name": "X", "level": "municipal"}, "columns": [],
-        "temporal": {"start": "2020-01-01", "end": None},
+        "temporal": {"start": "2020-01-01", "end": None}, "spatial": ["Region <H>"],
     }
     turtle, jsonld = (dcat.export([descriptor], base_url="https://example.org", title="K",
                                   fmt=fmt) for fmt in ("ttl", "jsonld"))
@@ -102,6 +102,66 @@ def test_hostile_text_comes_out_unchanged_in_both_formats():
     dataset = URIRef("https://example.org/catalog/3")
     assert Literal(title, lang="da") in set(from_turtle.objects(dataset, DCTERMS.title))
     assert URIRef("https://x.example/a%20b%22c") in set(from_turtle.subjects())
+    assert URIRef("https://example.org/vocabulary/sks/DJ44%20%22x%22") in set(
+        from_turtle.subjects())
+    assert URIRef("https://example.org/vocabulary/area/Region%20%3CH%3E") in set(
+        from_turtle.objects(dataset, DCTERMS.spatial))
+
+
+def _descriptor(dataset_id: int, **changes) -> dict:
+    descriptor = {
+        "id": dataset_id, "title": f"Register {dataset_id}", "description": "Beskrivelse",
+        "keywords": ["KOL", "lungesygdom"], "themes": ["HEAL", "JUST"],
+        "health_categories": ["REGISTRY"], "access_rights": "RESTRICTED",
+        "legal_basis": "GDPR art. 9(2)(j)",
+        "data_use": {"permission": "DS", "diseases": ["DJ44"], "modifiers": ["TS:12"]},
+        "publisher": {"slug": "region-h", "name": "Region H", "level": "regional",
+                      "homepage": "https://regionh.example", "email": "data@regionh.example"},
+        "columns": [], "number_of_records": 1200, "byte_size": 4096,
+    }
+    return descriptor | changes
+
+
+def test_a_resource_is_written_once_however_many_datasets_share_it():
+    """What datasets state alike (publisher, concepts, contact points, blank nodes' labels)
+    is made once and repeated: every triple is written once, each resource's statements are
+    one node object holding each property once, and both formats carry the same graph."""
+    import json
+
+    from rdflib.compare import isomorphic
+
+    no_homepage = {"slug": "x", "name": "X", "level": "municipal"}
+    descriptors = [
+        _descriptor(1),
+        _descriptor(2, title_en="Register two", description_en="Description",
+                    spatial=["DK", "area-1"], temporal={"start": "2020-01-01",
+                                                        "end": "2021-12-31"}),
+        _descriptor(3, contact_point={"name": "Datateam", "email": "team@regionh.example",
+                                      "url": "https://regionh.example/team"},
+                    access_rights="PUBLIC", keywords=["KOL"]),
+        _descriptor(4, publisher=no_homepage, data_use={"permission": "GRU"}),
+        _descriptor(5, publisher=no_homepage, legal_basis="Sundhedsloven § 46"),
+    ]
+    turtle, jsonld = (dcat.export(descriptors, base_url="https://example.org", title="K",
+                                  fmt=fmt) for fmt in ("ttl", "jsonld"))
+    lines = turtle.splitlines()
+    from_turtle = Graph().parse(data=turtle, format="turtle")
+    assert len(lines) == len(set(lines)) == len(from_turtle)
+
+    def unique_keys(pairs: list) -> dict:
+        keys = [key for key, _value in pairs]
+        assert len(keys) == len(set(keys)), keys
+        return dict(pairs)
+
+    nodes = json.loads(jsonld, object_pairs_hook=unique_keys)["@graph"]
+    assert len({node["@id"] for node in nodes}) == len(nodes)
+    for node in nodes:
+        for key, values in node.items():
+            if key != "@id":
+                assert len({json.dumps(v, sort_keys=True) for v in values}) == len(values)
+    assert isomorphic(from_turtle, Graph().parse(data=jsonld, format="json-ld"))
+    for shapes in ("PUBLIC", "RESTRICTED"):
+        assert _violations(from_turtle, _shapes(shapes)) == [], shapes
 
 
 def test_stored_json_decoded_at_once_reads_as_each_cell_alone():
