@@ -32,6 +32,9 @@ from marketplace.security import Keyring
 
 # Test keys are fixed so failures reproduce; they protect nothing outside the test databases.
 TEST_MASTER_KEY = base64.b64encode(bytes(range(32))).decode()
+# The audit key of the installation the tests' apps make: tests that commit audit entries
+# share the database with the sealer threads those apps started, which use this key.
+TEST_AUDIT_KEY = Keyring(base64.b64decode(TEST_MASTER_KEY)).audit_key
 POSTGRES_URL = os.environ.get("MARKETPLACE_TEST_POSTGRES_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if POSTGRES_URL else [])
 CHROMIUM = "/usr/bin/chromium"

@@ -9,12 +9,7 @@ import sqlalchemy as sa
 from marketplace import audit
 from marketplace.audit import AuditEntry, AuditHead
 from marketplace.db import utcnow
-from marketplace.security import Keyring, decode_master_key
-from tests.conftest import TEST_MASTER_KEY
-
-# The key of the installation the tests' apps make: committing tests share the database with
-# the sealer threads those apps started, and one installation's processes share one key.
-INSTALLATION_KEY = Keyring(decode_master_key(TEST_MASTER_KEY)).audit_key
+from tests.conftest import TEST_AUDIT_KEY
 
 
 def _append(session, count: int) -> list[AuditEntry]:
@@ -150,7 +145,7 @@ def test_concurrent_appenders_form_one_unbroken_chain(database) -> None:
 
     from sqlalchemy.orm import sessionmaker
 
-    make = sessionmaker(bind=database.engine, info={audit.AUDIT_KEY: INSTALLATION_KEY})
+    make = sessionmaker(bind=database.engine, info={audit.AUDIT_KEY: TEST_AUDIT_KEY})
     failures: list[BaseException] = []
 
     def appender(number: int) -> None:
@@ -176,7 +171,7 @@ def test_concurrent_appenders_form_one_unbroken_chain(database) -> None:
         for thread in threads:
             thread.join()
         # Each commit woke this process's sealer; wait for whatever it has not sealed yet.
-        audit.seal_committed(database.engine, INSTALLATION_KEY, wait=True)
+        audit.seal_committed(database.engine, TEST_AUDIT_KEY, wait=True)
         with make() as session:
             result = audit.verify_audit_chain(session)
     finally:
@@ -261,7 +256,7 @@ def test_committed_entries_are_sealed_by_the_committing_process_soon_after(datab
 
     from sqlalchemy.orm import sessionmaker
 
-    make = sessionmaker(bind=database.engine, info={audit.AUDIT_KEY: INSTALLATION_KEY})
+    make = sessionmaker(bind=database.engine, info={audit.AUDIT_KEY: TEST_AUDIT_KEY})
     with database.engine.begin() as connection:  # a chain of this key alone
         connection.execute(sa.text("TRUNCATE audit_entry, audit_head"))
     try:
@@ -278,7 +273,7 @@ def test_committed_entries_are_sealed_by_the_committing_process_soon_after(datab
             result = audit.verify_audit_chain(session)
             places = list(session.scalars(sa.select(AuditEntry.seq).order_by(AuditEntry.seq)))
     finally:
-        audit.seal_committed(database.engine, INSTALLATION_KEY, wait=True)  # nothing left running
+        audit.seal_committed(database.engine, TEST_AUDIT_KEY, wait=True)  # nothing left running
         with database.engine.begin() as connection:
             connection.execute(sa.text("TRUNCATE audit_entry, audit_head"))
     assert (result.ok, result.checked, result.waiting) == (True, 3, 0), result

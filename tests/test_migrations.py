@@ -13,8 +13,13 @@ from alembic import command
 from marketplace import schema
 from marketplace.db import UTCDateTime, create_engine_for
 from marketplace.db_drift import schema_differences
-from tests.conftest import BACKENDS, POSTGRES_URL, empty_postgres, fresh_postgres
-from tests.test_audit import INSTALLATION_KEY
+from tests.conftest import (
+    BACKENDS,
+    POSTGRES_URL,
+    TEST_AUDIT_KEY,
+    empty_postgres,
+    fresh_postgres,
+)
 
 AT = datetime(2025, 3, 1, 12, tzinfo=UTC)
 KEYS = [f"{n:064x}" for n in range(1, 5)]
@@ -122,7 +127,7 @@ def test_audit_entries_take_their_places_in_the_chain_and_stay_guarded(empty_url
     from marketplace import audit
     from marketplace.db import JSONValue
 
-    key = INSTALLATION_KEY  # the key of the sealer threads the tests' apps started
+    key = TEST_AUDIT_KEY
     schema.upgrade(empty_url, revision="0019")
     engine = create_engine_for(empty_url)
     entries = sa.table("audit_entry", *map(sa.column, _ENTRY_COLUMNS[1:5]),
