@@ -354,23 +354,22 @@ def has_waiting(engine: sa.Engine) -> bool:
 def seal_committed(engine: sa.Engine, key: bytes, *, wait: bool = False) -> int:
     """Seal every committed waiting entry, a batch per transaction; return how many.
 
-    When another sealer holds the chain this returns: that sealer looks again after it lets go,
-    and so sees every entry committed before this call. After a batch that found nothing, it
-    looks once more outside the lock for entries committed while it held it. On SQLite no entry
-    ever waits: nothing to do.
+    Each batch is preceded by a look outside the lock, so an idle caller costs one query and a
+    sealer sees what was committed while it held the lock. When another sealer holds the chain
+    this returns: that sealer looks again after it lets go, and so sees every entry committed
+    before this call. On SQLite no entry ever waits: nothing to do.
     """
     if engine.dialect.name != "postgresql":
         return 0
     total = 0
-    while True:
+    while has_waiting(engine):
         with Session(bind=engine, info={AUDIT_KEY: key}) as session:
             outcome = seal_waiting(session, wait=wait)
             session.commit()
         total += outcome.sealed
         if outcome.busy or outcome.blocked_at is not None:
-            return total
-        if not outcome.sealed and not has_waiting(engine):
-            return total
+            break
+    return total
 
 
 class _Sealer:

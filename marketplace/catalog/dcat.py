@@ -194,33 +194,35 @@ class _Builder:
             self.add(node, SKOS.prefLabel, _text(label_en, "en"))
         return node
 
+    def _kept_concept(self, key: tuple[str, str], make: Callable[[], str]) -> str:
+        """A vocabulary's concept by (vocabulary, code), made and described on first use."""
+        found = self.concepts.get(key)
+        if found is None:
+            found = self.concepts[key] = make()
+        return found
+
     def access_rights(self, code: str) -> str:
-        return self.concepts.get(("access-right", code)) or self.concepts.setdefault(
-            ("access-right", code), self.typed(self.concept(
-                _iri(f"{EU}access-right/{code}"), *_bilingual(voc.ACCESS_RIGHTS_LABELS[code])),
-                DCT.RightsStatement))
+        return self._kept_concept(("access-right", code), lambda: self.typed(self.concept(
+            _iri(f"{EU}access-right/{code}"), *_bilingual(voc.ACCESS_RIGHTS_LABELS[code])),
+            DCT.RightsStatement))
 
     def theme(self, code: str) -> str:
-        return self.concepts.get(("theme", code)) or self.concepts.setdefault(
-            ("theme", code), self.concept(_iri(f"{EU}data-theme/{code}"),
-                                          *_bilingual(voc.THEMES[code])))
+        return self._kept_concept(("theme", code), lambda: self.concept(
+            _iri(f"{EU}data-theme/{code}"), *_bilingual(voc.THEMES[code])))
 
     def health_category(self, code: str) -> str:
-        return self.concepts.get(("health-category", code)) or self.concepts.setdefault(
-            ("health-category", code), self.concept(
-                _iri(f"{self.base}/vocabulary/health-category/{code}"),
-                *_bilingual(voc.HEALTH_CATEGORIES[code])))
+        return self._kept_concept(("health-category", code), lambda: self.concept(
+            _iri(f"{self.base}/vocabulary/health-category/{code}"),
+            *_bilingual(voc.HEALTH_CATEGORIES[code])))
 
     def health_theme(self, keyword: str) -> str:
-        return self.concepts.get(("health-theme", keyword)) or self.concepts.setdefault(
-            ("health-theme", keyword), self.concept(
-                _iri(f"{self.base}/vocabulary/health-theme/{_slug(keyword)}"), keyword))
+        return self._kept_concept(("health-theme", keyword), lambda: self.concept(
+            _iri(f"{self.base}/vocabulary/health-theme/{_slug(keyword)}"), keyword))
 
     def purpose(self, term: str) -> str:
         code = term.split(":", 1)[0]  # "TS:12": the argument stays in the label
-        return self.concepts.get(("purpose", term)) or self.concepts.setdefault(
-            ("purpose", term), self.typed(
-                self.concept(_iri(DUO + voc.DUO_IRIS[code]), f"DUO {term}"), DPV.Purpose))
+        return self._kept_concept(("purpose", term), lambda: self.typed(
+            self.concept(_iri(DUO + voc.DUO_IRIS[code]), f"DUO {term}"), DPV.Purpose))
 
     def labelled_as(self, cls: str, label: str) -> Statements:
         """Statements of a blank node of class `cls` with a Danish label."""
