@@ -547,9 +547,9 @@ def verify_audit_chain(session: Session) -> AuditVerification:
                                  f"entries were cut off: the anchor counts {head.entries} "
                                  f"entries, the chain has {checked}", previous)
     waiting = 0
-    for entry in _waiting(session, limit=2**31 - 1):
-        if not _content_holds(key, entry):
-            return AuditVerification(False, checked + waiting, entry.id,
+    for row in _waiting(session, limit=2**31 - 1):
+        if not _content_holds(key, row):
+            return AuditVerification(False, checked + waiting, row.id,
                                      "the entry was edited while it waited to be sealed",
                                      previous)
         waiting += 1
