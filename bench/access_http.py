@@ -83,8 +83,8 @@ class EstimateClock:
 
     def __init__(self) -> None:
         self.seconds = 0.0
-        self.real = delivery_services.estimate_cohort_size
-        delivery_services.estimate_cohort_size = self
+        self.real = delivery_services.estimate_cohort_sizes
+        delivery_services.estimate_cohort_sizes = self
 
     def __call__(self, *args, **kwargs):
         started = time.perf_counter()

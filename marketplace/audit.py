@@ -94,6 +94,8 @@ class AuditHead(Base):
 
 _ENTRIES = cast(sa.Table, AuditEntry.__table__)
 _HEADS = cast(sa.Table, AuditHead.__table__)
+# Parameters apart from the statement: one statement object, its compiled form reused.
+_INSERT_ENTRIES = sa.insert(_ENTRIES)
 
 
 def actor_label(actor: Principal | None) -> str:
@@ -268,8 +270,7 @@ def record_audits(session: Session, acts: Sequence[Mapping[str, Any]]) -> None:
     key = audit_key(session)
     rows = [_prepare(key, **act) for act in acts]
     if not _seals_at_once(session):
-        # Parameters apart from the statement: its compiled form is kept and reused.
-        session.execute(sa.insert(_ENTRIES), rows)
+        session.execute(_INSERT_ENTRIES, rows)
         _note_waiting(session)
         return
     head = _chain_head(session, key)
@@ -283,7 +284,7 @@ def record_audits(session: Session, acts: Sequence[Mapping[str, Any]]) -> None:
         link = entry_hash(key, prev_hash=previous, **{k: v for k, v in row.items() if k != "mac"})
         row.update(seq=entries, prev_hash=previous, hash=link)
         previous = link
-    session.execute(sa.insert(_ENTRIES), rows)
+    session.execute(_INSERT_ENTRIES, rows)
     session.execute(sa.update(_HEADS).where(_HEADS.c.id == _HEAD_ID).values(
         entries=entries, hash=previous, mac=_anchor_mac(
             key, legacy_entries=head.legacy_entries, entries=entries, last_hash=previous)))
@@ -302,18 +303,31 @@ class Sealing:
     blocked_at: int | None = None  # an entry whose own MAC fails: sealing stops before it
 
 
+# Sealing's statements, built once: each runs after every few commits, and making a statement
+# costs about as much as running it.
+_WAITING = (sa.select(_ENTRIES.c.id, _ENTRIES.c.mac, *(_ENTRIES.c[name] for name in _CONTENT))
+            .where(_ENTRIES.c.seq.is_(None)).order_by(_ENTRIES.c.id)
+            .limit(sa.bindparam("limit")))
+_ANY_WAITING = sa.select(_ENTRIES.c.id).where(_ENTRIES.c.seq.is_(None)).limit(1)
+_ANCHOR = (sa.select(_HEADS.c.entries, _HEADS.c.hash, _HEADS.c.legacy_entries)
+           .where(_HEADS.c.id == _HEAD_ID))
+_LINK = (sa.update(_ENTRIES).where(_ENTRIES.c.id == sa.bindparam("entry_id"))
+         .values(seq=sa.bindparam("new_seq"), prev_hash=sa.bindparam("new_prev"),
+                 hash=sa.bindparam("new_hash")))
+_MOVE_ANCHOR = sa.update(_HEADS).where(_HEADS.c.id == _HEAD_ID)
+_LOCK = sa.select(sa.func.pg_advisory_xact_lock(_AUDIT_LOCK))
+_TRY_LOCK = sa.select(sa.func.pg_try_advisory_xact_lock(_AUDIT_LOCK))
+
+
 def _waiting(session: Session, limit: int) -> list[sa.Row[Any]]:
     """The oldest waiting entries' ids, content and own MACs (rows, not objects: sealing reads
     many and changes three columns)."""
-    query = (sa.select(_ENTRIES.c.id, _ENTRIES.c.mac, *(_ENTRIES.c[name] for name in _CONTENT))
-             .where(_ENTRIES.c.seq.is_(None)).order_by(_ENTRIES.c.id).limit(limit))
-    return list(session.execute(query))
+    return list(session.execute(_WAITING, {"limit": limit}))
 
 
 def _anchor(session: Session, key: bytes) -> tuple[int, str, int] | None:
     """The chain's entry count, last link and legacy entries; None for a chain not begun."""
-    head = session.execute(sa.select(_HEADS.c.entries, _HEADS.c.hash, _HEADS.c.legacy_entries)
-                           .where(_HEADS.c.id == _HEAD_ID)).first()
+    head = session.execute(_ANCHOR).first()
     if head is not None:
         return head.entries, head.hash, head.legacy_entries
     if session.scalar(sa.select(_ENTRIES.c.id).where(_ENTRIES.c.seq.is_not(None))
@@ -339,10 +353,9 @@ def seal_waiting(session: Session, *, wait: bool = True, limit: int = SEAL_BATCH
     waited, is never linked: sealing stops before it, and verification names it.
     """
     key = audit_key(session)
-    if session.get_bind().dialect.name == "postgresql":
-        lock = sa.func.pg_advisory_xact_lock if wait else sa.func.pg_try_advisory_xact_lock
-        if session.scalar(sa.select(lock(_AUDIT_LOCK))) is False:
-            return Sealing(0, busy=True)
+    postgres = session.get_bind().dialect.name == "postgresql"
+    if postgres and session.scalar(_LOCK if wait else _TRY_LOCK) is False:
+        return Sealing(0, busy=True)
     waiting = _waiting(session, limit)
     held = next((entry for entry in waiting if not _content_holds(key, entry)), None)
     if held is not None:
@@ -360,9 +373,7 @@ def seal_waiting(session: Session, *, wait: bool = True, limit: int = SEAL_BATCH
         links.append({"entry_id": entry.id, "new_seq": entries, "new_prev": previous,
                       "new_hash": link})
         previous = link
-    session.execute(sa.update(_ENTRIES).where(_ENTRIES.c.id == sa.bindparam("entry_id"))
-                    .values(seq=sa.bindparam("new_seq"), prev_hash=sa.bindparam("new_prev"),
-                            hash=sa.bindparam("new_hash")), links)
+    session.execute(_LINK, links)
     _expire_links(session, [entry.id for entry in waiting])
     anchored = {"entries": entries, "hash": previous, "legacy_entries": legacy,
                 "mac": _anchor_mac(key, legacy_entries=legacy, entries=entries,
@@ -370,7 +381,7 @@ def seal_waiting(session: Session, *, wait: bool = True, limit: int = SEAL_BATCH
     if anchor is None:
         session.execute(sa.insert(_HEADS).values(id=_HEAD_ID, **anchored))
     else:
-        session.execute(sa.update(_HEADS).where(_HEADS.c.id == _HEAD_ID).values(**anchored))
+        session.execute(_MOVE_ANCHOR.values(**anchored))
     return Sealing(len(waiting), blocked_at=held.id if held else None)
 
 
@@ -382,8 +393,7 @@ def _content_holds(key: bytes, entry: AuditEntry | sa.Row[Any]) -> bool:
 def has_waiting(engine: sa.Engine) -> bool:
     """Whether any committed entry waits to be sealed."""
     with engine.connect() as connection:
-        return connection.scalar(sa.select(AuditEntry.id).where(AuditEntry.seq.is_(None))
-                                 .limit(1)) is not None
+        return connection.scalar(_ANY_WAITING) is not None
 
 
 def seal_committed(engine: sa.Engine, key: bytes, *, wait: bool = False) -> int:

@@ -40,10 +40,10 @@ class _CohortEstimate:
     def __init__(self, *, keyring: Keyring, data_dir: Path) -> None:
         self.keyring, self.data_dir = keyring, data_dir
 
-    def __call__(self, session: Session, *, dataset: Dataset, cohort: dict[str, Any],
-                 purpose: str, as_of: datetime) -> int:
-        return delivery_cohorts.estimate_cohort_size(
-            session, dataset=dataset, cohort=cohort, purpose=purpose, as_of=as_of,
+    def __call__(self, session: Session, *, datasets: Sequence[Dataset], cohort: dict[str, Any],
+                 purpose: str, as_of: datetime) -> dict[int, int | None]:
+        return delivery_cohorts.estimate_cohort_sizes(
+            session, datasets=datasets, cohort=cohort, purpose=purpose, as_of=as_of,
             keyring=self.keyring, data_dir=self.data_dir)
 
 

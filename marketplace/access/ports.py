@@ -20,13 +20,11 @@ from marketplace.errors import NotFound
 
 
 class CohortEstimate(Protocol):
-    """People in a dataset's current version after consent and cohort filters.
+    """People in each dataset's current version after consent and cohort filters, by dataset
+    id; None where it cannot be known (no valid or a tampered data version)."""
 
-    Raises a DomainError when it cannot be known (no valid or a tampered data version).
-    """
-
-    def __call__(self, session: Session, *, dataset: Dataset, cohort: dict[str, Any],
-                 purpose: str, as_of: datetime) -> int: ...
+    def __call__(self, session: Session, *, datasets: Sequence[Dataset], cohort: dict[str, Any],
+                 purpose: str, as_of: datetime) -> dict[int, int | None]: ...
 
 
 class TestBeds(Protocol):

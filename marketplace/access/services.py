@@ -6,7 +6,7 @@ stored decision, not an exception; only malformed or unauthorised calls raise.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -39,7 +39,7 @@ from marketplace.catalog.models import Dataset
 from marketplace.consent import services as consent_services
 from marketplace.cpr import contains_cpr
 from marketplace.db import utcnow
-from marketplace.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
+from marketplace.errors import Conflict, Forbidden, Invalid, NotFound
 from marketplace.identity.models import Organisation
 from marketplace.identity.principal import Principal
 from marketplace.languages import N_
@@ -212,8 +212,10 @@ def _resolve(session: Session, application: Application, *, company_org_id: int,
     if purpose is None:
         errors.append({"field": "purpose", "message": "ukendt formål; se /api/v1/purposes"})
     resolved = []
+    found = catalog_services.get_datasets(
+        session, dataset_ids=[choice.id for choice in application.datasets])
     for index, choice in enumerate(application.datasets):
-        dataset = catalog_services.get_dataset(session, dataset_id=choice.id)
+        dataset = found.get(choice.id)
         if dataset is None or dataset.status == "draft":
             errors.append({"field": f"datasets[{index}].id",
                            "message": N_("intet udgivet datasæt med det nummer")})
@@ -257,24 +259,18 @@ def _course_environment(session: Session, application: Application, company_org_
     return environment_id
 
 
-def _cohort_sizes(session: Session, *, datasets: Iterable[Dataset], cohort: dict[str, Any],
+def _cohort_sizes(session: Session, *, datasets: Sequence[Dataset], cohort: dict[str, Any],
                   purpose: str, engine: AccessEngine, now: datetime) -> dict[int, int | None]:
-    """People per dataset after consent and cohort filters; None where it cannot be known.
+    """People per published dataset after consent and cohort filters; None where it cannot be
+    known (a withdrawn dataset has no cohort to offer).
 
     Runs before anything is written: the estimate may decrypt a data version, and no audited
-    write of anyone else should wait for that behind this transaction's audit-chain lock.
+    write of anyone else should wait for that behind this transaction.
     """
-    sizes: dict[int, int | None] = {}
-    for dataset in datasets:
-        if dataset.status != "published":
-            sizes[dataset.id] = None
-            continue
-        try:
-            sizes[dataset.id] = engine.estimate_cohort(
-                session, dataset=dataset, cohort=cohort, purpose=purpose, as_of=now)
-        except DomainError:
-            sizes[dataset.id] = None  # no valid data version, or a tampered one: a deny
-    return sizes
+    published = [dataset for dataset in datasets if dataset.status == "published"]
+    sizes = engine.estimate_cohort(session, datasets=published, cohort=cohort, purpose=purpose,
+                                   as_of=now) if published else {}
+    return {dataset.id: sizes.get(dataset.id) for dataset in datasets}
 
 
 RESUBMITTABLE = ("denied", "rejected")

@@ -5,7 +5,7 @@ import json
 import os
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,7 +14,7 @@ from typing import Any, BinaryIO, cast
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from marketplace import leftovers
 from marketplace.catalog import dcat, ingest
@@ -43,6 +43,19 @@ SPOOL_CHUNK = 1 << 20
 def get_dataset(session: Session, *, dataset_id: int) -> Dataset | None:
     """Return the dataset, or None."""
     return session.get(Dataset, dataset_id)
+
+
+# Built once: making a statement costs about as much as running it (the access engine asks
+# these on every application).
+_DATASETS = sa.select(Dataset).where(Dataset.id.in_(sa.bindparam("dataset_ids", expanding=True)))
+
+
+def get_datasets(session: Session, *, dataset_ids: Collection[int]) -> dict[int, Dataset]:
+    """The datasets with these ids, by id (unknown ids are left out), in one query."""
+    if not dataset_ids:
+        return {}
+    rows = session.scalars(_DATASETS, {"dataset_ids": sorted(set(dataset_ids))})
+    return {dataset.id: dataset for dataset in rows}
 
 
 def require_dataset(session: Session, *, dataset_id: int) -> Dataset:
@@ -81,6 +94,17 @@ def current_version(session: Session, *, dataset: Dataset) -> DataVersion | None
         sa.select(DataVersion)
         .where(DataVersion.dataset_id == dataset.id, DataVersion.status == "valid")
         .order_by(DataVersion.number.desc()).limit(1)).first()
+
+
+_newer = aliased(DataVersion)
+CURRENT_VERSIONS = sa.select(DataVersion.dataset_id, DataVersion.id, DataVersion.sha256).where(
+    DataVersion.dataset_id.in_(sa.bindparam("dataset_ids", expanding=True)),
+    DataVersion.status == "valid",
+    ~sa.exists().where(_newer.dataset_id == DataVersion.dataset_id, _newer.status == "valid",
+                       _newer.number > DataVersion.number))
+"""Each named dataset's newest valid data version, as rows of its dataset_id, id and sha256;
+run with `{"dataset_ids": [...]}`. A statement rather than rows, so a caller may ask more of
+the same round trip."""
 
 
 def latest_version(session: Session, *, dataset: Dataset) -> DataVersion | None:

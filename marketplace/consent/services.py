@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from hashlib import sha256
+from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
@@ -475,21 +476,42 @@ def consent_receipt(session: Session, *, actor: Principal, keyring: Keyring, not
 
 # --- bulk evaluation for delivery ---------------------------------------------------------------
 
+@dataclass(frozen=True)
+class ConsentState:
+    """Where consent stands: a revision that moves with every committed event, and the time of
+    the newest event (None before any)."""
+
+    revision: int
+    latest_at: datetime | None
+
+
+def consent_state_columns() -> tuple[sa.ScalarSelect[Any], sa.ScalarSelect[Any]]:
+    """The revision and the newest event's time as two columns, for a caller that reads them
+    in the same round trip as something else (`ConsentState(*those values)`)."""
+    return (sa.select(ConsentRevision.revision).where(ConsentRevision.id == 1).scalar_subquery(),
+            sa.select(sa.func.max(ConsentEvent.at)).scalar_subquery())
+
+
+def consent_state(session: Session) -> ConsentState:
+    revision, latest_at = session.execute(sa.select(*consent_state_columns())).one()
+    return ConsentState(int(revision or 0), latest_at)
+
+
 def consent_snapshot(session: Session, *, purpose: str, holder_org_id: int | None,
-                     dataset_id: int | None, as_of: datetime) -> ConsentSnapshot:
+                     dataset_id: int | None, as_of: datetime,
+                     state: ConsentState | None = None) -> ConsentSnapshot:
     """Consent for a purpose, holder and dataset from the events in force at `as_of`.
 
     Snapshots are kept per consent revision: while no event is added, every `as_of` at or after
     the newest event sees the same snapshot, so access decisions (which ask "as of now") reuse
     it. The revision, not the newest id or time, keys the cache: an event that commits after a
-    higher-numbered one still moves the revision on.
+    higher-numbered one still moves the revision on. `state` is the consent state when the
+    caller read it already in this transaction.
     """
-    revision, latest_at = session.execute(sa.select(
-        sa.select(ConsentRevision.revision).where(ConsentRevision.id == 1).scalar_subquery(),
-        sa.select(sa.func.max(ConsentEvent.at)).scalar_subquery())).one()
-    moment = "current" if latest_at is None or as_of >= latest_at else as_of
-    key = (str(session.get_bind().engine.url), purpose, holder_org_id, dataset_id, revision,
-           moment)
+    state = state or consent_state(session)
+    moment = "current" if state.latest_at is None or as_of >= state.latest_at else as_of
+    key = (str(session.get_bind().engine.url), purpose, holder_org_id, dataset_id,
+           state.revision, moment)
     with _snapshot_lock:
         if key in _snapshots:
             _snapshots.move_to_end(key)

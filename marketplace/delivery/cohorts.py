@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import json
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from threading import Lock
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -116,19 +116,32 @@ def warm(session: Session, *, keyring: Keyring, data_dir: Path) -> int:
         if version is None or not version.sha256:
             continue
         try:
-            _decoded(version, dataset, keyring=keyring, data_dir=data_dir)
+            _decoded(session, version, dataset, keyring=keyring, data_dir=data_dir)
         except DomainError:
             continue  # an unreadable version is refused when an application asks for it
         decoded += 1
     return decoded
 
 
-def _decoded(version: DataVersion, dataset: Dataset, *, keyring: Keyring, data_dir: Path
-             ) -> DecodedVersion:
+class VersionRef(Protocol):
+    """A data version as far as the caches need it: its id and its content's hash."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def sha256(self) -> str | None: ...
+
+
+def _decoded(session: Session, ref: VersionRef, dataset: Dataset, *, keyring: Keyring,
+             data_dir: Path) -> DecodedVersion:
     """The version's cohort columns and subject codes, decrypted once and kept."""
-    found = _versions.get(version.sha256)
+    found = _versions.get(ref.sha256)
     if found is not None:
         return found
+    version = session.get(DataVersion, ref.id)
+    if version is None or version.sha256 != ref.sha256:
+        raise Conflict("datasættet har ingen gyldig dataversion")
     wanted = [c["name"] for c in dataset.columns if c.get("concept")]
     if dataset.subject_column:
         wanted.append(pipeline.SUBJECT_KEY)
@@ -143,14 +156,14 @@ def _decoded(version: DataVersion, dataset: Dataset, *, keyring: Keyring, data_d
                          size=int(frame.memory_usage(deep=True).sum()))
 
 
-def _cohort_columns(version: DataVersion, dataset: Dataset, *, on: date, keyring: Keyring,
-                    data_dir: Path) -> CohortColumns:
+def _cohort_columns(session: Session, version: VersionRef, dataset: Dataset, *, on: date,
+                    keyring: Keyring, data_dir: Path) -> CohortColumns:
     """The version's cohort columns as of a day (ages are whole years on that day)."""
     key = (version.sha256, on)
     found = _days.get(key)
     if found is not None:
         return found
-    decoded = _decoded(version, dataset, keyring=keyring, data_dir=data_dir)
+    decoded = _decoded(session, version, dataset, keyring=keyring, data_dir=data_dir)
     frame = decoded.frame.copy(deep=False)
     columns = [dict(column) for column in dataset.columns]
     birth = pipeline.concept_column(columns, "birth_date")
@@ -163,7 +176,7 @@ def _cohort_columns(version: DataVersion, dataset: Dataset, *, on: date, keyring
     return _days.put(key, CohortColumns(decoded, frame, columns))
 
 
-def _consented(version: DataVersion, decoded: DecodedVersion, snapshot: Any,
+def _consented(version: VersionRef, decoded: DecodedVersion, snapshot: Any,
                consent_model: str) -> np.ndarray:
     """Per distinct subject: may consent include them (kept per consent state)?"""
     key = (version.sha256, snapshot.fingerprint, consent_model)
@@ -175,25 +188,72 @@ def _consented(version: DataVersion, decoded: DecodedVersion, snapshot: Any,
     return _consent.put(key, verdict)
 
 
+def estimate_cohort_sizes(session: Session, *, datasets: Sequence[Dataset],
+                          cohort: dict[str, Any], purpose: str, as_of: datetime,
+                          keyring: Keyring, data_dir: Path) -> dict[int, int | None]:
+    """Distinct citizens per dataset in its current data version passing the consent and
+    cohort filters; None where that cannot be known (no valid data version, an unreadable or a
+    tampered one).
+
+    One round trip reads every dataset's current version and the consent state together.
+    """
+    versions, state = _current_versions(session, datasets)
+    sizes: dict[int, int | None] = {}
+    for dataset in datasets:
+        try:
+            sizes[dataset.id] = _estimate(
+                session, dataset=dataset, version=versions.get(dataset.id), state=state,
+                cohort=cohort, purpose=purpose, as_of=as_of, keyring=keyring, data_dir=data_dir)
+        except DomainError:
+            sizes[dataset.id] = None
+    return sizes
+
+
 def estimate_cohort_size(session: Session, *, dataset: Dataset, cohort: dict[str, Any],
                          purpose: str, as_of: datetime, keyring: Keyring, data_dir: Path) -> int:
     """Distinct citizens in the current data version passing the consent and cohort filters.
 
     Raises Conflict when the dataset has no valid data version, Invalid when it is unreadable.
     """
-    version = catalog_services.current_version(session, dataset=dataset)
-    if version is None or not version.sha256:
+    versions, state = _current_versions(session, [dataset])
+    return _estimate(session, dataset=dataset, version=versions.get(dataset.id), state=state,
+                     cohort=cohort, purpose=purpose, as_of=as_of, keyring=keyring,
+                     data_dir=data_dir)
+
+
+# Built once: making the statement costs more than running it.
+_CURRENT_VERSIONS_AND_CONSENT = catalog_services.CURRENT_VERSIONS.add_columns(
+    *consent_services.consent_state_columns())
+
+
+def _current_versions(session: Session, datasets: Sequence[Dataset]
+                      ) -> tuple[dict[int, VersionRef], consent_services.ConsentState | None]:
+    """The datasets' current versions and, in the same query, the consent state (None when no
+    dataset has a version: then nothing needs it)."""
+    rows = session.execute(_CURRENT_VERSIONS_AND_CONSENT,
+                           {"dataset_ids": sorted({dataset.id for dataset in datasets})}).all()
+    if not rows:
+        return {}, None
+    revision, latest_at = rows[0][-2:]
+    state = consent_services.ConsentState(int(revision or 0), latest_at)
+    return {row.dataset_id: row for row in rows}, state
+
+
+def _estimate(session: Session, *, dataset: Dataset, version: VersionRef | None,
+              state: consent_services.ConsentState | None, cohort: dict[str, Any], purpose: str,
+              as_of: datetime, keyring: Keyring, data_dir: Path) -> int:
+    if version is None or not version.sha256 or state is None:
         raise Conflict("datasættet har ingen gyldig dataversion")
     snapshot = consent_services.consent_snapshot(
         session, purpose=purpose, holder_org_id=dataset.publisher_org_id,
-        dataset_id=dataset.id, as_of=as_of)
+        dataset_id=dataset.id, as_of=as_of, state=state)
     on = as_of.date()
     key = (version.sha256, json.dumps(cohort or {}, sort_keys=True, default=str),
            dataset.consent_model, snapshot.fingerprint, on)
     found = _estimates.get(key)
     if found is not None:
         return found
-    kept = _cohort_columns(version, dataset, on=on, keyring=keyring, data_dir=data_dir)
+    kept = _cohort_columns(session, version, dataset, on=on, keyring=keyring, data_dir=data_dir)
     mask = pipeline.cohort_mask(kept.frame, columns=kept.columns, cohort=cohort,
                                 reference_date=on)
     decoded = kept.version

@@ -9,7 +9,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy import update as sa_update
 from sqlalchemy.orm import Session, joinedload
 
@@ -326,13 +326,14 @@ def store_token(session: Session, *, client: ApiClient, access_token: str, scope
     return token
 
 
+# One round trip, its statement built once: every API request asks this before anything else.
+_TOKEN = (select(ApiToken).where(ApiToken.token_hash == bindparam("token_hash"))
+          .options(joinedload(ApiToken.client).joinedload(ApiClient.org)))
+
+
 def authenticate_token(session: Session, *, access_token: str, now: datetime) -> Principal:
     """Return the principal of a bearer token; raise Unauthorized if unknown or expired."""
-    # One round trip: every API request asks this before anything else.
-    token = session.scalars(
-        select(ApiToken).where(ApiToken.token_hash == _token_hash(access_token))
-        .options(joinedload(ApiToken.client).joinedload(ApiClient.org))
-    ).first()
+    token = session.scalars(_TOKEN, {"token_hash": _token_hash(access_token)}).first()
     if (token is None or token.revoked or token.client.revoked_at is not None
             or not token.client.org.is_active):
         raise Unauthorized("adgangstokenet er ikke gyldigt",

@@ -7,6 +7,7 @@ in the outbox for a sender (`notifications.mailer`) outside the transaction.
 """
 from __future__ import annotations
 
+import itertools
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -55,26 +56,44 @@ def _actor_ids(actor: Principal | None) -> tuple[int, ...]:
     return (actor.user_id,) if actor is not None and actor.user_id is not None else ()
 
 
-def _recipients(session: Session, audience: Audience
-                ) -> list[tuple[User, NotificationSettings | None]]:
-    """The audience's users with their notification choices (None: the defaults), by id."""
+def _recipients_query(*, users: bool, orgs: bool, roles: bool, leave_out: bool) -> sa.Select:
+    """The recipients' users with their choices (one round trip, not two), for one shape of
+    audience; the ids and roles are bound when it runs."""
     conditions: list[sa.ColumnElement[bool]] = []
-    if audience.user_ids:
-        conditions.append(User.id.in_(audience.user_ids))
-    if audience.org_ids:
-        in_orgs: sa.ColumnElement[bool] = User.org_id.in_(audience.org_ids)
-        if audience.roles is not None:
-            in_orgs = sa.and_(in_orgs, User.role.in_(audience.roles))
+    if users:
+        conditions.append(User.id.in_(sa.bindparam("user_ids", expanding=True)))
+    if orgs:
+        in_orgs: sa.ColumnElement[bool] = User.org_id.in_(sa.bindparam("org_ids", expanding=True))
+        if roles:
+            in_orgs = sa.and_(in_orgs, User.role.in_(sa.bindparam("roles", expanding=True)))
         conditions.append(in_orgs)
-    if not conditions:
-        return []
-    # The choices ride along with the users: one round trip, not two.
     query = (sa.select(User, NotificationSettings)
              .outerjoin(NotificationSettings, NotificationSettings.user_id == User.id)
              .where(sa.or_(*conditions)).order_by(User.id))
-    if audience.leave_out:
-        query = query.where(User.id.not_in(audience.leave_out))
-    return [(user, settings) for user, settings in session.execute(query)]
+    if leave_out:
+        query = query.where(User.id.not_in(sa.bindparam("leave_out", expanding=True)))
+    return query
+
+
+# Built once per shape: making a statement costs about as much as running it.
+_RECIPIENTS = {shape: _recipients_query(users=shape[0], orgs=shape[1], roles=shape[2],
+                                        leave_out=shape[3])
+               for shape in itertools.product((False, True), repeat=4) if shape[0] or shape[1]}
+
+
+def _recipients(session: Session, audience: Audience
+                ) -> list[tuple[User, NotificationSettings | None]]:
+    """The audience's users with their notification choices (None: the defaults), by id."""
+    orgs = bool(audience.org_ids)
+    roles = orgs and audience.roles is not None
+    shape = (bool(audience.user_ids), orgs, roles, bool(audience.leave_out))
+    if not (shape[0] or shape[1]):
+        return []
+    values = {"user_ids": list(audience.user_ids), "org_ids": list(audience.org_ids),
+              "roles": sorted(audience.roles or ()), "leave_out": list(audience.leave_out)}
+    bound = {name: value for name, value, used in zip(values, values.values(), shape,
+                                                      strict=True) if used}
+    return [(user, settings) for user, settings in session.execute(_RECIPIENTS[shape], bound)]
 
 
 def notify(session: Session, *, kind: str, audience: Audience, params: dict[str, Any],

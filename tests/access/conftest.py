@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,10 +59,11 @@ class CohortSizes(dict):
         super().__init__()
         self.calls: list[dict[str, Any]] = []
 
-    def estimate(self, session: Session, *, dataset: Dataset, cohort: dict, purpose: str,
-                 as_of: Any, keyring: Any = None, data_dir: Any = None) -> int:
-        self.calls.append({"dataset_id": dataset.id, "cohort": cohort, "purpose": purpose})
-        return self.get(dataset.id, 100)
+    def estimate(self, session: Session, *, datasets: Sequence[Dataset], cohort: dict,
+                 purpose: str, as_of: Any) -> dict[int, int | None]:
+        for dataset in datasets:
+            self.calls.append({"dataset_id": dataset.id, "cohort": cohort, "purpose": purpose})
+        return {dataset.id: self.get(dataset.id, 100) for dataset in datasets}
 
 
 @pytest.fixture

@@ -279,8 +279,8 @@ def test_register_and_level_counts(world, submit, session):
 
 
 def test_missing_cohort_estimate_is_a_deny(world, session):
-    def no_version(session, **kwargs):
-        raise Invalid("no valid data version")
+    def no_version(session, *, datasets, **kwargs):
+        return {dataset.id: None for dataset in datasets}
 
     request = services.submit_application(
         session, actor=world.principal(world.company_user),
@@ -407,7 +407,7 @@ def test_other_writers_may_append_to_the_audit_chain_while_the_cohort_is_estimat
         pytest.skip("the chain's append locks are PostgreSQL locks")
     chain_free: list[bool] = []
 
-    def estimate(session, **kwargs):
+    def estimate(session, *, datasets, **kwargs):
         # Appenders lock the chain's anchor row, or start the chain under an advisory lock.
         with database.engine.connect() as other:
             try:
@@ -418,7 +418,7 @@ def test_other_writers_may_append_to_the_audit_chain_while_the_cohort_is_estimat
                 chain_free.append(bool(other.scalar(sa.select(
                     sa.func.pg_try_advisory_xact_lock(audit._AUDIT_LOCK)))))
             other.rollback()
-        return 100
+        return {dataset.id: 100 for dataset in datasets}
 
     request = services.submit_application(
         session, actor=world.principal(world.company_user),

@@ -9,6 +9,12 @@ from tests.consent.test_views import PURPOSE, put_choice
 from tests.documents import assert_tagged_with_page_numbers, pdf_content_sha256
 
 CPR_SHAPE = re.compile(r"(?<!\d)\d{6}-?\d{4}(?!\d)")
+# Pseudonyms and digests are hex: one may hold ten digits in a row by chance.
+HEX_RUN = re.compile(r"[0-9a-f]{12,}")
+
+
+def cpr_shaped(text: str) -> re.Match[str] | None:
+    return CPR_SHAPE.search(HEX_RUN.sub(" ", text))
 
 
 def page_hash(html: str) -> str:
@@ -34,7 +40,7 @@ def test_receipt_page_and_pdf_say_the_same_without_a_cpr(client, citizen, header
                   "Afvist for alle dataholdere", "Ikke fravalgt."):
         assert shown in html and shown in text, shown
     assert record["pii_principal_id"] in html and record["pii_principal_id"] in text
-    assert not CPR_SHAPE.search(text) and not CPR_SHAPE.search(html)
+    assert not cpr_shaped(text) and not cpr_shaped(html)
     digest = page_hash(html)
     assert digest in text.replace(" ", "")
     assert pdf_content_sha256(pdf.data) == digest

@@ -1,6 +1,7 @@
 """The cohort estimate the access engine decides on: right counts, kept per version and day."""
 from __future__ import annotations
 
+import io
 from datetime import timedelta
 
 import pandas as pd
@@ -105,3 +106,32 @@ def test_a_warmed_server_estimates_without_decrypting_again(session, world, esti
 
     monkeypatch.setattr(catalog_services, "read_version_frames", refuse)
     assert estimate() == _people(world.data)
+
+
+def test_estimates_for_several_datasets_say_none_where_the_count_cannot_be_known(
+        session, world, keyring, data_dir):
+    """The access engine asks for every dataset of an application at once; a dataset without a
+    valid version, or with a tampered one, gets no count (a deny), the others theirs."""
+    from marketplace.catalog import services as catalog_services
+    from marketplace.catalog.descriptor import Descriptor
+    from tests.delivery.conftest import admissions_csv, descriptor
+
+    empty = catalog_services.create_dataset(session, actor=world.holder_actor,
+                                            descriptor=Descriptor.model_validate(descriptor()))
+    tampered = catalog_services.create_dataset(session, actor=world.holder_actor,
+                                               descriptor=Descriptor.model_validate(descriptor()))
+    text, _ = admissions_csv(seed=8)  # other content: decoded versions are kept by their hash
+    catalog_services.upload_version(
+        session, actor=world.holder_actor, dataset_id=tampered.id,
+        stream=io.BytesIO(text.encode()), media_type="text/csv", keyring=keyring,
+        data_dir=data_dir, max_bytes=50_000_000)
+    path = catalog_services.version_path(
+        catalog_services.current_version(session, dataset=tampered), data_dir=data_dir)
+    blob = bytearray(path.read_bytes())
+    blob[-5] ^= 0xFF
+    path.write_bytes(bytes(blob))
+
+    sizes = cohorts.estimate_cohort_sizes(
+        session, datasets=[world.dataset, empty, tampered], cohort={},
+        purpose="company_research", as_of=utcnow(), keyring=keyring, data_dir=data_dir)
+    assert sizes == {world.dataset.id: _people(world.data), empty.id: None, tampered.id: None}
