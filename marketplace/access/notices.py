@@ -53,10 +53,10 @@ def remind_review_deadlines(session: Session, now: datetime) -> int:
         days = sla.working_days_left(now, task.due_at)
         if days > REMIND_WITHIN_WORKING_DAYS:
             continue
-        told += len(notifications.notify(
+        told += notifications.notify(
             session, kind="review_deadline",
             audience=notifications.members(task.holder_org_id, roles=REVIEWERS),
             params={"title": task.access_request.title, "days": max(days, 0),
                     "due": sla.local_date(task.due_at).isoformat()},
-            link=_link(task.access_request), dedupe_key=f"review-deadline:{task.id}"))
+            link=_link(task.access_request), dedupe_key=f"review-deadline:{task.id}")
     return told
