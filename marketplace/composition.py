@@ -17,6 +17,7 @@ from flask import Flask
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from marketplace import cpr
 from marketplace.access import notices as access_notices
 from marketplace.access.decisions import PolicyBundle
 from marketplace.access.ports import AccessEngine
@@ -97,7 +98,9 @@ def access_engine(*, policies: PolicyBundle, keyring: Keyring, data_dir: Path) -
 
 def warm_caches(app: Flask) -> int:
     """Fill the in-process caches the hot requests read (the cohort columns of every published
-    dataset); return how many data versions were decoded. Run before forking workers."""
+    dataset, the table that spells digits for the CPR check); return how many data versions
+    were decoded. Run before forking workers."""
+    cpr.warm()
     with app.app_context(), session_scope(app) as session:
         return delivery_cohorts.warm(session, keyring=app.extensions["marketplace.keyring"],
                                      data_dir=Path(app.config["DATA_DIR"]))

@@ -8,6 +8,9 @@ prefix (the first 16 hex digits) that is hashed for lookups. A prefix match is a
 by comparing the whole key, so the result is exact; should two distinct keys ever share a prefix
 the affected step falls back to comparing whole keys only.
 """
+from __future__ import annotations
+
+import dataclasses
 import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -158,6 +161,18 @@ class ConsentSnapshot:
     def excluded_if_opt_out(self) -> KeySet:
         """Keys who denied the purpose here or opted out of all secondary use."""
         return KeySet(keys=unique_keys(np.concatenate([self.denied.keys, self.opted_out.keys])))
+
+    def at(self, as_of: datetime) -> ConsentSnapshot:
+        """The same consent as of another moment at which the same events were in force; what
+        this snapshot computed once (its fingerprint, its key sets) stays computed."""
+        if as_of == self.as_of:
+            return self
+        moved = dataclasses.replace(self, as_of=as_of)
+        # cached_property keeps its values in the instance's __dict__, beside the fields.
+        fields = {field.name for field in dataclasses.fields(self)}
+        moved.__dict__.update({name: value for name, value in vars(self).items()
+                               if name not in fields})
+        return moved
 
     @cached_property
     def fingerprint(self) -> str:

@@ -515,8 +515,7 @@ def consent_snapshot(session: Session, *, purpose: str, holder_org_id: int | Non
     with _snapshot_lock:
         if key in _snapshots:
             _snapshots.move_to_end(key)
-            cached = _snapshots[key]
-            return cached if cached.as_of == as_of else dataclasses.replace(cached, as_of=as_of)
+            return _snapshots[key].at(as_of)
     snapshot = _build_snapshot(session, purpose=purpose, holder_org_id=holder_org_id,
                                dataset_id=dataset_id, as_of=as_of)
     with _snapshot_lock:

@@ -156,6 +156,21 @@ def test_fingerprint_changes_with_the_consent_state():
     assert quiet.fingerprint != changed.fingerprint
 
 
+def test_a_snapshot_moved_to_a_later_moment_keeps_what_it_computed():
+    """Every access decision asks consent "as of now": the kept snapshot is moved there without
+    hashing or folding its keys again."""
+    kept = snapshot([(key(1), 0, "permit", "holder", HOLDER, PURPOSE)])
+    digest, included = kept.fingerprint, kept.included_if_opt_in
+    later = kept.as_of + timedelta(hours=1)
+    moved = kept.at(later)
+    assert moved.as_of == later and kept.at(kept.as_of) is kept
+    # Carried over, not computed again on first use.
+    assert vars(moved)["fingerprint"] == digest
+    assert vars(moved)["included_if_opt_in"] is included
+    assert included_mask([key(1), key(2)], moved, consent_model="opt_in").tolist() == [
+        True, False]
+
+
 def test_categorical_and_text_columns_give_the_same_snapshot():
     rows = [(key(1), 0, "deny", "holder", HOLDER, PURPOSE), (key(2), 0, "opt_out", "all",
                                                                    None, None)]
