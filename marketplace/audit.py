@@ -422,7 +422,7 @@ class _Sealer:
 
     Woken after each commit that wrote entries, it lets `GATHER_SECONDS` pass first so that one
     sealing transaction links the entries of many commits: a transaction per commit cost about
-    as much as the request that made the entry. A sealing costs about 2.5 ms of CPU plus 0.05 ms
+    as much as the request that made the entry. A sealing costs about 2.5 ms of CPU plus 0.07 ms
     per entry (bench/audit_sealing.py), so a quarter of a second between them keeps it under a
     tenth of the service's CPU at any load, while the chain's anchor lags the commits by no
     more than that. Entries that a process killed between its commit and its sealing left
