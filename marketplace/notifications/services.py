@@ -57,9 +57,20 @@ def _actor_ids(actor: Principal | None) -> tuple[int, ...]:
     return (actor.user_id,) if actor is not None and actor.user_id is not None else ()
 
 
+@dataclass(frozen=True)
+class _Recipient:
+    """A staff member to tell, with their choices (the defaults where they made none)."""
+
+    user_id: int
+    email: str | None
+    language: str
+    inbox_off: frozenset[str]
+    email_off: frozenset[str]
+
+
 def _recipients_query(*, users: bool, orgs: bool, roles: bool, leave_out: bool) -> sa.Select:
-    """The recipients' users with their choices (one round trip, not two), for one shape of
-    audience; the ids and roles are bound when it runs."""
+    """The recipients with their choices (one round trip, not two), for one shape of audience;
+    the ids and roles are bound when it runs."""
     conditions: list[sa.ColumnElement[bool]] = []
     if users:
         conditions.append(User.id.in_(sa.bindparam("user_ids", expanding=True)))
@@ -68,8 +79,10 @@ def _recipients_query(*, users: bool, orgs: bool, roles: bool, leave_out: bool) 
         if roles:
             in_orgs = sa.and_(in_orgs, User.role.in_(sa.bindparam("roles", expanding=True)))
         conditions.append(in_orgs)
-    query = (sa.select(User, NotificationSettings)
-             .outerjoin(NotificationSettings, NotificationSettings.user_id == User.id)
+    choices = NotificationSettings
+    query = (sa.select(User.id, User.email, choices.language, choices.inbox_off,
+                       choices.email_off)
+             .outerjoin(choices, choices.user_id == User.id)
              .where(sa.or_(*conditions)).order_by(User.id))
     if leave_out:
         query = query.where(User.id.not_in(sa.bindparam("leave_out", expanding=True)))
@@ -82,9 +95,8 @@ _RECIPIENTS = {shape: _recipients_query(users=shape[0], orgs=shape[1], roles=sha
                for shape in itertools.product((False, True), repeat=4) if shape[0] or shape[1]}
 
 
-def _recipients(session: Session, audience: Audience
-                ) -> list[tuple[User, NotificationSettings | None]]:
-    """The audience's users with their notification choices (None: the defaults), by id."""
+def _recipients(session: Session, audience: Audience) -> list[_Recipient]:
+    """The audience's staff with their notification choices, by id."""
     orgs = bool(audience.org_ids)
     roles = orgs and audience.roles is not None
     shape = (bool(audience.user_ids), orgs, roles, bool(audience.leave_out))
@@ -94,7 +106,10 @@ def _recipients(session: Session, audience: Audience
               "roles": sorted(audience.roles or ()), "leave_out": list(audience.leave_out)}
     bound = {name: value for name, value, used in zip(values, values.values(), shape,
                                                       strict=True) if used}
-    return [(user, settings) for user, settings in session.execute(_RECIPIENTS[shape], bound)]
+    return [_Recipient(user_id, email, language or "da", frozenset(inbox_off or ()),
+                       frozenset(email_off or ()))
+            for user_id, email, language, inbox_off, email_off
+            in session.execute(_RECIPIENTS[shape], bound)]
 
 
 _NOTIFICATIONS = cast(sa.Table, Notification.__table__)
@@ -121,32 +136,29 @@ def notify(session: Session, *, kind: str, audience: Audience, params: dict[str,
     if dedupe_key is not None and recipients:
         told = set(session.scalars(sa.select(Notification.user_id).where(
             Notification.dedupe_key == dedupe_key,
-            Notification.user_id.in_([user.id for user, _ in recipients]))))
-        recipients = [(user, settings) for user, settings in recipients
-                      if user.id not in told]
+            Notification.user_id.in_([recipient.user_id for recipient in recipients]))))
+        recipients = [recipient for recipient in recipients if recipient.user_id not in told]
     if not recipients:
         return 0
     now = utcnow()
     ids = session.execute(_INSERT_NOTIFICATIONS, [
-        {"user_id": user.id, "kind": kind, "params": clean, "link": link,
-         "dedupe_key": dedupe_key, "created_at": now,
-         "in_inbox": settings is None or topic not in (settings.inbox_off or [])}
-        for user, settings in recipients]).scalars().all()
-    mail = [_mail(kind, clean, link, notification_id, user, settings, now=now)
-            for notification_id, (user, settings) in zip(ids, recipients, strict=True)
-            if user.email and (settings is None or topic not in (settings.email_off or []))]
+        {"user_id": recipient.user_id, "kind": kind, "params": clean, "link": link,
+         "dedupe_key": dedupe_key, "created_at": now, "in_inbox": topic not in recipient.inbox_off}
+        for recipient in recipients]).scalars().all()
+    mail = [_mail(kind, clean, link, notification_id, recipient, now=now)
+            for notification_id, recipient in zip(ids, recipients, strict=True)
+            if recipient.email and topic not in recipient.email_off]
     if mail:
         session.execute(_INSERT_MAIL, mail)
     return len(recipients)
 
 
-def _mail(kind: str, params: dict[str, Any], link: str, notification_id: int, user: User,
-          settings: NotificationSettings | None, *, now: datetime) -> dict[str, Any]:
+def _mail(kind: str, params: dict[str, Any], link: str, notification_id: int,
+          recipient: _Recipient, *, now: datetime) -> dict[str, Any]:
     """The outbox row of one notification, rendered in the recipient's language."""
-    language = settings.language if settings is not None else "da"
-    subject, body = kinds.render(kind, params, language)
-    return {"notification_id": notification_id, "to_address": user.email,
-            "language": language, "subject": subject, "body": body, "link": link,
+    subject, body = kinds.render(kind, params, recipient.language)
+    return {"notification_id": notification_id, "to_address": recipient.email,
+            "language": recipient.language, "subject": subject, "body": body, "link": link,
             "status": "pending", "message_token": secrets.token_hex(16), "attempts": 0,
             "next_attempt_at": now, "created_at": now}
 
