@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, func, select
 from sqlalchemy import update as sa_update
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session
 
 from marketplace import audit
 from marketplace.cpr import birth_date, mask_cpr, normalise_cpr
@@ -327,26 +327,30 @@ def store_token(session: Session, *, client: ApiClient, access_token: str, scope
 
 
 # One round trip, its statement built once: every API request asks this before anything else.
-_TOKEN = (select(ApiToken).where(ApiToken.token_hash == bindparam("token_hash"))
-          .options(joinedload(ApiToken.client).joinedload(ApiClient.org)))
+# The organisation comes as an object (the request may need it again), the rest as columns.
+_TOKEN = (select(Organisation, ApiToken.scopes, ApiToken.expires_at, ApiToken.revoked,
+                 ApiClient.id.label("client_id"), ApiClient.revoked_at.label("client_revoked_at"))
+          .join(ApiClient, ApiClient.id == ApiToken.client_id)
+          .join(Organisation, Organisation.id == ApiClient.org_id)
+          .where(ApiToken.token_hash == bindparam("token_hash")))
 
 
 def authenticate_token(session: Session, *, access_token: str, now: datetime) -> Principal:
     """Return the principal of a bearer token; raise Unauthorized if unknown or expired."""
-    token = session.scalars(_TOKEN, {"token_hash": _token_hash(access_token)}).first()
-    if (token is None or token.revoked or token.client.revoked_at is not None
-            or not token.client.org.is_active):
+    token = session.execute(_TOKEN, {"token_hash": _token_hash(access_token)}).first()
+    if (token is None or token.revoked or token.client_revoked_at is not None
+            or not token.Organisation.is_active):
         raise Unauthorized("adgangstokenet er ikke gyldigt",
                            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
     if token.expires_at <= now:
         raise Unauthorized("adgangstokenet er udløbet",
                            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
-    org = token.client.org
+    org = token.Organisation
     # The session's identity map holds its objects weakly: kept here, the caller's
     # organisation is found again by id without a query for the rest of the request.
-    session.info["caller"] = token
+    session.info["caller"] = org
     return Principal(
-        kind="client", name=org.name, client_id=token.client.id, org_id=org.id,
+        kind="client", name=org.name, client_id=token.client_id, org_id=org.id,
         org_slug=org.slug, org_kind=org.kind, role="operator" if org.kind == "operator" else None,
         scopes=frozenset(token.scopes.split()),
     )
