@@ -7,18 +7,25 @@ from `get_session()` and commit it; CLI and jobs use `session_scope(app)`.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import sqlalchemy as sa
 from flask import Flask, current_app, g, request
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, Session, mapped_column, sessionmaker
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapper,
+    Session,
+    make_transient_to_detached,
+    mapped_column,
+    sessionmaker,
+)
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -202,6 +209,74 @@ def _remove_uncommitted_files(session: Session, transaction: Any) -> None:
     if transaction.parent is None:
         for path in session.info.pop(_UNCOMMITTED_FILES, []):
             path.unlink(missing_ok=True)
+
+
+# --- writing new rows without the unit of work -----------------------------------------------
+
+RowsInserted = Callable[[Session, Sequence[Any]], None]
+_insert_listeners: list[RowsInserted] = []
+_inserts: dict[sa.Table, sa.Insert] = {}
+
+
+def on_rows_inserted(listener: RowsInserted) -> None:
+    """Call `listener(session, objects)` whenever `insert_new` writes objects: what watches the
+    flushes for new rows (logs, in-process copies) learns of these too."""
+    if listener not in _insert_listeners:
+        _insert_listeners.append(listener)
+
+
+def insert_new(session: Session, objects: Sequence[Any]) -> None:
+    """Write new objects of one mapped class with one INSERT, give them their ids and make them
+    detached copies of their rows: `session.add` of the object graph then makes them
+    persistent without writing anything.
+
+    For a hot path where the unit of work costs more than the inserts. Every column the caller
+    left unset takes its default here, so no attribute is left to load later; the caller sets
+    foreign keys (a parent's id is known once the parent is written) and relationships are
+    not followed. Only tables with a single-column key the database generates qualify.
+    """
+    if not objects:
+        return
+    mapper = sa.inspect(type(objects[0]))
+    table = cast(sa.Table, mapper.local_table)
+    (key,) = mapper.primary_key
+    statement = _inserts.get(table)
+    if statement is None:
+        statement = _inserts[table] = sa.insert(table).returning(
+            key, sort_by_parameter_order=True)
+    rows = [_row(mapper, item) for item in objects]
+    ids = session.execute(statement, rows).scalars().all()
+    key_attribute = mapper.get_property_by_column(key).key
+    for item, new_id in zip(objects, ids, strict=True):
+        setattr(item, key_attribute, new_id)
+        make_transient_to_detached(item)
+    for listener in _insert_listeners:
+        listener(session, objects)
+
+
+def _row(mapper: Mapper[Any], item: Any) -> dict[str, Any]:
+    row = {}
+    for attribute in mapper.column_attrs:
+        column = cast(sa.Column[Any], attribute.columns[0])
+        if column.primary_key:
+            continue
+        if attribute.key not in item.__dict__:
+            setattr(item, attribute.key, _python_default(column))
+        row[column.key] = getattr(item, attribute.key)
+    return row
+
+
+def _python_default(column: sa.Column[Any]) -> Any:
+    default = column.default
+    if default is None:
+        if column.server_default is not None:
+            raise ValueError(f"{column} has a default only the database knows")
+        return None
+    if isinstance(default, sa.ColumnDefault) and default.is_scalar:
+        return default.arg
+    if isinstance(default, sa.ColumnDefault) and default.is_callable:
+        return default.arg(None)  # SQLAlchemy wraps the callable to take a context
+    raise ValueError(f"{column} has a default only the unit of work applies")
 
 
 @contextmanager

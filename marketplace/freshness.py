@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
+
+from marketplace.db import on_rows_inserted
 
 _watched: list[tuple[tuple[type, ...], list[int]]] = []
 _CHANGED = "freshness.changed"
@@ -23,7 +25,10 @@ _CHANGED = "freshness.changed"
 def _note_changes(session: Session, _context: Any) -> None:
     # Counted at the flush (a reader sharing this connection sees the rows now) and again at
     # the commit (other connections see them from then on).
-    touched = session.new | session.dirty | session.deleted
+    _note(session, session.new | session.dirty | session.deleted)
+
+
+def _note(session: Session, touched: Collection[object]) -> None:
     if not touched:
         return
     changed = session.info.setdefault(_CHANGED, set())
@@ -43,6 +48,7 @@ def _forget_changes(session: Session) -> None:
 
 
 sa.event.listen(Session, "after_flush", _note_changes)
+on_rows_inserted(_note)
 sa.event.listen(Session, "after_commit", _count_commit)
 sa.event.listen(Session, "after_rollback", _forget_changes)
 

@@ -218,3 +218,43 @@ def test_public_reading_pages_run_without_a_transaction_on_postgresql(
             assert client.get("/api/v1/register").status_code == 200
     finally:
         app.extensions["marketplace.engine"].dispose()
+
+
+
+def test_new_rows_written_without_the_unit_of_work_read_back_as_written(
+        session, make_org, make_user, monkeypatch):
+    """The busiest writes skip the unit of work: their objects are stored with every default,
+    stay usable without a reload, and whoever watches new rows still hears of them."""
+    import sqlalchemy as sa
+
+    from marketplace import db
+    from marketplace.notifications.models import Notification
+
+    user = make_user(make_org(kind="company", slug="rows-test"), role="company_member")
+    heard: list[Any] = []
+    monkeypatch.setattr(db, "_insert_listeners",
+                        [lambda _session, objects: heard.extend(objects)])
+    written = Notification(user_id=user.id, kind="job_finished", link="/jobs/1")
+    db.insert_new(session, [written])
+    session.add(written)
+    assert written.id is not None and heard == [written]
+
+    statements: list[str] = []
+
+    def seen(_connection, _cursor, statement, *_args) -> None:
+        statements.append(statement)
+
+    bind = session.get_bind()
+    sa.event.listen(bind, "before_cursor_execute", seen)
+    try:
+        # The defaults were applied here, and nothing is left to load or to flush.
+        assert (written.params, written.in_inbox, written.read_at) == ({}, True, None)
+        assert written.created_at is not None
+        session.flush()
+    finally:
+        sa.event.remove(bind, "before_cursor_execute", seen)
+    assert statements == []
+    stored = session.execute(sa.select(Notification.kind, Notification.params,
+                                       Notification.in_inbox)
+                             .where(Notification.id == written.id)).one()
+    assert tuple(stored) == ("job_finished", {}, True)

@@ -38,7 +38,7 @@ from marketplace.catalog import services as catalog_services
 from marketplace.catalog.models import Dataset
 from marketplace.consent import services as consent_services
 from marketplace.cpr import contains_cpr
-from marketplace.db import utcnow
+from marketplace.db import insert_new, utcnow
 from marketplace.errors import Conflict, Forbidden, Invalid, NotFound
 from marketplace.identity.models import Organisation
 from marketplace.identity.principal import Principal
@@ -316,8 +316,7 @@ def submit_application(session: Session, *, actor: Principal, application: Appli
                             items=[], decisions=[], review_tasks=[], permit=None)
     _fill(request, application, resolved)
     outcome = _decide(request, resolved, sizes=sizes, policies=engine.policies, now=now)
-    session.add(request)
-    session.flush()  # the application, its decision and its permit or review tasks at once
+    _write_new(session, request)
     log = _AuditLog()
     details = _summary(request) | ({"resubmits": resubmits} if resubmits is not None else {})
     log.add(actor=actor, action="access_request.submitted", subject_type="access_request",
@@ -326,6 +325,26 @@ def submit_application(session: Session, *, actor: Principal, application: Appli
     _notify_outcome(session, request, outcome)
     log.write(session)
     return request
+
+
+def _write_new(session: Session, request: AccessRequest) -> None:
+    """Write a new application with its datasets, its decision and its permit or review tasks,
+    a statement per table, and keep the objects in the session as written.
+
+    Without the unit of work: sorting out this graph cost it more than the inserts themselves,
+    on the busiest write of the service.
+    """
+    insert_new(session, [request])
+    children: tuple[list[RequestedDataset], list[AccessDecision], list[ReviewTask]] = (
+        request.items, request.decisions, request.review_tasks)
+    for rows in children:
+        for child in rows:
+            child.access_request_id = request.id
+        insert_new(session, rows)
+    if request.permit is not None:
+        request.permit.access_request_id = request.id
+        insert_new(session, [request.permit])
+    session.add(request)  # persistent as written: nothing left to flush
 
 
 def amend_application(session: Session, *, actor: Principal, request_id: int,

@@ -19,6 +19,7 @@ import re
 import sys
 import time
 import uuid
+from collections.abc import Iterable
 from typing import Any, ClassVar, TextIO
 
 import sqlalchemy as sa
@@ -26,6 +27,7 @@ from flask import Flask, Response, g, has_request_context, request
 from pythonjsonlogger.json import JsonFormatter
 from sqlalchemy.orm import Session
 
+from marketplace import db
 from marketplace.cpr import CPR_IN_TEXT
 from marketplace.security import install_log_redaction
 
@@ -145,8 +147,13 @@ class _Act:
 
 
 def _collect_acts(session: Session, _context: Any) -> None:
+    _collect_new(session, session.new)
+    _collect_changed(session)
+
+
+def _collect_new(session: Session, objects: Iterable[Any]) -> None:
     pending: list[tuple[str, dict[str, Any]]] = session.info.setdefault(_PENDING_ACTS, [])
-    for obj in session.new:
+    for obj in objects:
         table = getattr(obj, "__tablename__", None)
         described = _Act.inserted.get(table or "")
         if described is None:
@@ -154,6 +161,10 @@ def _collect_acts(session: Session, _context: Any) -> None:
         message, attributes = described
         pending.append((message, {_Act.renamed.get(a, a): getattr(obj, a, None)
                                   for a in attributes}))
+
+
+def _collect_changed(session: Session) -> None:
+    pending: list[tuple[str, dict[str, Any]]] = session.info.setdefault(_PENDING_ACTS, [])
     for obj in session.dirty:
         table = getattr(obj, "__tablename__", None)
         noun = _Act.status_changes.get(table or "")
@@ -184,6 +195,7 @@ def install_act_logging() -> None:
     if sa.event.contains(Session, "after_flush", _collect_acts):
         return
     sa.event.listen(Session, "after_flush", _collect_acts)
+    db.on_rows_inserted(_collect_new)
     sa.event.listen(Session, "after_commit", _emit_acts)
     sa.event.listen(Session, "after_rollback", _forget_acts)
 
