@@ -212,7 +212,7 @@ def _resolve(session: Session, application: Application, *, company_org_id: int,
     if purpose is None:
         errors.append({"field": "purpose", "message": "ukendt formål; se /api/v1/purposes"})
     resolved = []
-    found = catalog_services.get_datasets(
+    found = catalog_services.datasets_for_decision(
         session, dataset_ids=[choice.id for choice in application.datasets])
     for index, choice in enumerate(application.datasets):
         dataset = found.get(choice.id)
