@@ -1,7 +1,8 @@
 """How many people an application's cohort holds: the estimate the access engine decides on.
 
-Every application asks this once per dataset, so the work that does not depend on the
-application is done once per data version and kept in-process, bounded:
+Every application asks this for its datasets, in one call whose one round trip reads their
+current versions and the consent state; the work that does not depend on the application is
+done once per data version and kept in-process, bounded:
 
 - the version's cohort columns are decrypted once, the subject keys turned into small integer
   codes and ages computed once per day (the birth date column becomes an age column);
