@@ -23,25 +23,16 @@ import tempfile
 import time
 from pathlib import Path
 
-import sqlalchemy as sa
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from marketplace import audit, create_app, schema
-from marketplace.db import create_engine_for, session_scope
+from marketplace import audit, create_app
+from marketplace.db import session_scope
 
-MASTER_KEY = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
+sys.path.insert(0, str(Path(__file__).parent))
+from http_load import MASTER_KEY, reset_database
+
 SIZES = (3, 12, 48, 192)  # one application's entries, and the commits of a busy interval
 ROUNDS = 30
-
-
-def _reset(url: str) -> None:
-    engine = create_engine_for(url)
-    with engine.begin() as connection:
-        connection.execute(sa.text("DROP SCHEMA public CASCADE"))
-        connection.execute(sa.text("CREATE SCHEMA public"))
-    engine.dispose()
-    schema.upgrade(url)
 
 
 def _acts(count: int) -> list[dict]:
@@ -59,7 +50,7 @@ def main() -> None:
     if not args.database_url or not args.database_url.startswith("postgresql"):
         raise SystemExit("name a PostgreSQL database: --database-url or "
                          "MARKETPLACE_BENCH_POSTGRES_URL")
-    _reset(args.database_url)
+    reset_database(args.database_url)
     with tempfile.TemporaryDirectory() as folder:
         os.environ.update({"MARKETPLACE_DATABASE_URL": args.database_url,
                            "MARKETPLACE_DATA_DIR": str(Path(folder) / "data"),

@@ -26,16 +26,15 @@ import threading
 import time
 from pathlib import Path
 
-import sqlalchemy as sa
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from marketplace import create_app, schema
-from marketplace.db import create_engine_for, session_scope
+from marketplace import create_app
+from marketplace.db import session_scope
 from marketplace.identity import services as identity
 
 sys.path.insert(0, str(Path(__file__).parent))
 from extract_job import DESCRIPTOR
+from http_load import reset_database
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 MASTER_KEY = base64.b64encode(bytes(range(32))).decode()
@@ -45,16 +44,6 @@ def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
-
-
-def _reset(url: str) -> None:
-    if url.startswith("postgresql"):
-        engine = create_engine_for(url)
-        with engine.begin() as connection:
-            connection.execute(sa.text("DROP SCHEMA public CASCADE"))
-            connection.execute(sa.text("CREATE SCHEMA public"))
-        engine.dispose()
-    schema.upgrade(url)
 
 
 def _client(env: dict[str, str]) -> tuple[str, str]:
@@ -124,7 +113,7 @@ def main() -> None:
     per_writer = 20 if args.quick else 100
     with tempfile.TemporaryDirectory() as tmp:
         url = args.database_url or f"sqlite:///{tmp}/bench.db"
-        _reset(url)
+        reset_database(url)
         env = {**{k: v for k, v in os.environ.items() if not k.startswith("MARKETPLACE_")},
                "PYTHONPATH": str(REPOSITORY), "MARKETPLACE_DATABASE_URL": url,
                "MARKETPLACE_DATA_DIR": f"{tmp}/data", "MARKETPLACE_INSTANCE_PATH": tmp,

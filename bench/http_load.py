@@ -84,14 +84,20 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def reset_database(url: str) -> None:
+    """Empty a PostgreSQL database (a SQLite file is new anyway) and migrate it."""
+    if url.startswith("postgresql"):
+        engine = create_engine_for(url)
+        with engine.begin() as connection:
+            connection.execute(sa.text("DROP SCHEMA public CASCADE"))
+            connection.execute(sa.text("CREATE SCHEMA public"))
+        engine.dispose()
+    schema.upgrade(url)
+
+
 def prepare_database(url: str, tmp: Path, citizens: int) -> dict[str, str]:
     """Empty the database, migrate it, build the demo world; return the server's environment."""
-    engine = create_engine_for(url)
-    with engine.begin() as connection:
-        connection.execute(sa.text("DROP SCHEMA public CASCADE"))
-        connection.execute(sa.text("CREATE SCHEMA public"))
-    engine.dispose()
-    schema.upgrade(url)
+    reset_database(url)
     env = {**os.environ, "PYTHONPATH": str(ROOT),
            "MARKETPLACE_DATABASE_URL": url, "MARKETPLACE_DATA_DIR": str(tmp / "data"),
            "MARKETPLACE_INSTANCE_PATH": str(tmp / "instance"),

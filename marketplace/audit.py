@@ -94,8 +94,9 @@ class AuditHead(Base):
 
 _ENTRIES = cast(sa.Table, AuditEntry.__table__)
 _HEADS = cast(sa.Table, AuditHead.__table__)
-# Parameters apart from the statement: one statement object, its compiled form reused.
+# Parameters apart from the statements: one statement object each, its compiled form reused.
 _INSERT_ENTRIES = sa.insert(_ENTRIES)
+_MOVE_ANCHOR = sa.update(_HEADS).where(_HEADS.c.id == _HEAD_ID)
 
 
 def actor_label(actor: Principal | None) -> str:
@@ -285,7 +286,7 @@ def record_audits(session: Session, acts: Sequence[Mapping[str, Any]]) -> None:
         row.update(seq=entries, prev_hash=previous, hash=link)
         previous = link
     session.execute(_INSERT_ENTRIES, rows)
-    session.execute(sa.update(_HEADS).where(_HEADS.c.id == _HEAD_ID).values(
+    session.execute(_MOVE_ANCHOR.values(
         entries=entries, hash=previous, mac=_anchor_mac(
             key, legacy_entries=head.legacy_entries, entries=entries, last_hash=previous)))
     # Read again when next needed: this transaction holds the lock, so it is as written here.
@@ -314,7 +315,6 @@ _ANCHOR = (sa.select(_HEADS.c.entries, _HEADS.c.hash, _HEADS.c.legacy_entries)
 _LINK = (sa.update(_ENTRIES).where(_ENTRIES.c.id == sa.bindparam("entry_id"))
          .values(seq=sa.bindparam("new_seq"), prev_hash=sa.bindparam("new_prev"),
                  hash=sa.bindparam("new_hash")))
-_MOVE_ANCHOR = sa.update(_HEADS).where(_HEADS.c.id == _HEAD_ID)
 _LOCK = sa.select(sa.func.pg_advisory_xact_lock(_AUDIT_LOCK))
 _TRY_LOCK = sa.select(sa.func.pg_try_advisory_xact_lock(_AUDIT_LOCK))
 
@@ -325,7 +325,7 @@ def _waiting(session: Session, limit: int) -> list[sa.Row[Any]]:
     return list(session.execute(_WAITING, {"limit": limit}))
 
 
-def _anchor(session: Session, key: bytes) -> tuple[int, str, int] | None:
+def _anchor(session: Session) -> tuple[int, str, int] | None:
     """The chain's entry count, last link and legacy entries; None for a chain not begun."""
     head = session.execute(_ANCHOR).first()
     if head is not None:
@@ -364,7 +364,7 @@ def seal_waiting(session: Session, *, wait: bool = True, limit: int = SEAL_BATCH
         waiting = waiting[:waiting.index(held)]
     if not waiting:
         return Sealing(0, blocked_at=held.id if held else None)
-    anchor = _anchor(session, key)
+    anchor = _anchor(session)
     entries, previous, legacy = anchor or (0, GENESIS_HASH, 0)
     links = []
     for entry in waiting:
