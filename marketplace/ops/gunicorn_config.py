@@ -5,9 +5,15 @@
 Sized for a small machine and overridable through the environment:
 - `gthread` workers: one process per core (Python runs one thread at a time per process) and
   MARKETPLACE_WEB_THREADS threads each, so requests that wait on the database or on a client
-  overlap. A gthread worker's main loop keeps signalling the arbiter while its threads serve
-  requests, so `timeout` only catches a process that is truly stuck: a 2 GiB upload that streams
-  for minutes is not killed (tests/ops/test_server.py sends a request slower than the timeout).
+  overlap.
+- A worker holds at most MARKETPLACE_WEB_CONNECTIONS connections (default: twice its threads).
+  Kept-alive connections stay with the process that accepted them; without a bound, one process
+  could take most of them and answer slowly while another idles. The proxy in front keeps no
+  more connections to the server than processes times this bound (nginx's upstream `keepalive`),
+  or a connection beyond them waits until a kept-alive one ends.
+- A gthread worker's main loop keeps signalling the arbiter while its threads serve requests,
+  so `timeout` only catches a process that is truly stuck: a 2 GiB upload that streams for
+  minutes is not killed (tests/ops/test_server.py sends a request slower than the timeout).
 - The app writes one JSON line per request with its id, so gunicorn's own access log is off;
   gunicorn's messages are JSON lines too.
 - Request metrics use prometheus-client's multiprocess mode: PROMETHEUS_MULTIPROC_DIR is set
@@ -16,6 +22,7 @@ Sized for a small machine and overridable through the environment:
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 import sys
@@ -45,6 +52,7 @@ timeout = _env_int("MARKETPLACE_WEB_TIMEOUT", 60)
 # On SIGTERM, requests under way get this long to finish (an upload on a slow line needs it).
 graceful_timeout = _env_int("MARKETPLACE_WEB_GRACEFUL_TIMEOUT", 120)
 keepalive = 5
+worker_connections = _env_int("MARKETPLACE_WEB_CONNECTIONS", 2 * threads)
 # Seconds a worker thread runs before another may take the interpreter (Python's default: 0.005).
 SWITCH_INTERVAL = float(os.environ.get("MARKETPLACE_WEB_SWITCH_INTERVAL", "0.001"))
 # Heartbeat files in memory: a slow or full /tmp must not look like a stuck worker.
@@ -100,6 +108,12 @@ def when_ready(server: Any) -> None:
     else:
         server.log.info("decoded %d data versions before starting workers", decoded)
     app.extensions["marketplace.engine"].dispose()
+    # What is loaded now (code, the app, the decoded versions) lives as long as the process:
+    # frozen, the collector never walks it again, so a full collection in a worker takes
+    # milliseconds instead of stalling every thread of the worker for a quarter of a second,
+    # and the pages the workers share by forking are not copied by the collector's writes.
+    gc.collect()
+    gc.freeze()
 
 
 def post_fork(server: Any, _worker: Any) -> None:
