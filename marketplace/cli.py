@@ -125,12 +125,9 @@ def dev_provider(port: int) -> None:
 def serve(bind: str | None, workers: int | None, threads: int | None) -> None:
     """Run the production server: gunicorn with marketplace/ops/gunicorn_config.py."""
     args = [sys.executable, "-m", "gunicorn", "--config", "python:marketplace.ops.gunicorn_config"]
-    # Through the environment the configuration reads, so what it derives (the connections a
-    # worker holds follow its threads) follows the options too.
-    for name, value in (("MARKETPLACE_WEB_BIND", bind), ("MARKETPLACE_WEB_WORKERS", workers),
-                        ("MARKETPLACE_WEB_THREADS", threads)):
+    for flag, value in (("--bind", bind), ("--workers", workers), ("--threads", threads)):
         if value is not None:
-            os.environ[name] = str(value)
+            args += [flag, str(value)]
     sys.stdout.flush()
     # gunicorn takes this process over, so SIGTERM from the supervisor reaches its arbiter.
     os.execv(sys.executable, args)  # noqa: S606

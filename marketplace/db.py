@@ -254,6 +254,17 @@ def insert_new(session: Session, objects: Sequence[Any]) -> None:
         listener(session, objects)
 
 
+def column_rows(session: Session, statement: sa.Executable,
+                params: dict[str, Any] | None = None) -> sa.CursorResult[Any]:
+    """Run a statement that selects columns, not objects, in the session's transaction.
+
+    As `session.execute` would, after writing what is pending, but on the connection: for
+    columns the ORM's layer adds nothing and costs a third of a small query on a hot path.
+    """
+    session.flush()
+    return session.connection().execute(statement, params)
+
+
 def _row(mapper: Mapper[Any], item: Any) -> dict[str, Any]:
     row = {}
     for attribute in mapper.column_attrs:

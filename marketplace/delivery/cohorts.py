@@ -31,6 +31,7 @@ from marketplace.catalog import services as catalog_services
 from marketplace.catalog.models import Dataset, DataVersion
 from marketplace.consent import evaluation as consent_evaluation
 from marketplace.consent import services as consent_services
+from marketplace.db import column_rows
 from marketplace.delivery import generalise, pipeline
 from marketplace.errors import Conflict, DomainError
 from marketplace.security import Keyring
@@ -231,8 +232,8 @@ def _current_versions(session: Session, datasets: Sequence[Dataset]
                       ) -> tuple[dict[int, VersionRef], consent_services.ConsentState | None]:
     """The datasets' current versions and, in the same query, the consent state (None when no
     dataset has a version: then nothing needs it)."""
-    rows = session.execute(_CURRENT_VERSIONS_AND_CONSENT,
-                           {"dataset_ids": sorted({dataset.id for dataset in datasets})}).all()
+    rows = column_rows(session, _CURRENT_VERSIONS_AND_CONSENT,
+                       {"dataset_ids": sorted({dataset.id for dataset in datasets})}).all()
     if not rows:
         return {}, None
     revision, latest_at = rows[0][-2:]

@@ -283,8 +283,7 @@ def cohort_mask(
     if cohort.get("age"):
         low, high = cohort["age"]
         if column := concept_column(columns, "age"):
-            ages = pd.to_numeric(frame[column], errors="coerce")
-            mask &= ages.between(low, high).to_numpy()
+            mask &= _between(frame[column], low, high)
         elif column := concept_column(columns, "birth_date"):
             ages = generalise.age_years(frame[column], reference_date)
             mask &= ages.between(low, high).to_numpy()
@@ -321,6 +320,17 @@ def cohort_mask(
     return mask
 
 
+def _between(values: pd.Series, low: float, high: float) -> np.ndarray:
+    """Rows whose number lies in [low, high]; a missing or non-numeric value never does.
+
+    On the numbers themselves when the column holds numbers (ages computed once per data
+    version do): pandas' own comparison costs more than the cohort estimate around it.
+    """
+    numbers = values.to_numpy()
+    if numbers.dtype.kind not in "iuf":
+        numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype="float64",
+                                                                  na_value=np.nan)
+    return (numbers >= low) & (numbers <= high)
 
 
 def selection_mask(frame: pd.DataFrame, plan: ExtractPlan) -> tuple[np.ndarray, int, int]:

@@ -17,7 +17,7 @@ from typing import Any, cast
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from marketplace.db import utcnow
+from marketplace.db import column_rows, utcnow
 from marketplace.errors import Forbidden, Invalid, NotFound
 from marketplace.identity.models import User
 from marketplace.identity.principal import Principal
@@ -109,7 +109,7 @@ def _recipients(session: Session, audience: Audience) -> list[_Recipient]:
     return [_Recipient(user_id, email, language or "da", frozenset(inbox_off or ()),
                        frozenset(email_off or ()))
             for user_id, email, language, inbox_off, email_off
-            in session.execute(_RECIPIENTS[shape], bound)]
+            in column_rows(session, _RECIPIENTS[shape], bound)]
 
 
 _NOTIFICATIONS = cast(sa.Table, Notification.__table__)

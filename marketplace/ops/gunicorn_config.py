@@ -6,11 +6,12 @@ Sized for a small machine and overridable through the environment:
 - `gthread` workers: one process per core (Python runs one thread at a time per process) and
   MARKETPLACE_WEB_THREADS threads each, so requests that wait on the database or on a client
   overlap.
-- A worker holds at most MARKETPLACE_WEB_CONNECTIONS connections (default: twice its threads).
-  Kept-alive connections stay with the process that accepted them; without a bound, one process
-  could take most of them and answer slowly while another idles. The proxy in front keeps no
-  more connections to the server than processes times this bound (nginx's upstream `keepalive`),
-  or a connection beyond them waits until a kept-alive one ends.
+- A kept-alive connection stays with the process that accepted it, so one process could hold
+  most of them and answer slowly while another idles. A process holding more than
+  MARKETPLACE_WEB_CONNECTIONS connections (default: twice its threads) closes each one after its
+  answer until it holds no more; the client connects again, to whichever process accepts first.
+  Connections are never refused: with more than the processes' bounds together, they are simply
+  not kept alive.
 - A gthread worker's main loop keeps signalling the arbiter while its threads serve requests,
   so `timeout` only catches a process that is truly stuck: a 2 GiB upload that streams for
   minutes is not killed (tests/ops/test_server.py sends a request slower than the timeout).
@@ -52,7 +53,8 @@ timeout = _env_int("MARKETPLACE_WEB_TIMEOUT", 60)
 # On SIGTERM, requests under way get this long to finish (an upload on a slow line needs it).
 graceful_timeout = _env_int("MARKETPLACE_WEB_GRACEFUL_TIMEOUT", 120)
 keepalive = 5
-worker_connections = _env_int("MARKETPLACE_WEB_CONNECTIONS", 2 * threads)
+# 0: twice the worker's threads (read when the worker runs: `--threads` may set them).
+KEPT_CONNECTIONS = _env_int("MARKETPLACE_WEB_CONNECTIONS", 0)
 # Seconds a worker thread runs before another may take the interpreter (Python's default: 0.005).
 SWITCH_INTERVAL = float(os.environ.get("MARKETPLACE_WEB_SWITCH_INTERVAL", "0.001"))
 # Heartbeat files in memory: a slow or full /tmp must not look like a stuck worker.
@@ -126,6 +128,12 @@ def post_fork(server: Any, _worker: Any) -> None:
     # yields it, by default after 5 ms; a request makes about ten round trips, so waiting
     # less keeps the latency of many concurrent requests down.
     sys.setswitchinterval(SWITCH_INTERVAL)
+
+
+def pre_request(worker: Any, request: Any) -> None:
+    bound = KEPT_CONNECTIONS or 2 * worker.cfg.threads
+    if worker.nr_conns > bound:
+        request.must_close = True  # answered with "Connection: close"
 
 
 def child_exit(_server: Any, worker: Any) -> None:

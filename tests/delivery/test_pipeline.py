@@ -196,6 +196,18 @@ def test_cohort_filter_keeps_only_the_permitted_cohort():
     assert set(chosen["postcode"].astype(str)) <= {"1050", "2100", "2300", "2450"}
 
 
+@pytest.mark.parametrize("ages", [
+    [39, 40, 55, 60, 61, np.nan],                       # numbers, one missing
+    ["39", "40", "55", "60", "61", "ukendt"],            # text, one not a number
+    pd.array([39, 40, 55, 60, 61, None], dtype="Int64"),  # nullable integers
+])
+def test_an_age_criterion_keeps_the_bounds_and_never_a_missing_age(ages):
+    frame = pd.DataFrame({"age": ages})
+    mask = pipeline.cohort_mask(frame, columns=[{"name": "age", "concept": "age"}],
+                                cohort={"age": [40, 60]}, reference_date=APPROVED.date())
+    assert mask.tolist() == [False, True, True, True, False, False]
+
+
 def test_columns_are_minimised_to_exactly_the_permitted_ones():
     frame = synthetic.admissions(100, 30, seed=4)
     _, out = run(frame, plan_for(1, permitted=("sex", "diagnosis")))

@@ -30,8 +30,6 @@ def test_defaults_fit_the_machine(load_config) -> None:
     assert config.worker_class == "gthread"
     assert config.workers == (os.cpu_count() or 1)
     assert config.threads == 8
-    # Kept-alive connections spread over the processes: each holds at most twice its threads.
-    assert config.worker_connections == 16
     assert config.preload_app is True
     assert config.bind == "127.0.0.1:8000"
     # The worker timeout restarts a stuck process; requests get far longer on shutdown.
@@ -46,9 +44,6 @@ def test_environment_overrides(load_config, monkeypatch) -> None:
     monkeypatch.setenv("MARKETPLACE_WEB_BIND", "0.0.0.0:9000")
     config = load_config()
     assert (config.workers, config.threads, config.bind) == (3, 16, "0.0.0.0:9000")
-    assert config.worker_connections == 32
-    monkeypatch.setenv("MARKETPLACE_WEB_CONNECTIONS", "100")
-    assert load_config().worker_connections == 100
 
 
 def test_a_bad_number_stops_start_up(load_config, monkeypatch) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import signal
 import socket
@@ -111,3 +112,29 @@ def _send_slowly_to_token_endpoint(base: str, *, seconds: float) -> None:
     assert time.monotonic() - started >= seconds
     # The unknown client is refused (4xx), and nothing killed the worker meanwhile.
     assert answer.split(b"\r\n", 1)[0].startswith(b"HTTP/1.1 4"), answer[:300]
+
+
+def test_a_process_holding_too_many_connections_lets_the_newest_go(installation) -> None:
+    # One process with one thread keeps at most two connections alive (as set here): a third
+    # client is still answered, then asked to connect again, and the first two stay open.
+    env = {**installation, "MARKETPLACE_WEB_CONNECTIONS": "2"}
+    with _serving(env, "--workers", "1", "--threads", "1") as (base, _):
+        port = int(base.rsplit(":", 1)[1])
+        time.sleep(0.5)  # the start-up probe's closed connection leaves the process's count
+        clients = [http.client.HTTPConnection("127.0.0.1", port, timeout=10) for _ in range(3)]
+        try:
+            answers = []
+            for client in clients:
+                client.request("GET", "/healthz")
+                answer = client.getresponse()
+                answer.read()
+                answers.append((answer.status, answer.getheader("Connection")))
+            assert answers == [(200, "keep-alive"), (200, "keep-alive"), (200, "close")]
+            # The kept ones still serve, now that the third has gone.
+            clients[0].request("GET", "/healthz")
+            again = clients[0].getresponse()
+            again.read()
+            assert (again.status, again.getheader("Connection")) == (200, "keep-alive")
+        finally:
+            for client in clients:
+                client.close()
