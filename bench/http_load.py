@@ -306,7 +306,7 @@ def main() -> None:
         "MARKETPLACE_BENCH_POSTGRES_URL") or os.environ.get("MARKETPLACE_TEST_POSTGRES_URL"),
                         help="PostgreSQL to use (emptied first)")
     parser.add_argument("--workers", type=int, help="gunicorn processes (default: per core)")
-    parser.add_argument("--threads", type=int, help="threads per process (default: 8)")
+    parser.add_argument("--threads", type=int, help="threads per process (default: 4)")
     parser.add_argument("--only", help="run only the scenarios whose name contains this text "
                         "(the baseline always runs)")
     parser.add_argument("--python-client", action="store_true",
@@ -366,7 +366,7 @@ def main() -> None:
             ]
             print(f"gunicorn on {os.cpu_count()} cores, workers "
                   f"{env.get('MARKETPLACE_WEB_WORKERS', 'per core')}, threads "
-                  f"{env.get('MARKETPLACE_WEB_THREADS', '8')}; {CONNECTIONS} connections, "
+                  f"{env.get('MARKETPLACE_WEB_THREADS', '4')}; {CONNECTIONS} connections, "
                   f"{seconds:.0f} s per scenario after {warmup:.0f} s warm-up")
             use_wrk = shutil.which("wrk") is not None and not args.python_client
             print("load generator: " + ("wrk, 1 thread" if use_wrk else "Python threads"))

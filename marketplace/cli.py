@@ -121,7 +121,7 @@ def dev_provider(port: int) -> None:
 @click.option("--workers", default=None, type=click.IntRange(1, 64),
               help="Worker processes (default: MARKETPLACE_WEB_WORKERS or one per core).")
 @click.option("--threads", default=None, type=click.IntRange(1, 256),
-              help="Threads per worker (default: MARKETPLACE_WEB_THREADS or 8).")
+              help="Threads per worker (default: MARKETPLACE_WEB_THREADS or 4).")
 def serve(bind: str | None, workers: int | None, threads: int | None) -> None:
     """Run the production server: gunicorn with marketplace/ops/gunicorn_config.py."""
     args = [sys.executable, "-m", "gunicorn", "--config", "python:marketplace.ops.gunicorn_config"]

@@ -514,9 +514,16 @@ def evaluate(bundle: PolicyBundle, cedar_requests: list[dict], entities: str) ->
     Calls cedarpy's extension directly: its public wrapper serialises every context again and
     builds three Python objects per answer, which costs more than the policies themselves.
     """
-    answers = cedarpy_internal.is_authorized_batch(cedar_requests, bundle.policy_set, entities,
-                                                   None, False)
+    answers = cedarpy_internal.is_authorized_batch(cedar_requests, bundle.policy_set,
+                                                   _parsed_entities(entities), None, False)
     return [_verdict(answer) for answer in answers]
+
+
+@lru_cache(maxsize=512)
+def _parsed_entities(entities: str) -> Any:
+    """The entities parsed once per distinct set: the same company asks for the same datasets
+    for the same purpose again and again, and parsing them costs as much as the policies."""
+    return cedarpy.Entities.from_json_str(entities)._inner
 
 
 def _verdict(answer: str) -> Verdict:

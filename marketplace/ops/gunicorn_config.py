@@ -4,14 +4,17 @@
 
 Sized for a small machine and overridable through the environment:
 - `gthread` workers: one process per core (Python runs one thread at a time per process) and
-  MARKETPLACE_WEB_THREADS threads each, so requests that wait on the database or on a client
-  overlap.
+  MARKETPLACE_WEB_THREADS threads each (default 4), so requests that wait on the database or on
+  a client overlap. More threads do not serve more: a request's work is mostly Python, and
+  threads sharing one interpreter stretch every request they hold (under load, 8 threads gave
+  the slowest 1% of access applications half as long again as 4 did). A site with many slow
+  uploads or downloads at once raises it.
 - A kept-alive connection stays with the process that accepted it, so one process could hold
   most of them and answer slowly while another idles. A process holding more than
-  MARKETPLACE_WEB_CONNECTIONS connections (default: twice its threads) closes each one after its
-  answer until it holds no more; the client connects again, to whichever process accepts first.
-  Connections are never refused: with more than the processes' bounds together, they are simply
-  not kept alive.
+  MARKETPLACE_WEB_CONNECTIONS connections (default: four times its threads) closes each one
+  after its answer until it holds no more; the client connects again, to whichever process
+  accepts first. Connections are never refused: beyond the processes' bounds together, they
+  are simply not kept alive.
 - A gthread worker's main loop keeps signalling the arbiter while its threads serve requests,
   so `timeout` only catches a process that is truly stuck: a 2 GiB upload that streams for
   minutes is not killed (tests/ops/test_server.py sends a request slower than the timeout).
@@ -47,13 +50,13 @@ preload_app = True
 bind = os.environ.get("MARKETPLACE_WEB_BIND", "127.0.0.1:8000")
 worker_class = "gthread"
 workers = _env_int("MARKETPLACE_WEB_WORKERS", _cores)
-threads = _env_int("MARKETPLACE_WEB_THREADS", 8)
+threads = _env_int("MARKETPLACE_WEB_THREADS", 4)
 # Seconds without a heartbeat before a worker is restarted (not a limit on a request).
 timeout = _env_int("MARKETPLACE_WEB_TIMEOUT", 60)
 # On SIGTERM, requests under way get this long to finish (an upload on a slow line needs it).
 graceful_timeout = _env_int("MARKETPLACE_WEB_GRACEFUL_TIMEOUT", 120)
 keepalive = 5
-# 0: twice the worker's threads (read when the worker runs: `--threads` may set them).
+# 0: four times the worker's threads (read when the worker runs: `--threads` may set them).
 KEPT_CONNECTIONS = _env_int("MARKETPLACE_WEB_CONNECTIONS", 0)
 # Seconds a worker thread runs before another may take the interpreter (Python's default: 0.005).
 SWITCH_INTERVAL = float(os.environ.get("MARKETPLACE_WEB_SWITCH_INTERVAL", "0.001"))
@@ -131,7 +134,7 @@ def post_fork(server: Any, _worker: Any) -> None:
 
 
 def pre_request(worker: Any, request: Any) -> None:
-    bound = KEPT_CONNECTIONS or 2 * worker.cfg.threads
+    bound = KEPT_CONNECTIONS or 4 * worker.cfg.threads
     if worker.nr_conns > bound:
         request.must_close = True  # answered with "Connection: close"
 

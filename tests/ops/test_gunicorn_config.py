@@ -29,7 +29,7 @@ def test_defaults_fit_the_machine(load_config) -> None:
     config = load_config()
     assert config.worker_class == "gthread"
     assert config.workers == (os.cpu_count() or 1)
-    assert config.threads == 8
+    assert config.threads == 4
     assert config.preload_app is True
     assert config.bind == "127.0.0.1:8000"
     # The worker timeout restarts a stuck process; requests get far longer on shutdown.
