@@ -255,7 +255,8 @@ def insert_new(session: Session, objects: Sequence[Any]) -> None:
 
 
 def column_rows(session: Session, statement: sa.Executable,
-                params: dict[str, Any] | None = None) -> sa.CursorResult[Any]:
+                params: dict[str, Any] | None = None
+                ) -> sa.CursorResult[*tuple[Any, ...]]:
     """Run a statement that selects columns, not objects, in the session's transaction.
 
     As `session.execute` would, after writing what is pending, but on the connection: for
