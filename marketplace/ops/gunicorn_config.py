@@ -6,8 +6,8 @@ Sized for a small machine and overridable through the environment:
 - `gthread` workers: one process per core (Python runs one thread at a time per process) and
   MARKETPLACE_WEB_THREADS threads each (default 4), so requests that wait on the database or on
   a client overlap. More threads do not serve more: a request's work is mostly Python, and
-  threads sharing one interpreter stretch every request they hold (under load, 8 threads gave
-  the slowest 1% of access applications half as long again as 4 did). A site with many slow
+  threads sharing one interpreter stretch every request they hold (under load, with 8 threads the
+  slowest 1% of access applications took about 40% longer than with 4). A site with many slow
   uploads or downloads at once raises it.
 - A kept-alive connection stays with the process that accepted it, so one process could hold
   most of them and answer slowly while another idles. A process holding more than

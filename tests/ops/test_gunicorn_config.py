@@ -50,3 +50,23 @@ def test_a_bad_number_stops_start_up(load_config, monkeypatch) -> None:
     monkeypatch.setenv("MARKETPLACE_WEB_WORKERS", "many")
     with pytest.raises(ValueError, match="many"):
         load_config()
+
+
+def test_a_process_beyond_its_share_of_connections_lets_them_go(load_config, monkeypatch) -> None:
+    from types import SimpleNamespace
+
+    def closes(config, *, threads: int, connections: int) -> bool:
+        request = SimpleNamespace(must_close=False)
+        worker = SimpleNamespace(cfg=SimpleNamespace(threads=threads), nr_conns=connections)
+        config.pre_request(worker, request)
+        return request.must_close
+
+    config = load_config()
+    # Four times the threads it runs with (which `--threads` may have set), then no more.
+    assert not closes(config, threads=4, connections=16)
+    assert closes(config, threads=4, connections=17)
+    assert not closes(config, threads=8, connections=32)
+    monkeypatch.setenv("MARKETPLACE_WEB_CONNECTIONS", "3")
+    config = load_config()
+    assert (closes(config, threads=4, connections=3), closes(config, threads=4, connections=4)) \
+        == (False, True)
