@@ -12,7 +12,7 @@ request cost in the server's processes (app) and in PostgreSQL's (db): with 2 co
 bounds the requests per second. `--only TEXT` runs the baseline and the scenarios named so.
 
     MARKETPLACE_BENCH_POSTGRES_URL=postgresql+psycopg://postgres@127.0.0.1:5432/bench \\
-        .venv/bin/python bench/http_load.py [--quick]
+        .venv/bin/python bench/http_load.py [--quick] [--rounds N]
 
 The database named is emptied first. The load generator is wrk (Debian package wrk: C, one
 thread here, so the server keeps most of the 2 cores), fed a Lua script with a few thousand
@@ -299,6 +299,55 @@ def cpu_seconds(server_pid: int) -> tuple[float, float]:
     return app, database
 
 
+@dataclass
+class Row:
+    """One scenario's figures in one round."""
+
+    requests: int
+    rate: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+    app_ms: float
+    db_ms: float
+    share: float = 1.0
+    first_error: str = ""
+
+    @staticmethod
+    def median(rows: list[Row]) -> Row:
+        def mid(values: list[float]) -> float:
+            return statistics.median(values)
+
+        return Row(int(mid([r.requests for r in rows])), mid([r.rate for r in rows]),
+                   mid([r.p50_ms for r in rows]), mid([r.p99_ms for r in rows]),
+                   sum(r.errors for r in rows), mid([r.app_ms for r in rows]),
+                   mid([r.db_ms for r in rows]), mid([r.share for r in rows]),
+                   next((r.first_error for r in rows if r.first_error), ""))
+
+
+def run_scenario(server_pid: int, port: int, make: Callable[[random.Random], Request],
+                 seconds: float, warmup: float, tmp: Path, use_wrk: bool) -> Row:
+    cpu_before = cpu_seconds(server_pid)
+    outcome = (drive_wrk(port, make, seconds, warmup, tmp) if use_wrk
+               else drive(port, make, seconds, warmup))
+    app_cpu, db_cpu = (after - before for after, before
+                       in zip(cpu_seconds(server_pid), cpu_before, strict=True))
+    count, p50, p99 = outcome.summary()
+    rate = count / outcome.seconds
+    # CPU per request, warm-up included in both the time and the count's share.
+    served = max(1.0, rate * (outcome.seconds + warmup))
+    return Row(count, rate, p50, p99, outcome.errors, app_cpu / served * 1000,
+               db_cpu / served * 1000, first_error=outcome.first_error)
+
+
+def print_row(name: str, row: Row, goal: str) -> None:
+    print(f"{name:34} {row.requests:8d} {row.rate:8.1f} {row.p50_ms:8.1f} {row.p99_ms:8.1f} "
+          f"{row.errors:6d} {row.share:8.2f} {row.app_ms:6.2f} {row.db_ms:6.2f}  {goal}",
+          flush=True)
+    if row.errors:
+        print(f"    first error: {row.first_error}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="a short run (about 3 minutes)")
@@ -309,6 +358,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, help="threads per process (default: 4)")
     parser.add_argument("--only", help="run only the scenarios whose name contains this text "
                         "(the baseline always runs)")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="run the scenarios this many times in turn and print the medians "
+                        "too (the machine's speed drifts: rounds spread the drift over them)")
     parser.add_argument("--python-client", action="store_true",
                         help="drive the load with Python threads even where wrk is installed")
     args = parser.parse_args()
@@ -372,26 +424,24 @@ def main() -> None:
             print("load generator: " + ("wrk, 1 thread" if use_wrk else "Python threads"))
             print(f"{'scenario':34} {'requests':>8} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} "
                   f"{'errors':>6} {'vs base':>8} {'app ms':>6} {'db ms':>6}")
-            baseline_rate = None
-            for number, (name, make, goal) in enumerate(scenarios):
-                if number and args.only and args.only not in name:
-                    continue
-                cpu_before = cpu_seconds(server.pid)
-                outcome = (drive_wrk(port, make, seconds, warmup, tmp) if use_wrk
-                           else drive(port, make, seconds, warmup))
-                app_cpu, db_cpu = (after - before for after, before
-                                   in zip(cpu_seconds(server.pid), cpu_before, strict=True))
-                count, p50, p99 = outcome.summary()
-                rate = count / outcome.seconds
-                baseline_rate = baseline_rate or rate
-                # CPU per request, warm-up included in both the time and the count's share.
-                served = max(1.0, rate * (outcome.seconds + warmup))
-                print(f"{name:34} {count:8d} {rate:8.1f} {p50:8.1f} {p99:8.1f} "
-                      f"{outcome.errors:6d} {rate / baseline_rate:8.2f} "
-                      f"{app_cpu / served * 1000:6.2f} {db_cpu / served * 1000:6.2f}  {goal}",
-                      flush=True)
-                if outcome.errors:
-                    print(f"    first error: {outcome.first_error}")
+            rows: dict[str, list[Row]] = {}
+            for round_number in range(1, args.rounds + 1):
+                if args.rounds > 1:
+                    print(f"round {round_number} of {args.rounds}", flush=True)
+                baseline_rate = None
+                for number, (name, make, goal) in enumerate(scenarios):
+                    if number and args.only and args.only not in name:
+                        continue
+                    row = run_scenario(server.pid, port, make, seconds, warmup, tmp, use_wrk)
+                    baseline_rate = baseline_rate or row.rate
+                    row.share = row.rate / baseline_rate
+                    rows.setdefault(name, []).append(row)
+                    print_row(name, row, goal)
+            if args.rounds > 1:
+                print(f"medians of {args.rounds} rounds")
+                for (name, _, goal) in scenarios:
+                    if name in rows:
+                        print_row(name, Row.median(rows[name]), goal)
         finally:
             server.terminate()
             server.wait(timeout=60)
