@@ -17,7 +17,6 @@ import http.client
 import json
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -34,17 +33,9 @@ from marketplace.identity import services as identity
 
 sys.path.insert(0, str(Path(__file__).parent))
 from extract_job import DESCRIPTOR
-from http_load import reset_database
+from http_load import MASTER_KEY, free_port, reset_database
 
 REPOSITORY = Path(__file__).resolve().parents[1]
-MASTER_KEY = base64.b64encode(bytes(range(32))).decode()
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
 
 def _client(env: dict[str, str]) -> tuple[str, str]:
     app = create_app({"DATABASE_URL": env["MARKETPLACE_DATABASE_URL"], "SECRET_KEY": "bench",
@@ -120,7 +111,7 @@ def main() -> None:
                "MARKETPLACE_SECRET_KEY": "bench", "MARKETPLACE_MASTER_KEY": MASTER_KEY,
                "MARKETPLACE_LOG_LEVEL": "WARNING"}
         client_id, secret = _client(env)
-        port = _free_port()
+        port = free_port()
         log = Path(tmp) / "server.log"
         server = subprocess.Popen(
             [sys.executable, "-m", "marketplace", "serve", "--bind", f"127.0.0.1:{port}",

@@ -315,9 +315,7 @@ class Row:
 
     @staticmethod
     def median(rows: list[Row]) -> Row:
-        def mid(values: list[float]) -> float:
-            return statistics.median(values)
-
+        mid = statistics.median
         return Row(int(mid([r.requests for r in rows])), mid([r.rate for r in rows]),
                    mid([r.p50_ms for r in rows]), mid([r.p99_ms for r in rows]),
                    sum(r.errors for r in rows), mid([r.app_ms for r in rows]),
