@@ -34,7 +34,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from sqlalchemy.orm.util import identity_key
 
 from marketplace.cpr import CPR_IN_TEXT
-from marketplace.db import Base, JSONValue, UTCDateTime, intpk, utcnow
+from marketplace.db import Base, JSONValue, UTCDateTime, autocommitting, intpk, utcnow
 from marketplace.identity.principal import Principal
 
 GENESIS_HASH = "0" * 64
@@ -392,7 +392,8 @@ def _content_holds(key: bytes, entry: AuditEntry | sa.Row[Any]) -> bool:
 
 def has_waiting(engine: sa.Engine) -> bool:
     """Whether any committed entry waits to be sealed."""
-    with engine.connect() as connection:
+    # No transaction: one that rolled back would cost the connection its prepared statements.
+    with autocommitting(engine).connect() as connection:
         return connection.scalar(_ANY_WAITING) is not None
 
 

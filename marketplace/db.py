@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,6 +37,8 @@ NAMING_CONVENTION = {
 
 # Seconds a pooled connection may sit idle before it is pinged on checkout.
 IDLE_PING_SECONDS = 5.0
+# Set in a connection's info when its transaction ran anything but a SELECT.
+_WROTE = "marketplace.wrote"
 
 
 class Base(DeclarativeBase):
@@ -102,8 +104,10 @@ def create_engine_for(url: str) -> sa.Engine:
             # makes writers queue for it instead (up to the 30 s busy timeout).
             connection.exec_driver_sql("BEGIN IMMEDIATE" if _write_intent.get() else "BEGIN")
 
+        _note_writes(engine)
         return engine
     engine = sa.create_engine(url)
+    _note_writes(engine)
 
     # A pooled connection may have died while it sat idle (a database restart, a firewall's
     # idle cut-off): ping it before use, but only after a pause. Pinging on every checkout
@@ -126,6 +130,43 @@ def create_engine_for(url: str) -> sa.Engine:
     return engine
 
 
+def _note_writes(engine: sa.Engine) -> None:
+    """Mark a connection's transaction once it runs a statement that may write: anything that
+    does not start with SELECT (a writing statement never does; a SELECT that locks or takes an
+    advisory lock lets go the same way at COMMIT as at ROLLBACK)."""
+
+    @sa.event.listens_for(engine, "begin")
+    def _clean(connection: sa.Connection) -> None:
+        connection.info.pop(_WROTE, None)
+
+    @sa.event.listens_for(engine, "before_cursor_execute")
+    def _note(connection: sa.Connection, _cursor: Any, statement: str, *_: Any) -> None:
+        if not statement.startswith("SELECT"):
+            connection.info[_WROTE] = True
+
+
+def only_read(session: Session) -> bool:
+    """Whether the session is in a transaction that has read and written nothing, with nothing
+    waiting to be written."""
+    if not session.in_transaction() or session.new or session.dirty or session.deleted:
+        return False
+    return not session.connection().info.get(_WROTE, False)
+
+
+def end_session(session: Session, *, failed: bool) -> None:
+    """Close a request's session, ending a transaction that only read with COMMIT.
+
+    ROLLBACK would do the same to the data, but on PostgreSQL psycopg forgets every statement
+    it prepared on the connection whenever a transaction rolls back (see `autocommitting`).
+    Anything written and not committed is still rolled back: the view did not mean to keep it.
+    """
+    if not failed and only_read(session):
+        # Should COMMIT fail, closing rolls back what is left: a read has nothing to lose.
+        with suppress(sa.exc.SQLAlchemyError):
+            session.commit()
+    session.close()
+
+
 def init_app(app: Flask) -> None:
     """Bind an engine and session factory to the app and close the request session on teardown."""
     if "marketplace.sessionmaker" not in app.extensions:
@@ -135,10 +176,10 @@ def init_app(app: Flask) -> None:
                                                                   expire_on_commit=False)
 
     @app.teardown_appcontext
-    def _close_session(_exc: BaseException | None) -> None:
+    def _close_session(exc: BaseException | None) -> None:
         session = g.pop("db_session", None)
         if session is not None:
-            session.close()
+            end_session(session, failed=exc is not None)
 
 
 # Whether transactions begun in this context will write. Jobs and commands write; a request
@@ -169,15 +210,23 @@ def reading_session() -> Session:
             and not session.in_transaction()):
         # Bound, not connected: a request answered from a process's own copies (the catalog
         # search, the register) never takes a connection from the pool at all.
-        session.bind = _autocommit(bind)
+        session.bind = autocommitting(bind)
     return session
 
 
 _autocommit_engines: dict[sa.Engine, sa.Engine] = {}
 
 
-def _autocommit(engine: sa.Engine) -> sa.Engine:
-    """The engine's autocommitting twin (same pool), made once."""
+def autocommitting(engine: sa.Engine) -> sa.Engine:
+    """The engine's autocommitting twin (same pool), made once: for reads that need no
+    transaction of their own.
+
+    On PostgreSQL it also keeps the connection's prepared statements: psycopg prepares a
+    statement once it has run five times on a connection, and forgets every one it prepared
+    there whenever a transaction ends in ROLLBACK. A read that opened a transaction and let it
+    roll back, a few times a second on a busy server, kept the busiest statements from ever
+    being prepared, so PostgreSQL planned each of them afresh.
+    """
     twin = _autocommit_engines.get(engine)
     if twin is None:
         twin = _autocommit_engines[engine] = engine.execution_options(

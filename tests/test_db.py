@@ -258,3 +258,82 @@ def test_new_rows_written_without_the_unit_of_work_read_back_as_written(
                                        Notification.in_inbox)
                              .where(Notification.id == written.id)).one()
     assert tuple(stored) == ("job_finished", {}, True)
+
+
+def _real_app(database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """The app on its own engine and sessions, as a server runs it (not the tests' shared
+    connection)."""
+    monkeypatch.setenv("MARKETPLACE_INSTANCE_PATH", str(tmp_path / "instance"))
+    return create_app(base_config(tmp_path, database.url))
+
+
+def test_a_request_keeps_what_it_committed_and_loses_what_it_did_not(
+        database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A request that only read ends its transaction with COMMIT; one that wrote without
+    committing, or failed, still loses the write."""
+    import sqlalchemy as sa
+
+    from marketplace.db import get_session, only_read
+    from marketplace.identity.models import Organisation
+
+    app = _real_app(database, tmp_path, monkeypatch)
+
+    def organisations() -> set[str]:
+        with session_scope(app) as session:
+            return set(session.scalars(sa.select(Organisation.slug)))
+
+    ends: list[str] = []
+    engine = app.extensions["marketplace.engine"]
+    sa.event.listen(engine, "commit", lambda _c: ends.append("commit"))
+    sa.event.listen(engine, "rollback", lambda _c: ends.append("rollback"))
+    try:
+        with app.test_request_context("/"):
+            session = get_session()
+            session.execute(sa.select(Organisation.id)).all()
+            assert only_read(session)
+        with app.test_request_context("/", method="POST"):
+            session = get_session()
+            session.execute(sa.select(Organisation.id)).all()
+            session.add(Organisation(slug="pending-only", name="Ventende", kind="company"))
+            assert not only_read(session)  # waiting to be flushed counts as written
+        with app.test_request_context("/", method="POST"):
+            session = get_session()
+            session.add(Organisation(slug="flushed-only", name="Skrevet", kind="company"))
+            session.flush()
+            session.expunge_all()
+            assert not only_read(session)
+        with pytest.raises(RuntimeError), app.test_request_context("/"):
+            get_session().execute(sa.select(Organisation.id)).all()
+            raise RuntimeError("the view failed")
+        assert ends == ["commit", "rollback", "rollback", "rollback"]
+        assert not {"pending-only", "flushed-only"} & organisations()
+    finally:
+        engine.dispose()
+
+
+def test_reads_and_sealings_leave_the_connections_prepared_statements(
+        database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """psycopg prepares a statement run five times on a connection and forgets them all at any
+    ROLLBACK: requests that only read and the sealer's look for waiting entries must not roll
+    back, or the busiest statements are planned afresh every time."""
+    if database.backend != "postgresql":
+        pytest.skip("prepared statements are PostgreSQL's")
+    import sqlalchemy as sa
+
+    from marketplace import audit
+    from marketplace.db import get_session
+    from marketplace.identity.models import Organisation
+
+    app = _real_app(database, tmp_path, monkeypatch)
+    engine = app.extensions["marketplace.engine"]
+    engine.pool.dispose()
+    try:
+        for _ in range(6):  # one pooled connection, reused by every request
+            with app.test_request_context("/"):
+                get_session().execute(sa.select(Organisation.id)).all()
+            audit.has_waiting(engine)
+        with engine.connect() as connection:
+            prepared = connection.scalars(sa.text("SELECT statement FROM pg_prepared_statements"))
+            assert any(text.startswith("SELECT organisation.id") for text in prepared)
+    finally:
+        engine.dispose()
