@@ -34,6 +34,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from gunicorn.glogging import Logger
+
 
 def _env_int(name: str, default: int) -> int:
     value = os.environ.get(name)
@@ -67,6 +69,17 @@ if os.path.isdir(_SHM):
 # A reverse proxy in front terminates TLS; only trust its forwarded headers from loopback.
 forwarded_allow_ips = os.environ.get("MARKETPLACE_WEB_FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
 accesslog = None
+
+
+class _WithoutAccessLog(Logger):
+    """gunicorn's logger, minus its access log: with a logging configuration given, gunicorn
+    would gather every request's atoms for a logger that writes them nowhere."""
+
+    def access(self, resp: Any, req: Any, environ: Any, request_time: Any) -> None:
+        return None
+
+
+logger_class = _WithoutAccessLog
 # The control socket would live in $HOME, shared by every gunicorn of the user; not needed.
 control_socket_disable = True
 errorlog = "-"

@@ -38,6 +38,31 @@ def test_defaults_fit_the_machine(load_config) -> None:
     assert config.control_socket_disable is True
 
 
+def test_gunicorn_gathers_nothing_for_an_access_log(load_config) -> None:
+    """The app writes each request's line; gunicorn's access log would cost every request
+    the gathering of its fields even where nothing is written (any logging configuration
+    turns it on)."""
+    import logging
+
+    from gunicorn.config import Config
+
+    config = load_config()
+    settings = Config()
+    settings.set("accesslog", "-")  # on, as the logging configuration turns it on
+    logger = config.logger_class(settings)
+    try:
+        assert logger.access_log_enabled
+
+        def gathered(*_args: object) -> dict[str, str]:
+            raise AssertionError("the access log's fields were gathered")
+
+        logger.atoms = gathered
+        logger.access(None, None, {}, None)
+    finally:
+        for name in ("gunicorn.access", "gunicorn.error"):
+            logging.getLogger(name).handlers.clear()
+
+
 def test_environment_overrides(load_config, monkeypatch) -> None:
     monkeypatch.setenv("MARKETPLACE_WEB_WORKERS", "3")
     monkeypatch.setenv("MARKETPLACE_WEB_THREADS", "16")
