@@ -12,11 +12,12 @@ from datetime import date, datetime
 
 import flask_babel
 from babel.support import NullTranslations
-from flask import Flask, g, has_request_context, request, session
+from flask import Flask, Response, g, has_request_context, request, session
 
 from marketplace import languages
 
 LANGUAGES = languages.LANGUAGES
+API_PREFIX = "/api/"
 english = languages.english
 
 
@@ -45,14 +46,32 @@ def ngettext(singular: str, plural: str, count: int, **values: object) -> str:
 
 
 def choose_language() -> None:
-    """Pick the language: ?lang= (remembered in the session), else the session, else Danish."""
+    """Pick the language: ?lang= (remembered in the session), else the session's, else for an
+    API call the caller's Accept-Language, else Danish.
+
+    Pages stay Danish until asked otherwise: a browser sends its own interface's language, which
+    says little about the language a Danish service's user reads. A program calling the API
+    states the language it wants its messages in, and that is what the header is for.
+    """
     asked = request.args.get("lang")
     if asked in LANGUAGES:
         session["lang"] = asked
         g.lang = asked
+        return
+    remembered = session.get("lang")
+    if remembered in LANGUAGES:
+        g.lang = remembered
+    elif request.path.startswith(API_PREFIX):
+        g.lang = request.accept_languages.best_match(LANGUAGES) or languages.SOURCE_LANGUAGE
     else:
-        remembered = session.get("lang")
-        g.lang = remembered if remembered in LANGUAGES else languages.SOURCE_LANGUAGE
+        g.lang = languages.SOURCE_LANGUAGE
+
+
+def _vary_by_language(response: Response) -> Response:
+    # A cache between caller and API must not give one caller's language to another.
+    if request.path.startswith(API_PREFIX):
+        response.vary.add("Accept-Language")
+    return response
 
 
 # --- formatting for templates: numbers, money and time in the page's language ---------------
@@ -85,6 +104,7 @@ def init_app(app: Flask) -> None:
     languages.compile_catalogs()
     flask_babel.Babel(app, locale_selector=current_language)
     app.before_request(choose_language)
+    app.after_request(_vary_by_language)
     # Our own callables: {named} values (str.format) rather than gettext's %-formatting.
     app.jinja_env.globals.update(
         _=gettext, gettext=gettext, ngettext=ngettext, current_language=current_language)

@@ -30,3 +30,21 @@ def test_a_body_that_is_not_json_is_400_before_any_model(client, make_org, api_h
         assert response.status_code == 400
         assert response.mimetype == "application/problem+json"
         assert "JSON" in response.get_json()["detail"]
+
+
+def test_an_api_caller_gets_its_messages_in_the_language_it_accepts(client):
+    """A program states its language in Accept-Language; pages stay Danish until ?lang= asks."""
+    def problem(**headers: str) -> tuple[str, str]:
+        response = client.get("/api/v1/datasets?page=0", headers=headers)
+        assert response.status_code == 422
+        assert "Accept-Language" in response.headers["Vary"]
+        return response.get_json()["title"], response.get_json()["errors"][0]["message"]
+
+    danish = problem()
+    assert problem(**{"Accept-Language": "da, en;q=0.8"}) == danish
+    english = problem(**{"Accept-Language": "en-GB,en;q=0.9,da;q=0.5"})
+    assert english[0] == "Invalid input" and english != danish
+    assert problem(**{"Accept-Language": "de-DE, fr;q=0.5"}) == danish  # neither offered
+    assert problem(**{"Accept-Language": ";;;q=zz, en;q=x"}) == danish  # unreadable: the default
+    page = client.get("/catalog", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert 'lang="da"' in page
