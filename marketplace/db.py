@@ -37,8 +37,6 @@ NAMING_CONVENTION = {
 
 # Seconds a pooled connection may sit idle before it is pinged on checkout.
 IDLE_PING_SECONDS = 5.0
-# Set in a connection's info when its transaction ran anything but a SELECT.
-_WROTE = "marketplace.wrote"
 
 
 class Base(DeclarativeBase):
@@ -104,10 +102,8 @@ def create_engine_for(url: str) -> sa.Engine:
             # makes writers queue for it instead (up to the 30 s busy timeout).
             connection.exec_driver_sql("BEGIN IMMEDIATE" if _write_intent.get() else "BEGIN")
 
-        _note_writes(engine)
         return engine
     engine = sa.create_engine(url)
-    _note_writes(engine)
 
     # A pooled connection may have died while it sat idle (a database restart, a firewall's
     # idle cut-off): ping it before use, but only after a pause. Pinging on every checkout
@@ -130,27 +126,19 @@ def create_engine_for(url: str) -> sa.Engine:
     return engine
 
 
-def _note_writes(engine: sa.Engine) -> None:
-    """Mark a connection's transaction once it runs a statement that may write: anything that
-    does not start with SELECT (a writing statement never does; a SELECT that locks or takes an
-    advisory lock lets go the same way at COMMIT as at ROLLBACK)."""
-
-    @sa.event.listens_for(engine, "begin")
-    def _clean(connection: sa.Connection) -> None:
-        connection.info.pop(_WROTE, None)
-
-    @sa.event.listens_for(engine, "before_cursor_execute")
-    def _note(connection: sa.Connection, _cursor: Any, statement: str, *_: Any) -> None:
-        if not statement.startswith("SELECT"):
-            connection.info[_WROTE] = True
+# PostgreSQL gives a transaction an id when it first writes (a row, a lock on a row): until
+# then, ending it with COMMIT or ROLLBACK is all the same to the data.
+_WROTE_NOTHING = sa.select(sa.func.pg_current_xact_id_if_assigned().is_(None))
 
 
 def only_read(session: Session) -> bool:
-    """Whether the session is in a transaction that has read and written nothing, with nothing
-    waiting to be written."""
+    """Whether the session is in a PostgreSQL transaction that has written nothing, with nothing
+    waiting to be written (asked of the server: it knows)."""
     if not session.in_transaction() or session.new or session.dirty or session.deleted:
         return False
-    return not session.connection().info.get(_WROTE, False)
+    connection = session.connection()
+    return (connection.dialect.name == "postgresql"
+            and bool(connection.scalar(_WROTE_NOTHING)))
 
 
 def end_session(session: Session, *, failed: bool) -> None:
@@ -159,11 +147,15 @@ def end_session(session: Session, *, failed: bool) -> None:
     ROLLBACK would do the same to the data, but on PostgreSQL psycopg forgets every statement
     it prepared on the connection whenever a transaction rolls back (see `autocommitting`).
     Anything written and not committed is still rolled back: the view did not mean to keep it.
+    Only a request that leaves its transaction open pays the question (a request that
+    committed has none left).
     """
-    if not failed and only_read(session):
-        # Should COMMIT fail, closing rolls back what is left: a read has nothing to lose.
+    if not failed:
+        # A transaction already broken cannot be asked, and should COMMIT fail, closing rolls
+        # back what is left: a read has nothing to lose.
         with suppress(sa.exc.SQLAlchemyError):
-            session.commit()
+            if only_read(session):
+                session.commit()
     session.close()
 
 
