@@ -305,9 +305,9 @@ def test_a_request_keeps_what_it_committed_and_loses_what_it_did_not(
         with pytest.raises(RuntimeError), app.test_request_context("/"):
             get_session().execute(sa.select(Organisation.id)).all()
             raise RuntimeError("the view failed")
-        with app.test_request_context("/"):  # a statement failed and the view answered anyway
-            with pytest.raises(sa.exc.DBAPIError):
-                get_session().execute(sa.text("SELECT * FROM no_such_table"))
+        # A statement failed and the view answered anyway.
+        with app.test_request_context("/"), pytest.raises(sa.exc.DBAPIError):
+            get_session().execute(sa.text("SELECT * FROM no_such_table"))
         read = "commit" if database.backend == "postgresql" else "rollback"
         assert ends == [read, "rollback", "rollback", "rollback", "rollback"]
         assert not {"pending-only", "flushed-only"} & organisations()
