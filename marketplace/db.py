@@ -137,8 +137,13 @@ def only_read(session: Session) -> bool:
     if not session.in_transaction() or session.new or session.dirty or session.deleted:
         return False
     connection = session.connection()
-    return (connection.dialect.name == "postgresql"
-            and bool(connection.scalar(_WROTE_NOTHING)))
+    if connection.dialect.name != "postgresql" or _autocommits(connection):
+        return False  # nothing to lose, or no transaction to end (`reading_session`)
+    return bool(connection.scalar(_WROTE_NOTHING))
+
+
+def _autocommits(connection: sa.Connection) -> bool:
+    return bool(getattr(connection.connection.driver_connection, "autocommit", False))
 
 
 def end_session(session: Session, *, failed: bool) -> None:

@@ -207,10 +207,14 @@ def test_public_reading_pages_run_without_a_transaction_on_postgresql(
     monkeypatch.setenv("MARKETPLACE_INSTANCE_PATH", str(tmp_path / "instance"))
     app = create_app(base_config(tmp_path, database.url))
     try:
+        statements: list[str] = []
+        sa.event.listen(app.extensions["marketplace.engine"], "before_cursor_execute",
+                        lambda _c, _cur, statement, *_: statements.append(statement))
         with app.test_request_context("/api/v1/register"):
             session = reading_session()
             session.execute(sa.select(1))
             assert session.connection().connection.driver_connection.autocommit
+        assert len(statements) == 1  # its end asks nothing: there was no transaction
         with app.test_request_context("/api/v1/register"):
             get_session().execute(sa.select(1))  # the request already reads in a transaction
             assert not reading_session().connection().connection.driver_connection.autocommit
