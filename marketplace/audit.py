@@ -375,15 +375,17 @@ def seal_waiting(session: Session, *, wait: bool = True, limit: int = SEAL_BATCH
         return Sealing(0, blocked_at=held.id if held else None)
     anchor = _anchor(session)
     entries, previous, legacy = anchor or (0, GENESIS_HASH, 0)
-    batch: dict[str, list[Any]] = {"ids": [], "seqs": [], "prevs": [], "hashes": []}
+    seqs, prevs, hashes = [], [], []
     for entry in waiting:
         entries += 1
         link = entry_hash(key, prev_hash=previous, **_content(entry))
-        for name, value in zip(batch, (entry.id, entries, previous, link), strict=True):
-            batch[name].append(value)
+        seqs.append(entries)
+        prevs.append(previous)
+        hashes.append(link)
         previous = link
-    session.execute(_LINK, batch)
-    _expire_links(session, [entry.id for entry in waiting])
+    ids = [entry.id for entry in waiting]
+    session.execute(_LINK, {"ids": ids, "seqs": seqs, "prevs": prevs, "hashes": hashes})
+    _expire_links(session, ids)
     anchored = {"entries": entries, "hash": previous, "legacy_entries": legacy,
                 "mac": _anchor_mac(key, legacy_entries=legacy, entries=entries,
                                    last_hash=previous)}

@@ -195,6 +195,13 @@ def test_assets_and_pages_in_parallel_after_an_idle_minute_never_fail(signed_in_
         assert last_seen() > idle_since  # the pages moved the idle clock on; still signed in
 
 
+def _real_app(database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """The app on its own engine and sessions, as a server runs it (not the tests' shared
+    connection)."""
+    monkeypatch.setenv("MARKETPLACE_INSTANCE_PATH", str(tmp_path / "instance"))
+    return create_app(base_config(tmp_path, database.url))
+
+
 def test_public_reading_pages_run_without_a_transaction_on_postgresql(
         database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The public register and catalog search save the BEGIN and ROLLBACK round trips."""
@@ -204,8 +211,7 @@ def test_public_reading_pages_run_without_a_transaction_on_postgresql(
 
     from marketplace.db import get_session, reading_session
 
-    monkeypatch.setenv("MARKETPLACE_INSTANCE_PATH", str(tmp_path / "instance"))
-    app = create_app(base_config(tmp_path, database.url))
+    app = _real_app(database, tmp_path, monkeypatch)
     try:
         statements: list[str] = []
         sa.event.listen(app.extensions["marketplace.engine"], "before_cursor_execute",
@@ -262,13 +268,6 @@ def test_new_rows_written_without_the_unit_of_work_read_back_as_written(
                                        Notification.in_inbox)
                              .where(Notification.id == written.id)).one()
     assert tuple(stored) == ("job_finished", {}, True)
-
-
-def _real_app(database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    """The app on its own engine and sessions, as a server runs it (not the tests' shared
-    connection)."""
-    monkeypatch.setenv("MARKETPLACE_INSTANCE_PATH", str(tmp_path / "instance"))
-    return create_app(base_config(tmp_path, database.url))
 
 
 def test_a_request_keeps_what_it_committed_and_loses_what_it_did_not(
