@@ -37,6 +37,7 @@ from sqlalchemy.orm.util import identity_key
 from marketplace.cpr import CPR_IN_TEXT
 from marketplace.db import Base, JSONValue, UTCDateTime, autocommitting, intpk, utcnow
 from marketplace.identity.principal import Principal
+from marketplace.statements import insert_rows
 
 GENESIS_HASH = "0" * 64
 AUDIT_KEY = "audit_key"
@@ -96,9 +97,6 @@ class AuditHead(Base):
 _ENTRIES = cast(sa.Table, AuditEntry.__table__)
 _HEADS = cast(sa.Table, AuditHead.__table__)
 # Parameters apart from the statements: one statement object each, its compiled form reused.
-# RETURNING, though the ids are not needed, makes it one multi-row INSERT: without it psycopg
-# runs each row in a pipeline of its own, which costs more for the two or three rows of an act.
-_INSERT_ENTRIES = sa.insert(_ENTRIES).returning(_ENTRIES.c.id)
 _MOVE_ANCHOR = sa.update(_HEADS).where(_HEADS.c.id == _HEAD_ID)
 
 
@@ -274,7 +272,7 @@ def record_audits(session: Session, acts: Sequence[Mapping[str, Any]]) -> None:
     key = audit_key(session)
     rows = [_prepare(key, **act) for act in acts]
     if not _seals_at_once(session):
-        session.execute(_INSERT_ENTRIES, rows)
+        insert_rows(session.connection(), _ENTRIES, rows)
         _note_waiting(session)
         return
     head = _chain_head(session, key)
@@ -288,7 +286,7 @@ def record_audits(session: Session, acts: Sequence[Mapping[str, Any]]) -> None:
         link = entry_hash(key, prev_hash=previous, **{k: v for k, v in row.items() if k != "mac"})
         row.update(seq=entries, prev_hash=previous, hash=link)
         previous = link
-    session.execute(_INSERT_ENTRIES, rows)
+    insert_rows(session.connection(), _ENTRIES, rows)
     session.execute(_MOVE_ANCHOR.values(
         entries=entries, hash=previous, mac=_anchor_mac(
             key, legacy_entries=head.legacy_entries, entries=entries, last_hash=previous)))

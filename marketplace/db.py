@@ -7,12 +7,12 @@ from `get_session()` and commit it; CLI and jobs use `session_scope(app)`.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, cast
+from typing import Annotated, Any, TypeVar, cast
 
 import sqlalchemy as sa
 from flask import Flask, current_app, g, request
@@ -26,6 +26,9 @@ from sqlalchemy.orm import (
     mapped_column,
     sessionmaker,
 )
+from sqlalchemy.orm.util import identity_key
+
+from marketplace.statements import DriverStatement, insert_rows, python_default
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -34,6 +37,8 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+T = TypeVar("T")
 
 # Seconds a pooled connection may sit idle before it is pinged on checkout.
 IDLE_PING_SECONDS = 5.0
@@ -261,7 +266,6 @@ def _remove_uncommitted_files(session: Session, transaction: Any) -> None:
 
 RowsInserted = Callable[[Session, Sequence[Any]], None]
 _insert_listeners: list[RowsInserted] = []
-_inserts: dict[sa.Table, sa.Insert] = {}
 
 
 def on_rows_inserted(listener: RowsInserted) -> None:
@@ -286,12 +290,8 @@ def insert_new(session: Session, objects: Sequence[Any]) -> None:
     mapper = sa.inspect(type(objects[0]))
     table = cast(sa.Table, mapper.local_table)
     (key,) = mapper.primary_key
-    statement = _inserts.get(table)
-    if statement is None:
-        statement = _inserts[table] = sa.insert(table).returning(
-            key, sort_by_parameter_order=True)
     rows = [_row(mapper, item) for item in objects]
-    ids = session.execute(statement, rows).scalars().all()
+    ids = insert_rows(session.connection(), table, rows, returning=key)
     key_attribute = mapper.get_property_by_column(key).key
     for item, new_id in zip(objects, ids, strict=True):
         setattr(item, key_attribute, new_id)
@@ -300,41 +300,52 @@ def insert_new(session: Session, objects: Sequence[Any]) -> None:
         listener(session, objects)
 
 
-def column_rows(session: Session, statement: sa.Executable,
-                params: dict[str, Any] | None = None
-                ) -> sa.CursorResult[*tuple[Any, ...]]:
+def column_rows(session: Session, statement: DriverStatement,
+                params: dict[str, Any] | None = None) -> Sequence[Any]:
     """Run a statement that selects columns, not objects, in the session's transaction.
 
-    As `session.execute` would, after writing what is pending, but on the connection: for
-    columns the ORM's layer adds nothing and costs a third of a small query on a hot path.
+    As `session.execute` would, after writing what is pending, but on the driver (see
+    `marketplace.statements`): for columns the ORM's layer, and on a hot path SQLAlchemy's
+    execution, add nothing but their cost.
     """
     session.flush()
-    return session.connection().execute(statement, params)
+    return statement.rows(session.connection(), params)
+
+
+def adopt(session: Session, cls: type[T], values: Mapping[str, Any]) -> T:
+    """The object of a row read on the driver (`column_rows`), in the session as if the ORM had
+    loaded it: the one the session holds already, else a new one made persistent without a
+    statement. `values` gives columns of the class's table by name, the key among them; a
+    column left out loads on first use, as with `load_only`.
+    """
+    mapper = sa.inspect(cls)
+    key = identity_key(cls, tuple(values[column.key] for column in mapper.primary_key))
+    held = session.identity_map.get(key)
+    if held is not None:
+        return held
+    adopted = cls(**{mapper.get_property_by_column(column).key: values[column.key]
+                     for column in mapper.local_table.columns if column.key in values})
+    make_transient_to_detached(adopted)  # what was not given is expired: it loads when read
+    session.add(adopted)
+    return adopted
+
+
+_row_columns: dict[Mapper[Any], list[tuple[str, sa.Column[Any]]]] = {}
 
 
 def _row(mapper: Mapper[Any], item: Any) -> dict[str, Any]:
+    columns = _row_columns.get(mapper)
+    if columns is None:  # (attribute, column) pairs, the generated key left out: once a class
+        columns = _row_columns[mapper] = [
+            (attribute.key, cast(sa.Column[Any], attribute.columns[0]))
+            for attribute in mapper.column_attrs if not attribute.columns[0].primary_key]
+    given = item.__dict__
     row = {}
-    for attribute in mapper.column_attrs:
-        column = cast(sa.Column[Any], attribute.columns[0])
-        if column.primary_key:
-            continue
-        if attribute.key not in item.__dict__:
-            setattr(item, attribute.key, _python_default(column))
-        row[column.key] = getattr(item, attribute.key)
+    for key, column in columns:
+        if key not in given:
+            setattr(item, key, python_default(column))
+        row[column.key] = given[key]
     return row
-
-
-def _python_default(column: sa.Column[Any]) -> Any:
-    default = column.default
-    if default is None:
-        if column.server_default is not None:
-            raise ValueError(f"{column} has a default only the database knows")
-        return None
-    if isinstance(default, sa.ColumnDefault) and default.is_scalar:
-        return default.arg
-    if isinstance(default, sa.ColumnDefault) and default.is_callable:
-        return default.arg(None)  # SQLAlchemy wraps the callable to take a context
-    raise ValueError(f"{column} has a default only the unit of work applies")
 
 
 @contextmanager

@@ -14,7 +14,7 @@ from typing import Any, BinaryIO, cast
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, aliased, lazyload, load_only
+from sqlalchemy.orm import Session, aliased
 
 from marketplace import leftovers
 from marketplace.catalog import dcat, ingest
@@ -26,13 +26,14 @@ from marketplace.catalog.descriptor import (
 )
 from marketplace.catalog.models import Dataset, DatasetTag, DataVersion
 from marketplace.catalog.search import LEVELS, CatalogIndex, IndexEntry, SearchQuery, SearchResult
-from marketplace.db import remove_unless_committed, utcnow
+from marketplace.db import adopt, column_rows, remove_unless_committed, utcnow
 from marketplace.errors import Conflict, Forbidden, Invalid, NotFound, TooLarge
 from marketplace.freshness import StateProbe
 from marketplace.identity.models import Organisation
 from marketplace.identity.principal import Principal
 from marketplace.languages import N_
 from marketplace.security import Keyring, SealedSpool
+from marketplace.statements import DriverStatement
 
 DATA_HOLDER_KINDS = ("national", "regional", "municipal")
 SPOOL_CHUNK = 1 << 20
@@ -45,14 +46,14 @@ def get_dataset(session: Session, *, dataset_id: int) -> Dataset | None:
     return session.get(Dataset, dataset_id)
 
 
-# Built once: making a statement costs about as much as running it (the access engine asks
-# this on every application). It loads what a decision reads, not the descriptor's texts.
-_DATASETS_FOR_DECISION = (
-    sa.select(Dataset).where(Dataset.id.in_(sa.bindparam("dataset_ids", expanding=True)))
-    .options(load_only(Dataset.id, Dataset.publisher_org_id, Dataset.status,
-                       Dataset.access_rights, Dataset.consent_model, Dataset.data_use,
-                       Dataset.k_min, Dataset.subject_column, Dataset.columns),
-             lazyload(Dataset.publisher)))
+# Built once, run on the driver: the access engine asks this on every application. It reads
+# what a decision needs, not the descriptor's texts (those load on first use).
+_DECISION_COLUMNS = (Dataset.id, Dataset.publisher_org_id, Dataset.status, Dataset.access_rights,
+                     Dataset.consent_model, Dataset.data_use, Dataset.k_min,
+                     Dataset.subject_column, Dataset.columns)
+_DATASETS_FOR_DECISION = DriverStatement(
+    sa.select(*_DECISION_COLUMNS)
+    .where(Dataset.id.in_(sa.bindparam("dataset_ids", expanding=True))))
 
 
 def datasets_for_decision(session: Session, *, dataset_ids: Collection[int]
@@ -61,8 +62,9 @@ def datasets_for_decision(session: Session, *, dataset_ids: Collection[int]
     fields an access decision reads loaded (any other loads on first use)."""
     if not dataset_ids:
         return {}
-    rows = session.scalars(_DATASETS_FOR_DECISION, {"dataset_ids": sorted(set(dataset_ids))})
-    return {dataset.id: dataset for dataset in rows}
+    rows = column_rows(session, _DATASETS_FOR_DECISION,
+                       {"dataset_ids": sorted(set(dataset_ids))})
+    return {row.id: adopt(session, Dataset, row._asdict()) for row in rows}
 
 
 def require_dataset(session: Session, *, dataset_id: int) -> Dataset:

@@ -35,6 +35,7 @@ from marketplace.db import column_rows
 from marketplace.delivery import generalise, pipeline
 from marketplace.errors import Conflict, DomainError
 from marketplace.security import Keyring
+from marketplace.statements import DriverStatement
 
 AGE_COLUMN = "__age"
 _MAX_FRAME_BYTES = 512 * 1024 * 1024  # decoded cohort columns kept per process, all versions
@@ -224,8 +225,8 @@ def estimate_cohort_size(session: Session, *, dataset: Dataset, cohort: dict[str
 
 
 # Built once: making the statement costs more than running it.
-_CURRENT_VERSIONS_AND_CONSENT = catalog_services.CURRENT_VERSIONS.add_columns(
-    *consent_services.consent_state_columns())
+_CURRENT_VERSIONS_AND_CONSENT = DriverStatement(catalog_services.CURRENT_VERSIONS.add_columns(
+    *consent_services.consent_state_columns()))
 
 
 def _current_versions(session: Session, datasets: Sequence[Dataset]
@@ -233,7 +234,7 @@ def _current_versions(session: Session, datasets: Sequence[Dataset]
     """The datasets' current versions and, in the same query, the consent state (None when no
     dataset has a version: then nothing needs it)."""
     rows = column_rows(session, _CURRENT_VERSIONS_AND_CONSENT,
-                       {"dataset_ids": sorted({dataset.id for dataset in datasets})}).all()
+                       {"dataset_ids": sorted({dataset.id for dataset in datasets})})
     if not rows:
         return {}, None
     revision, latest_at = rows[0][-2:]

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from marketplace import audit
 from marketplace.cpr import birth_date, mask_cpr, normalise_cpr
-from marketplace.db import utcnow
+from marketplace.db import adopt, column_rows, utcnow
 from marketplace.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
 from marketplace.identity.models import (
     ORG_KINDS,
@@ -31,6 +31,7 @@ from marketplace.identity.models import (
 from marketplace.identity.principal import ROLE_SCOPES, Principal
 from marketplace.languages import N_
 from marketplace.security import Keyring
+from marketplace.statements import DriverStatement
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,78}[a-z0-9]$")
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
@@ -326,26 +327,30 @@ def store_token(session: Session, *, client: ApiClient, access_token: str, scope
     return token
 
 
-# One round trip, its statement built once: every API request asks this before anything else.
-# The organisation comes as an object (the request may need it again), the rest as columns.
-_TOKEN = (select(Organisation, ApiToken.scopes, ApiToken.expires_at, ApiToken.revoked,
-                 ApiClient.id.label("client_id"), ApiClient.revoked_at.label("client_revoked_at"))
-          .join(ApiClient, ApiClient.id == ApiToken.client_id)
-          .join(Organisation, Organisation.id == ApiClient.org_id)
-          .where(ApiToken.token_hash == bindparam("token_hash")))
+# One round trip on the driver, its statement built once: every API request asks this before
+# anything else. The organisation's columns become its object (the request may need it again).
+_ORGANISATION_COLUMNS = tuple(Organisation.__table__.c)
+_TOKEN = DriverStatement(
+    select(*_ORGANISATION_COLUMNS, ApiToken.scopes, ApiToken.expires_at, ApiToken.revoked,
+           ApiClient.id.label("client_id"), ApiClient.revoked_at.label("client_revoked_at"))
+    .join(ApiClient, ApiClient.id == ApiToken.client_id)
+    .join(Organisation, Organisation.id == ApiClient.org_id)
+    .where(ApiToken.token_hash == bindparam("token_hash")))
 
 
 def authenticate_token(session: Session, *, access_token: str, now: datetime) -> Principal:
     """Return the principal of a bearer token; raise Unauthorized if unknown or expired."""
-    token = session.execute(_TOKEN, {"token_hash": _token_hash(access_token)}).first()
+    found = column_rows(session, _TOKEN, {"token_hash": _token_hash(access_token)})
+    token = found[0] if found else None
     if (token is None or token.revoked or token.client_revoked_at is not None
-            or not token.Organisation.is_active):
+            or token.deactivated_at is not None):
         raise Unauthorized("adgangstokenet er ikke gyldigt",
                            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
     if token.expires_at <= now:
         raise Unauthorized("adgangstokenet er udløbet",
                            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
-    org = token.Organisation
+    org = adopt(session, Organisation, {column.key: getattr(token, column.key)
+                                        for column in _ORGANISATION_COLUMNS})
     # The session's identity map holds its objects weakly: kept here, the caller's
     # organisation is found again by id without a query for the rest of the request.
     session.info["caller"] = org

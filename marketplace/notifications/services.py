@@ -23,6 +23,7 @@ from marketplace.identity.models import User
 from marketplace.identity.principal import Principal
 from marketplace.notifications import kinds
 from marketplace.notifications.models import MailMessage, Notification, NotificationSettings
+from marketplace.statements import DriverStatement, insert_rows
 
 INBOX_PAGE = 50
 
@@ -90,8 +91,8 @@ def _recipients_query(*, users: bool, orgs: bool, roles: bool, leave_out: bool) 
 
 
 # Built once per shape: making a statement costs about as much as running it.
-_RECIPIENTS = {shape: _recipients_query(users=shape[0], orgs=shape[1], roles=shape[2],
-                                        leave_out=shape[3])
+_RECIPIENTS = {shape: DriverStatement(_recipients_query(users=shape[0], orgs=shape[1],
+                                                        roles=shape[2], leave_out=shape[3]))
                for shape in itertools.product((False, True), repeat=4) if shape[0] or shape[1]}
 
 
@@ -114,11 +115,6 @@ def _recipients(session: Session, audience: Audience) -> list[_Recipient]:
 
 _NOTIFICATIONS = cast(sa.Table, Notification.__table__)
 _MAIL = cast(sa.Table, MailMessage.__table__)
-# Rows, not objects, written by statements built once: every decision tells someone, and the
-# unit of work cost more than the inserts themselves. Ids come back in the rows' order.
-_INSERT_NOTIFICATIONS = sa.insert(_NOTIFICATIONS).returning(_NOTIFICATIONS.c.id,
-                                                            sort_by_parameter_order=True)
-_INSERT_MAIL = sa.insert(_MAIL)
 
 
 def notify(session: Session, *, kind: str, audience: Audience, params: dict[str, Any],
@@ -141,15 +137,17 @@ def notify(session: Session, *, kind: str, audience: Audience, params: dict[str,
     if not recipients:
         return 0
     now = utcnow()
-    ids = session.execute(_INSERT_NOTIFICATIONS, [
+    # Rows, not objects: every decision tells someone, and the unit of work cost more than the
+    # inserts themselves. Ids come back in the rows' order.
+    connection = session.connection()
+    ids = insert_rows(connection, _NOTIFICATIONS, [
         {"user_id": recipient.user_id, "kind": kind, "params": clean, "link": link,
          "dedupe_key": dedupe_key, "created_at": now, "in_inbox": topic not in recipient.inbox_off}
-        for recipient in recipients]).scalars().all()
+        for recipient in recipients], returning=_NOTIFICATIONS.c.id)
     mail = [_mail(kind, clean, link, notification_id, recipient, now=now)
             for notification_id, recipient in zip(ids, recipients, strict=True)
             if recipient.email and topic not in recipient.email_off]
-    if mail:
-        session.execute(_INSERT_MAIL, mail)
+    insert_rows(connection, _MAIL, mail)
     return len(recipients)
 
 
