@@ -41,8 +41,9 @@ class _Compiled:
 
     sql: str
     defaults: dict[str, Any]  # values bound in the statement itself
-    binds: dict[str, Processor | None]  # by parameter name
-    expanding: frozenset[str]
+    # Only the parameters whose values need work: a processor of their type, or a list made
+    # of an IN list's values (each through the processor, if any).
+    converted: list[tuple[str, Processor | None, bool]]
     columns: list[sa.ColumnElement[Any]]  # what it returns, in order
     row: type | None = None  # made at the first answer, with the result processors
     results: list[Processor | None] | None = None
@@ -64,13 +65,14 @@ class DriverStatement:
         if connection.dialect.name != "postgresql":
             return connection.execute(self.statement, dict(params or {})).all()
         compiled = self._compiled or self._compile(connection.dialect)
-        values = dict(compiled.defaults)
-        values.update(params or {})
+        bound = dict(compiled.defaults)
+        bound.update(params or {})
         try:
-            bound = {name: _bind(value, compiled.binds.get(name), name in compiled.expanding)
-                     for name, value in values.items()}
+            for name, process, expanding in compiled.converted:
+                if name in bound:
+                    bound[name] = _bind(bound[name], process, expanding)
         except Exception as error:  # a value its type refuses (a naive timestamp), as SQLAlchemy
-            raise sa.exc.StatementError(str(error), compiled.sql, values, error) from error
+            raise sa.exc.StatementError(str(error), compiled.sql, params, error) from error
         return _run(connection, compiled, bound)
 
     def _compile(self, dialect: Dialect) -> _Compiled:
@@ -94,21 +96,21 @@ def _compile(statement: sa.Select[Any] | sa.Insert, dialect: Dialect) -> _Compil
     sql = _EXPANDING.sub(as_array, compiled.string)
     if "POSTCOMPILE" in sql:
         raise ValueError(f"a parameter is rendered per execution: {sql}")
-    binds: dict[str, Processor | None] = {
-        name: compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
-        for name in compiled.params}
+    converted: list[tuple[str, Processor | None, bool]] = []
+    for name in compiled.params:
+        process = compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
+        if process is not None or name in expanding:
+            converted.append((name, process, name in expanding))
     defaults = {name: value for name, value in compiled.params.items() if value is not None}
     columns = list(statement.selected_columns if isinstance(statement, sa.Select)
                    else statement.exported_columns)
-    return _Compiled(sql, defaults, binds, expanding, columns)
+    return _Compiled(sql, defaults, converted, columns)
 
 
 def _bind(value: Any, processor: Processor | None, expanding: bool) -> Any:
-    if processor is None:
-        return list(value) if expanding else value
-    if expanding:
-        return [processor(item) for item in value]
-    return processor(value)
+    if not expanding:
+        return processor(value) if processor is not None else value
+    return [processor(item) for item in value] if processor is not None else list(value)
 
 
 def _run(connection: sa.Connection, compiled: _Compiled, params: dict[str, Any]
@@ -164,7 +166,16 @@ def _translated(connection: sa.Connection, sql: str, params: dict[str, Any],
 
 # --- new rows ---------------------------------------------------------------------------------
 
-_inserts: dict[tuple[sa.Table, tuple[str, ...], int, str | None], DriverStatement] = {}
+@dataclass(frozen=True)
+class _RowsInsert:
+    """An INSERT of a number of rows naming the same columns, with each row's parameter names."""
+
+    statement: DriverStatement
+    defaulted: list[sa.Column[Any]]  # columns the rows leave out that take a Python default
+    names: list[list[str]]  # per row: the parameter of each given column, then each defaulted
+
+
+_inserts: dict[tuple[sa.Table, tuple[str, ...], int, str | None], _RowsInsert] = {}
 _portable_inserts: dict[tuple[sa.Table, str | None], sa.Insert] = {}
 
 
@@ -181,34 +192,35 @@ def insert_rows(connection: sa.Connection, table: sa.Table, rows: Sequence[Mappi
     if connection.dialect.name != "postgresql":
         return _portable_insert(connection, table, rows, returning)
     keys = tuple(rows[0])
-    defaulted = [column for column in table.c
-                 if column.key not in keys and column.default is not None]
-    statement = _multi_row_insert(table, (*keys, *(c.key for c in defaulted)), len(rows),
-                                  returning)
+    insert = _rows_insert(table, keys, len(rows), returning)
     params: dict[str, Any] = {}
-    for index, row in enumerate(rows):
-        for key in keys:
-            params[f"{key}__{index}"] = row[key]
-        for column in defaulted:
-            params[f"{column.key}__{index}"] = python_default(column)
-    answered = statement.rows(connection, params)
+    for row, names in zip(rows, insert.names, strict=True):
+        values = [row[key] for key in keys] + [python_default(c) for c in insert.defaulted]
+        params.update(zip(names, values, strict=True))
+    answered = insert.statement.rows(connection, params)
     # PostgreSQL inserts a VALUES list in its order, drawing each generated key from the
     # sequence as it goes: sorted, the keys line up with the rows whatever order RETURNING
     # lists them in.
     return sorted(value for (value,) in answered) if returning is not None else []
 
 
-def _multi_row_insert(table: sa.Table, keys: tuple[str, ...], count: int,
-                      returning: sa.Column[Any] | None) -> DriverStatement:
+def _rows_insert(table: sa.Table, keys: tuple[str, ...], count: int,
+                 returning: sa.Column[Any] | None) -> _RowsInsert:
     cache_key = (table, keys, count, returning.key if returning is not None else None)
-    statement = _inserts.get(cache_key)
-    if statement is None:
-        values = [{table.c[key]: sa.bindparam(f"{key}__{index}", type_=table.c[key].type)
-                   for key in keys} for index in range(count)]
-        insert = sa.insert(table).values(values)
-        statement = _inserts[cache_key] = DriverStatement(
-            insert.returning(returning) if returning is not None else insert)
-    return statement
+    found = _inserts.get(cache_key)
+    if found is not None:
+        return found
+    defaulted = [column for column in table.c
+                 if column.key not in keys and column.default is not None]
+    columns = [table.c[key] for key in keys] + defaulted
+    names = [[f"{column.key}__{index}" for column in columns] for index in range(count)]
+    statement = sa.insert(table).values([
+        {column: sa.bindparam(name, type_=column.type)
+         for column, name in zip(columns, row_names, strict=True)} for row_names in names])
+    made = _inserts[cache_key] = _RowsInsert(DriverStatement(
+        statement.returning(returning) if returning is not None else statement),
+        defaulted, names)
+    return made
 
 
 def _portable_insert(connection: sa.Connection, table: sa.Table,
