@@ -1,10 +1,11 @@
 """The busiest statements, run on PostgreSQL's driver itself.
 
 SQLAlchemy turns a statement into SQL once and caches it, but every execution still builds an
-execution context, a result object and its metadata: for a small statement that costs as much
-CPU as psycopg's own work (about 80 µs of 160 per statement, `bench/driver_statements.py`).
-An access application runs a dozen such statements, so on the service's busiest write that
-layer was a sixth of the request. A `DriverStatement` is a Core statement compiled by
+execution context, a result object and its metadata: run on the driver, a small statement
+costs a quarter to a third less CPU in our process (`bench/driver_statements.py`). An access
+application runs a dozen such statements; under load, SQLAlchemy's own code was over a third
+of the time a server process held the interpreter, and is under a quarter with the
+application's statements run here. A `DriverStatement` is a Core statement compiled by
 SQLAlchemy once and then handed to psycopg as plain SQL, with the values passed through the
 column types' own processors both ways: it reads and writes exactly what SQLAlchemy would.
 
