@@ -315,33 +315,41 @@ def column_rows(session: Session, statement: DriverStatement,
 def adopt(session: Session, cls: type[T], values: Mapping[str, Any]) -> T:
     """The object of a row read on the driver (`column_rows`), in the session as if the ORM had
     loaded it: the one the session holds already, else a new one made persistent without a
-    statement. `values` gives columns of the class's table by name, the key among them; a
-    column left out loads on first use, as with `load_only`.
+    statement. `values` gives columns of the class's table by name, the key among them (other
+    names are ignored); a column left out loads on first use, as with `load_only`.
     """
     mapper = sa.inspect(cls)
     key = identity_key(cls, tuple(values[column.key] for column in mapper.primary_key))
     held = session.identity_map.get(key)
     if held is not None:
         return held
-    adopted = cls(**{mapper.get_property_by_column(column).key: values[column.key]
-                     for column in mapper.local_table.columns if column.key in values})
+    adopted = cls(**{attribute: values[column.key]
+                     for attribute, column in _column_attributes(mapper)
+                     if column.key in values})
     make_transient_to_detached(adopted)  # what was not given is expired: it loads when read
     session.add(adopted)
     return adopted
 
 
-_row_columns: dict[Mapper[Any], list[tuple[str, sa.Column[Any]]]] = {}
+_attributes: dict[Mapper[Any], list[tuple[str, sa.Column[Any]]]] = {}
+
+
+def _column_attributes(mapper: Mapper[Any]) -> list[tuple[str, sa.Column[Any]]]:
+    """Each mapped column with the name of its attribute, worked out once per class (the
+    busiest write and every API request's token check use it)."""
+    found = _attributes.get(mapper)
+    if found is None:
+        found = _attributes[mapper] = [(attribute.key, cast(sa.Column[Any], attribute.columns[0]))
+                                       for attribute in mapper.column_attrs]
+    return found
 
 
 def _row(mapper: Mapper[Any], item: Any) -> dict[str, Any]:
-    columns = _row_columns.get(mapper)
-    if columns is None:  # (attribute, column) pairs, the generated key left out: once a class
-        columns = _row_columns[mapper] = [
-            (attribute.key, cast(sa.Column[Any], attribute.columns[0]))
-            for attribute in mapper.column_attrs if not attribute.columns[0].primary_key]
     given = item.__dict__
     row = {}
-    for key, column in columns:
+    for key, column in _column_attributes(mapper):
+        if column.primary_key:
+            continue  # the database generates it
         if key not in given:
             setattr(item, key, python_default(column))
         row[column.key] = given[key]

@@ -329,9 +329,8 @@ def store_token(session: Session, *, client: ApiClient, access_token: str, scope
 
 # One round trip on the driver, its statement built once: every API request asks this before
 # anything else. The organisation's columns become its object (the request may need it again).
-_ORGANISATION_COLUMNS = tuple(Organisation.__table__.c)
 _TOKEN = DriverStatement(
-    select(*_ORGANISATION_COLUMNS, ApiToken.scopes, ApiToken.expires_at, ApiToken.revoked,
+    select(*Organisation.__table__.c, ApiToken.scopes, ApiToken.expires_at, ApiToken.revoked,
            ApiClient.id.label("client_id"), ApiClient.revoked_at.label("client_revoked_at"))
     .join(ApiClient, ApiClient.id == ApiToken.client_id)
     .join(Organisation, Organisation.id == ApiClient.org_id)
@@ -349,8 +348,7 @@ def authenticate_token(session: Session, *, access_token: str, now: datetime) ->
     if token.expires_at <= now:
         raise Unauthorized("adgangstokenet er udløbet",
                            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
-    org = adopt(session, Organisation, {column.key: getattr(token, column.key)
-                                        for column in _ORGANISATION_COLUMNS})
+    org = adopt(session, Organisation, token._asdict())
     # The session's identity map holds its objects weakly: kept here, the caller's
     # organisation is found again by id without a query for the rest of the request.
     session.info["caller"] = org
